@@ -1,0 +1,9 @@
+// Messages a node child process sends to the `dtrain testnet` parent over the IPC channel.
+import type { RoundReport } from '../node/node.js'
+
+export type NodeEvent =
+  | { type: 'listening'; peerId: string; addresses: string[]; backend: string }
+  | { type: 'ready'; peers: number; initialEvalLoss: number }
+  | { type: 'round'; report: RoundReport }
+  | { type: 'done'; weightsHash: string; bytesSent: number; bytesReceived: number }
+  | { type: 'error'; message: string }

@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// dtrain command line. Commands are thin: parse, call the library, print.
+import '../polyfill.js'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { BACKEND_NAMES, type BackendName } from '../train/backend.js'
+import { ConfigError } from './config-files.js'
+import { runStart } from './start.js'
+import { runTestnet } from './testnet.js'
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${name} must be a positive integer (got ${value})`)
+    return n
+  }
+}
+
+function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${name} must be a non-negative integer (got ${value})`)
+    return n
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
+const backendOption = () =>
+  new Option(
+    '--backend <name>',
+    'tfjs backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in that order',
+  )
+    .choices([...BACKEND_NAMES])
+    .default('auto')
+
+const program = new Command()
+  .name('dtrain')
+  .description('Peer-to-peer node for decentralized, low-communication (DiLoCo-style) training')
+  .showHelpAfterError()
+
+program
+  .command('testnet')
+  .description('run a local testnet: N node processes on 127.0.0.1 training together for R rounds')
+  .option('--nodes <n>', 'number of nodes', positiveInt('--nodes'), 3)
+  .option('--rounds <r>', 'rounds to train', positiveInt('--rounds'), 5)
+  .option(
+    '--state <dir>',
+    'state directory (node i keeps its state in DIR/node-i; default: a new temporary directory)',
+  )
+  .option('--json', 'print a JSON summary as the last line of stdout (progress goes to stderr)', false)
+  .addOption(new Option('--preset <name>', 'model preset').choices(['tiny', 'small']).default('small'))
+  .option('--inner-steps <h>', 'inner steps per round (DiLoCo H)', positiveInt('--inner-steps'))
+  .option('--batch-size <b>', 'inner batch size', positiveInt('--batch-size'))
+  .addOption(
+    new Option('--encoding <name>', 'delta encoding').choices(['fp32', 'int8-block']).default('fp32'),
+  )
+  .addOption(
+    new Option('--aggregation <rule>', 'aggregation rule')
+      .choices(['mean', 'median', 'trimmed-mean'])
+      .default('mean'),
+  )
+  .addOption(
+    new Option('--dataset <name>', 'training text').choices(['moby-dick', 'synthetic']).default('moby-dick'),
+  )
+  .option(
+    '--start-timeout <s>',
+    'seconds each node waits for its peers before round 1',
+    positiveInt('--start-timeout'),
+    60,
+  )
+  .addOption(backendOption())
+  .addHelpText(
+    'after',
+    '\nExamples:\n  dtrain testnet                          3 nodes, 5 rounds, default model\n  dtrain testnet --nodes 4 --rounds 10 --encoding int8-block --state ./tn\n  dtrain testnet --preset tiny --dataset synthetic --rounds 2 --json',
+  )
+  .action(async (opts) => {
+    process.exitCode = await runTestnet({
+      nodes: opts.nodes,
+      rounds: opts.rounds,
+      state: opts.state,
+      json: opts.json,
+      backend: opts.backend as BackendName,
+      startTimeout: opts.startTimeout,
+      genesis: {
+        preset: opts.preset,
+        innerSteps: opts.innerSteps,
+        batchSize: opts.batchSize,
+        encoding: opts.encoding,
+        aggregation:
+          opts.aggregation === 'trimmed-mean'
+            ? { rule: 'trimmed-mean', trimFraction: 0.2 }
+            : { rule: opts.aggregation },
+        dataset: opts.dataset,
+      },
+    })
+  })
+
+program
+  .command('start')
+  .description('run one node of the run defined by a genesis file')
+  .requiredOption('--genesis <file>', 'genesis (run definition) JSON file')
+  .option('--state <dir>', 'state directory (holds the node key)', './dtrain-state')
+  .option('--key <file>', 'node key file (default: STATE/key, created if missing)')
+  .option('--listen <multiaddr>', 'listen address (repeatable)', collect, [])
+  .option('--bootstrap <multiaddr>', 'bootstrap peer, with /p2p/<peer id> (repeatable)', collect, [])
+  .option('--rounds <r>', 'rounds to train, then stop (0 = until stopped)', nonNegativeInt('--rounds'), 0)
+  .option('--swarm-key <file>', 'pre-shared key file of a private network')
+  .option(
+    '--start-timeout <s>',
+    'seconds to wait for the expected peers before round 1',
+    positiveInt('--start-timeout'),
+    60,
+  )
+  .option(
+    '--log-level <level>',
+    'log level (trace, debug, info, warn, error)',
+    process.env.DTRAIN_LOG_LEVEL ?? 'info',
+  )
+  .addOption(backendOption())
+  .addHelpText(
+    'after',
+    '\nExamples:\n  dtrain start --genesis run.json --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  dtrain start --genesis run.json --listen /ip4/0.0.0.0/tcp/4001 --rounds 100',
+  )
+  .action(async (opts) => {
+    process.exitCode = await runStart({
+      genesis: opts.genesis,
+      state: opts.state,
+      key: opts.key,
+      listen: opts.listen.length > 0 ? opts.listen : ['/ip4/0.0.0.0/tcp/0'],
+      bootstrap: opts.bootstrap,
+      rounds: opts.rounds,
+      backend: opts.backend as BackendName,
+      swarmKey: opts.swarmKey,
+      startTimeout: opts.startTimeout,
+      logLevel: opts.logLevel,
+    })
+  })
+
+try {
+  await program.parseAsync(process.argv)
+  // libp2p and tfjs can leave timers and handles behind; a finished command exits.
+  process.exit(process.exitCode ?? 0)
+} catch (err) {
+  if (
+    err instanceof ConfigError ||
+    (err as Error).name === 'KeyFileError' ||
+    (err as Error).name === 'BackendUnavailableError'
+  ) {
+    process.stderr.write(`dtrain: ${(err as Error).message}\n`)
+    process.exit(2)
+  }
+  throw err
+}

@@ -1,0 +1,227 @@
+// `dtrain testnet`: a local testnet of N node processes on 127.0.0.1 (node 0 is the others'
+// bootstrap peer), with progress while it runs and a JSON summary at the end.
+import { type ChildProcess, fork } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createKeyFile } from '../store/keys.js'
+import type { BackendName } from '../train/backend.js'
+import { defaultGenesis, type Genesis, type GenesisOptions, runIdHex } from '../wire/genesis.js'
+import type { NodeEvent } from './events.js'
+
+export interface TestnetOptions {
+  nodes: number
+  rounds: number
+  state?: string
+  json: boolean
+  backend: BackendName
+  genesis: GenesisOptions
+  startTimeout: number
+}
+
+export interface TestnetSummary {
+  nodes: number
+  rounds: number
+  roundsCompleted: number
+  runId: string
+  stateDir: string
+  /** held-out loss of the global weights: index 0 before training, index r after round r */
+  evalLoss: number[]
+  /** mean inner-loop train loss of each node, per round */
+  trainLoss: number[][]
+  modelHashes: string[]
+  agreed: boolean
+  bytesSentPerNode: number[]
+  bytesReceivedPerNode: number[]
+  secondsPerRound: number[]
+  backend: string
+}
+
+interface Child {
+  index: number
+  process: ChildProcess
+  peerId?: string
+  addresses?: string[]
+  initialEvalLoss?: number
+  reports: Extract<NodeEvent, { type: 'round' }>['report'][]
+  done?: Extract<NodeEvent, { type: 'done' }>
+  exitCode?: number | null
+  backend?: string
+}
+
+const cliPath = resolve(fileURLToPath(import.meta.url), '../main.js')
+
+export async function runTestnet(options: TestnetOptions): Promise<number> {
+  const progress = options.json ? process.stderr : process.stdout
+  const say = (line: string) => progress.write(`${line}\n`)
+  const stateDir = options.state ? resolve(options.state) : await mkdtemp(join(tmpdir(), 'dtrain-testnet-'))
+  await mkdir(stateDir, { recursive: true })
+  const genesis: Genesis = defaultGenesis({
+    salt: randomBytes(8).toString('hex'),
+    ...options.genesis,
+    expectedPeers: options.nodes,
+  })
+  const genesisPath = join(stateDir, 'genesis.json')
+  await writeFile(genesisPath, `${JSON.stringify(genesis, null, 2)}\n`)
+  const runId = runIdHex(genesis)
+  say(
+    `dtrain testnet: ${options.nodes} nodes, ${options.rounds} rounds, run ${runId.slice(0, 16)}, state in ${stateDir}`,
+  )
+  say(
+    `model ${genesis.model.dModel}x${genesis.model.layers} (context ${genesis.model.contextLength}), H = ${genesis.inner.steps} inner steps, ` +
+      `batch ${genesis.inner.batchSize}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule} aggregation`,
+  )
+
+  const children: Child[] = []
+  let interrupted = false
+  let failed = false
+  const killAll = (signal: NodeJS.Signals) => {
+    for (const c of children) if (c.exitCode === undefined) c.process.kill(signal)
+  }
+  const onSigint = () => {
+    interrupted = true
+    say('interrupted: stopping every node')
+    killAll('SIGTERM')
+  }
+  process.on('SIGINT', onSigint)
+  process.on('SIGTERM', onSigint)
+
+  const finished = new Promise<void>((resolveAll) => {
+    const check = () => {
+      const allSpawned = children.length === options.nodes || failed || interrupted
+      if (allSpawned && children.every((c) => c.exitCode !== undefined)) resolveAll()
+    }
+    const spawnNode = async (index: number, bootstrap: string[]): Promise<Child> => {
+      const dir = join(stateDir, `node-${index}`)
+      await mkdir(dir, { recursive: true, mode: 0o700 })
+      await createKeyFile(join(dir, 'key')).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err
+      })
+      const log = createWriteStream(join(dir, 'node.log'))
+      const args = [
+        'start',
+        '--genesis',
+        genesisPath,
+        '--state',
+        dir,
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--rounds',
+        String(options.rounds),
+        '--backend',
+        options.backend,
+        '--start-timeout',
+        String(options.startTimeout),
+        ...bootstrap.flatMap((b) => ['--bootstrap', b]),
+      ]
+      const proc = fork(cliPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+      proc.stderr?.pipe(log)
+      const child: Child = { index, process: proc, reports: [] }
+      children.push(child)
+      proc.on('message', (event: NodeEvent) => onEvent(child, event))
+      proc.on('exit', (code) => {
+        child.exitCode = code
+        if (code !== 0 && !interrupted) {
+          failed = true
+          say(`node ${index} exited with code ${code}; its log is ${join(dir, 'node.log')}`)
+          killAll('SIGTERM')
+        }
+        check()
+      })
+      return child
+    }
+
+    const onEvent = (child: Child, event: NodeEvent) => {
+      switch (event.type) {
+        case 'listening':
+          child.peerId = event.peerId
+          child.addresses = event.addresses
+          child.backend = event.backend
+          if (child.index === 0) {
+            for (let i = 1; i < options.nodes; i++) void spawnNode(i, event.addresses)
+          }
+          break
+        case 'ready':
+          child.initialEvalLoss = event.initialEvalLoss
+          break
+        case 'round':
+          child.reports.push(event.report)
+          reportRound(event.report.round)
+          break
+        case 'done':
+          child.done = event
+          break
+        case 'error':
+          say(`node ${child.index}: ${event.message}`)
+          break
+      }
+    }
+
+    const reportRound = (round: number) => {
+      if (children.length < options.nodes || !children.every((c) => c.reports.length > round)) return
+      const reports = children.map((c) => c.reports[round])
+      const hashes = new Set(reports.map((r) => r.weightsHash))
+      const mean = (f: (r: (typeof reports)[number]) => number) =>
+        reports.reduce((s, r) => s + f(r), 0) / reports.length
+      const max = (f: (r: (typeof reports)[number]) => number) => Math.max(...reports.map(f))
+      say(
+        `round ${round + 1}/${options.rounds}  train loss [${reports.map((r) => r.trainLoss.toFixed(3)).join(' ')}]  ` +
+          `held-out ${reports[0].evalLoss.toFixed(3)}  ` +
+          `sent ${formatBytes(mean((r) => r.bytesSent))}/node  recv ${formatBytes(mean((r) => r.bytesReceived))}/node  ` +
+          `train ${max((r) => r.phaseSeconds.train).toFixed(1)}s collect ${max((r) => r.phaseSeconds.collect).toFixed(1)}s ` +
+          `aggregate ${max((r) => r.phaseSeconds.aggregate).toFixed(2)}s eval ${max((r) => r.phaseSeconds.eval).toFixed(1)}s  ` +
+          `${Math.round(mean((r) => r.tokensPerSecond))} tok/s/node  ` +
+          (hashes.size === 1
+            ? `weights ${[...hashes][0].slice(0, 12)} (all agree)`
+            : `WEIGHTS DISAGREE (${hashes.size} hashes)`),
+      )
+    }
+
+    void spawnNode(0, [])
+  })
+  const started = Date.now()
+  await finished
+  process.off('SIGINT', onSigint)
+  process.off('SIGTERM', onSigint)
+
+  const roundsCompleted = Math.min(...children.map((c) => c.reports.length))
+  const modelHashes = children.map((c) => c.done?.weightsHash ?? c.reports.at(-1)?.weightsHash ?? '')
+  const agreed = new Set(modelHashes).size === 1 && modelHashes[0] !== ''
+  const first = children[0]
+  const summary: TestnetSummary = {
+    nodes: options.nodes,
+    rounds: options.rounds,
+    roundsCompleted,
+    runId,
+    stateDir,
+    evalLoss: [first.initialEvalLoss ?? Number.NaN, ...first.reports.map((r) => r.evalLoss)],
+    trainLoss: Array.from({ length: roundsCompleted }, (_, r) => children.map((c) => c.reports[r].trainLoss)),
+    modelHashes,
+    agreed,
+    bytesSentPerNode: children.map((c) => c.done?.bytesSent ?? c.reports.at(-1)?.bytesSent ?? 0),
+    bytesReceivedPerNode: children.map((c) => c.done?.bytesReceived ?? c.reports.at(-1)?.bytesReceived ?? 0),
+    secondsPerRound: Array.from({ length: roundsCompleted }, (_, r) =>
+      Math.max(...children.map((c) => Object.values(c.reports[r].phaseSeconds).reduce((a, b) => a + b, 0))),
+    ),
+    backend: first.backend ?? 'unknown',
+  }
+  const ok =
+    !interrupted && roundsCompleted === options.rounds && agreed && children.every((c) => c.exitCode === 0)
+  say(
+    ok
+      ? `done: ${options.rounds} rounds in ${((Date.now() - started) / 1000).toFixed(1)}s, held-out loss ${summary.evalLoss[0].toFixed(3)} -> ${summary.evalLoss.at(-1)?.toFixed(3)}, all ${options.nodes} nodes hold weights ${modelHashes[0].slice(0, 16)}`
+      : `FAILED: ${roundsCompleted}/${options.rounds} rounds completed${agreed ? '' : ', nodes disagree on the global weights'}; logs in ${stateDir}/node-*/node.log`,
+  )
+  if (options.json) await new Promise((done) => process.stdout.write(`${JSON.stringify(summary)}\n`, done))
+  return ok ? 0 : interrupted ? 130 : 1
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} MB`
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`
+  return `${n} B`
+}

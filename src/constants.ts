@@ -1,0 +1,15 @@
+// The protocol's constants, read from protocol/constants.json so that SPEC.md, the
+// published constants and the code cannot drift apart (test/spec/constants.test.ts).
+import constants from '../protocol/constants.json' with { type: 'json' }
+
+export const PROTOCOL = constants
+export const LIMITS = constants.limits
+export const DOMAINS = constants.domains
+
+export function deltaTopic(runIdHex: string): string {
+  return `${constants.topicPrefix}/${runIdHex}/${constants.deltaTopicSuffix}`
+}
+
+export function commitTopic(runIdHex: string): string {
+  return `${constants.topicPrefix}/${runIdHex}/${constants.commitTopicSuffix}`
+}

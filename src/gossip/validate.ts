@@ -1,0 +1,185 @@
+// Gossip validation (SPEC.md 5.3 and 5.5): the checks run in the order the spec lists them;
+// each failure is a typed GossipCheckError whose action (IGNORE or REJECT) the spec fixes.
+// toVerdict() is the single place where errors become gossipsub verdicts.
+import type { PeerId, PublicKey } from '@libp2p/interface'
+import type { DeltaEncodingName } from '../codec/delta.js'
+import { DOMAINS, LIMITS } from '../constants.js'
+import { bytesEqual, toHex } from '../crypto/hash.js'
+import { InvalidPeerIdError, peerIdFromBytes, verifyBody } from '../crypto/sign.js'
+import {
+  type Announcement,
+  type Commit,
+  decodeAnnouncement,
+  decodeCommit,
+  MalformedMessageError,
+  OversizeMessageError,
+  type SignedEnvelope,
+  UnsupportedVersionError,
+} from '../wire/messages.js'
+
+export type RejectReason =
+  | 'oversize'
+  | 'malformed'
+  | 'unsupported-version'
+  | 'wrong-run'
+  | 'bad-peer-id'
+  | 'origin-mismatch'
+  | 'bad-signature'
+  | 'stale-round'
+  | 'future-round'
+  | 'wrong-encoding'
+  | 'wrong-size'
+  | 'duplicate'
+  | 'equivocation'
+
+export type Action = 'ignore' | 'reject'
+
+export class GossipCheckError extends Error {
+  override name = 'GossipCheckError'
+  constructor(
+    readonly action: Action,
+    readonly reason: RejectReason,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export type Verdict<T> =
+  | { action: 'accept'; value: T }
+  | { action: Action; reason: RejectReason; detail: string }
+
+export interface Validated<T> extends SignedEnvelope<T> {
+  signer: PeerId & { publicKey: PublicKey }
+}
+
+export interface AnnouncementContext {
+  runId: Uint8Array
+  /** The round this node is in; announcements for older rounds are stale. */
+  currentRound: number
+  encoding: DeltaEncodingName
+  encodedSize: number
+  /** The delta hash this node already holds from that peer for that round, if any. */
+  knownDeltaHash(peer: string, round: number): Uint8Array | undefined
+}
+
+export interface CommitContext {
+  runId: Uint8Array
+  currentRound: number
+}
+
+/** Announcement checks, SPEC.md 5.3, in order. */
+export async function checkAnnouncement(
+  bytes: Uint8Array,
+  origin: PeerId | undefined,
+  ctx: AnnouncementContext,
+): Promise<Validated<Announcement>> {
+  const envelope = decodeAnnouncement(bytes)
+  const a = envelope.message
+  const signer = await checkSignerAndSignature(
+    envelope,
+    a.runId,
+    a.peerId,
+    origin,
+    ctx.runId,
+    DOMAINS.announcement,
+  )
+  checkRoundWindow(a.round, ctx.currentRound)
+  if (a.encoding !== ctx.encoding) {
+    throw new GossipCheckError(
+      'reject',
+      'wrong-encoding',
+      `encoding ${a.encoding}, the run uses ${ctx.encoding}`,
+    )
+  }
+  if (a.encodedSize !== ctx.encodedSize) {
+    throw new GossipCheckError(
+      'reject',
+      'wrong-size',
+      `claims ${a.encodedSize} bytes, the model's delta is ${ctx.encodedSize}`,
+    )
+  }
+  const known = ctx.knownDeltaHash(signer.toString(), a.round)
+  if (known !== undefined) {
+    if (bytesEqual(known, a.deltaHash)) throw new GossipCheckError('ignore', 'duplicate', 'already known')
+    throw new GossipCheckError(
+      'ignore',
+      'equivocation',
+      `second delta ${toHex(a.deltaHash).slice(0, 16)} for round ${a.round}, first was ${toHex(known).slice(0, 16)}`,
+    )
+  }
+  return { ...envelope, signer }
+}
+
+/** Model commit checks, SPEC.md 5.5, in order. */
+export async function checkCommit(
+  bytes: Uint8Array,
+  origin: PeerId | undefined,
+  ctx: CommitContext,
+): Promise<Validated<Commit>> {
+  const envelope = decodeCommit(bytes)
+  const c = envelope.message
+  const signer = await checkSignerAndSignature(envelope, c.runId, c.peerId, origin, ctx.runId, DOMAINS.commit)
+  // A commit for round r is published after round r, so it may arrive while we are in r + 1.
+  checkRoundWindow(c.round + 1, ctx.currentRound)
+  return { ...envelope, signer }
+}
+
+export async function validate<T>(check: () => Promise<T>): Promise<Verdict<T>> {
+  try {
+    return { action: 'accept', value: await check() }
+  } catch (err) {
+    return toVerdict(err)
+  }
+}
+
+/** The one mapping from errors to verdicts. Unknown errors are REJECTs: they mean bad input. */
+export function toVerdict(err: unknown): { action: Action; reason: RejectReason; detail: string } {
+  if (err instanceof GossipCheckError) return { action: err.action, reason: err.reason, detail: err.message }
+  if (err instanceof OversizeMessageError)
+    return { action: 'reject', reason: 'oversize', detail: err.message }
+  if (err instanceof UnsupportedVersionError)
+    return { action: 'ignore', reason: 'unsupported-version', detail: err.message }
+  if (err instanceof MalformedMessageError)
+    return { action: 'reject', reason: 'malformed', detail: err.message }
+  return { action: 'reject', reason: 'malformed', detail: err instanceof Error ? err.message : String(err) }
+}
+
+async function checkSignerAndSignature(
+  envelope: { body: Uint8Array; signature: Uint8Array },
+  runId: Uint8Array,
+  peerIdBytes: Uint8Array,
+  origin: PeerId | undefined,
+  expectedRunId: Uint8Array,
+  domain: string,
+): Promise<PeerId & { publicKey: PublicKey }> {
+  if (!bytesEqual(runId, expectedRunId)) {
+    throw new GossipCheckError('reject', 'wrong-run', `run ${toHex(runId).slice(0, 16)} is not this run`)
+  }
+  let signer: PeerId & { publicKey: PublicKey }
+  try {
+    signer = peerIdFromBytes(peerIdBytes)
+  } catch (err) {
+    if (err instanceof InvalidPeerIdError) throw new GossipCheckError('reject', 'bad-peer-id', err.message)
+    throw err
+  }
+  if (origin !== undefined && !origin.equals(signer)) {
+    throw new GossipCheckError('reject', 'origin-mismatch', `signed by ${signer}, published by ${origin}`)
+  }
+  if (!(await verifyBody(signer.publicKey, domain, envelope.body, envelope.signature))) {
+    throw new GossipCheckError('reject', 'bad-signature', `signature does not verify for ${signer}`)
+  }
+  return signer
+}
+
+function checkRoundWindow(round: number, currentRound: number): void {
+  if (round < currentRound)
+    throw new GossipCheckError('ignore', 'stale-round', `round ${round} < current ${currentRound}`)
+  if (round > currentRound + LIMITS.maxRoundsAhead) {
+    throw new GossipCheckError(
+      'ignore',
+      'future-round',
+      `round ${round} is more than ${LIMITS.maxRoundsAhead} ahead of ${currentRound}`,
+    )
+  }
+}

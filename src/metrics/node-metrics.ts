@@ -1,0 +1,66 @@
+// Prometheus metrics of one node. Each node owns its registry, so several nodes can live in one
+// process (tests) without sharing counters.
+import { Counter, Gauge, Registry } from 'prom-client'
+
+export class NodeMetrics {
+  readonly registry = new Registry()
+  readonly gossipVerdicts = new Counter({
+    name: 'dtrain_gossip_messages_total',
+    help: 'Gossip messages validated, by topic kind, verdict and reason',
+    labelNames: ['topic', 'verdict', 'reason'] as const,
+    registers: [this.registry],
+  })
+  readonly deltaRejections = new Counter({
+    name: 'dtrain_delta_rejected_total',
+    help: 'Announced deltas whose bytes were refused after transfer, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+  readonly bytesSent = new Counter({
+    name: 'dtrain_bytes_sent_total',
+    help: 'Payload bytes sent: delta bytes served and gossip messages published',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  })
+  readonly bytesReceived = new Counter({
+    name: 'dtrain_bytes_received_total',
+    help: 'Payload bytes received: delta bytes fetched',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  })
+  readonly round = new Gauge({ name: 'dtrain_round', help: 'Current round', registers: [this.registry] })
+  readonly trainLoss = new Gauge({
+    name: 'dtrain_train_loss',
+    help: 'Mean inner-loop loss of the last round',
+    registers: [this.registry],
+  })
+  readonly evalLoss = new Gauge({
+    name: 'dtrain_eval_loss',
+    help: 'Held-out loss of the global weights',
+    registers: [this.registry],
+  })
+  readonly contributors = new Gauge({
+    name: 'dtrain_round_contributors',
+    help: 'Deltas aggregated in the last round',
+    registers: [this.registry],
+  })
+  readonly phaseSeconds = new Gauge({
+    name: 'dtrain_phase_seconds',
+    help: 'Duration of each phase of the last round',
+    labelNames: ['phase'] as const,
+    registers: [this.registry],
+  })
+  readonly commitMismatches = new Counter({
+    name: 'dtrain_commit_mismatch_total',
+    help: 'Peer model commits whose weights hash differs from ours for the same round',
+    registers: [this.registry],
+  })
+
+  /** Sum of a counter over all label sets, or of those matching `labels`. */
+  async total(counter: Counter<string>, labels: Record<string, string> = {}): Promise<number> {
+    const { values } = await counter.get()
+    return values
+      .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+      .reduce((sum, v) => sum + v.value, 0)
+  }
+}

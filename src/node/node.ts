@@ -1,0 +1,538 @@
+// The composition root: builds a dtrain node from a genesis and its components, and runs the
+// round state machine of SPEC.md 11: train -> announce -> collect -> aggregate -> outer step ->
+// commit -> evaluate.
+import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import { aggregate, type Contribution } from '../aggregate/rules.js'
+import { decodeDelta, encodeDelta, encodedDeltaSize } from '../codec/delta.js'
+import { commitTopic, deltaTopic, LIMITS, PROTOCOL } from '../constants.js'
+import { sha256, toHex, weightsHash } from '../crypto/hash.js'
+import { peerIdBytes } from '../crypto/sign.js'
+import { checkAnnouncement, checkCommit, type Validated, validate } from '../gossip/validate.js'
+import { NodeMetrics } from '../metrics/node-metrics.js'
+import { createHost, type Host } from '../net/host.js'
+import { fetchDelta, serveDeltas, type TransferCounters, TransferError } from '../net/transfer.js'
+import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js'
+import { DeltaStore } from '../store/delta-store.js'
+import { type BackendChoice, type BackendName, selectBackend } from '../train/backend.js'
+import { evalOffsets } from '../train/batches.js'
+import { loadCorpus } from '../train/corpus.js'
+import { InnerTrainer } from '../train/inner-loop.js'
+import { initialWeights } from '../train/parameters.js'
+import { type Genesis, runIdOf } from '../wire/genesis.js'
+import { type Announcement, signAnnouncement, signCommit } from '../wire/messages.js'
+
+export interface NodeOptions {
+  genesis: Genesis
+  privateKey: PrivateKey
+  listen?: string[]
+  bootstrap?: string[]
+  swarmKey?: Uint8Array
+  backend?: BackendName
+  logger: Logger
+  /** How long to wait at start for expectedPeers - 1 peers on the delta topic. */
+  startTimeoutMs?: number
+}
+
+export type Phase = 'train' | 'announce' | 'collect' | 'aggregate' | 'commit' | 'eval'
+
+export interface RoundReport {
+  round: number
+  trainLoss: number
+  evalLoss: number
+  weightsHash: string
+  contributors: number
+  /** true when the collect phase ended at the deadline rather than with every expected peer */
+  deadlineHit: boolean
+  bytesSent: number
+  bytesReceived: number
+  phaseSeconds: Record<Phase, number>
+  tokensPerSecond: number
+}
+
+interface PeerDelta {
+  deltaHash: Uint8Array
+  state: 'fetching' | 'valid' | 'failed'
+  values?: Float32Array
+}
+
+const FETCH_ATTEMPTS = 8
+/** While collecting, a node re-publishes its announcement this often, for peers that joined late. */
+const REANNOUNCE_MS = 2000
+/** At start, once some peers are subscribed, wait this long for more before training. */
+const PEER_SETTLE_MS = 2000
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+export class DtrainNode {
+  readonly metrics = new NodeMetrics()
+  readonly runId: Uint8Array
+  readonly runIdHex: string
+  readonly peerId: PeerId
+  private readonly log: Logger
+  private readonly store = new DeltaStore()
+  private readonly deltas = new Map<number, Map<string, PeerDelta>>()
+  private readonly commits = new Map<number, Map<string, string>>()
+  private readonly ownCommits = new Map<number, string>()
+  private readonly encodedSize: number
+  private readonly counters: TransferCounters
+  private state: OuterState
+  private currentRound = 0
+  private activeFetches = 0
+  private readonly fetchQueue: Array<() => Promise<void>> = []
+  private waiters: Array<() => void> = []
+  private stopped = false
+  private lastAnnouncement?: { round: number; signed: Uint8Array; publishedAt: number }
+  private readonly abort = new AbortController()
+
+  private constructor(
+    private readonly options: NodeOptions,
+    readonly host: Host,
+    private readonly trainer: InnerTrainer,
+    readonly backend: BackendChoice,
+    private readonly heldOutOffsets: number[],
+  ) {
+    const { genesis } = options
+    this.runId = runIdOf(genesis)
+    this.runIdHex = toHex(this.runId)
+    this.peerId = host.peerId
+    this.log = options.logger.child({ peer: host.peerId.toString(), run: this.runIdHex.slice(0, 12) })
+    const weights = initialWeights(genesis.model)
+    this.state = { weights, momentum: new Float32Array(weights.length) }
+    this.encodedSize = encodedDeltaSize(weights.length, {
+      encoding: genesis.delta.encoding,
+      blockSize: genesis.delta.int8BlockSize,
+    })
+    this.counters = {
+      bytesSent: (n) => this.metrics.bytesSent.inc({ kind: 'delta' }, n),
+      bytesReceived: (n) => this.metrics.bytesReceived.inc({ kind: 'delta' }, n),
+    }
+  }
+
+  static async create(options: NodeOptions): Promise<DtrainNode> {
+    const backend = await selectBackend(options.backend ?? 'auto')
+    for (const skipped of backend.skipped)
+      options.logger.info({ backend: skipped.backend, reason: skipped.reason }, 'backend skipped')
+    options.logger.info({ backend: backend.backend }, 'training backend')
+    const { genesis } = options
+    const corpus = loadCorpus(genesis.dataset.source, genesis.dataset.heldOutFraction)
+    const heldOutOffsets = evalOffsets(
+      runIdOf(genesis),
+      corpus.heldOut.length,
+      genesis.model.contextLength,
+      genesis.eval.windows,
+    )
+    const trainer = new InnerTrainer(genesis, corpus)
+    const host = await createHost({
+      privateKey: options.privateKey,
+      listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: options.bootstrap,
+      swarmKey: options.swarmKey,
+    })
+    const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets)
+    await node.wire()
+    return node
+  }
+
+  /** Hash of the current global weights (hex). */
+  get globalWeightsHash(): string {
+    return toHex(weightsHash(this.state.weights))
+  }
+
+  get globalWeights(): Float32Array {
+    return this.state.weights
+  }
+
+  get round(): number {
+    return this.currentRound
+  }
+
+  addresses(): string[] {
+    return this.host.getMultiaddrs().map((a) => a.toString())
+  }
+
+  private async wire(): Promise<void> {
+    const pubsub = this.host.services.pubsub
+    const deltaTopicName = deltaTopic(this.runIdHex)
+    const commitTopicName = commitTopic(this.runIdHex)
+    pubsub.topicValidators.set(deltaTopicName, (peer, message) => this.onAnnouncement(peer, message))
+    pubsub.topicValidators.set(commitTopicName, (_peer, message) => this.onCommit(message))
+    pubsub.subscribe(deltaTopicName)
+    pubsub.subscribe(commitTopicName)
+    await serveDeltas(this.host, this.store, this.counters, (peer, err) =>
+      this.log.warn({ remote: peer.toString(), err: err.message }, 'serving a delta failed'),
+    )
+  }
+
+  /** Validator for the delta topic: SPEC.md 5.3; accepted announcements are fetched. */
+  private async onAnnouncement(propagationSource: PeerId, message: Message): Promise<TopicValidatorResult> {
+    const origin = message.type === 'signed' ? message.from : undefined
+    const verdict = await validate(() =>
+      checkAnnouncement(message.data, origin, {
+        runId: this.runId,
+        currentRound: this.currentRound,
+        encoding: this.options.genesis.delta.encoding,
+        encodedSize: this.encodedSize,
+        knownDeltaHash: (peer, round) => this.deltas.get(round)?.get(peer)?.deltaHash,
+      }),
+    )
+    this.metrics.gossipVerdicts.inc({
+      topic: 'delta',
+      verdict: verdict.action,
+      reason: verdict.action === 'accept' ? 'ok' : verdict.reason,
+    })
+    if (verdict.action !== 'accept') {
+      const level = verdict.action === 'reject' ? 'warn' : 'debug'
+      this.log[level](
+        { remote: origin?.toString(), reason: verdict.reason, detail: verdict.detail },
+        `announcement ${verdict.action}ed`,
+      )
+      return verdict.action as TopicValidatorResult
+    }
+    this.register(verdict.value, propagationSource)
+    return 'accept' as TopicValidatorResult
+  }
+
+  private async onCommit(message: Message): Promise<TopicValidatorResult> {
+    const origin = message.type === 'signed' ? message.from : undefined
+    const verdict = await validate(() =>
+      checkCommit(message.data, origin, { runId: this.runId, currentRound: this.currentRound }),
+    )
+    this.metrics.gossipVerdicts.inc({
+      topic: 'commit',
+      verdict: verdict.action,
+      reason: verdict.action === 'accept' ? 'ok' : verdict.reason,
+    })
+    if (verdict.action !== 'accept') {
+      this.log.debug(
+        { remote: origin?.toString(), reason: verdict.reason, detail: verdict.detail },
+        'commit not accepted',
+      )
+      return verdict.action as TopicValidatorResult
+    }
+    const { round, weightsHash: hash } = verdict.value.message
+    const byPeer = this.commits.get(round) ?? new Map<string, string>()
+    this.commits.set(round, byPeer)
+    byPeer.set(verdict.value.signer.toString(), toHex(hash))
+    this.checkCommitAgreement(round, verdict.value.signer.toString(), toHex(hash))
+    this.notify()
+    return 'accept' as TopicValidatorResult
+  }
+
+  private checkCommitAgreement(round: number, peer: string, hash: string): void {
+    const ours = this.ownCommits.get(round)
+    if (ours !== undefined && ours !== hash) {
+      this.metrics.commitMismatches.inc()
+      this.log.warn({ round, remote: peer, theirs: hash, ours }, 'peer committed other global weights')
+    }
+  }
+
+  private register(announcement: Validated<Announcement>, propagationSource: PeerId): void {
+    const { round } = announcement.message
+    const byPeer = this.deltas.get(round) ?? new Map<string, PeerDelta>()
+    this.deltas.set(round, byPeer)
+    const entry: PeerDelta = { deltaHash: announcement.message.deltaHash, state: 'fetching' }
+    byPeer.set(announcement.signer.toString(), entry)
+    // Deltas are content-addressed: the announcer holds the bytes, and so does the peer that
+    // relayed the announcement once it has fetched them (SPEC.md 10.4).
+    const sources = [announcement.signer as PeerId]
+    if (!propagationSource.equals(announcement.signer)) sources.push(propagationSource)
+    this.enqueueFetch(() => this.fetchInto(entry, announcement, sources))
+  }
+
+  private enqueueFetch(job: () => Promise<void>): void {
+    this.fetchQueue.push(job)
+    this.drainFetchQueue()
+  }
+
+  private drainFetchQueue(): void {
+    while (this.activeFetches < LIMITS.maxConcurrentFetches && this.fetchQueue.length > 0) {
+      const job = this.fetchQueue.shift()!
+      this.activeFetches++
+      job().finally(() => {
+        this.activeFetches--
+        this.drainFetchQueue()
+      })
+    }
+  }
+
+  /**
+   * Fetches, verifies and decodes an announced delta (SPEC.md 10.3), trying its sources in turn.
+   * Transient failures (no route, not there yet) are retried with backoff; bytes that fail
+   * verification are final: the announcer signed a hash its bytes do not match.
+   */
+  private async fetchInto(
+    entry: PeerDelta,
+    announcement: Validated<Announcement>,
+    sources: PeerId[],
+  ): Promise<void> {
+    const { signer, message } = announcement
+    const log = this.log.child({ round: message.round, remote: signer.toString() })
+    let lastError: Error = new Error('no source')
+    for (let attempt = 0; attempt < FETCH_ATTEMPTS && !this.stopped; attempt++) {
+      const source = sources[attempt % sources.length]
+      try {
+        const bytes = await fetchDelta(
+          this.host,
+          source,
+          message.deltaHash,
+          message.encodedSize,
+          this.counters,
+        )
+        const decoded = decodeDelta(bytes, this.state.weights.length)
+        if (decoded.encoding !== message.encoding)
+          throw new TransferError('bad-response', 'encoding differs from the announcement')
+        entry.values = decoded.values
+        entry.state = 'valid'
+        this.store.put(message.round, message.deltaHash, bytes)
+        log.debug({ bytes: bytes.length, source: source.toString() }, 'delta received')
+        this.notify()
+        return
+      } catch (err) {
+        lastError = err as Error
+        const transient =
+          err instanceof TransferError && (err.reason === 'stream-failed' || err.reason === 'not-found')
+        if (!transient) break
+        log.debug(
+          { attempt, source: source.toString(), err: lastError.message },
+          'delta fetch failed, will retry',
+        )
+        if (attempt % sources.length === sources.length - 1) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 250 * 2 ** attempt)))
+        }
+      }
+    }
+    const reason = lastError instanceof TransferError ? lastError.reason : lastError.name
+    entry.state = 'failed'
+    this.metrics.deltaRejections.inc({ reason })
+    log.warn({ reason, err: lastError.message }, 'delta rejected')
+    this.notify()
+  }
+
+  private notify(): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const wake of waiters) wake()
+  }
+
+  private changed(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, timeoutMs))
+      this.waiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  private validContributions(round: number): Contribution[] {
+    const out: Contribution[] = []
+    for (const entry of this.deltas.get(round)?.values() ?? []) {
+      if (entry.state === 'valid' && entry.values) out.push({ id: entry.deltaHash, values: entry.values })
+    }
+    return out
+  }
+
+  /**
+   * Waits before the first round until `count` peers (this node included) are directly
+   * subscribed to the delta topic, or until at least one is and no more arrived for
+   * PEER_SETTLE_MS (peers reachable only through others are found by gossip), or timeout.
+   * Returns the number of directly subscribed peers plus one.
+   */
+  async waitForPeers(count: number, timeoutMs: number): Promise<number> {
+    const topic = deltaTopic(this.runIdHex)
+    const deadline = Date.now() + timeoutMs
+    let last = 0
+    let lastChange = Date.now()
+    for (;;) {
+      const peers = this.host.services.pubsub.getSubscribers(topic).length + 1
+      if (peers !== last) {
+        last = peers
+        lastChange = Date.now()
+      }
+      if (peers >= count || Date.now() >= deadline) return peers
+      if (peers > 1 && Date.now() - lastChange >= PEER_SETTLE_MS) return peers
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+
+  /** Held-out loss of the current global weights. */
+  evaluate(): number {
+    return this.trainer.evaluate(this.state.weights, this.heldOutOffsets, this.options.genesis.eval.batchSize)
+  }
+
+  /** Runs one round of SPEC.md 11 and returns its report. */
+  async runRound(): Promise<RoundReport> {
+    const { genesis } = this.options
+    const round = this.currentRound
+    const log = this.log.child({ round })
+    const phaseSeconds: Record<Phase, number> = {
+      train: 0,
+      announce: 0,
+      collect: 0,
+      aggregate: 0,
+      commit: 0,
+      eval: 0,
+    }
+    const timed = async <T>(phase: Phase, fn: () => Promise<T> | T): Promise<T> => {
+      const started = performance.now()
+      log.debug({ phase }, 'phase start')
+      try {
+        return await fn()
+      } finally {
+        phaseSeconds[phase] = (performance.now() - started) / 1000
+        this.metrics.phaseSeconds.set({ phase }, phaseSeconds[phase])
+      }
+    }
+    this.metrics.round.set(round)
+    const baseHash = weightsHash(this.state.weights)
+    const myPeerBytes = peerIdBytes(this.peerId)
+
+    const trained = await timed('train', () =>
+      this.trainer.trainRound(
+        this.state.weights,
+        { runId: this.runId, peerId: myPeerBytes, round },
+        { yieldEvery: yieldToEventLoop, signal: this.abort.signal },
+      ),
+    )
+    this.metrics.trainLoss.set(trained.meanLoss)
+
+    await timed('announce', async () => {
+      const delta = pseudoGradient(this.state.weights, trained.weights)
+      const encoded = encodeDelta(delta, {
+        encoding: genesis.delta.encoding,
+        blockSize: genesis.delta.int8BlockSize,
+      })
+      const deltaHash = sha256(encoded)
+      // Our own contribution is the decoded encoding, exactly what peers will decode.
+      const own = decodeDelta(encoded, delta.length).values
+      this.store.put(round, deltaHash, encoded)
+      const announcement: Announcement = {
+        version: PROTOCOL.protocolVersion,
+        runId: this.runId,
+        round,
+        peerId: myPeerBytes,
+        baseHash,
+        deltaHash,
+        encodedSize: encoded.length,
+        encoding: genesis.delta.encoding,
+        trainLoss: trained.meanLoss,
+        sampleCount: trained.samples,
+      }
+      const signed = await signAnnouncement(this.options.privateKey, announcement)
+      const byPeer = this.deltas.get(round) ?? new Map<string, PeerDelta>()
+      this.deltas.set(round, byPeer)
+      byPeer.set(this.peerId.toString(), { deltaHash, state: 'valid', values: own })
+      await this.publish(deltaTopic(this.runIdHex), signed)
+      this.lastAnnouncement = { round, signed, publishedAt: Date.now() }
+      log.info(
+        {
+          phase: 'announce',
+          delta: toHex(deltaHash).slice(0, 16),
+          bytes: encoded.length,
+          trainLoss: trained.meanLoss,
+        },
+        'delta announced',
+      )
+    })
+
+    const deadlineHit = await timed('collect', async () => {
+      const deadline = Date.now() + genesis.round.collectTimeoutMs
+      for (;;) {
+        if (this.validContributions(round).length >= genesis.round.expectedPeers) return false
+        if (Date.now() >= deadline || this.stopped) return true
+        await this.reannounceIfDue()
+        await this.changed(Math.min(deadline - Date.now(), REANNOUNCE_MS))
+      }
+    })
+    const contributions = this.validContributions(round)
+    if (deadlineHit) {
+      log.warn(
+        { phase: 'collect', have: contributions.length, expected: genesis.round.expectedPeers },
+        'collect deadline reached, aggregating what arrived',
+      )
+    }
+
+    await timed('aggregate', () => {
+      const aggregated = aggregate(genesis.aggregation, contributions)
+      this.state = nesterovStep(this.state, aggregated, genesis.outer.optimizer)
+    })
+
+    const newHash = weightsHash(this.state.weights)
+    const newHashHex = toHex(newHash)
+    await timed('commit', async () => {
+      const deltaHashes = contributions.map((c) => c.id).sort(Buffer.compare)
+      const signed = await signCommit(this.options.privateKey, {
+        version: PROTOCOL.protocolVersion,
+        runId: this.runId,
+        round,
+        peerId: myPeerBytes,
+        weightsHash: newHash,
+        deltaHashes,
+      })
+      this.ownCommits.set(round, newHashHex)
+      for (const [peer, hash] of this.commits.get(round) ?? []) this.checkCommitAgreement(round, peer, hash)
+      await this.publish(commitTopic(this.runIdHex), signed)
+    })
+
+    const evalLoss = await timed('eval', () => this.evaluate())
+    this.metrics.evalLoss.set(evalLoss)
+    this.metrics.contributors.set(contributions.length)
+    this.deltas.delete(round - LIMITS.keptDeltaRounds)
+    this.commits.delete(round - LIMITS.keptDeltaRounds)
+    this.currentRound = round + 1
+    const report: RoundReport = {
+      round,
+      trainLoss: trained.meanLoss,
+      evalLoss,
+      weightsHash: newHashHex,
+      contributors: contributions.length,
+      deadlineHit,
+      bytesSent: await this.metrics.total(this.metrics.bytesSent),
+      bytesReceived: await this.metrics.total(this.metrics.bytesReceived),
+      phaseSeconds,
+      tokensPerSecond: trained.tokensPerSecond,
+    }
+    log.info({ ...report, phase: 'done' }, 'round complete')
+    return report
+  }
+
+  /**
+   * After the last round, keeps serving until every expected peer has committed that round (so
+   * nobody is left without our delta), or until the collect timeout.
+   */
+  async linger(round: number): Promise<number> {
+    const { expectedPeers, collectTimeoutMs } = this.options.genesis.round
+    const deadline = Date.now() + collectTimeoutMs
+    for (;;) {
+      const committed = (this.commits.get(round)?.size ?? 0) + (this.ownCommits.has(round) ? 1 : 0)
+      if (committed >= expectedPeers || Date.now() >= deadline || this.stopped) return committed
+      await this.reannounceIfDue()
+      await this.changed(Math.min(deadline - Date.now(), REANNOUNCE_MS))
+    }
+  }
+
+  /** Re-publishes this round's announcement (receivers ignore it as a duplicate once they have it). */
+  private async reannounceIfDue(): Promise<void> {
+    const last = this.lastAnnouncement
+    if (last === undefined || Date.now() - last.publishedAt < REANNOUNCE_MS) return
+    last.publishedAt = Date.now()
+    await this.publish(deltaTopic(this.runIdHex), last.signed)
+  }
+
+  private async publish(topic: string, bytes: Uint8Array): Promise<void> {
+    this.metrics.bytesSent.inc({ kind: 'gossip' }, bytes.length)
+    const result = await this.host.services.pubsub.publish(topic, bytes)
+    if (result.recipients.length === 0) this.log.debug({ topic }, 'published to no peer yet')
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    this.abort.abort()
+    this.notify()
+    await this.host.stop()
+    this.trainer.dispose()
+  }
+}

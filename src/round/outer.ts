@@ -1,0 +1,45 @@
+// Outer optimizer: SGD with Nesterov momentum over the aggregated pseudo-gradient (SPEC.md 9),
+// as in DiLoCo (Douillard et al. 2023: lr 0.7, momentum 0.9). Binary32 arithmetic, one rounding
+// per operation, in this order (the PyTorch SGD nesterov formulation):
+//   m' = mu * m + g
+//   w' = w - lr * (g + mu * m')
+export interface OuterConfig {
+  lr: number
+  momentum: number
+}
+
+export interface OuterState {
+  weights: Float32Array
+  momentum: Float32Array
+}
+
+export function nesterovStep(
+  state: OuterState,
+  pseudoGradient: Float32Array,
+  config: OuterConfig,
+): OuterState {
+  const { weights, momentum } = state
+  if (weights.length !== pseudoGradient.length || momentum.length !== weights.length) {
+    throw new RangeError('outer step: weights, momentum and pseudo-gradient differ in length')
+  }
+  const lr = Math.fround(config.lr)
+  const mu = Math.fround(config.momentum)
+  const nextWeights = new Float32Array(weights.length)
+  const nextMomentum = new Float32Array(weights.length)
+  for (let i = 0; i < weights.length; i++) {
+    const g = pseudoGradient[i]
+    const m = Math.fround(Math.fround(mu * momentum[i]) + g)
+    nextMomentum[i] = m
+    const update = Math.fround(g + Math.fround(mu * m))
+    nextWeights[i] = Math.fround(weights[i] - Math.fround(lr * update))
+  }
+  return { weights: nextWeights, momentum: nextMomentum }
+}
+
+/** pseudo-gradient = global weights at round start - local weights after the inner steps (SPEC.md 6.1). */
+export function pseudoGradient(globalWeights: Float32Array, localWeights: Float32Array): Float32Array {
+  if (globalWeights.length !== localWeights.length) throw new RangeError('weights differ in length')
+  const out = new Float32Array(globalWeights.length)
+  for (let i = 0; i < out.length; i++) out[i] = Math.fround(globalWeights[i] - localWeights[i])
+  return out
+}

@@ -1,0 +1,196 @@
+// The run definition (genesis), SPEC.md section 3. Every field is validated; unknown fields are
+// errors; the run id is the hash of the canonical encoding, so nodes agree on every parameter.
+import { z } from 'zod'
+import { DOMAINS } from '../constants.js'
+import { domainHash, toHex } from '../crypto/hash.js'
+import { canonicalJson } from './canonical-json.js'
+
+const positiveInt = z.number().int().positive()
+
+export const modelSchema = z.strictObject({
+  kind: z.literal('char-transformer'),
+  vocabSize: z.literal(96), // SPEC.md 7.1: the fixed character vocabulary
+  contextLength: positiveInt.max(4096),
+  dModel: positiveInt.max(8192),
+  layers: positiveInt.max(128),
+  heads: positiveInt.max(128),
+  mlpHidden: positiveInt.max(65536),
+  initSeed: z.string().min(1).max(256),
+  initStd: z.number().positive().max(1),
+})
+
+export const genesisSchema = z
+  .strictObject({
+    version: z.literal(1),
+    name: z.string().min(1).max(128),
+    salt: z.string().max(128), // makes two otherwise identical runs distinct
+    model: modelSchema,
+    dataset: z.strictObject({
+      source: z.enum(['moby-dick', 'synthetic']),
+      heldOutFraction: z.number().gt(0).lt(0.5),
+      sharding: z.literal('iid-by-peer'),
+    }),
+    inner: z.strictObject({
+      steps: positiveInt.max(1_000_000), // DiLoCo's H
+      batchSize: positiveInt.max(4096),
+      optimizer: z.strictObject({
+        kind: z.literal('adamw'),
+        lr: z.number().positive().max(1),
+        beta1: z.number().min(0).lt(1),
+        beta2: z.number().min(0).lt(1),
+        epsilon: z.number().positive().max(1),
+        weightDecay: z.number().min(0).max(1),
+        warmupSteps: z.number().int().min(0),
+        gradClipNorm: z.number().positive(),
+      }),
+    }),
+    outer: z.strictObject({
+      optimizer: z.strictObject({
+        kind: z.literal('nesterov'),
+        lr: z.number().positive().max(10),
+        momentum: z.number().min(0).lt(1),
+      }),
+    }),
+    aggregation: z.discriminatedUnion('rule', [
+      z.strictObject({ rule: z.literal('mean') }),
+      z.strictObject({ rule: z.literal('median') }),
+      z.strictObject({ rule: z.literal('trimmed-mean'), trimFraction: z.number().min(0).lt(0.5) }),
+    ]),
+    delta: z.strictObject({
+      encoding: z.enum(['fp32', 'int8-block']),
+      int8BlockSize: positiveInt.max(65536),
+    }),
+    round: z.strictObject({
+      expectedPeers: positiveInt.max(10_000),
+      minPeers: positiveInt.max(10_000),
+      collectTimeoutMs: positiveInt.max(86_400_000),
+    }),
+    eval: z.strictObject({
+      windows: positiveInt.max(100_000),
+      batchSize: positiveInt.max(4096),
+    }),
+  })
+  .superRefine((g, ctx) => {
+    if (g.model.dModel % g.model.heads !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'heads'],
+        message: `model.dModel (${g.model.dModel}) must be divisible by model.heads (${g.model.heads})`,
+      })
+    }
+    if (g.round.minPeers > g.round.expectedPeers) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['round', 'minPeers'],
+        message: `round.minPeers (${g.round.minPeers}) cannot exceed round.expectedPeers (${g.round.expectedPeers})`,
+      })
+    }
+  })
+
+export type Genesis = z.infer<typeof genesisSchema>
+export type ModelSpec = Genesis['model']
+
+export class GenesisError extends Error {
+  override name = 'GenesisError'
+}
+
+/** Validates an untrusted genesis document; the error lists every bad field with its path. */
+export function parseGenesis(input: unknown, source = 'genesis'): Genesis {
+  const result = genesisSchema.safeParse(input)
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const path = issue.path.length > 0 ? issue.path.join('.') : '(root)'
+      return `  ${path}: ${issue.message}`
+    })
+    throw new GenesisError(`${source} is invalid:\n${lines.join('\n')}`)
+  }
+  return result.data
+}
+
+export function canonicalGenesis(genesis: Genesis): string {
+  return canonicalJson(genesis)
+}
+
+/** run id = SHA-256(domain || 0x00 || canonical genesis as UTF-8) (SPEC.md 3.2). */
+export function runIdOf(genesis: Genesis): Uint8Array {
+  return domainHash(DOMAINS.genesis, new TextEncoder().encode(canonicalGenesis(genesis)))
+}
+
+export function runIdHex(genesis: Genesis): string {
+  return toHex(runIdOf(genesis))
+}
+
+export type ModelPreset = 'tiny' | 'small'
+
+/** Model presets (SPEC.md 7.2). tiny is for tests; small is the default (seconds per round on 2 cores). */
+export const MODEL_PRESETS: Record<ModelPreset, Omit<ModelSpec, 'initSeed'>> = {
+  tiny: {
+    kind: 'char-transformer',
+    vocabSize: 96,
+    contextLength: 32,
+    dModel: 32,
+    layers: 1,
+    heads: 2,
+    mlpHidden: 64,
+    initStd: 0.02,
+  },
+  small: {
+    kind: 'char-transformer',
+    vocabSize: 96,
+    contextLength: 64,
+    dModel: 96,
+    layers: 2,
+    heads: 4,
+    mlpHidden: 384,
+    initStd: 0.02,
+  },
+}
+
+export interface GenesisOptions {
+  name?: string
+  salt?: string
+  preset?: ModelPreset
+  expectedPeers?: number
+  innerSteps?: number
+  batchSize?: number
+  encoding?: 'fp32' | 'int8-block'
+  aggregation?: Genesis['aggregation']
+  dataset?: 'moby-dick' | 'synthetic'
+  collectTimeoutMs?: number
+  evalWindows?: number
+}
+
+/** A genesis with dtrain's defaults; every default is explained in SPEC.md 3.3. */
+export function defaultGenesis(options: GenesisOptions = {}): Genesis {
+  const preset = options.preset ?? 'small'
+  const expectedPeers = options.expectedPeers ?? 3
+  return parseGenesis({
+    version: 1,
+    name: options.name ?? 'dtrain-testnet',
+    salt: options.salt ?? '',
+    model: {
+      ...MODEL_PRESETS[preset],
+      initSeed: `${options.name ?? 'dtrain-testnet'}/${options.salt ?? ''}`,
+    },
+    dataset: { source: options.dataset ?? 'moby-dick', heldOutFraction: 0.1, sharding: 'iid-by-peer' },
+    inner: {
+      steps: options.innerSteps ?? 20, // DiLoCo's H; small here so a round takes seconds on 2 CPU cores
+      batchSize: options.batchSize ?? 16,
+      optimizer: {
+        kind: 'adamw',
+        lr: 0.003,
+        beta1: 0.9,
+        beta2: 0.95,
+        epsilon: 1e-8,
+        weightDecay: 0.01,
+        warmupSteps: 10,
+        gradClipNorm: 1,
+      },
+    },
+    outer: { optimizer: { kind: 'nesterov', lr: 0.7, momentum: 0.9 } }, // DiLoCo's outer defaults
+    aggregation: options.aggregation ?? { rule: 'mean' },
+    delta: { encoding: options.encoding ?? 'fp32', int8BlockSize: 256 },
+    round: { expectedPeers, minPeers: 1, collectTimeoutMs: options.collectTimeoutMs ?? 120_000 },
+    eval: { windows: options.evalWindows ?? 64, batchSize: 32 },
+  })
+}

@@ -1,0 +1,190 @@
+// Gossip messages (SPEC.md 5): protobuf bodies inside a signed envelope. Decoders bound the
+// input size before parsing and turn every parse failure into MalformedMessageError.
+import type { PrivateKey } from '@libp2p/interface'
+import type { DeltaEncodingName } from '../codec/delta.js'
+import { DOMAINS, LIMITS, PROTOCOL } from '../constants.js'
+import { HASH_LENGTH } from '../crypto/hash.js'
+import { SIGNATURE_LENGTH, signBody } from '../crypto/sign.js'
+import { DeltaAnnouncement, DeltaEncoding, ModelCommit, Signed } from './proto/dtrain.js'
+
+export class MalformedMessageError extends Error {
+  override name = 'MalformedMessageError'
+}
+
+export class OversizeMessageError extends Error {
+  override name = 'OversizeMessageError'
+}
+
+/** A message of another protocol version: ignored, not penalised (SPEC.md 5.4). */
+export class UnsupportedVersionError extends Error {
+  override name = 'UnsupportedVersionError'
+}
+
+export interface Announcement {
+  version: number
+  runId: Uint8Array
+  round: number
+  peerId: Uint8Array
+  baseHash: Uint8Array
+  deltaHash: Uint8Array
+  encodedSize: number
+  encoding: DeltaEncodingName
+  trainLoss: number
+  sampleCount: number
+}
+
+export interface Commit {
+  version: number
+  runId: Uint8Array
+  round: number
+  peerId: Uint8Array
+  weightsHash: Uint8Array
+  deltaHashes: Uint8Array[]
+}
+
+export interface SignedEnvelope<T> {
+  body: Uint8Array
+  signature: Uint8Array
+  message: T
+}
+
+const ENCODING_TO_WIRE: Record<DeltaEncodingName, DeltaEncoding> = {
+  fp32: DeltaEncoding.FP32,
+  'int8-block': DeltaEncoding.INT8_BLOCK,
+}
+const ENCODING_FROM_WIRE: Record<DeltaEncoding, DeltaEncodingName> = {
+  [DeltaEncoding.FP32]: 'fp32',
+  [DeltaEncoding.INT8_BLOCK]: 'int8-block',
+}
+
+export function encodeAnnouncementBody(a: Announcement): Uint8Array {
+  return DeltaAnnouncement.encode({
+    version: a.version,
+    runId: a.runId as Uint8Array<ArrayBuffer>,
+    round: BigInt(a.round),
+    peerId: a.peerId as Uint8Array<ArrayBuffer>,
+    baseHash: a.baseHash as Uint8Array<ArrayBuffer>,
+    deltaHash: a.deltaHash as Uint8Array<ArrayBuffer>,
+    encodedSize: BigInt(a.encodedSize),
+    encoding: ENCODING_TO_WIRE[a.encoding],
+    trainLoss: a.trainLoss,
+    sampleCount: BigInt(a.sampleCount),
+  })
+}
+
+export function encodeCommitBody(c: Commit): Uint8Array {
+  return ModelCommit.encode({
+    version: c.version,
+    runId: c.runId as Uint8Array<ArrayBuffer>,
+    round: BigInt(c.round),
+    peerId: c.peerId as Uint8Array<ArrayBuffer>,
+    weightsHash: c.weightsHash as Uint8Array<ArrayBuffer>,
+    deltaHashes: c.deltaHashes as Uint8Array<ArrayBuffer>[],
+  })
+}
+
+export function encodeEnvelope(body: Uint8Array, signature: Uint8Array): Uint8Array {
+  return Signed.encode({
+    body: body as Uint8Array<ArrayBuffer>,
+    signature: signature as Uint8Array<ArrayBuffer>,
+  })
+}
+
+export async function signAnnouncement(key: PrivateKey, a: Announcement): Promise<Uint8Array> {
+  const body = encodeAnnouncementBody(a)
+  return encodeEnvelope(body, await signBody(key, DOMAINS.announcement, body))
+}
+
+export async function signCommit(key: PrivateKey, c: Commit): Promise<Uint8Array> {
+  const body = encodeCommitBody(c)
+  return encodeEnvelope(body, await signBody(key, DOMAINS.commit, body))
+}
+
+function decodeEnvelope(bytes: Uint8Array): { body: Uint8Array; signature: Uint8Array } {
+  if (bytes.length > LIMITS.maxGossipMessageBytes) {
+    throw new OversizeMessageError(
+      `message is ${bytes.length} bytes, the limit is ${LIMITS.maxGossipMessageBytes}`,
+    )
+  }
+  const envelope = parse(() => Signed.decode(bytes), 'envelope')
+  if (envelope.signature.length !== SIGNATURE_LENGTH) {
+    throw new MalformedMessageError(
+      `signature is ${envelope.signature.length} bytes, expected ${SIGNATURE_LENGTH}`,
+    )
+  }
+  return envelope
+}
+
+export function decodeAnnouncement(bytes: Uint8Array): SignedEnvelope<Announcement> {
+  const { body, signature } = decodeEnvelope(bytes)
+  const raw = parse(() => DeltaAnnouncement.decode(body), 'announcement')
+  checkVersion(raw.version)
+  const message: Announcement = {
+    version: raw.version,
+    runId: hashField(raw.runId, 'runId'),
+    round: safeInteger(raw.round, 'round'),
+    peerId: raw.peerId,
+    baseHash: hashField(raw.baseHash, 'baseHash'),
+    deltaHash: hashField(raw.deltaHash, 'deltaHash'),
+    encodedSize: safeInteger(raw.encodedSize, 'encodedSize'),
+    encoding: ENCODING_FROM_WIRE[raw.encoding],
+    trainLoss: raw.trainLoss,
+    sampleCount: safeInteger(raw.sampleCount, 'sampleCount'),
+  }
+  if (!Number.isFinite(message.trainLoss) || message.trainLoss < 0) {
+    throw new MalformedMessageError(
+      `trainLoss must be a finite non-negative number (got ${message.trainLoss})`,
+    )
+  }
+  return { body, signature, message }
+}
+
+export function decodeCommit(bytes: Uint8Array): SignedEnvelope<Commit> {
+  const { body, signature } = decodeEnvelope(bytes)
+  const raw = parse(
+    () => ModelCommit.decode(body, { limits: { deltaHashes: LIMITS.maxCommitDeltaHashes } }),
+    'model commit',
+  )
+  checkVersion(raw.version)
+  return {
+    body,
+    signature,
+    message: {
+      version: raw.version,
+      runId: hashField(raw.runId, 'runId'),
+      round: safeInteger(raw.round, 'round'),
+      peerId: raw.peerId,
+      weightsHash: hashField(raw.weightsHash, 'weightsHash'),
+      deltaHashes: raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`)),
+    },
+  }
+}
+
+function checkVersion(version: number): void {
+  if (version !== PROTOCOL.protocolVersion) {
+    throw new UnsupportedVersionError(
+      `message version ${version}, this node speaks ${PROTOCOL.protocolVersion}`,
+    )
+  }
+}
+
+function parse<T>(fn: () => T, what: string): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw new MalformedMessageError(`${what} does not decode: ${(err as Error).message}`)
+  }
+}
+
+function hashField(bytes: Uint8Array, field: string): Uint8Array {
+  if (bytes.length !== HASH_LENGTH) {
+    throw new MalformedMessageError(`${field} is ${bytes.length} bytes, expected ${HASH_LENGTH}`)
+  }
+  return bytes
+}
+
+function safeInteger(value: bigint, field: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new MalformedMessageError(`${field} ${value} exceeds 2^53 - 1`)
+  return Number(value)
+}

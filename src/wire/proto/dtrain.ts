@@ -1,0 +1,893 @@
+import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime'
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
+import type { Codec, DecodeOptions } from 'protons-runtime'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export enum DeltaEncoding {
+  FP32 = 'FP32',
+  INT8_BLOCK = 'INT8_BLOCK'
+}
+
+enum __DeltaEncodingValues {
+  FP32 = 0,
+  INT8_BLOCK = 1
+}
+
+export namespace DeltaEncoding {
+  export const codec = (): Codec<DeltaEncoding> => {
+    return enumeration<DeltaEncoding>(__DeltaEncodingValues)
+  }
+}
+
+export interface Signed {
+  body: Uint8Array<ArrayBuffer>
+  signature: Uint8Array<ArrayBuffer>
+}
+
+export namespace Signed {
+  let _codec: Codec<Signed>
+
+  export const codec = (): Codec<Signed> => {
+    if (_codec == null) {
+      _codec = message<Signed>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.body != null && obj.body.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.body)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          body: uint8ArrayAlloc(0),
+          signature: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.body = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.body`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SignedBodyFieldEvent {
+    field: '$.body'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SignedSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Signed>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Signed.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Signed>): Signed {
+    return decodeMessage(buf, Signed.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Signed>): Generator<SignedBodyFieldEvent | SignedSignatureFieldEvent> {
+    return streamMessage(buf, Signed.codec(), opts)
+  }
+}
+
+export interface DeltaAnnouncement {
+  version: number
+  runId: Uint8Array<ArrayBuffer>
+  round: bigint
+  peerId: Uint8Array<ArrayBuffer>
+  baseHash: Uint8Array<ArrayBuffer>
+  deltaHash: Uint8Array<ArrayBuffer>
+  encodedSize: bigint
+  encoding: DeltaEncoding
+  trainLoss: number
+  sampleCount: bigint
+}
+
+export namespace DeltaAnnouncement {
+  let _codec: Codec<DeltaAnnouncement>
+
+  export const codec = (): Codec<DeltaAnnouncement> => {
+    if (_codec == null) {
+      _codec = message<DeltaAnnouncement>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.runId != null && obj.runId.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.runId)
+        }
+
+        if ((obj.round != null && obj.round !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.round)
+        }
+
+        if ((obj.peerId != null && obj.peerId.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.peerId)
+        }
+
+        if ((obj.baseHash != null && obj.baseHash.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.baseHash)
+        }
+
+        if ((obj.deltaHash != null && obj.deltaHash.byteLength > 0)) {
+          w.uint32(50)
+          w.bytes(obj.deltaHash)
+        }
+
+        if ((obj.encodedSize != null && obj.encodedSize !== 0n)) {
+          w.uint32(56)
+          w.uint64(obj.encodedSize)
+        }
+
+        if (obj.encoding != null && __DeltaEncodingValues[obj.encoding] !== 0) {
+          w.uint32(64)
+          DeltaEncoding.codec().encode(obj.encoding, w)
+        }
+
+        if ((obj.trainLoss != null && obj.trainLoss !== 0)) {
+          w.uint32(77)
+          w.float(obj.trainLoss)
+        }
+
+        if ((obj.sampleCount != null && obj.sampleCount !== 0n)) {
+          w.uint32(80)
+          w.uint64(obj.sampleCount)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          runId: uint8ArrayAlloc(0),
+          round: 0n,
+          peerId: uint8ArrayAlloc(0),
+          baseHash: uint8ArrayAlloc(0),
+          deltaHash: uint8ArrayAlloc(0),
+          encodedSize: 0n,
+          encoding: DeltaEncoding.FP32,
+          trainLoss: 0,
+          sampleCount: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.runId = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.round = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.peerId = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.baseHash = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.deltaHash = reader.bytes()
+              break
+            }
+            case 7: {
+              obj.encodedSize = reader.uint64()
+              break
+            }
+            case 8: {
+              obj.encoding = DeltaEncoding.codec().decode(reader)
+              break
+            }
+            case 9: {
+              obj.trainLoss = reader.float()
+              break
+            }
+            case 10: {
+              obj.sampleCount = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.runId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.round`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.peerId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.baseHash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.deltaHash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.encodedSize`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.encoding`,
+                value: DeltaEncoding.codec().decode(reader)
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.trainLoss`,
+                value: reader.float()
+              }
+              break
+            }
+            case 10: {
+              yield {
+                field: `${prefix}.sampleCount`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DeltaAnnouncementVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface DeltaAnnouncementRunIdFieldEvent {
+    field: '$.runId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface DeltaAnnouncementRoundFieldEvent {
+    field: '$.round'
+    value: bigint
+  }
+
+  export interface DeltaAnnouncementPeerIdFieldEvent {
+    field: '$.peerId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface DeltaAnnouncementBaseHashFieldEvent {
+    field: '$.baseHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface DeltaAnnouncementDeltaHashFieldEvent {
+    field: '$.deltaHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface DeltaAnnouncementEncodedSizeFieldEvent {
+    field: '$.encodedSize'
+    value: bigint
+  }
+
+  export interface DeltaAnnouncementEncodingFieldEvent {
+    field: '$.encoding'
+    value: DeltaEncoding
+  }
+
+  export interface DeltaAnnouncementTrainLossFieldEvent {
+    field: '$.trainLoss'
+    value: number
+  }
+
+  export interface DeltaAnnouncementSampleCountFieldEvent {
+    field: '$.sampleCount'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<DeltaAnnouncement>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, DeltaAnnouncement.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaAnnouncement>): DeltaAnnouncement {
+    return decodeMessage(buf, DeltaAnnouncement.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaAnnouncement>): Generator<DeltaAnnouncementVersionFieldEvent | DeltaAnnouncementRunIdFieldEvent | DeltaAnnouncementRoundFieldEvent | DeltaAnnouncementPeerIdFieldEvent | DeltaAnnouncementBaseHashFieldEvent | DeltaAnnouncementDeltaHashFieldEvent | DeltaAnnouncementEncodedSizeFieldEvent | DeltaAnnouncementEncodingFieldEvent | DeltaAnnouncementTrainLossFieldEvent | DeltaAnnouncementSampleCountFieldEvent> {
+    return streamMessage(buf, DeltaAnnouncement.codec(), opts)
+  }
+}
+
+export interface ModelCommit {
+  version: number
+  runId: Uint8Array<ArrayBuffer>
+  round: bigint
+  peerId: Uint8Array<ArrayBuffer>
+  weightsHash: Uint8Array<ArrayBuffer>
+  deltaHashes: Uint8Array<ArrayBuffer>[]
+}
+
+export namespace ModelCommit {
+  let _codec: Codec<ModelCommit>
+
+  export const codec = (): Codec<ModelCommit> => {
+    if (_codec == null) {
+      _codec = message<ModelCommit>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.runId != null && obj.runId.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.runId)
+        }
+
+        if ((obj.round != null && obj.round !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.round)
+        }
+
+        if ((obj.peerId != null && obj.peerId.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.peerId)
+        }
+
+        if ((obj.weightsHash != null && obj.weightsHash.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.weightsHash)
+        }
+
+        if (obj.deltaHashes != null && obj.deltaHashes.length > 0) {
+          for (const value of obj.deltaHashes) {
+            w.uint32(50)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          runId: uint8ArrayAlloc(0),
+          round: 0n,
+          peerId: uint8ArrayAlloc(0),
+          weightsHash: uint8ArrayAlloc(0),
+          deltaHashes: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.runId = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.round = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.peerId = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.weightsHash = reader.bytes()
+              break
+            }
+            case 6: {
+              if (opts.limits?.deltaHashes != null && obj.deltaHashes.length === opts.limits.deltaHashes) {
+                throw new MaxLengthError('Decode error - repeated field "deltaHashes" had too many elements')
+              }
+
+              obj.deltaHashes.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          deltaHashes: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.runId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.round`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.peerId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.weightsHash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              if (opts.limits?.deltaHashes != null && obj.deltaHashes === opts.limits.deltaHashes) {
+                throw new MaxLengthError('Streaming decode error - repeated field "deltaHashes" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.deltaHashes[]`,
+                index: obj.deltaHashes,
+                value: reader.bytes()
+              }
+
+              obj.deltaHashes++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ModelCommitVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface ModelCommitRunIdFieldEvent {
+    field: '$.runId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ModelCommitRoundFieldEvent {
+    field: '$.round'
+    value: bigint
+  }
+
+  export interface ModelCommitPeerIdFieldEvent {
+    field: '$.peerId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ModelCommitWeightsHashFieldEvent {
+    field: '$.weightsHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ModelCommitDeltaHashesFieldEvent {
+    field: '$.deltaHashes[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<ModelCommit>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ModelCommit.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelCommit>): ModelCommit {
+    return decodeMessage(buf, ModelCommit.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelCommit>): Generator<ModelCommitVersionFieldEvent | ModelCommitRunIdFieldEvent | ModelCommitRoundFieldEvent | ModelCommitPeerIdFieldEvent | ModelCommitWeightsHashFieldEvent | ModelCommitDeltaHashesFieldEvent> {
+    return streamMessage(buf, ModelCommit.codec(), opts)
+  }
+}
+
+export interface DeltaRequest {
+  deltaHash: Uint8Array<ArrayBuffer>
+}
+
+export namespace DeltaRequest {
+  let _codec: Codec<DeltaRequest>
+
+  export const codec = (): Codec<DeltaRequest> => {
+    if (_codec == null) {
+      _codec = message<DeltaRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.deltaHash != null && obj.deltaHash.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.deltaHash)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          deltaHash: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.deltaHash = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.deltaHash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DeltaRequestDeltaHashFieldEvent {
+    field: '$.deltaHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<DeltaRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, DeltaRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaRequest>): DeltaRequest {
+    return decodeMessage(buf, DeltaRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaRequest>): Generator<DeltaRequestDeltaHashFieldEvent> {
+    return streamMessage(buf, DeltaRequest.codec(), opts)
+  }
+}
+
+export enum DeltaStatus {
+  OK = 'OK',
+  NOT_FOUND = 'NOT_FOUND',
+  BAD_REQUEST = 'BAD_REQUEST'
+}
+
+enum __DeltaStatusValues {
+  OK = 0,
+  NOT_FOUND = 1,
+  BAD_REQUEST = 2
+}
+
+export namespace DeltaStatus {
+  export const codec = (): Codec<DeltaStatus> => {
+    return enumeration<DeltaStatus>(__DeltaStatusValues)
+  }
+}
+
+export interface DeltaResponse {
+  status: DeltaStatus
+  size: bigint
+  message: string
+}
+
+export namespace DeltaResponse {
+  let _codec: Codec<DeltaResponse>
+
+  export const codec = (): Codec<DeltaResponse> => {
+    if (_codec == null) {
+      _codec = message<DeltaResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.status != null && __DeltaStatusValues[obj.status] !== 0) {
+          w.uint32(8)
+          DeltaStatus.codec().encode(obj.status, w)
+        }
+
+        if ((obj.size != null && obj.size !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.size)
+        }
+
+        if ((obj.message != null && obj.message !== '')) {
+          w.uint32(26)
+          w.string(obj.message)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          status: DeltaStatus.OK,
+          size: 0n,
+          message: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.status = DeltaStatus.codec().decode(reader)
+              break
+            }
+            case 2: {
+              obj.size = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.message = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.status`,
+                value: DeltaStatus.codec().decode(reader)
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.size`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.message`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DeltaResponseStatusFieldEvent {
+    field: '$.status'
+    value: DeltaStatus
+  }
+
+  export interface DeltaResponseSizeFieldEvent {
+    field: '$.size'
+    value: bigint
+  }
+
+  export interface DeltaResponseMessageFieldEvent {
+    field: '$.message'
+    value: string
+  }
+
+  export function encode (obj: Partial<DeltaResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, DeltaResponse.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaResponse>): DeltaResponse {
+    return decodeMessage(buf, DeltaResponse.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaResponse>): Generator<DeltaResponseStatusFieldEvent | DeltaResponseSizeFieldEvent | DeltaResponseMessageFieldEvent> {
+    return streamMessage(buf, DeltaResponse.codec(), opts)
+  }
+}
