@@ -1,0 +1,113 @@
+// A fourth, dishonest peer on the same run: its bad announcements and bad bytes are rejected with
+// a reason and counted, and the honest nodes' rounds go on undisturbed.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, describe, expect, it } from 'vitest'
+import { encodeDelta, encodedDeltaSize } from '../../src/codec/delta.js'
+import { deltaTopic, PROTOCOL } from '../../src/constants.js'
+import { sha256, toHex } from '../../src/crypto/hash.js'
+import { peerIdBytes } from '../../src/crypto/sign.js'
+import { createHost, type Host } from '../../src/net/host.js'
+import { serveDeltas } from '../../src/net/transfer.js'
+import type { DtrainNode } from '../../src/node/node.js'
+import { parameterCount } from '../../src/train/parameters.js'
+import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
+import { type Announcement, signAnnouncement } from '../../src/wire/messages.js'
+import { startNodes } from './helpers.js'
+
+async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+describe('a dishonest fourth peer', () => {
+  const genesis = defaultGenesis({
+    preset: 'tiny',
+    dataset: 'synthetic',
+    innerSteps: 6,
+    batchSize: 8,
+    expectedPeers: 3,
+    salt: 'adversarial',
+    collectTimeoutMs: 30_000,
+    evalWindows: 8,
+  })
+  const runId = runIdOf(genesis)
+  const count = parameterCount(genesis.model)
+  let nodes: DtrainNode[] = []
+  let attacker: Host | undefined
+  afterAll(async () => {
+    await Promise.all([...nodes.map((n) => n.stop()), attacker?.stop()])
+  })
+
+  it('is rejected for a bad signature, a wrong hash and a NaN delta, and the round completes without it', async () => {
+    nodes = await startNodes(genesis, 3)
+    const key = await generateKeyPair('Ed25519')
+    attacker = await createHost({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const realBytes = encodeDelta(new Float32Array(count).fill(0.01), { encoding: 'fp32' })
+    const servedBytes = encodeDelta(new Float32Array(count).fill(-5), { encoding: 'fp32' })
+    const nanBytes = new Uint8Array(realBytes)
+    new DataView(nanBytes.buffer).setFloat32(8 + 4 * 7, Number.NaN, true)
+    const claimedHash = sha256(realBytes)
+    // The attacker answers a request for the hash of realBytes with other bytes of the same size.
+    const lyingStore = {
+      get: (hash: Uint8Array) =>
+        toHex(hash) === toHex(claimedHash)
+          ? servedBytes
+          : toHex(hash) === toHex(sha256(nanBytes))
+            ? nanBytes
+            : undefined,
+    }
+    await serveDeltas(attacker, lyingStore, { bytesSent: () => {}, bytesReceived: () => {} }, () => {})
+    const topic = deltaTopic(toHex(runId))
+    attacker.services.pubsub.subscribe(topic)
+    for (const node of nodes) await attacker.dial(multiaddr(node.addresses()[0]))
+    await until(async () => attacker!.services.pubsub.getSubscribers(topic).length === 3, 10_000)
+    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+
+    const base: Announcement = {
+      version: PROTOCOL.protocolVersion,
+      runId,
+      round: 0,
+      peerId: peerIdBytes(attacker.peerId),
+      baseHash: new Uint8Array(32),
+      deltaHash: claimedHash,
+      encodedSize: encodedDeltaSize(count, { encoding: 'fp32' }),
+      encoding: 'fp32',
+      trainLoss: 0.1,
+      sampleCount: 8,
+    }
+    const badSignature = await signAnnouncement(key, { ...base, round: 2 })
+    badSignature[badSignature.length - 1] ^= 0x01 // the signature is the last field of the envelope
+    await attacker.services.pubsub.publish(topic, badSignature)
+    await attacker.services.pubsub.publish(topic, await signAnnouncement(key, base))
+    await attacker.services.pubsub.publish(
+      topic,
+      await signAnnouncement(key, { ...base, round: 1, deltaHash: sha256(nanBytes) }),
+    )
+
+    for (const node of nodes) {
+      await until(async () => {
+        const m = node.metrics
+        return (
+          (await m.total(m.gossipVerdicts, { reason: 'bad-signature' })) === 1 &&
+          (await m.total(m.deltaRejections, { reason: 'hash-mismatch' })) === 1 &&
+          (await m.total(m.deltaRejections, { reason: 'NonFiniteDeltaError' })) === 1
+        )
+      }, 10_000)
+    }
+
+    for (let round = 0; round < 2; round++) {
+      const reports = await Promise.all(nodes.map((n) => n.runRound()))
+      for (const r of reports) {
+        expect(r.contributors).toBe(3)
+        expect(r.deadlineHit).toBe(false)
+        expect(Number.isFinite(r.evalLoss)).toBe(true)
+      }
+    }
+    expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
+    for (const node of nodes) expect(node.globalWeights.every(Number.isFinite)).toBe(true)
+  })
+})

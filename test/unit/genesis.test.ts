@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { toHex, weightsHash } from '../../src/crypto/hash.js'
+import { initialWeights, parameterCount, parameterLayout } from '../../src/train/parameters.js'
+import { canonicalJson } from '../../src/wire/canonical-json.js'
+import { defaultGenesis, GenesisError, parseGenesis, runIdHex } from '../../src/wire/genesis.js'
+
+describe('genesis', () => {
+  it('has a run id that does not depend on key order or whitespace', () => {
+    const genesis = defaultGenesis({ salt: 's' })
+    const reverseKeys = (x: unknown): unknown =>
+      x !== null && typeof x === 'object' && !Array.isArray(x)
+        ? Object.fromEntries(
+            Object.entries(x)
+              .reverse()
+              .map(([k, v]) => [k, reverseKeys(v)]),
+          )
+        : x
+    const reordered = reverseKeys(genesis)
+    expect(Object.keys(reordered as object)[0]).not.toBe(Object.keys(genesis)[0])
+    const reparsed = parseGenesis(JSON.parse(JSON.stringify(reordered, null, 4)))
+    expect(runIdHex(reparsed)).toBe(runIdHex(genesis))
+    expect(runIdHex(defaultGenesis({ salt: 't' }))).not.toBe(runIdHex(genesis))
+  })
+
+  it('writes canonical JSON with sorted keys and no whitespace', () => {
+    expect(canonicalJson({ b: [1, 0.5, 'x'], a: { d: null, c: true } })).toBe(
+      '{"a":{"c":true,"d":null},"b":[1,0.5,"x"]}',
+    )
+    expect(() => canonicalJson({ a: Number.NaN })).toThrow(TypeError)
+  })
+
+  it('names every bad field and refuses unknown fields', () => {
+    const bad = structuredClone(defaultGenesis()) as unknown as Record<string, Record<string, unknown>>
+    bad.inner.steps = -3
+    bad.outer.extra = 1
+    let message = ''
+    try {
+      parseGenesis(bad)
+    } catch (err) {
+      expect(err).toBeInstanceOf(GenesisError)
+      message = (err as Error).message
+    }
+    expect(message).toContain('inner.steps')
+    expect(message).toContain('extra')
+  })
+
+  it('checks that heads divide the model width', () => {
+    const bad = structuredClone(defaultGenesis({ preset: 'tiny' }))
+    bad.model.heads = 3
+    expect(() => parseGenesis(bad)).toThrow(/model\.heads/)
+  })
+})
+
+describe('initial weights', () => {
+  it('are bit-identical for the same genesis, and differ for another seed', () => {
+    const genesis = defaultGenesis({ preset: 'tiny', salt: 'a' })
+    const a = initialWeights(genesis.model)
+    const b = initialWeights(structuredClone(genesis).model)
+    expect(toHex(weightsHash(a))).toBe(toHex(weightsHash(b)))
+    const other = initialWeights(defaultGenesis({ preset: 'tiny', salt: 'b' }).model)
+    expect(toHex(weightsHash(other))).not.toBe(toHex(weightsHash(a)))
+  })
+
+  it('follow the layout: gains are one, biases zero, matrices uniform within initStd * sqrt(3)', () => {
+    const spec = defaultGenesis({ preset: 'tiny' }).model
+    const weights = initialWeights(spec)
+    expect(weights.length).toBe(parameterCount(spec))
+    const bound = Math.fround(spec.initStd * Math.sqrt(3))
+    let offset = 0
+    for (const p of parameterLayout(spec)) {
+      const size = p.shape.reduce((x, y) => x * y, 1)
+      const slice = weights.subarray(offset, offset + size)
+      if (p.init === 'ones') expect(slice.every((x) => x === 1)).toBe(true)
+      if (p.init === 'zeros') expect(slice.every((x) => x === 0)).toBe(true)
+      if (p.init === 'uniform') {
+        expect(slice.every((x) => Math.abs(x) < bound)).toBe(true)
+        const std = Math.sqrt(slice.reduce((s, x) => s + x * x, 0) / size)
+        expect(std).toBeGreaterThan(spec.initStd * 0.8)
+        expect(std).toBeLessThan(spec.initStd * 1.2)
+      }
+      offset += size
+    }
+  })
+})

@@ -1,0 +1,81 @@
+import * as tf from '@tensorflow/tfjs'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { selectBackend } from '../../src/train/backend.js'
+import { evalOffsets, trainingBatch } from '../../src/train/batches.js'
+import { detokenize, loadCorpus, tokenize } from '../../src/train/corpus.js'
+import { InnerTrainer } from '../../src/train/inner-loop.js'
+import { initialWeights } from '../../src/train/parameters.js'
+import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
+
+const genesis = defaultGenesis({
+  preset: 'tiny',
+  dataset: 'synthetic',
+  innerSteps: 5,
+  batchSize: 8,
+  salt: 'model-test',
+})
+const corpus = loadCorpus('synthetic', genesis.dataset.heldOutFraction)
+
+beforeAll(async () => {
+  await selectBackend('auto')
+})
+
+describe('character vocabulary', () => {
+  it('maps printable ASCII and newlines both ways, and everything else to a fixed token', () => {
+    const text = 'Call me Ishmael.\n~ {x}'
+    expect(detokenize(tokenize(text))).toBe(text)
+    expect(detokenize(tokenize('a\u2014b\u00e9'))).toBe('a-b?')
+    expect(Math.max(...tokenize('\n ~'))).toBe(95)
+  })
+})
+
+describe('deterministic batches', () => {
+  it('are a function of (run, peer, round, step) only', () => {
+    const seed = { runId: runIdOf(genesis), peerId: new Uint8Array([1, 2]), round: 3, step: 4 }
+    const a = trainingBatch(corpus.train, seed, 32, 8)
+    const b = trainingBatch(corpus.train, { ...seed }, 32, 8)
+    expect(a.offsets).toEqual(b.offsets)
+    expect(trainingBatch(corpus.train, { ...seed, step: 5 }, 32, 8).offsets).not.toEqual(a.offsets)
+    expect(
+      trainingBatch(corpus.train, { ...seed, peerId: new Uint8Array([1, 3]) }, 32, 8).offsets,
+    ).not.toEqual(a.offsets)
+    expect([...a.targets.subarray(0, 31)]).toEqual([...a.inputs.subarray(1, 32)])
+  })
+})
+
+describe('char transformer and inner loop', () => {
+  it('loads and reads back weights bit for bit', () => {
+    const trainer = new InnerTrainer(genesis, corpus)
+    const weights = initialWeights(genesis.model)
+    trainer.model.setWeights(weights)
+    expect(Buffer.from(trainer.model.getWeights().buffer).equals(Buffer.from(weights.buffer))).toBe(true)
+    trainer.dispose()
+  })
+
+  it('starts near the uniform loss ln(96) and lowers its held-out loss by training', async () => {
+    const trainer = new InnerTrainer(genesis, corpus)
+    const runId = runIdOf(genesis)
+    const offsets = evalOffsets(runId, corpus.heldOut.length, genesis.model.contextLength, 16)
+    const w0 = initialWeights(genesis.model)
+    const initial = trainer.evaluate(w0, offsets, 8)
+    expect(Math.abs(initial - Math.log(96))).toBeLessThan(0.15)
+    let weights = w0
+    for (let round = 0; round < 3; round++) {
+      weights = (await trainer.trainRound(weights, { runId, peerId: new Uint8Array([1]), round })).weights
+    }
+    expect(trainer.evaluate(weights, offsets, 8)).toBeLessThan(initial - 0.5)
+    trainer.dispose()
+  })
+
+  it('does not leak tensors across rounds', async () => {
+    const trainer = new InnerTrainer(genesis, corpus)
+    const seed = { runId: runIdOf(genesis), peerId: new Uint8Array([1]) }
+    const w0 = initialWeights(genesis.model)
+    await trainer.trainRound(w0, { ...seed, round: 0 })
+    const before = tf.memory().numTensors
+    for (let round = 1; round < 4; round++) await trainer.trainRound(w0, { ...seed, round })
+    trainer.evaluate(w0, [0, 10, 20], 2)
+    expect(tf.memory().numTensors).toBe(before)
+    trainer.dispose()
+  })
+})

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest'
+import { nesterovStep, pseudoGradient } from '../../src/round/outer.js'
+
+describe('outer Nesterov step', () => {
+  it('matches a hand computation: m = mu m + g; w = w - lr (g + mu m)', () => {
+    const next = nesterovStep(
+      { weights: new Float32Array([1, -2]), momentum: new Float32Array([0.5, 0]) },
+      new Float32Array([0.25, -1]),
+      { lr: 0.5, momentum: 0.5 },
+    )
+    // coordinate 0: m = 0.25 + 0.25 = 0.5; update = 0.25 + 0.25 = 0.5; w = 1 - 0.25 = 0.75
+    // coordinate 1: m = -1; update = -1 - 0.5 = -1.5; w = -2 + 0.75 = -1.25
+    expect([...next.momentum]).toEqual([0.5, -1])
+    expect([...next.weights]).toEqual([0.75, -1.25])
+  })
+
+  it('is plain averaging (FedAvg) with lr 1 and no momentum', () => {
+    const global = new Float32Array([1, 2, 3])
+    const local = new Float32Array([0.5, 2.5, 3])
+    const next = nesterovStep(
+      { weights: global, momentum: new Float32Array(3) },
+      pseudoGradient(global, local),
+      {
+        lr: 1,
+        momentum: 0,
+      },
+    )
+    expect([...next.weights]).toEqual([...local])
+  })
+
+  it('does not modify its inputs and refuses mismatched lengths', () => {
+    const weights = new Float32Array([1])
+    const momentum = new Float32Array([1])
+    nesterovStep({ weights, momentum }, new Float32Array([1]), { lr: 0.7, momentum: 0.9 })
+    expect([weights[0], momentum[0]]).toEqual([1, 1])
+    expect(() => nesterovStep({ weights, momentum }, new Float32Array(2), { lr: 1, momentum: 0 })).toThrow(
+      RangeError,
+    )
+  })
+})
