@@ -1,0 +1,302 @@
+// Generates protocol/vectors/*.json from the reference implementation. Run with
+// `npm run gen:vectors` after a deliberate protocol change (and bump specRevision in
+// protocol/constants.json and SPEC.md); test/spec checks the code against the stored files.
+import '../src/polyfill.js'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { aggregate, type Contribution } from '../src/aggregate/rules.js'
+import { decodeDelta, encodeDelta } from '../src/codec/delta.js'
+import { commitTopic, DOMAINS, deltaTopic, PROTOCOL } from '../src/constants.js'
+import { domainHash, sha256, toHex, weightsHash } from '../src/crypto/hash.js'
+import { HashStream } from '../src/crypto/prng.js'
+import { peerIdBytes } from '../src/crypto/sign.js'
+import { type AnnouncementContext, checkAnnouncement, validate } from '../src/gossip/validate.js'
+import { nesterovStep } from '../src/round/outer.js'
+import { batchOffsets, batchSeed } from '../src/train/batches.js'
+import { tokenize } from '../src/train/corpus.js'
+import { initialWeights, parameterCount } from '../src/train/parameters.js'
+import { canonicalGenesis, defaultGenesis, runIdOf } from '../src/wire/genesis.js'
+import {
+  type Announcement,
+  type Commit,
+  encodeAnnouncementBody,
+  encodeCommitBody,
+  signAnnouncement,
+  signCommit,
+} from '../src/wire/messages.js'
+
+/** The published test key: Ed25519 seed 0x00 0x01 ... 0x1f. Never use it for anything real. */
+export const TEST_KEY_SEED = Uint8Array.from({ length: 32 }, (_, i) => i)
+/** A second published key, for messages from "another peer". Seed 0x20 ... 0x3f. */
+export const OTHER_KEY_SEED = Uint8Array.from({ length: 32 }, (_, i) => 32 + i)
+
+const f32 = (xs: number[]) => Float32Array.from(xs)
+const list = (xs: Float32Array) => Array.from(xs)
+
+export async function buildVectors(): Promise<Record<string, unknown>> {
+  const revision = PROTOCOL.specRevision
+  const key = await generateKeyPairFromSeed('Ed25519', TEST_KEY_SEED)
+  const other = await generateKeyPairFromSeed('Ed25519', OTHER_KEY_SEED)
+  const peerId = peerIdFromPrivateKey(key)
+  const otherPeerId = peerIdFromPrivateKey(other)
+
+  const keys = {
+    specRevision: revision,
+    description: 'Published test identities (SPEC.md 4.3). Seeds are Ed25519 private key seeds (RFC 8032).',
+    keys: [key, other].map((k, i) => ({
+      seedHex: toHex(i === 0 ? TEST_KEY_SEED : OTHER_KEY_SEED),
+      publicKeyHex: toHex(k.publicKey.raw),
+      peerId: peerIdFromPrivateKey(k).toString(),
+      peerIdBytesHex: toHex(peerIdBytes(peerIdFromPrivateKey(k))),
+    })),
+  }
+
+  const prngCases = [
+    { domain: 'dtrain/v1/init', seed: new TextEncoder().encode('vectors') },
+    { domain: 'dtrain/v1/batches', seed: new Uint8Array(0) },
+  ].map(({ domain, seed }) => {
+    const words = new HashStream(domain, seed)
+    const below = new HashStream(domain, seed)
+    const units = new HashStream(domain, seed)
+    return {
+      domain,
+      seedHex: toHex(seed),
+      firstBlockHex: toHex(domainHash(domain, seed, new Uint8Array(8))),
+      uint32: Array.from({ length: 10 }, () => words.nextUint32()),
+      nextBelow7: Array.from({ length: 10 }, () => below.nextBelow(7)),
+      nextSymmetricUnit: Array.from({ length: 4 }, () => units.nextSymmetricUnit()),
+    }
+  })
+  const prng = { specRevision: revision, description: 'HashStream, SPEC.md 4.4', cases: prngCases }
+
+  const genesisVectors = (['tiny', 'small'] as const).map((preset) => {
+    const genesis = defaultGenesis({ preset, salt: 'vectors', name: 'vectors' })
+    const weights = initialWeights(genesis.model)
+    return {
+      preset,
+      genesis,
+      canonical: canonicalGenesis(genesis),
+      runIdHex: toHex(runIdOf(genesis)),
+      deltaTopic: deltaTopic(toHex(runIdOf(genesis))),
+      commitTopic: commitTopic(toHex(runIdOf(genesis))),
+      parameterCount: parameterCount(genesis.model),
+      initialWeightsHashHex: toHex(weightsHash(weights)),
+      firstWeights: list(weights.subarray(0, 8)),
+    }
+  })
+  const genesis = {
+    specRevision: revision,
+    description: 'Genesis, run id, topics and initial weights, SPEC.md 3 and 7.3',
+    cases: genesisVectors,
+  }
+
+  const tiny = defaultGenesis({ preset: 'tiny', salt: 'vectors', name: 'vectors' })
+  const runId = runIdOf(tiny)
+  const text = 'Call me Ishmael.\n\u2014caf\u00e9~'
+  const batchCases = [
+    { round: 0, step: 0 },
+    { round: 7, step: 3 },
+  ].map(({ round, step }) => {
+    const seed = batchSeed(runId, peerIdBytes(peerId), round, step)
+    return {
+      runIdHex: toHex(runId),
+      peerIdBytesHex: toHex(peerIdBytes(peerId)),
+      round,
+      step,
+      seedHex: toHex(seed),
+      tokenCount: 10_000,
+      contextLength: 32,
+      batchSize: 4,
+      offsets: batchOffsets(new HashStream(DOMAINS.batches, seed), 10_000, 32, 4),
+    }
+  })
+  const data = {
+    specRevision: revision,
+    description: 'Tokenizer (SPEC.md 7.1) and batch offsets (SPEC.md 7.5)',
+    tokenize: { text, tokens: Array.from(tokenize(text)) },
+    batches: batchCases,
+  }
+
+  // No -0 here: JSON cannot carry it (test/unit/codec.test.ts covers -0).
+  const deltaValues = f32([0, -3.5, 0.5, -1.25, 3.0e-7, 100, -7.75, 0.1, 2, -2])
+  const fp32 = encodeDelta(deltaValues, { encoding: 'fp32' })
+  const int8 = encodeDelta(deltaValues, { encoding: 'int8-block', blockSize: 4 })
+  const deltas = {
+    specRevision: revision,
+    description: 'Delta encodings, SPEC.md 6',
+    values: list(deltaValues),
+    cases: [
+      {
+        encoding: 'fp32',
+        bytesHex: toHex(fp32),
+        sha256Hex: toHex(sha256(fp32)),
+        decoded: list(decodeDelta(fp32, 10).values),
+      },
+      {
+        encoding: 'int8-block',
+        blockSize: 4,
+        bytesHex: toHex(int8),
+        sha256Hex: toHex(sha256(int8)),
+        decoded: list(decodeDelta(int8, 10).values),
+      },
+    ],
+  }
+
+  const announcement: Announcement = {
+    version: 1,
+    runId,
+    round: 3,
+    peerId: peerIdBytes(peerId),
+    baseHash: sha256(new TextEncoder().encode('base')),
+    deltaHash: sha256(fp32),
+    encodedSize: fp32.length,
+    encoding: 'fp32',
+    trainLoss: 2.75,
+    sampleCount: 160,
+  }
+  const announcementBody = encodeAnnouncementBody(announcement)
+  const announcementEnvelope = await signAnnouncement(key, announcement)
+  const commit: Commit = {
+    version: 1,
+    runId,
+    round: 3,
+    peerId: peerIdBytes(peerId),
+    weightsHash: sha256(new TextEncoder().encode('weights')),
+    deltaHashes: [sha256(fp32), sha256(int8)].sort(Buffer.compare),
+  }
+  const commitBody = encodeCommitBody(commit)
+  const commitEnvelope = await signCommit(key, commit)
+  const hexFields = (o: object) =>
+    Object.fromEntries(
+      Object.entries(o).map(([k, v]) => [
+        k,
+        v instanceof Uint8Array
+          ? toHex(v)
+          : Array.isArray(v)
+            ? v.map((x) => (x instanceof Uint8Array ? toHex(x) : x))
+            : v,
+      ]),
+    )
+  const messages = {
+    specRevision: revision,
+    description: 'Gossip messages, SPEC.md 5; signatures by keys.json key 0',
+    announcement: {
+      fields: hexFields(announcement),
+      bodyHex: toHex(announcementBody),
+      signingDigestHex: toHex(domainHash(DOMAINS.announcement, announcementBody)),
+      envelopeHex: toHex(announcementEnvelope),
+    },
+    commit: {
+      fields: hexFields(commit),
+      bodyHex: toHex(commitBody),
+      signingDigestHex: toHex(domainHash(DOMAINS.commit, commitBody)),
+      envelopeHex: toHex(commitEnvelope),
+    },
+  }
+
+  const verdictContext = { currentRound: 3, encoding: 'fp32' as const, encodedSize: announcement.encodedSize }
+  const flipLast = (b: Uint8Array) => {
+    const c = new Uint8Array(b)
+    c[c.length - 1] ^= 1
+    return c
+  }
+  const verdictInputs: Array<{
+    name: string
+    bytes: Uint8Array
+    origin?: 'key0' | 'key1'
+    knownDeltaHash?: Uint8Array
+  }> = [
+    { name: 'valid', bytes: announcementEnvelope, origin: 'key0' },
+    { name: 'bad signature', bytes: flipLast(announcementEnvelope) },
+    { name: 'published by another peer', bytes: announcementEnvelope, origin: 'key1' },
+    {
+      name: 'other run',
+      bytes: await signAnnouncement(key, { ...announcement, runId: sha256(new Uint8Array(1)) }),
+    },
+    { name: 'stale round', bytes: await signAnnouncement(key, { ...announcement, round: 2 }) },
+    { name: 'far-future round', bytes: await signAnnouncement(key, { ...announcement, round: 6 }) },
+    { name: 'wrong size', bytes: await signAnnouncement(key, { ...announcement, encodedSize: 1 }) },
+    {
+      name: 'wrong encoding',
+      bytes: await signAnnouncement(key, { ...announcement, encoding: 'int8-block' }),
+    },
+    { name: 'unknown version', bytes: await signAnnouncement(key, { ...announcement, version: 2 }) },
+    { name: 'truncated', bytes: announcementEnvelope.subarray(0, 40) },
+    { name: 'duplicate', bytes: announcementEnvelope, knownDeltaHash: announcement.deltaHash },
+    { name: 'equivocation', bytes: announcementEnvelope, knownDeltaHash: sha256(int8) },
+  ]
+  const verdicts = []
+  for (const input of verdictInputs) {
+    const ctx: AnnouncementContext = {
+      runId,
+      ...verdictContext,
+      knownDeltaHash: () => input.knownDeltaHash,
+    }
+    const origin = input.origin === 'key1' ? otherPeerId : input.origin === 'key0' ? peerId : undefined
+    const v = await validate(() => checkAnnouncement(input.bytes, origin, ctx))
+    verdicts.push({
+      name: input.name,
+      envelopeHex: toHex(input.bytes),
+      origin: origin?.toString() ?? null,
+      knownDeltaHashHex: input.knownDeltaHash ? toHex(input.knownDeltaHash) : null,
+      expected: v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`,
+    })
+  }
+  const gossip = {
+    specRevision: revision,
+    description: 'Announcement validation verdicts, SPEC.md 5.3; run id of genesis.json case tiny',
+    runIdHex: toHex(runId),
+    context: verdictContext,
+    cases: verdicts,
+  }
+
+  const contributions: Contribution[] = [
+    { id: sha256(new Uint8Array([1])), values: f32([1, -2, 0.5, 1e8]) },
+    { id: sha256(new Uint8Array([2])), values: f32([3, 4, 0.25, 1]) },
+    { id: sha256(new Uint8Array([3])), values: f32([-5, 0, 0.125, -1e8]) },
+    { id: sha256(new Uint8Array([4])), values: f32([2, 8, -0.5, 3]) },
+    { id: sha256(new Uint8Array([5])), values: f32([100, -1, 1, 0.1]) },
+  ]
+  const aggregation = {
+    specRevision: revision,
+    description: 'Aggregation rules, SPEC.md 8; inputs are ordered by id before use',
+    contributions: contributions.map((c) => ({ idHex: toHex(c.id), values: list(c.values) })),
+    cases: [
+      { rule: { rule: 'mean' as const }, n: 5 },
+      { rule: { rule: 'median' as const }, n: 5 },
+      { rule: { rule: 'median' as const }, n: 4 },
+      { rule: { rule: 'trimmed-mean' as const, trimFraction: 0.2 }, n: 5 },
+    ].map(({ rule, n }) => ({ rule, inputs: n, output: list(aggregate(rule, contributions.slice(0, n))) })),
+  }
+
+  const outerInput = { weights: f32([1, -2, 0.5]), momentum: f32([0.1, 0, -0.3]) }
+  const outerGradient = f32([0.25, -1, 0.001])
+  const outerResult = nesterovStep(outerInput, outerGradient, { lr: 0.7, momentum: 0.9 })
+  const outer = {
+    specRevision: revision,
+    description: 'Outer Nesterov step, SPEC.md 9',
+    lr: 0.7,
+    momentum: 0.9,
+    weights: list(outerInput.weights),
+    momentumBuffer: list(outerInput.momentum),
+    pseudoGradient: list(outerGradient),
+    nextWeights: list(outerResult.weights),
+    nextMomentumBuffer: list(outerResult.momentum),
+  }
+
+  return { keys, prng, genesis, data, deltas, messages, gossip, aggregation, outer }
+}
+
+const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+if (isMain) {
+  const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'protocol', 'vectors')
+  mkdirSync(outDir, { recursive: true })
+  const vectors = await buildVectors()
+  for (const [name, content] of Object.entries(vectors)) {
+    writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify(content, null, 2)}\n`)
+  }
+  console.log(`wrote ${Object.keys(vectors).length} vector files to ${outDir}`)
+}

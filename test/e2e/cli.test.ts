@@ -1,0 +1,125 @@
+// The command line as a user runs it: real child processes, real TCP on 127.0.0.1.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { defaultGenesis } from '../../src/wire/genesis.js'
+
+// `npm test` builds first; the CLI under test is the built one, as `npx dtrain` runs it.
+const cli = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
+
+function run(
+  args: string[],
+  timeoutMs = 180_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+function nodeProcessesUsing(dir: string): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+  return out
+    .split('\n')
+    .filter((line) => line.includes(cli) && line.includes(' start ') && line.includes(dir))
+}
+
+describe('dtrain CLI', () => {
+  it('lists its commands in --help', async () => {
+    const { code, stdout } = await run(['--help'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/testnet/)
+    expect(stdout).toMatch(/start/)
+  })
+
+  it('refuses a genesis with a bad field, naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtrain-cli-'))
+    const genesis = structuredClone(defaultGenesis()) as unknown as { inner: { steps: number } }
+    genesis.inner.steps = -3
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify(genesis))
+    writeFileSync(join(dir, 'broken.json'), '{"version": 1,')
+    const bad = await run(['start', '--genesis', join(dir, 'bad.json'), '--state', join(dir, 's')])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('inner.steps')
+    const broken = await run(['start', '--genesis', join(dir, 'broken.json'), '--state', join(dir, 's')])
+    expect(broken.code).toBe(2)
+    expect(broken.stderr).toContain('not valid JSON')
+    const missing = await run(['start', '--genesis', join(dir, 'nope.json'), '--state', join(dir, 's')])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('nope.json')
+  })
+
+  it('runs a 3-node testnet as child processes and prints the JSON summary last', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'dtrain-testnet-'))
+    const { code, stdout, stderr } = await run([
+      'testnet',
+      '--nodes',
+      '3',
+      '--rounds',
+      '2',
+      '--preset',
+      'tiny',
+      '--dataset',
+      'synthetic',
+      '--inner-steps',
+      '8',
+      '--batch-size',
+      '8',
+      '--json',
+      '--state',
+      state,
+    ])
+    expect(code, stderr).toBe(0)
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!)
+    expect(summary.nodes).toBe(3)
+    expect(summary.rounds).toBe(2)
+    expect(summary.runId).toMatch(/^[0-9a-f]{64}$/)
+    expect(summary.evalLoss).toHaveLength(3)
+    expect(summary.evalLoss[2]).toBeLessThan(summary.evalLoss[0])
+    expect(summary.modelHashes).toHaveLength(3)
+    expect(new Set(summary.modelHashes).size).toBe(1)
+    expect(summary.bytesSentPerNode).toHaveLength(3)
+    for (const bytes of summary.bytesSentPerNode) expect(bytes).toBeGreaterThan(0)
+    expect(stderr).toMatch(/round 2\/2/)
+    for (let i = 0; i < 3; i++) {
+      expect(existsSync(join(state, `node-${i}`, 'node.log'))).toBe(true)
+      expect(statSync(join(state, `node-${i}`, 'key')).mode & 0o777).toBe(0o600)
+    }
+    expect(nodeProcessesUsing(state)).toEqual([])
+  })
+
+  it('stops every node on Ctrl-C (SIGINT) and exits 130', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'dtrain-sigint-'))
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [cli, 'testnet', '--rounds', '50', '--preset', 'tiny', '--dataset', 'synthetic', '--state', state],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let output = ''
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    await new Promise<void>((resolve) => {
+      child.stdout?.on('data', (d) => {
+        output += d
+        if (output.includes('round 1/50')) resolve()
+      })
+    })
+    expect(nodeProcessesUsing(state).length).toBe(3)
+    child.kill('SIGINT')
+    expect(await exited).toBe(130)
+    expect(nodeProcessesUsing(state)).toEqual([])
+  })
+})

@@ -1,0 +1,148 @@
+// Runs protocol/vectors against the implementation, and checks the vectors themselves with
+// nothing but the standard primitives (@noble/hashes SHA-256, @noble/curves Ed25519), as another
+// implementation would.
+import { readFileSync } from 'node:fs'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js'
+import { describe, expect, it } from 'vitest'
+import { buildVectors } from '../../scripts/gen-vectors.js'
+import { type AggregationRule, aggregate } from '../../src/aggregate/rules.js'
+import { decodeDelta, encodeDelta } from '../../src/codec/delta.js'
+import { PROTOCOL } from '../../src/constants.js'
+import { peerIdFromBytes } from '../../src/crypto/sign.js'
+import { type AnnouncementContext, checkAnnouncement, validate } from '../../src/gossip/validate.js'
+import { nesterovStep } from '../../src/round/outer.js'
+import { parseGenesis, runIdHex } from '../../src/wire/genesis.js'
+import { decodeAnnouncement, decodeCommit } from '../../src/wire/messages.js'
+
+// biome-ignore lint/suspicious/noExplicitAny: vector files are untyped JSON
+const load = (name: string): any =>
+  JSON.parse(readFileSync(new URL(`../../protocol/vectors/${name}.json`, import.meta.url), 'utf8'))
+const domainHash = (domain: string, body: Uint8Array) =>
+  sha256(new Uint8Array([...utf8ToBytes(domain), 0, ...body]))
+
+describe('protocol/vectors', () => {
+  it('are exactly what the implementation produces', async () => {
+    const built = JSON.parse(JSON.stringify(await buildVectors()))
+    for (const [name, content] of Object.entries(built)) expect(load(name), `${name}.json`).toEqual(content)
+  })
+
+  it('name the current spec revision', () => {
+    for (const name of [
+      'keys',
+      'prng',
+      'genesis',
+      'data',
+      'deltas',
+      'messages',
+      'gossip',
+      'aggregation',
+      'outer',
+    ]) {
+      expect(load(name).specRevision, name).toBe(PROTOCOL.specRevision)
+    }
+  })
+})
+
+describe('vectors checked with the standard primitives alone', () => {
+  it('keys: public keys derive from the seeds (RFC 8032) and are embedded in the peer ids', () => {
+    for (const k of load('keys').keys) {
+      expect(bytesToHex(ed25519.getPublicKey(hexToBytes(k.seedHex)))).toBe(k.publicKeyHex)
+      expect(k.peerIdBytesHex).toBe(`002408011220${k.publicKeyHex}`)
+      expect(peerIdFromString(k.peerId).toMultihash().bytes).toEqual(hexToBytes(k.peerIdBytesHex))
+    }
+  })
+
+  it('prng: the first block is SHA-256(domain || 0 || seed || u64le(0))', () => {
+    for (const c of load('prng').cases) {
+      const block = sha256(
+        new Uint8Array([...utf8ToBytes(c.domain), 0, ...hexToBytes(c.seedHex), ...new Uint8Array(8)]),
+      )
+      expect(bytesToHex(block)).toBe(c.firstBlockHex)
+      const view = new DataView(block.buffer)
+      expect(c.uint32.slice(0, 8)).toEqual(Array.from({ length: 8 }, (_, i) => view.getUint32(4 * i, true)))
+    }
+  })
+
+  it('genesis: the run id is the domain hash of the canonical text', () => {
+    for (const c of load('genesis').cases) {
+      expect(bytesToHex(domainHash('dtrain/v1/genesis', utf8ToBytes(c.canonical)))).toBe(c.runIdHex)
+      expect(runIdHex(parseGenesis(c.genesis))).toBe(c.runIdHex)
+      expect(c.deltaTopic).toBe(`dtrain/1/${c.runIdHex}/delta`)
+    }
+  })
+
+  it('deltas: hashes cover the exact bytes, and decoding gives the listed values', () => {
+    const v = load('deltas')
+    for (const c of v.cases) {
+      const bytes = hexToBytes(c.bytesHex)
+      expect(bytesToHex(sha256(bytes))).toBe(c.sha256Hex)
+      expect(Array.from(decodeDelta(bytes, v.values.length).values)).toEqual(c.decoded)
+      const encoded = encodeDelta(Float32Array.from(v.values), {
+        encoding: c.encoding,
+        blockSize: c.blockSize,
+      })
+      expect(bytesToHex(encoded)).toBe(c.bytesHex)
+    }
+    const fp32 = v.cases[0]
+    expect(fp32.decoded).toEqual(Array.from(Float32Array.from(v.values)))
+  })
+
+  it('messages: envelopes carry the body and an Ed25519 signature over the domain-separated digest', () => {
+    const m = load('messages')
+    const publicKey = hexToBytes(load('keys').keys[0].publicKeyHex)
+    for (const [kind, domain] of [
+      ['announcement', 'dtrain/v1/announcement'],
+      ['commit', 'dtrain/v1/commit'],
+    ] as const) {
+      const body = hexToBytes(m[kind].bodyHex)
+      const digest = domainHash(domain, body)
+      expect(bytesToHex(digest)).toBe(m[kind].signingDigestHex)
+      const envelope = hexToBytes(m[kind].envelopeHex)
+      const decoded = kind === 'announcement' ? decodeAnnouncement(envelope) : decodeCommit(envelope)
+      expect(bytesToHex(decoded.body)).toBe(m[kind].bodyHex)
+      expect(ed25519.verify(decoded.signature, digest, publicKey)).toBe(true)
+      expect(peerIdFromBytes(hexToBytes(m[kind].fields.peerId)).toString()).toBe(load('keys').keys[0].peerId)
+    }
+    const a = decodeAnnouncement(hexToBytes(m.announcement.envelopeHex)).message
+    expect(a.round).toBe(m.announcement.fields.round)
+    expect(bytesToHex(a.deltaHash)).toBe(m.announcement.fields.deltaHash)
+    expect(a.trainLoss).toBe(m.announcement.fields.trainLoss)
+  })
+
+  it('gossip: every case gets its recorded verdict', async () => {
+    const g = load('gossip')
+    for (const c of g.cases) {
+      const ctx: AnnouncementContext = {
+        runId: hexToBytes(g.runIdHex),
+        ...g.context,
+        knownDeltaHash: () => (c.knownDeltaHashHex ? hexToBytes(c.knownDeltaHashHex) : undefined),
+      }
+      const origin = c.origin ? peerIdFromString(c.origin) : undefined
+      const v = await validate(() => checkAnnouncement(hexToBytes(c.envelopeHex), origin, ctx))
+      expect(v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`, c.name).toBe(c.expected)
+    }
+  })
+
+  it('aggregation and the outer step reproduce the recorded outputs bit for bit', () => {
+    const a = load('aggregation')
+    const contributions = a.contributions.map((c: { idHex: string; values: number[] }) => ({
+      id: hexToBytes(c.idHex),
+      values: Float32Array.from(c.values),
+    }))
+    for (const c of a.cases) {
+      const reversed = contributions.slice(0, c.inputs).reverse()
+      expect(Array.from(aggregate(c.rule as AggregationRule, reversed))).toEqual(c.output)
+    }
+    const o = load('outer')
+    const next = nesterovStep(
+      { weights: Float32Array.from(o.weights), momentum: Float32Array.from(o.momentumBuffer) },
+      Float32Array.from(o.pseudoGradient),
+      { lr: o.lr, momentum: o.momentum },
+    )
+    expect(Array.from(next.weights)).toEqual(o.nextWeights)
+    expect(Array.from(next.momentum)).toEqual(o.nextMomentumBuffer)
+  })
+})
