@@ -72,10 +72,15 @@ program
     positiveInt('--start-timeout'),
     60,
   )
+  .option(
+    '--private',
+    'private network: generate STATE/swarm.key (pre-shared key) and use it on every node',
+    false,
+  )
   .addOption(backendOption())
   .addHelpText(
     'after',
-    '\nExamples:\n  dtrain testnet                          3 nodes, 5 rounds, default model\n  dtrain testnet --nodes 4 --rounds 10 --encoding int8-block --state ./tn\n  dtrain testnet --preset tiny --dataset synthetic --rounds 2 --json',
+    '\nExamples:\n  dtrain testnet                          3 nodes, 5 rounds, default model\n  dtrain testnet --nodes 4 --rounds 10 --encoding int8-block --private --state ./tn\n  dtrain testnet --preset tiny --dataset synthetic --rounds 2 --json',
   )
   .action(async (opts) => {
     process.exitCode = await runTestnet({
@@ -85,6 +90,7 @@ program
       json: opts.json,
       backend: opts.backend as BackendName,
       startTimeout: opts.startTimeout,
+      private: opts.private,
       genesis: {
         preset: opts.preset,
         innerSteps: opts.innerSteps,

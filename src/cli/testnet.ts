@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { writeSwarmKeyFile } from '../net/swarm-key.js'
 import { createKeyFile } from '../store/keys.js'
 import type { BackendName } from '../train/backend.js'
 import { defaultGenesis, type Genesis, type GenesisOptions, runIdHex } from '../wire/genesis.js'
@@ -20,6 +21,8 @@ export interface TestnetOptions {
   backend: BackendName
   genesis: GenesisOptions
   startTimeout: number
+  /** Run as a private network: generate STATE/swarm.key and give it to every node. */
+  private: boolean
 }
 
 export interface TestnetSummary {
@@ -67,12 +70,15 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   const genesisPath = join(stateDir, 'genesis.json')
   await writeFile(genesisPath, `${JSON.stringify(genesis, null, 2)}\n`)
   const runId = runIdHex(genesis)
+  const swarmKeyPath = join(stateDir, 'swarm.key')
+  if (options.private) await writeSwarmKeyFile(swarmKeyPath)
   say(
     `dtrain testnet: ${options.nodes} nodes, ${options.rounds} rounds, run ${runId.slice(0, 16)}, state in ${stateDir}`,
   )
   say(
     `model ${genesis.model.dModel}x${genesis.model.layers} (context ${genesis.model.contextLength}), H = ${genesis.inner.steps} inner steps, ` +
-      `batch ${genesis.inner.batchSize}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule} aggregation`,
+      `batch ${genesis.inner.batchSize}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule} aggregation` +
+      (options.private ? ', private network (swarm.key)' : ''),
   )
 
   const children: Child[] = []
@@ -116,6 +122,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
         '--start-timeout',
         String(options.startTimeout),
         ...bootstrap.flatMap((b) => ['--bootstrap', b]),
+        ...(options.private ? ['--swarm-key', swarmKeyPath] : []),
       ]
       const proc = fork(cliPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
       proc.stderr?.pipe(log)

@@ -175,7 +175,7 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
     dataset: { source: options.dataset ?? 'moby-dick', heldOutFraction: 0.1, sharding: 'iid-by-peer' },
     inner: {
       steps: options.innerSteps ?? 20, // DiLoCo's H; small here so a round takes seconds on 2 CPU cores
-      batchSize: options.batchSize ?? 16,
+      batchSize: options.batchSize ?? 8,
       optimizer: {
         kind: 'adamw',
         lr: 0.003,

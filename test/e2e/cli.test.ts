@@ -63,7 +63,7 @@ describe('dtrain CLI', () => {
     expect(missing.stderr).toContain('nope.json')
   })
 
-  it('runs a 3-node testnet as child processes and prints the JSON summary last', async () => {
+  it('runs a private 3-node testnet as child processes and prints the JSON summary last', async () => {
     const state = mkdtempSync(join(tmpdir(), 'dtrain-testnet-'))
     const { code, stdout, stderr } = await run([
       'testnet',
@@ -80,6 +80,7 @@ describe('dtrain CLI', () => {
       '--batch-size',
       '8',
       '--json',
+      '--private',
       '--state',
       state,
     ])
@@ -95,6 +96,8 @@ describe('dtrain CLI', () => {
     expect(summary.bytesSentPerNode).toHaveLength(3)
     for (const bytes of summary.bytesSentPerNode) expect(bytes).toBeGreaterThan(0)
     expect(stderr).toMatch(/round 2\/2/)
+    expect(stderr).toMatch(/private network/)
+    expect(statSync(join(state, 'swarm.key')).mode & 0o777).toBe(0o600)
     for (let i = 0; i < 3; i++) {
       expect(existsSync(join(state, `node-${i}`, 'node.log'))).toBe(true)
       expect(statSync(join(state, `node-${i}`, 'key')).mode & 0o777).toBe(0o600)
