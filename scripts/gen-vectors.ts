@@ -8,9 +8,11 @@ import { fileURLToPath } from 'node:url'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { aggregate, type Contribution } from '../src/aggregate/rules.js'
-import { decodeDelta, encodeDelta } from '../src/codec/delta.js'
+import { decodeDelta, type EncodeOptions, encodeDelta } from '../src/codec/delta.js'
+import { compressWithFeedback } from '../src/codec/error-feedback.js'
 import { commitTopic, DOMAINS, deltaTopic, PROTOCOL } from '../src/constants.js'
 import { domainHash, sha256, toHex, weightsHash } from '../src/crypto/hash.js'
+import { leafHash, MerkleTree } from '../src/crypto/merkle.js'
 import { HashStream } from '../src/crypto/prng.js'
 import { peerIdBytes } from '../src/crypto/sign.js'
 import { type AnnouncementContext, checkAnnouncement, validate } from '../src/gossip/validate.js'
@@ -24,9 +26,11 @@ import {
   type Commit,
   encodeAnnouncementBody,
   encodeCommitBody,
+  encodeEvidence,
   signAnnouncement,
   signCommit,
 } from '../src/wire/messages.js'
+import { ChunkRequest, ChunkResponse } from '../src/wire/proto/dtrain.js'
 
 /** The published test key: Ed25519 seed 0x00 0x01 ... 0x1f. Never use it for anything real. */
 export const TEST_KEY_SEED = Uint8Array.from({ length: 32 }, (_, i) => i)
@@ -124,25 +128,60 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
   const deltaValues = f32([0, -3.5, 0.5, -1.25, 3.0e-7, 100, -7.75, 0.1, 2, -2])
   const fp32 = encodeDelta(deltaValues, { encoding: 'fp32' })
   const int8 = encodeDelta(deltaValues, { encoding: 'int8-block', blockSize: 4 })
+  const codecCases: EncodeOptions[] = [
+    { encoding: 'fp32' },
+    { encoding: 'int8-block', blockSize: 4 },
+    { encoding: 'fp16' },
+    { encoding: 'int4-block', blockSize: 4 },
+    { encoding: 'top-k', k: 3 },
+  ]
+  const feedbackRounds: Array<{ delta: number[]; sent: number[]; residual: number[]; bytesHex: string }> = []
+  let residual: Float32Array | undefined
+  for (let r = 0; r < 3; r++) {
+    const delta = f32([0.5 - r, 0.25 * r, -1, 0.125, 2 - r, -0.75])
+    const step = compressWithFeedback(delta, residual, { encoding: 'top-k', k: 2 })
+    residual = step.residual
+    feedbackRounds.push({
+      delta: list(delta),
+      sent: list(step.sent),
+      residual: list(step.residual),
+      bytesHex: toHex(step.bytes),
+    })
+  }
   const deltas = {
     specRevision: revision,
-    description: 'Delta encodings, SPEC.md 6',
+    description:
+      'Delta encodings (SPEC.md 6) and error feedback (SPEC.md 6.9). rootHex is the Merkle root (SPEC.md 4.5) of the bytes: one chunk here',
     values: list(deltaValues),
-    cases: [
-      {
-        encoding: 'fp32',
-        bytesHex: toHex(fp32),
-        sha256Hex: toHex(sha256(fp32)),
-        decoded: list(decodeDelta(fp32, 10).values),
-      },
-      {
-        encoding: 'int8-block',
-        blockSize: 4,
-        bytesHex: toHex(int8),
-        sha256Hex: toHex(sha256(int8)),
-        decoded: list(decodeDelta(int8, 10).values),
-      },
-    ],
+    cases: codecCases.map((options) => {
+      const bytes = encodeDelta(deltaValues, options)
+      return {
+        ...options,
+        bytesHex: toHex(bytes),
+        sha256Hex: toHex(sha256(bytes)),
+        rootHex: toHex(leafHash(bytes)),
+        decoded: list(decodeDelta(bytes, deltaValues.length).values),
+      }
+    }),
+    errorFeedback: { encoding: 'top-k', k: 2, rounds: feedbackRounds },
+  }
+
+  const merkleData = Uint8Array.from({ length: 21 }, (_, i) => i)
+  const merkleTree = MerkleTree.fromBytes(merkleData, 4)
+  const merkle = {
+    specRevision: revision,
+    description:
+      'Merkle trees over chunks (SPEC.md 4.5) with a chunk size of 4 bytes; the protocol uses limits.chunkBytes',
+    dataHex: toHex(merkleData),
+    chunkBytes: 4,
+    leafHashesHex: Array.from({ length: merkleTree.leafCount }, (_, i) =>
+      toHex(leafHash(merkleData.subarray(4 * i, 4 * i + 4))),
+    ),
+    rootHex: toHex(merkleTree.root),
+    proofs: Array.from({ length: merkleTree.leafCount }, (_, i) => ({
+      index: i,
+      pathHex: merkleTree.proof(i).map(toHex),
+    })),
   }
 
   const announcement: Announcement = {
@@ -151,7 +190,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     round: 3,
     peerId: peerIdBytes(peerId),
     baseHash: sha256(new TextEncoder().encode('base')),
-    deltaHash: sha256(fp32),
+    deltaHash: leafHash(fp32),
     encodedSize: fp32.length,
     encoding: 'fp32',
     trainLoss: 2.75,
@@ -165,7 +204,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     round: 3,
     peerId: peerIdBytes(peerId),
     weightsHash: sha256(new TextEncoder().encode('weights')),
-    deltaHashes: [sha256(fp32), sha256(int8)].sort(Buffer.compare),
+    deltaHashes: [leafHash(fp32), leafHash(int8)].sort(Buffer.compare),
   }
   const commitBody = encodeCommitBody(commit)
   const commitEnvelope = await signCommit(key, commit)
@@ -180,6 +219,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
             : v,
       ]),
     )
+  const secondAnnouncement = await signAnnouncement(key, { ...announcement, deltaHash: leafHash(int8) })
   const messages = {
     specRevision: revision,
     description: 'Gossip messages, SPEC.md 5; signatures by keys.json key 0',
@@ -194,6 +234,27 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       bodyHex: toHex(commitBody),
       signingDigestHex: toHex(domainHash(DOMAINS.commit, commitBody)),
       envelopeHex: toHex(commitEnvelope),
+    },
+    evidence: {
+      firstHex: toHex(announcementEnvelope),
+      secondHex: toHex(secondAnnouncement),
+      evidenceHex: toHex(encodeEvidence(announcementEnvelope, secondAnnouncement)),
+    },
+    chunkRequest: {
+      fields: { root: toHex(merkleTree.root), size: merkleData.length, indices: [0, 5] },
+      bytesHex: toHex(
+        ChunkRequest.encode({
+          root: merkleTree.root as Uint8Array<ArrayBuffer>,
+          size: BigInt(merkleData.length),
+          indices: [0, 5],
+        }),
+      ),
+    },
+    chunkResponse: {
+      fields: { status: 'OK', index: 5, proof: merkleTree.proof(5).map(toHex) },
+      bytesHex: toHex(
+        ChunkResponse.encode({ index: 5, proof: merkleTree.proof(5) as Uint8Array<ArrayBuffer>[] }),
+      ),
     },
   }
 
@@ -226,7 +287,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     { name: 'unknown version', bytes: await signAnnouncement(key, { ...announcement, version: 2 }) },
     { name: 'truncated', bytes: announcementEnvelope.subarray(0, 40) },
     { name: 'duplicate', bytes: announcementEnvelope, knownDeltaHash: announcement.deltaHash },
-    { name: 'equivocation', bytes: announcementEnvelope, knownDeltaHash: sha256(int8) },
+    { name: 'equivocation', bytes: announcementEnvelope, knownDeltaHash: leafHash(int8) },
   ]
   const verdicts = []
   for (const input of verdictInputs) {
@@ -287,7 +348,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     nextMomentumBuffer: list(outerResult.momentum),
   }
 
-  return { keys, prng, genesis, data, deltas, messages, gossip, aggregation, outer }
+  return { keys, prng, genesis, data, deltas, merkle, messages, gossip, aggregation, outer }
 }
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)

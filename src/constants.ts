@@ -13,3 +13,7 @@ export function deltaTopic(runIdHex: string): string {
 export function commitTopic(runIdHex: string): string {
   return `${constants.topicPrefix}/${runIdHex}/${constants.commitTopicSuffix}`
 }
+
+export function evidenceTopic(runIdHex: string): string {
+  return `${constants.topicPrefix}/${runIdHex}/${constants.evidenceTopicSuffix}`
+}

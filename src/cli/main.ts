@@ -2,6 +2,7 @@
 // dtrain command line. Commands are thin: parse, call the library, print.
 import '../polyfill.js'
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { DELTA_ENCODINGS } from '../codec/delta.js'
 import { BACKEND_NAMES, type BackendName } from '../train/backend.js'
 import { ConfigError } from './config-files.js'
 import { runStart } from './start.js'
@@ -56,7 +57,9 @@ program
   .option('--inner-steps <h>', 'inner steps per round (DiLoCo H)', positiveInt('--inner-steps'))
   .option('--batch-size <b>', 'inner batch size', positiveInt('--batch-size'))
   .addOption(
-    new Option('--encoding <name>', 'delta encoding').choices(['fp32', 'int8-block']).default('fp32'),
+    new Option('--encoding <name>', 'delta encoding (SPEC.md 6)')
+      .choices([...DELTA_ENCODINGS])
+      .default('fp32'),
   )
   .addOption(
     new Option('--aggregation <rule>', 'aggregation rule')
@@ -96,6 +99,7 @@ program
         innerSteps: opts.innerSteps,
         batchSize: opts.batchSize,
         encoding: opts.encoding,
+        errorFeedback: opts.errorFeedback,
         aggregation:
           opts.aggregation === 'trimmed-mean'
             ? { rule: 'trimmed-mean', trimFraction: 0.2 }

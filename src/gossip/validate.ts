@@ -11,6 +11,7 @@ import {
   type Commit,
   decodeAnnouncement,
   decodeCommit,
+  decodeEvidence,
   MalformedMessageError,
   OversizeMessageError,
   type SignedEnvelope,
@@ -31,6 +32,7 @@ export type RejectReason =
   | 'wrong-size'
   | 'duplicate'
   | 'equivocation'
+  | 'not-equivocation'
 
 export type Action = 'ignore' | 'reject'
 
@@ -123,6 +125,51 @@ export async function checkCommit(
   // A commit for round r is published after round r, so it may arrive while we are in r + 1.
   checkRoundWindow(c.round + 1, ctx.currentRound)
   return { ...envelope, signer }
+}
+
+export interface Equivocation {
+  signer: PeerId & { publicKey: PublicKey }
+  round: number
+  first: Validated<Announcement>
+  second: Validated<Announcement>
+}
+
+/**
+ * Evidence checks, SPEC.md 5.6, in order: both envelopes are valid announcements of this run
+ * (the checks of 5.3 up to the signature), by the same peer, for the same round, naming
+ * different delta roots. The reporter is not the accused: anyone may publish evidence.
+ */
+export async function checkEvidence(bytes: Uint8Array, ctx: CommitContext): Promise<Equivocation> {
+  const { first, second } = decodeEvidence(bytes)
+  const check = async (envelope: Uint8Array): Promise<Validated<Announcement>> => {
+    const decoded = decodeAnnouncement(envelope)
+    const signer = await checkSignerAndSignature(
+      decoded,
+      decoded.message.runId,
+      decoded.message.peerId,
+      undefined,
+      ctx.runId,
+      DOMAINS.announcement,
+    )
+    return { ...decoded, signer }
+  }
+  const a = await check(first)
+  const b = await check(second)
+  if (
+    !a.signer.equals(b.signer) ||
+    a.message.round !== b.message.round ||
+    bytesEqual(a.message.deltaHash, b.message.deltaHash)
+  ) {
+    throw new GossipCheckError(
+      'reject',
+      'not-equivocation',
+      'the two announcements are not from one peer, one round, two deltas',
+    )
+  }
+  if (a.message.round + LIMITS.keptDeltaRounds < ctx.currentRound) {
+    throw new GossipCheckError('ignore', 'stale-round', `evidence for round ${a.message.round}`)
+  }
+  return { signer: a.signer, round: a.message.round, first: a, second: b }
 }
 
 export async function validate<T>(check: () => Promise<T>): Promise<Verdict<T>> {

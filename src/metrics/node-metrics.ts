@@ -50,6 +50,11 @@ export class NodeMetrics {
     labelNames: ['phase'] as const,
     registers: [this.registry],
   })
+  readonly equivocations = new Counter({
+    name: 'dtrain_equivocations_total',
+    help: 'Peers caught signing two different deltas for one round (their contribution is excluded)',
+    registers: [this.registry],
+  })
   readonly commitMismatches = new Counter({
     name: 'dtrain_commit_mismatch_total',
     help: 'Peer model commits whose weights hash differs from ours for the same round',

@@ -1,29 +1,52 @@
-// The delta transfer protocol (SPEC.md 10): /dtrain/delta/1.0.0.
-//   requester -> lp(DeltaRequest{delta_hash})
-//   responder -> lp(DeltaResponse{status, size}) then, if OK, lp frames of at most
-//                transferFrameBytes whose lengths add up to exactly `size`; then it closes.
-// The requester bounds every length before it allocates, hashes as bytes arrive, and accepts
-// the bytes only when their SHA-256 equals the requested hash.
+// The chunk transfer protocol (SPEC.md 10): /dtrain/chunks/1.0.0.
+//   requester -> lp(ChunkRequest{root, size, indices})
+//   responder -> for each index in order: lp(ChunkResponse{status, index, proof}) and, if OK,
+//                lp(chunk bytes); then it closes its side.
+// A delta's id is the Merkle root over its chunks (SPEC.md 4.5), so every chunk is verified on
+// its own as it arrives: a lying source is caught at its first bad chunk, the chunks already
+// verified are kept (a transfer resumes where it stopped), and the missing ones are fetched from
+// the other sources in parallel.
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { pipe } from 'it-pipe'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { LIMITS, PROTOCOL } from '../constants.js'
-import { bytesEqual, HASH_LENGTH, sha256Stream, toHex } from '../crypto/hash.js'
-import { DeltaRequest, DeltaResponse, DeltaStatus } from '../wire/proto/dtrain.js'
+import { HASH_LENGTH, toHex } from '../crypto/hash.js'
+import {
+  chunkCount,
+  chunkRange,
+  InvalidProofError,
+  leafHash,
+  type MerkleTree,
+  verifyProof,
+} from '../crypto/merkle.js'
+import { ChunkRequest, ChunkResponse, ChunkStatus } from '../wire/proto/dtrain.js'
+
+/** A proof has one hash per tree level: 64 levels cover any object the size limits allow. */
+const MAX_PROOF_LENGTH = 64
+
+export type TransferFailure =
+  | 'not-found'
+  | 'bad-response'
+  | 'oversize'
+  | 'bad-chunk'
+  | 'stream-failed'
+  | 'unavailable'
+  | 'bad-request'
 
 export class TransferError extends Error {
   override name = 'TransferError'
   constructor(
-    readonly reason: 'not-found' | 'bad-response' | 'oversize' | 'hash-mismatch' | 'stream-failed',
+    readonly reason: TransferFailure,
     message: string,
   ) {
     super(message)
   }
 }
 
-/** What a node serves: encoded deltas by content hash. */
+/** What a node serves: encoded deltas and their chunk trees, by Merkle root. */
 export interface DeltaSource {
-  get(hash: Uint8Array): Uint8Array | undefined
+  get(root: Uint8Array): { bytes: Uint8Array; tree: MerkleTree } | undefined
 }
 
 export interface TransferCounters {
@@ -31,45 +54,85 @@ export interface TransferCounters {
   bytesReceived(n: number): void
 }
 
-const HEADER_LIMIT = { maxDataLength: LIMITS.maxResponseHeaderBytes }
+/** Checks a request before anything is served (SPEC.md 10.2). */
+export function checkChunkRequest(request: ChunkRequest): void {
+  if (request.root.length !== HASH_LENGTH) throw new TransferError('bad-request', 'root must be 32 bytes')
+  if (request.size < 1n || request.size > BigInt(LIMITS.maxDeltaBytes)) {
+    throw new TransferError('bad-request', `size ${request.size} outside [1, ${LIMITS.maxDeltaBytes}]`)
+  }
+  if (request.indices.length < 1 || request.indices.length > LIMITS.maxChunksPerRequest) {
+    throw new TransferError('bad-request', `a request names 1 to ${LIMITS.maxChunksPerRequest} chunks`)
+  }
+  const chunks = chunkCount(Number(request.size), LIMITS.chunkBytes)
+  for (const index of request.indices) {
+    if (index >= chunks) throw new TransferError('bad-request', `chunk ${index} of a ${chunks}-chunk delta`)
+  }
+}
 
-/** Registers the responder side. Bad requests are answered with BAD_REQUEST and the stream closed. */
-export async function serveDeltas(
+/** Decodes and checks a request frame (SPEC.md 10.2); throws TransferError('bad-request'). */
+export function decodeChunkRequest(bytes: Uint8Array | Uint8ArrayList): ChunkRequest {
+  let request: ChunkRequest
+  try {
+    request = ChunkRequest.decode(bytes, { limits: { indices: LIMITS.maxChunksPerRequest } })
+  } catch (err) {
+    throw new TransferError('bad-request', `request does not decode: ${(err as Error).message}`)
+  }
+  checkChunkRequest(request)
+  return request
+}
+
+/** Decodes a response header frame (SPEC.md 10.3); throws TransferError('bad-response'). */
+export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
+  if (bytes.length > LIMITS.maxResponseHeaderBytes) {
+    throw new TransferError('bad-response', `response header of ${bytes.length} bytes`)
+  }
+  try {
+    return ChunkResponse.decode(bytes, { limits: { proof: MAX_PROOF_LENGTH } })
+  } catch (err) {
+    throw new TransferError('bad-response', `response header does not decode: ${(err as Error).message}`)
+  }
+}
+
+/** Registers the responder side. */
+export async function serveChunks(
   host: Libp2p,
   source: DeltaSource,
   counters: TransferCounters,
   onError: (peer: PeerId, err: Error) => void,
 ): Promise<void> {
   await host.handle(
-    PROTOCOL.deltaProtocol,
+    PROTOCOL.chunkProtocol,
     async (stream: Stream, connection) => {
       const signal = AbortSignal.timeout(LIMITS.transferTimeoutMs)
       try {
         const lp = lpStream(stream, { maxDataLength: LIMITS.maxRequestBytes })
-        const request = DeltaRequest.decode(await lp.read({ signal }))
-        if (request.deltaHash.length !== HASH_LENGTH) {
+        let request: ChunkRequest
+        try {
+          request = decodeChunkRequest(await lp.read({ signal }))
+        } catch (err) {
+          if (!(err instanceof TransferError)) throw err
           await lp.write(
-            DeltaResponse.encode({ status: DeltaStatus.BAD_REQUEST, message: 'delta_hash must be 32 bytes' }),
-          )
-          await stream.close({ signal })
-          return
-        }
-        const bytes = source.get(request.deltaHash)
-        if (bytes === undefined) {
-          await lp.write(
-            DeltaResponse.encode({ status: DeltaStatus.NOT_FOUND, message: 'no such delta here' }),
+            ChunkResponse.encode({ status: ChunkStatus.BAD_REQUEST, message: (err as Error).message }),
             { signal },
           )
           await stream.close({ signal })
           return
         }
-        await lp.write(DeltaResponse.encode({ status: DeltaStatus.OK, size: BigInt(bytes.length) }), {
-          signal,
-        })
-        for (let offset = 0; offset < bytes.length; offset += LIMITS.transferFrameBytes) {
-          const frame = bytes.subarray(offset, Math.min(offset + LIMITS.transferFrameBytes, bytes.length))
-          await lp.write(frame, { signal })
-          counters.bytesSent(frame.length)
+        const held = source.get(request.root)
+        if (held === undefined || BigInt(held.bytes.length) !== request.size) {
+          await lp.write(
+            ChunkResponse.encode({ status: ChunkStatus.NOT_FOUND, message: 'no such delta here' }),
+            { signal },
+          )
+          await stream.close({ signal })
+          return
+        }
+        for (const index of request.indices) {
+          const { start, end } = chunkRange(held.bytes.length, LIMITS.chunkBytes, index)
+          const proof = held.tree.proof(index) as Uint8Array<ArrayBuffer>[]
+          await lp.write(ChunkResponse.encode({ status: ChunkStatus.OK, index, proof }), { signal })
+          await lp.write(held.bytes.subarray(start, end), { signal })
+          counters.bytesSent(end - start)
         }
         await stream.close({ signal })
       } catch (err) {
@@ -81,94 +144,245 @@ export async function serveDeltas(
   )
 }
 
+/** The verified chunks of one delta received so far; survives failed attempts (resumption). */
+export class ChunkAssembly {
+  readonly chunkCount: number
+  private readonly chunks: Array<Uint8Array | undefined>
+  private received = 0
+
+  constructor(
+    readonly root: Uint8Array,
+    readonly size: number,
+  ) {
+    if (!Number.isInteger(size) || size < 1 || size > LIMITS.maxDeltaBytes) {
+      throw new TransferError('oversize', `a delta of ${size} bytes is outside [1, ${LIMITS.maxDeltaBytes}]`)
+    }
+    this.chunkCount = chunkCount(size, LIMITS.chunkBytes)
+    this.chunks = new Array(this.chunkCount)
+  }
+
+  get complete(): boolean {
+    return this.received === this.chunkCount
+  }
+
+  get receivedChunks(): number {
+    return this.received
+  }
+
+  missing(): number[] {
+    const out: number[] = []
+    for (let i = 0; i < this.chunkCount; i++) if (this.chunks[i] === undefined) out.push(i)
+    return out
+  }
+
+  expectedLength(index: number): number {
+    const { start, end } = chunkRange(this.size, LIMITS.chunkBytes, index)
+    return end - start
+  }
+
+  /** Verifies a chunk against the root with its proof and keeps it; throws InvalidProofError. */
+  accept(index: number, data: Uint8Array, proof: readonly Uint8Array[]): void {
+    if (data.length !== this.expectedLength(index)) {
+      throw new InvalidProofError(
+        `chunk ${index} is ${data.length} bytes, expected ${this.expectedLength(index)}`,
+      )
+    }
+    verifyProof(this.root, this.chunkCount, index, leafHash(data), proof)
+    if (this.chunks[index] === undefined) this.received++
+    this.chunks[index] = data
+  }
+
+  bytes(): Uint8Array {
+    if (!this.complete) throw new Error('the delta is not complete')
+    const out = new Uint8Array(this.size)
+    for (const [i, chunk] of this.chunks.entries()) out.set(chunk!, i * LIMITS.chunkBytes)
+    return out
+  }
+}
+
+interface SourceState {
+  peer: PeerId
+  banned: boolean
+  failures: number
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal
+  /** Called once for each source caught sending a chunk that does not verify. */
+  onBadSource?: (peer: PeerId, err: Error) => void
+  /** Passes over the sources before giving up (a pass after one that made no progress waits). */
+  maxPasses?: number
+}
+
 /**
- * Fetches a delta by hash from one peer. `expectedSize` comes from the validated, signed
- * announcement; a response of any other size is refused before a byte of payload is read.
+ * Fetches the missing chunks of `assembly` from `sources` in parallel, one stream per source at a
+ * time, each asking for a batch of chunks (at most maxChunksPerRequest; smaller when there are
+ * several sources, so that all of them work). A source that sends a bad chunk is dropped
+ * for this delta; a source whose stream fails is retried in the next pass. Resolves with the whole
+ * verified delta, or throws TransferError ('bad-chunk' when every source lied, else 'unavailable').
  */
-export async function fetchDelta(
+export async function fetchChunks(
   host: Libp2p,
-  peer: PeerId,
-  hash: Uint8Array,
-  expectedSize: number,
+  assembly: ChunkAssembly,
+  sources: readonly PeerId[],
   counters: TransferCounters,
-  signal: AbortSignal = AbortSignal.timeout(LIMITS.transferTimeoutMs),
+  options: FetchOptions = {},
 ): Promise<Uint8Array> {
-  if (expectedSize > LIMITS.maxDeltaBytes) {
-    throw new TransferError(
-      'oversize',
-      `delta of ${expectedSize} bytes exceeds the limit ${LIMITS.maxDeltaBytes}`,
+  const states: SourceState[] = dedupe(sources).map((peer) => ({ peer, banned: false, failures: 0 }))
+  const maxPasses = options.maxPasses ?? 4
+  let lastError: TransferError = new TransferError('unavailable', 'no source was tried')
+  for (let pass = 0; pass < maxPasses && !assembly.complete; pass++) {
+    const usable = states.filter((s) => !s.banned)
+    if (usable.length === 0) break
+    if (pass > 0) await sleep(Math.min(2000, 250 * 2 ** pass), options.signal)
+    const queue = assembly.missing()
+    // Batches small enough that every source gets work and a fast source can take more.
+    const batchSize = Math.min(
+      LIMITS.maxChunksPerRequest,
+      Math.max(1, Math.ceil(queue.length / (2 * usable.length))),
+    )
+    let inFlight = 0
+    let wake: () => void = () => {}
+    let changed = new Promise<void>((resolve) => {
+      wake = resolve
+    })
+    const signalChange = () => {
+      wake()
+      changed = new Promise<void>((resolve) => {
+        wake = resolve
+      })
+    }
+    // Each source takes batches while there are chunks to ask for; an idle source waits while
+    // others have batches in flight, because a failed batch comes back to the queue.
+    await Promise.all(
+      usable.map(async (state) => {
+        while (!state.banned && !options.signal?.aborted) {
+          if (queue.length === 0) {
+            if (inFlight === 0) return
+            await changed
+            continue
+          }
+          const batch = queue.splice(0, batchSize)
+          inFlight++
+          try {
+            await requestChunks(host, state.peer, assembly, batch, counters, options.signal)
+          } catch (err) {
+            const failure =
+              err instanceof TransferError ? err : new TransferError('stream-failed', (err as Error).message)
+            lastError = failure
+            const missing = new Set(assembly.missing())
+            queue.push(...batch.filter((i) => missing.has(i)))
+            if (failure.reason === 'bad-chunk' || failure.reason === 'bad-response') {
+              state.banned = true
+              options.onBadSource?.(state.peer, failure)
+            } else state.failures++
+            return
+          } finally {
+            inFlight--
+            signalChange()
+          }
+        }
+      }),
     )
   }
+  if (assembly.complete) return assembly.bytes()
+  const allLied = states.length > 0 && states.every((s) => s.banned)
+  throw new TransferError(
+    allLied ? 'bad-chunk' : 'unavailable',
+    `${assembly.receivedChunks}/${assembly.chunkCount} chunks of ${toHex(assembly.root).slice(0, 16)}; last error: ${lastError.message}`,
+  )
+}
+
+async function requestChunks(
+  host: Libp2p,
+  peer: PeerId,
+  assembly: ChunkAssembly,
+  indices: number[],
+  counters: TransferCounters,
+  outerSignal?: AbortSignal,
+): Promise<void> {
+  const timeout = AbortSignal.timeout(LIMITS.transferTimeoutMs)
+  const signal = outerSignal ? AbortSignal.any([outerSignal, timeout]) : timeout
   let stream: Stream
   try {
-    stream = await host.dialProtocol(peer, PROTOCOL.deltaProtocol, { signal })
+    stream = await host.dialProtocol(peer, PROTOCOL.chunkProtocol, { signal })
   } catch (err) {
     throw new TransferError(
       'stream-failed',
-      `cannot open a delta stream to ${peer}: ${(err as Error).message}`,
+      `cannot open a chunk stream to ${peer}: ${(err as Error).message}`,
     )
   }
   try {
-    const header = lpStream(stream, HEADER_LIMIT)
-    await header.write(DeltaRequest.encode({ deltaHash: hash as Uint8Array<ArrayBuffer> }), { signal })
-    const response = DeltaResponse.decode(await header.read({ signal }))
-    if (response.status === DeltaStatus.NOT_FOUND)
-      throw new TransferError('not-found', `${peer} does not hold ${toHex(hash)}`)
-    if (response.status !== DeltaStatus.OK) {
-      throw new TransferError('bad-response', `${peer} answered ${response.status}: ${response.message}`)
-    }
-    if (response.size !== BigInt(expectedSize)) {
-      throw new TransferError(
-        'bad-response',
-        `${peer} offers ${response.size} bytes, the announcement said ${expectedSize}`,
-      )
-    }
-    const frames = lpStream(header.unwrap(), { maxDataLength: LIMITS.transferFrameBytes })
-    const bytes = await pipe(
-      readFrames(frames, expectedSize, signal),
-      assembleVerified(hash, expectedSize, counters),
+    const lp = lpStream(stream, { maxDataLength: Math.max(LIMITS.chunkBytes, LIMITS.maxResponseHeaderBytes) })
+    await lp.write(
+      ChunkRequest.encode({
+        root: assembly.root as Uint8Array<ArrayBuffer>,
+        size: BigInt(assembly.size),
+        indices,
+      }),
+      { signal },
     )
+    await pipe(readChunks(lp, indices, assembly, signal), async (chunks) => {
+      for await (const { index, data, proof } of chunks) {
+        try {
+          assembly.accept(index, data, proof)
+        } catch (err) {
+          throw new TransferError(
+            'bad-chunk',
+            `${peer} sent chunk ${index} that does not verify: ${(err as Error).message}`,
+          )
+        }
+        counters.bytesReceived(data.length)
+      }
+    })
     await stream.close({ signal }).catch(() => stream.abort(new Error('close failed')))
-    return bytes
   } catch (err) {
     stream.abort(err as Error)
     if (err instanceof TransferError) throw err
-    throw new TransferError('stream-failed', `delta stream from ${peer} failed: ${(err as Error).message}`)
+    throw new TransferError('stream-failed', `chunk stream from ${peer} failed: ${(err as Error).message}`)
   }
 }
 
-async function* readFrames(
-  frames: {
-    read(options?: { signal?: AbortSignal }): Promise<{ subarray(): Uint8Array; byteLength: number }>
-  },
-  size: number,
+async function* readChunks(
+  lp: { read(options?: { signal?: AbortSignal }): Promise<{ subarray(): Uint8Array; byteLength: number }> },
+  indices: number[],
+  assembly: ChunkAssembly,
   signal: AbortSignal,
-): AsyncGenerator<Uint8Array> {
-  let received = 0
-  while (received < size) {
-    const frame = await frames.read({ signal })
-    received += frame.byteLength
-    if (received > size)
-      throw new TransferError('oversize', `peer sent more than the ${size} bytes it offered`)
-    yield frame.subarray()
+): AsyncGenerator<{ index: number; data: Uint8Array; proof: Uint8Array[] }> {
+  for (const index of indices) {
+    const response = decodeChunkResponse((await lp.read({ signal })).subarray())
+    if (response.status === ChunkStatus.NOT_FOUND) throw new TransferError('not-found', response.message)
+    if (response.status !== ChunkStatus.OK)
+      throw new TransferError('bad-response', `${response.status}: ${response.message}`)
+    if (response.index !== index)
+      throw new TransferError('bad-response', `asked for chunk ${index}, got ${response.index}`)
+    const data = await lp.read({ signal })
+    if (data.byteLength !== assembly.expectedLength(index)) {
+      throw new TransferError(
+        'bad-chunk',
+        `chunk ${index} is ${data.byteLength} bytes, expected ${assembly.expectedLength(index)}`,
+      )
+    }
+    yield { index, data: data.subarray(), proof: response.proof }
   }
 }
 
-function assembleVerified(hash: Uint8Array, size: number, counters: TransferCounters) {
-  return async (frames: AsyncIterable<Uint8Array>): Promise<Uint8Array> => {
-    const out = new Uint8Array(size)
-    const hasher = sha256Stream()
-    let offset = 0
-    for await (const frame of frames) {
-      out.set(frame, offset)
-      hasher.update(frame)
-      offset += frame.length
-      counters.bytesReceived(frame.length)
-    }
-    const digest = hasher.digest()
-    if (!bytesEqual(digest, hash)) {
-      throw new TransferError('hash-mismatch', `bytes hash to ${toHex(digest)}, expected ${toHex(hash)}`)
-    }
-    return out
-  }
+function dedupe(peers: readonly PeerId[]): PeerId[] {
+  const seen = new Set<string>()
+  return peers.filter((p) => {
+    const key = p.toString()
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
 }

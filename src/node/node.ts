@@ -5,14 +5,30 @@ import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { aggregate, type Contribution } from '../aggregate/rules.js'
-import { decodeDelta, encodeDelta, encodedDeltaSize } from '../codec/delta.js'
-import { commitTopic, deltaTopic, LIMITS, PROTOCOL } from '../constants.js'
-import { sha256, toHex, weightsHash } from '../crypto/hash.js'
-import { peerIdBytes } from '../crypto/sign.js'
-import { checkAnnouncement, checkCommit, type Validated, validate } from '../gossip/validate.js'
+import { decodeDelta, type EncodeOptions, encodedDeltaSize } from '../codec/delta.js'
+import { compressWithFeedback } from '../codec/error-feedback.js'
+import { commitTopic, deltaTopic, evidenceTopic, LIMITS, PROTOCOL } from '../constants.js'
+import { toHex, weightsHash } from '../crypto/hash.js'
+import { peerIdBytes, peerIdFromBytes } from '../crypto/sign.js'
+import {
+  checkAnnouncement,
+  checkCommit,
+  checkEvidence,
+  type Equivocation,
+  type Validated,
+  type Verdict,
+  validate,
+} from '../gossip/validate.js'
 import { NodeMetrics } from '../metrics/node-metrics.js'
+import { RejectionLog } from '../metrics/rejection-log.js'
 import { createHost, type Host } from '../net/host.js'
-import { fetchDelta, serveDeltas, type TransferCounters, TransferError } from '../net/transfer.js'
+import {
+  ChunkAssembly,
+  fetchChunks,
+  serveChunks,
+  type TransferCounters,
+  TransferError,
+} from '../net/transfer.js'
 import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js'
 import { DeltaStore } from '../store/delta-store.js'
 import { type BackendChoice, type BackendName, selectBackend } from '../train/backend.js'
@@ -20,8 +36,14 @@ import { evalOffsets } from '../train/batches.js'
 import { loadCorpus } from '../train/corpus.js'
 import { InnerTrainer } from '../train/inner-loop.js'
 import { initialWeights } from '../train/parameters.js'
-import { type Genesis, runIdOf } from '../wire/genesis.js'
-import { type Announcement, signAnnouncement, signCommit } from '../wire/messages.js'
+import { encodeOptionsFor, type Genesis, runIdOf } from '../wire/genesis.js'
+import {
+  type Announcement,
+  decodeAnnouncement,
+  encodeEvidence,
+  signAnnouncement,
+  signCommit,
+} from '../wire/messages.js'
 
 export interface NodeOptions {
   genesis: Genesis
@@ -53,11 +75,15 @@ export interface RoundReport {
 
 interface PeerDelta {
   deltaHash: Uint8Array
-  state: 'fetching' | 'valid' | 'failed'
+  /** 'excluded': the peer equivocated in this round; none of its deltas for it count (SPEC.md 5.6) */
+  state: 'fetching' | 'valid' | 'failed' | 'excluded'
   values?: Float32Array
+  /** the signed announcement as received, kept as evidence should the peer equivocate */
+  envelope: Uint8Array
 }
 
-const FETCH_ATTEMPTS = 8
+/** Passes over a delta's sources before the fetch gives up (SPEC.md 10.4). */
+const FETCH_PASSES = 6
 /** While collecting, a node re-publishes its announcement this often, for peers that joined late. */
 const REANNOUNCE_MS = 2000
 /** At start, once some peers are subscribed, wait this long for more before training. */
@@ -76,6 +102,12 @@ export class DtrainNode {
   private readonly commits = new Map<number, Map<string, string>>()
   private readonly ownCommits = new Map<number, string>()
   private readonly encodedSize: number
+  private readonly encodeOptions: EncodeOptions
+  /** error-feedback residual (SPEC.md 6.9): what earlier encodings dropped */
+  private residual?: Float32Array
+  private readonly rejections: RejectionLog
+  /** verified equivocation evidence by round (bounded by maxEvidencePerRound) */
+  readonly evidence = new Map<number, Equivocation[]>()
   private readonly counters: TransferCounters
   private state: OuterState
   private currentRound = 0
@@ -100,10 +132,9 @@ export class DtrainNode {
     this.log = options.logger.child({ peer: host.peerId.toString(), run: this.runIdHex.slice(0, 12) })
     const weights = initialWeights(genesis.model)
     this.state = { weights, momentum: new Float32Array(weights.length) }
-    this.encodedSize = encodedDeltaSize(weights.length, {
-      encoding: genesis.delta.encoding,
-      blockSize: genesis.delta.int8BlockSize,
-    })
+    this.encodeOptions = encodeOptionsFor(genesis.delta, weights.length)
+    this.encodedSize = encodedDeltaSize(weights.length, this.encodeOptions)
+    this.rejections = new RejectionLog(this.log, LIMITS.rejectionLogWindowMs)
     this.counters = {
       bytesSent: (n) => this.metrics.bytesSent.inc({ kind: 'delta' }, n),
       bytesReceived: (n) => this.metrics.bytesReceived.inc({ kind: 'delta' }, n),
@@ -158,10 +189,18 @@ export class DtrainNode {
     const commitTopicName = commitTopic(this.runIdHex)
     pubsub.topicValidators.set(deltaTopicName, (peer, message) => this.onAnnouncement(peer, message))
     pubsub.topicValidators.set(commitTopicName, (_peer, message) => this.onCommit(message))
+    pubsub.topicValidators.set(evidenceTopic(this.runIdHex), (_peer, message) => this.onEvidence(message))
     pubsub.subscribe(deltaTopicName)
     pubsub.subscribe(commitTopicName)
-    await serveDeltas(this.host, this.store, this.counters, (peer, err) =>
-      this.log.warn({ remote: peer.toString(), err: err.message }, 'serving a delta failed'),
+    pubsub.subscribe(evidenceTopic(this.runIdHex))
+    await serveChunks(this.host, this.store, this.counters, (peer, err) =>
+      this.rejections.report(
+        'warn',
+        peer.toString(),
+        'serve-failed',
+        { err: err.message },
+        'serving a delta failed',
+      ),
     )
   }
 
@@ -177,20 +216,12 @@ export class DtrainNode {
         knownDeltaHash: (peer, round) => this.deltas.get(round)?.get(peer)?.deltaHash,
       }),
     )
-    this.metrics.gossipVerdicts.inc({
-      topic: 'delta',
-      verdict: verdict.action,
-      reason: verdict.action === 'accept' ? 'ok' : verdict.reason,
-    })
+    this.countVerdict('delta', verdict, origin)
     if (verdict.action !== 'accept') {
-      const level = verdict.action === 'reject' ? 'warn' : 'debug'
-      this.log[level](
-        { remote: origin?.toString(), reason: verdict.reason, detail: verdict.detail },
-        `announcement ${verdict.action}ed`,
-      )
+      if (verdict.reason === 'equivocation') await this.onEquivocation(message.data)
       return verdict.action as TopicValidatorResult
     }
-    this.register(verdict.value, propagationSource)
+    this.register(verdict.value, propagationSource, message.data)
     return 'accept' as TopicValidatorResult
   }
 
@@ -199,18 +230,8 @@ export class DtrainNode {
     const verdict = await validate(() =>
       checkCommit(message.data, origin, { runId: this.runId, currentRound: this.currentRound }),
     )
-    this.metrics.gossipVerdicts.inc({
-      topic: 'commit',
-      verdict: verdict.action,
-      reason: verdict.action === 'accept' ? 'ok' : verdict.reason,
-    })
-    if (verdict.action !== 'accept') {
-      this.log.debug(
-        { remote: origin?.toString(), reason: verdict.reason, detail: verdict.detail },
-        'commit not accepted',
-      )
-      return verdict.action as TopicValidatorResult
-    }
+    this.countVerdict('commit', verdict, origin)
+    if (verdict.action !== 'accept') return verdict.action as TopicValidatorResult
     const { round, weightsHash: hash } = verdict.value.message
     const byPeer = this.commits.get(round) ?? new Map<string, string>()
     this.commits.set(round, byPeer)
@@ -218,6 +239,80 @@ export class DtrainNode {
     this.checkCommitAgreement(round, verdict.value.signer.toString(), toHex(hash))
     this.notify()
     return 'accept' as TopicValidatorResult
+  }
+
+  /** Counts every verdict by topic and reason; logs non-accepts once per peer and reason per window. */
+  private countVerdict(
+    topic: 'delta' | 'commit' | 'evidence',
+    verdict: Verdict<unknown>,
+    origin: PeerId | undefined,
+  ): void {
+    if (verdict.action === 'accept') {
+      this.metrics.gossipVerdicts.inc({ topic, verdict: 'accept', reason: 'ok' })
+      return
+    }
+    this.metrics.gossipVerdicts.inc({ topic, verdict: verdict.action, reason: verdict.reason })
+    const level = verdict.action === 'reject' ? 'warn' : 'debug'
+    this.rejections.report(
+      level,
+      origin?.toString(),
+      verdict.reason,
+      { topic, detail: verdict.detail },
+      `${topic} message ${verdict.action}ed`,
+    )
+  }
+
+  /**
+   * A second announcement of a peer for a round with another delta (SPEC.md 5.6): keep both signed
+   * announcements as evidence, exclude the peer's contribution for that round, and tell the
+   * network so that every honest node excludes it too.
+   */
+  private async onEquivocation(second: Uint8Array): Promise<void> {
+    const { message } = decodeAnnouncement(second)
+    const entry = this.deltas.get(message.round)?.get(peerIdFromBytes(message.peerId).toString())
+    if (entry === undefined) return
+    const evidence = encodeEvidence(entry.envelope, second)
+    const verdict = await validate(() =>
+      checkEvidence(evidence, { runId: this.runId, currentRound: this.currentRound }),
+    )
+    if (verdict.action !== 'accept') return
+    if (this.recordEquivocation(verdict.value)) await this.publish(evidenceTopic(this.runIdHex), evidence)
+  }
+
+  private async onEvidence(message: Message): Promise<TopicValidatorResult> {
+    const origin = message.type === 'signed' ? message.from : undefined
+    const verdict = await validate(() =>
+      checkEvidence(message.data, { runId: this.runId, currentRound: this.currentRound }),
+    )
+    this.countVerdict('evidence', verdict, origin)
+    if (verdict.action !== 'accept') return verdict.action as TopicValidatorResult
+    // Evidence we already hold is not forwarded again.
+    return (this.recordEquivocation(verdict.value) ? 'accept' : 'ignore') as TopicValidatorResult
+  }
+
+  /** Returns false when this equivocation was already known. */
+  private recordEquivocation(e: Equivocation): boolean {
+    const peer = e.signer.toString()
+    const list = this.evidence.get(e.round) ?? []
+    if (list.some((x) => x.signer.toString() === peer)) return false
+    if (list.length >= LIMITS.maxEvidencePerRound) return false
+    list.push(e)
+    this.evidence.set(e.round, list)
+    const byPeer = this.deltas.get(e.round) ?? new Map<string, PeerDelta>()
+    this.deltas.set(e.round, byPeer)
+    const entry = byPeer.get(peer)
+    if (entry !== undefined) {
+      entry.state = 'excluded'
+      entry.values = undefined
+    } else
+      byPeer.set(peer, { deltaHash: e.first.message.deltaHash, state: 'excluded', envelope: e.first.body })
+    this.metrics.equivocations.inc()
+    this.log.warn(
+      { round: e.round, remote: peer },
+      'peer equivocated: its contribution to the round is excluded',
+    )
+    this.notify()
+    return true
   }
 
   private checkCommitAgreement(round: number, peer: string, hash: string): void {
@@ -228,11 +323,19 @@ export class DtrainNode {
     }
   }
 
-  private register(announcement: Validated<Announcement>, propagationSource: PeerId): void {
+  private register(
+    announcement: Validated<Announcement>,
+    propagationSource: PeerId,
+    message: Uint8Array,
+  ): void {
     const { round } = announcement.message
     const byPeer = this.deltas.get(round) ?? new Map<string, PeerDelta>()
     this.deltas.set(round, byPeer)
-    const entry: PeerDelta = { deltaHash: announcement.message.deltaHash, state: 'fetching' }
+    const entry: PeerDelta = {
+      deltaHash: announcement.message.deltaHash,
+      state: 'fetching',
+      envelope: message,
+    }
     byPeer.set(announcement.signer.toString(), entry)
     // Deltas are content-addressed: the announcer holds the bytes, and so does the peer that
     // relayed the announcement once it has fetched them (SPEC.md 10.4).
@@ -258,9 +361,9 @@ export class DtrainNode {
   }
 
   /**
-   * Fetches, verifies and decodes an announced delta (SPEC.md 10.3), trying its sources in turn.
-   * Transient failures (no route, not there yet) are retried with backoff; bytes that fail
-   * verification are final: the announcer signed a hash its bytes do not match.
+   * Fetches an announced delta chunk by chunk from its sources (SPEC.md 10.4), each chunk verified
+   * against the announced root as it arrives; then decodes it (SPEC.md 6.8). A source caught with
+   * a bad chunk is dropped for this delta; the delta itself fails only if no source delivers it.
    */
   private async fetchInto(
     entry: PeerDelta,
@@ -269,44 +372,48 @@ export class DtrainNode {
   ): Promise<void> {
     const { signer, message } = announcement
     const log = this.log.child({ round: message.round, remote: signer.toString() })
-    let lastError: Error = new Error('no source')
-    for (let attempt = 0; attempt < FETCH_ATTEMPTS && !this.stopped; attempt++) {
-      const source = sources[attempt % sources.length]
-      try {
-        const bytes = await fetchDelta(
-          this.host,
-          source,
-          message.deltaHash,
-          message.encodedSize,
-          this.counters,
-        )
-        const decoded = decodeDelta(bytes, this.state.weights.length)
-        if (decoded.encoding !== message.encoding)
-          throw new TransferError('bad-response', 'encoding differs from the announcement')
-        entry.values = decoded.values
-        entry.state = 'valid'
-        this.store.put(message.round, message.deltaHash, bytes)
-        log.debug({ bytes: bytes.length, source: source.toString() }, 'delta received')
-        this.notify()
-        return
-      } catch (err) {
-        lastError = err as Error
-        const transient =
-          err instanceof TransferError && (err.reason === 'stream-failed' || err.reason === 'not-found')
-        if (!transient) break
-        log.debug(
-          { attempt, source: source.toString(), err: lastError.message },
-          'delta fetch failed, will retry',
-        )
-        if (attempt % sources.length === sources.length - 1) {
-          await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 250 * 2 ** attempt)))
-        }
-      }
+    let reason: string
+    let error: Error
+    try {
+      const assembly = new ChunkAssembly(message.deltaHash, message.encodedSize)
+      const bytes = await fetchChunks(this.host, assembly, sources, this.counters, {
+        signal: this.abort.signal,
+        maxPasses: FETCH_PASSES,
+        onBadSource: (peer, err) => {
+          this.metrics.deltaRejections.inc({ reason: 'bad-chunk' })
+          this.rejections.report(
+            'warn',
+            peer.toString(),
+            'bad-chunk',
+            { err: err.message },
+            'source sent a bad chunk',
+          )
+        },
+      })
+      const decoded = decodeDelta(bytes, this.state.weights.length)
+      if (decoded.encoding !== message.encoding)
+        throw new TransferError('bad-response', 'encoding differs from the announcement')
+      if (entry.state === 'excluded') return
+      entry.values = decoded.values
+      entry.state = 'valid'
+      this.store.put(message.round, bytes)
+      log.debug({ bytes: bytes.length }, 'delta received')
+      this.notify()
+      return
+    } catch (err) {
+      error = err as Error
+      reason = err instanceof TransferError ? err.reason : error.name
     }
-    const reason = lastError instanceof TransferError ? lastError.reason : lastError.name
-    entry.state = 'failed'
-    this.metrics.deltaRejections.inc({ reason })
-    log.warn({ reason, err: lastError.message }, 'delta rejected')
+    if (entry.state !== 'excluded') entry.state = 'failed'
+    // A bad chunk was already counted per source; count the delta's own failure otherwise.
+    if (reason !== 'bad-chunk') this.metrics.deltaRejections.inc({ reason })
+    this.rejections.report(
+      'warn',
+      signer.toString(),
+      reason,
+      { round: message.round, err: error.message },
+      'delta rejected',
+    )
     this.notify()
   }
 
@@ -400,14 +507,15 @@ export class DtrainNode {
 
     await timed('announce', async () => {
       const delta = pseudoGradient(this.state.weights, trained.weights)
-      const encoded = encodeDelta(delta, {
-        encoding: genesis.delta.encoding,
-        blockSize: genesis.delta.int8BlockSize,
-      })
-      const deltaHash = sha256(encoded)
-      // Our own contribution is the decoded encoding, exactly what peers will decode.
-      const own = decodeDelta(encoded, delta.length).values
-      this.store.put(round, deltaHash, encoded)
+      // Our own contribution is exactly what peers will decode (SPEC.md 8.0).
+      const compressed = compressWithFeedback(
+        delta,
+        genesis.delta.errorFeedback ? this.residual : undefined,
+        this.encodeOptions,
+      )
+      if (genesis.delta.errorFeedback) this.residual = compressed.residual
+      const encoded = compressed.bytes
+      const deltaHash = this.store.put(round, encoded)
       const announcement: Announcement = {
         version: PROTOCOL.protocolVersion,
         runId: this.runId,
@@ -423,7 +531,12 @@ export class DtrainNode {
       const signed = await signAnnouncement(this.options.privateKey, announcement)
       const byPeer = this.deltas.get(round) ?? new Map<string, PeerDelta>()
       this.deltas.set(round, byPeer)
-      byPeer.set(this.peerId.toString(), { deltaHash, state: 'valid', values: own })
+      byPeer.set(this.peerId.toString(), {
+        deltaHash,
+        state: 'valid',
+        values: compressed.sent,
+        envelope: signed,
+      })
       await this.publish(deltaTopic(this.runIdHex), signed)
       this.lastAnnouncement = { round, signed, publishedAt: Date.now() }
       log.info(
@@ -481,6 +594,7 @@ export class DtrainNode {
     this.metrics.contributors.set(contributions.length)
     this.deltas.delete(round - LIMITS.keptDeltaRounds)
     this.commits.delete(round - LIMITS.keptDeltaRounds)
+    this.evidence.delete(round - LIMITS.keptDeltaRounds)
     this.currentRound = round + 1
     const report: RoundReport = {
       round,

@@ -1,6 +1,13 @@
 // The run definition (genesis), SPEC.md section 3. Every field is validated; unknown fields are
 // errors; the run id is the hash of the canonical encoding, so nodes agree on every parameter.
 import { z } from 'zod'
+import {
+  DELTA_ENCODINGS,
+  type DeltaEncodingName,
+  type EncodeOptions,
+  MAX_BLOCK_SIZE,
+} from '../codec/delta.js'
+import { topkCount } from '../codec/topk.js'
 import { DOMAINS } from '../constants.js'
 import { domainHash, toHex } from '../crypto/hash.js'
 import { canonicalJson } from './canonical-json.js'
@@ -57,8 +64,10 @@ export const genesisSchema = z
       z.strictObject({ rule: z.literal('trimmed-mean'), trimFraction: z.number().min(0).lt(0.5) }),
     ]),
     delta: z.strictObject({
-      encoding: z.enum(['fp32', 'int8-block']),
-      int8BlockSize: positiveInt.max(65536),
+      encoding: z.enum(DELTA_ENCODINGS),
+      blockSize: positiveInt.max(MAX_BLOCK_SIZE), // int8-block and int4-block
+      topkFraction: z.number().gt(0).max(1), // top-k
+      errorFeedback: z.boolean(),
     }),
     round: z.strictObject({
       expectedPeers: positiveInt.max(10_000),
@@ -153,7 +162,8 @@ export interface GenesisOptions {
   expectedPeers?: number
   innerSteps?: number
   batchSize?: number
-  encoding?: 'fp32' | 'int8-block'
+  encoding?: DeltaEncodingName
+  errorFeedback?: boolean
   aggregation?: Genesis['aggregation']
   dataset?: 'moby-dick' | 'synthetic'
   collectTimeoutMs?: number
@@ -189,8 +199,18 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
     },
     outer: { optimizer: { kind: 'nesterov', lr: 0.7, momentum: 0.9 } }, // DiLoCo's outer defaults
     aggregation: options.aggregation ?? { rule: 'mean' },
-    delta: { encoding: options.encoding ?? 'fp32', int8BlockSize: 256 },
+    delta: {
+      encoding: options.encoding ?? 'fp32',
+      blockSize: 256,
+      topkFraction: 0.01,
+      errorFeedback: options.errorFeedback ?? true, // a no-op for fp32, whose residual is zero
+    },
     round: { expectedPeers, minPeers: 1, collectTimeoutMs: options.collectTimeoutMs ?? 120_000 },
     eval: { windows: options.evalWindows ?? 64, batchSize: 32 },
   })
+}
+
+/** The codec options of a run's deltas for a model of `count` parameters (SPEC.md 6.7). */
+export function encodeOptionsFor(delta: Genesis['delta'], count: number): EncodeOptions {
+  return { encoding: delta.encoding, blockSize: delta.blockSize, k: topkCount(count, delta.topkFraction) }
 }

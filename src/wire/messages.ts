@@ -5,7 +5,13 @@ import type { DeltaEncodingName } from '../codec/delta.js'
 import { DOMAINS, LIMITS, PROTOCOL } from '../constants.js'
 import { HASH_LENGTH } from '../crypto/hash.js'
 import { SIGNATURE_LENGTH, signBody } from '../crypto/sign.js'
-import { DeltaAnnouncement, DeltaEncoding, ModelCommit, Signed } from './proto/dtrain.js'
+import {
+  DeltaAnnouncement,
+  DeltaEncoding,
+  EquivocationEvidence,
+  ModelCommit,
+  Signed,
+} from './proto/dtrain.js'
 
 export class MalformedMessageError extends Error {
   override name = 'MalformedMessageError'
@@ -51,10 +57,16 @@ export interface SignedEnvelope<T> {
 const ENCODING_TO_WIRE: Record<DeltaEncodingName, DeltaEncoding> = {
   fp32: DeltaEncoding.FP32,
   'int8-block': DeltaEncoding.INT8_BLOCK,
+  fp16: DeltaEncoding.FP16,
+  'int4-block': DeltaEncoding.INT4_BLOCK,
+  'top-k': DeltaEncoding.TOP_K,
 }
 const ENCODING_FROM_WIRE: Record<DeltaEncoding, DeltaEncodingName> = {
   [DeltaEncoding.FP32]: 'fp32',
   [DeltaEncoding.INT8_BLOCK]: 'int8-block',
+  [DeltaEncoding.FP16]: 'fp16',
+  [DeltaEncoding.INT4_BLOCK]: 'int4-block',
+  [DeltaEncoding.TOP_K]: 'top-k',
 }
 
 export function encodeAnnouncementBody(a: Announcement): Uint8Array {
@@ -158,6 +170,27 @@ export function decodeCommit(bytes: Uint8Array): SignedEnvelope<Commit> {
       deltaHashes: raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`)),
     },
   }
+}
+
+export function encodeEvidence(first: Uint8Array, second: Uint8Array): Uint8Array {
+  return EquivocationEvidence.encode({
+    first: first as Uint8Array<ArrayBuffer>,
+    second: second as Uint8Array<ArrayBuffer>,
+  })
+}
+
+/** Two signed announcement envelopes (SPEC.md 5.6); their contents are checked by the caller. */
+export function decodeEvidence(bytes: Uint8Array): { first: Uint8Array; second: Uint8Array } {
+  if (bytes.length > LIMITS.maxGossipMessageBytes) {
+    throw new OversizeMessageError(
+      `evidence is ${bytes.length} bytes, the limit is ${LIMITS.maxGossipMessageBytes}`,
+    )
+  }
+  const evidence = parse(() => EquivocationEvidence.decode(bytes), 'evidence')
+  if (evidence.first.length === 0 || evidence.second.length === 0) {
+    throw new MalformedMessageError('evidence needs two announcements')
+  }
+  return evidence
 }
 
 function checkVersion(version: number): void {

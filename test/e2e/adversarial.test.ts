@@ -1,15 +1,16 @@
-// A fourth, dishonest peer on the same run: its bad announcements and bad bytes are rejected with
-// a reason and counted, and the honest nodes' rounds go on undisturbed.
+// A fourth, dishonest peer on the same run: its bad announcements, lying chunks, NaN delta and
+// equivocation are each caught with a reason and counted, and the honest nodes' rounds go on.
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, describe, expect, it } from 'vitest'
 import { encodeDelta, encodedDeltaSize } from '../../src/codec/delta.js'
 import { deltaTopic, PROTOCOL } from '../../src/constants.js'
-import { sha256, toHex } from '../../src/crypto/hash.js'
+import { toHex } from '../../src/crypto/hash.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
 import { createHost, type Host } from '../../src/net/host.js'
-import { serveDeltas } from '../../src/net/transfer.js'
+import { serveChunks } from '../../src/net/transfer.js'
 import type { DtrainNode } from '../../src/node/node.js'
+import { deltaRoot } from '../../src/store/delta-store.js'
 import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
 import { type Announcement, signAnnouncement } from '../../src/wire/messages.js'
@@ -42,25 +43,31 @@ describe('a dishonest fourth peer', () => {
     await Promise.all([...nodes.map((n) => n.stop()), attacker?.stop()])
   })
 
-  it('is rejected for a bad signature, a wrong hash and a NaN delta, and the round completes without it', async () => {
+  it('is caught for a bad signature, lying chunks, a NaN delta and equivocation; the rounds complete without it', async () => {
     nodes = await startNodes(genesis, 3)
     const key = await generateKeyPair('Ed25519')
     attacker = await createHost({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'] })
     const realBytes = encodeDelta(new Float32Array(count).fill(0.01), { encoding: 'fp32' })
     const servedBytes = encodeDelta(new Float32Array(count).fill(-5), { encoding: 'fp32' })
+    const validBytes = encodeDelta(new Float32Array(count).fill(-0.001), { encoding: 'fp32' })
     const nanBytes = new Uint8Array(realBytes)
     new DataView(nanBytes.buffer).setFloat32(8 + 4 * 7, Number.NaN, true)
-    const claimedHash = sha256(realBytes)
-    // The attacker answers a request for the hash of realBytes with other bytes of the same size.
+    const claimed = deltaRoot(realBytes)
+    const served = deltaRoot(servedBytes)
+    const nan = deltaRoot(nanBytes)
+    const valid = deltaRoot(validBytes)
+    // Asked for the root of realBytes, the attacker sends the chunks (and proofs) of other bytes of
+    // the same size; it serves the NaN delta and a valid delta as they are.
     const lyingStore = {
-      get: (hash: Uint8Array) =>
-        toHex(hash) === toHex(claimedHash)
-          ? servedBytes
-          : toHex(hash) === toHex(sha256(nanBytes))
-            ? nanBytes
-            : undefined,
+      get: (root: Uint8Array) => {
+        const hex = toHex(root)
+        if (hex === toHex(claimed.root)) return { bytes: servedBytes, tree: served.tree }
+        if (hex === toHex(nan.root)) return { bytes: nanBytes, tree: nan.tree }
+        if (hex === toHex(valid.root)) return { bytes: validBytes, tree: valid.tree }
+        return undefined
+      },
     }
-    await serveDeltas(attacker, lyingStore, { bytesSent: () => {}, bytesReceived: () => {} }, () => {})
+    await serveChunks(attacker, lyingStore, { bytesSent: () => {}, bytesReceived: () => {} }, () => {})
     const topic = deltaTopic(toHex(runId))
     attacker.services.pubsub.subscribe(topic)
     for (const node of nodes) await attacker.dial(multiaddr(node.addresses()[0]))
@@ -73,33 +80,37 @@ describe('a dishonest fourth peer', () => {
       round: 0,
       peerId: peerIdBytes(attacker.peerId),
       baseHash: new Uint8Array(32),
-      deltaHash: claimedHash,
+      deltaHash: claimed.root,
       encodedSize: encodedDeltaSize(count, { encoding: 'fp32' }),
       encoding: 'fp32',
       trainLoss: 0.1,
       sampleCount: 8,
     }
-    const badSignature = await signAnnouncement(key, { ...base, round: 2 })
-    badSignature[badSignature.length - 1] ^= 0x01 // the signature is the last field of the envelope
-    await attacker.services.pubsub.publish(topic, badSignature)
-    await attacker.services.pubsub.publish(topic, await signAnnouncement(key, base))
-    await attacker.services.pubsub.publish(
-      topic,
-      await signAnnouncement(key, { ...base, round: 1, deltaHash: sha256(nanBytes) }),
-    )
+    const publish = async (a: Announcement, corruptSignature = false) => {
+      const bytes = await signAnnouncement(key, a)
+      if (corruptSignature) bytes[bytes.length - 1] ^= 0x01 // the signature is the envelope's last field
+      await attacker!.services.pubsub.publish(topic, bytes)
+    }
+    await publish({ ...base, round: 1 }, true)
+    await publish(base)
+    await publish({ ...base, round: 1, deltaHash: nan.root })
+    await publish({ ...base, round: 2, deltaHash: valid.root })
+    await publish({ ...base, round: 2, deltaHash: claimed.root })
 
     for (const node of nodes) {
       await until(async () => {
         const m = node.metrics
         return (
           (await m.total(m.gossipVerdicts, { reason: 'bad-signature' })) === 1 &&
-          (await m.total(m.deltaRejections, { reason: 'hash-mismatch' })) === 1 &&
-          (await m.total(m.deltaRejections, { reason: 'NonFiniteDeltaError' })) === 1
+          (await m.total(m.deltaRejections, { reason: 'bad-chunk' })) === 1 &&
+          (await m.total(m.deltaRejections, { reason: 'NonFiniteDeltaError' })) === 1 &&
+          (await m.total(m.equivocations)) === 1
         )
-      }, 10_000)
+      }, 15_000)
+      expect(node.evidence.get(2)?.[0].signer.toString()).toBe(attacker.peerId.toString())
     }
 
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 3; round++) {
       const reports = await Promise.all(nodes.map((n) => n.runRound()))
       for (const r of reports) {
         expect(r.contributors).toBe(3)

@@ -1,7 +1,7 @@
 // SPEC.md's constants table, protocol/constants.json and the code's constants agree.
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { DELTA_FORMAT_VERSION, MAX_INT8_BLOCK_SIZE } from '../../src/codec/delta.js'
+import { DELTA_FORMAT_VERSION, MAX_BLOCK_SIZE } from '../../src/codec/delta.js'
 import { PROTOCOL } from '../../src/constants.js'
 import { HASH_LENGTH } from '../../src/crypto/hash.js'
 import { SIGNATURE_LENGTH } from '../../src/crypto/sign.js'
@@ -39,7 +39,7 @@ describe('constants', () => {
     expect(DELTA_FORMAT_VERSION).toBe(constants.codec.formatVersion)
     expect(HASH_LENGTH).toBe(constants.hashLength)
     expect(SIGNATURE_LENGTH).toBe(constants.signatureLength)
-    expect(MAX_INT8_BLOCK_SIZE).toBeGreaterThanOrEqual(constants.codec.int8BlockSize)
+    expect(MAX_BLOCK_SIZE).toBe(constants.codec.maxBlockSize)
   })
 
   it('SPEC.md names the revision of protocol/constants.json', () => {

@@ -10,12 +10,15 @@ import { describe, expect, it } from 'vitest'
 import { buildVectors } from '../../scripts/gen-vectors.js'
 import { type AggregationRule, aggregate } from '../../src/aggregate/rules.js'
 import { decodeDelta, encodeDelta } from '../../src/codec/delta.js'
+import { compressWithFeedback } from '../../src/codec/error-feedback.js'
 import { PROTOCOL } from '../../src/constants.js'
+import { verifyProof } from '../../src/crypto/merkle.js'
 import { peerIdFromBytes } from '../../src/crypto/sign.js'
 import { type AnnouncementContext, checkAnnouncement, validate } from '../../src/gossip/validate.js'
 import { nesterovStep } from '../../src/round/outer.js'
 import { parseGenesis, runIdHex } from '../../src/wire/genesis.js'
-import { decodeAnnouncement, decodeCommit } from '../../src/wire/messages.js'
+import { decodeAnnouncement, decodeCommit, decodeEvidence } from '../../src/wire/messages.js'
+import { ChunkRequest, ChunkResponse } from '../../src/wire/proto/dtrain.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: vector files are untyped JSON
 const load = (name: string): any =>
@@ -36,6 +39,7 @@ describe('protocol/vectors', () => {
       'genesis',
       'data',
       'deltas',
+      'merkle',
       'messages',
       'gossip',
       'aggregation',
@@ -74,20 +78,48 @@ describe('vectors checked with the standard primitives alone', () => {
     }
   })
 
-  it('deltas: hashes cover the exact bytes, and decoding gives the listed values', () => {
+  it('deltas: every encoding reproduces its bytes, root and decoded values; error feedback its residuals', () => {
     const v = load('deltas')
     for (const c of v.cases) {
       const bytes = hexToBytes(c.bytesHex)
       expect(bytesToHex(sha256(bytes))).toBe(c.sha256Hex)
+      expect(bytesToHex(sha256(new Uint8Array([0, ...bytes])))).toBe(c.rootHex) // one chunk: the root is its leaf hash
       expect(Array.from(decodeDelta(bytes, v.values.length).values)).toEqual(c.decoded)
-      const encoded = encodeDelta(Float32Array.from(v.values), {
-        encoding: c.encoding,
-        blockSize: c.blockSize,
-      })
-      expect(bytesToHex(encoded)).toBe(c.bytesHex)
+      const options = { encoding: c.encoding, blockSize: c.blockSize, k: c.k }
+      expect(bytesToHex(encodeDelta(Float32Array.from(v.values), options))).toBe(c.bytesHex)
     }
-    const fp32 = v.cases[0]
-    expect(fp32.decoded).toEqual(Array.from(Float32Array.from(v.values)))
+    expect(v.cases[0].decoded).toEqual(Array.from(Float32Array.from(v.values)))
+    let residual: Float32Array | undefined
+    for (const round of v.errorFeedback.rounds) {
+      const step = compressWithFeedback(Float32Array.from(round.delta), residual, {
+        encoding: 'top-k',
+        k: v.errorFeedback.k,
+      })
+      residual = step.residual
+      expect(bytesToHex(step.bytes)).toBe(round.bytesHex)
+      expect(Array.from(step.sent)).toEqual(round.sent)
+      expect(Array.from(step.residual)).toEqual(round.residual)
+    }
+  })
+
+  it('merkle: leaves, root and every proof check with SHA-256 alone', () => {
+    const m = load('merkle')
+    const data = hexToBytes(m.dataHex)
+    const leaves: Uint8Array[] = m.leafHashesHex.map((_: string, i: number) =>
+      sha256(new Uint8Array([0, ...data.subarray(i * m.chunkBytes, (i + 1) * m.chunkBytes)])),
+    )
+    expect(leaves.map(bytesToHex)).toEqual(m.leafHashesHex)
+    const node = (l: Uint8Array, r: Uint8Array) => sha256(new Uint8Array([1, ...l, ...r]))
+    const mth = (xs: Uint8Array[]): Uint8Array => {
+      if (xs.length === 1) return xs[0]
+      let k = 1
+      while (k * 2 < xs.length) k *= 2
+      return node(mth(xs.slice(0, k)), mth(xs.slice(k)))
+    }
+    expect(bytesToHex(mth(leaves))).toBe(m.rootHex)
+    for (const p of m.proofs) {
+      verifyProof(hexToBytes(m.rootHex), leaves.length, p.index, leaves[p.index], p.pathHex.map(hexToBytes))
+    }
   })
 
   it('messages: envelopes carry the body and an Ed25519 signature over the domain-separated digest', () => {
@@ -106,6 +138,20 @@ describe('vectors checked with the standard primitives alone', () => {
       expect(ed25519.verify(decoded.signature, digest, publicKey)).toBe(true)
       expect(peerIdFromBytes(hexToBytes(m[kind].fields.peerId)).toString()).toBe(load('keys').keys[0].peerId)
     }
+    const evidence = decodeEvidence(hexToBytes(m.evidence.evidenceHex))
+    expect(bytesToHex(evidence.first)).toBe(m.evidence.firstHex)
+    expect(bytesToHex(evidence.second)).toBe(m.evidence.secondHex)
+    const request = ChunkRequest.decode(hexToBytes(m.chunkRequest.bytesHex))
+    expect([bytesToHex(request.root), Number(request.size), request.indices]).toEqual([
+      m.chunkRequest.fields.root,
+      m.chunkRequest.fields.size,
+      m.chunkRequest.fields.indices,
+    ])
+    const response = ChunkResponse.decode(hexToBytes(m.chunkResponse.bytesHex))
+    expect([response.index, response.proof.map(bytesToHex)]).toEqual([
+      m.chunkResponse.fields.index,
+      m.chunkResponse.fields.proof,
+    ])
     const a = decodeAnnouncement(hexToBytes(m.announcement.envelopeHex)).message
     expect(a.round).toBe(m.announcement.fields.round)
     expect(bytesToHex(a.deltaHash)).toBe(m.announcement.fields.deltaHash)

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { decodeDelta, encodeDelta, encodedDeltaSize, roundHalfEven } from '../../src/codec/delta.js'
+import { compressWithFeedback } from '../../src/codec/error-feedback.js'
 import { DeltaShapeError, MalformedDeltaError, NonFiniteDeltaError } from '../../src/codec/errors.js'
+import { FP16_MAX, float32ToHalfBits, halfBitsToFloat32 } from '../../src/codec/fp16.js'
+import { selectTopK, topkCount } from '../../src/codec/topk.js'
 import { HashStream } from '../../src/crypto/prng.js'
 
 function randomVector(n: number, seed: number): Float32Array {
@@ -89,6 +92,7 @@ describe('decoding hostile bytes', () => {
     ],
     ['a zero int8 block size', mutate(int8, (v) => v.setUint32(8, 0, true)), MalformedDeltaError],
     ['another int8 block size', mutate(int8, (v) => v.setUint32(8, 32, true)), MalformedDeltaError],
+    ['an unknown encoding id 5', mutate(fp32, (v) => v.setUint8(1, 5)), MalformedDeltaError],
     ['a negative int8 scale', mutate(int8, (v) => v.setFloat32(12, -1, true)), NonFiniteDeltaError],
     ['a NaN int8 scale', mutate(int8, (v) => v.setFloat32(16, Number.NaN, true)), NonFiniteDeltaError],
     ['the int8 value -128', mutate(int8, (v) => v.setInt8(v.byteLength - 1, -128)), MalformedDeltaError],
@@ -100,5 +104,130 @@ describe('decoding hostile bytes', () => {
 describe('roundHalfEven', () => {
   it('rounds ties to the even neighbour', () => {
     expect([0.5, 1.5, 2.5, -0.5, -1.5, 2.4, 2.6, -2.6].map(roundHalfEven)).toEqual([0, 2, 2, 0, -2, 2, 3, -3])
+  })
+})
+
+describe('fp16 delta encoding', () => {
+  it('round-trips every finite binary16 value exactly', () => {
+    for (let bits = 0; bits < 0x10000; bits++) {
+      const exponent = (bits >> 10) & 0x1f
+      if (exponent === 0x1f) continue // Inf and NaN: not finite, never encoded
+      const value = halfBitsToFloat32(bits)
+      const back = float32ToHalfBits(value)
+      expect(back === bits || (value === 0 && (back & 0x7fff) === 0), `bits ${bits.toString(16)}`).toBe(true)
+    }
+  })
+
+  it('rounds to nearest, ties to even, and saturates beyond 65504', () => {
+    expect(halfBitsToFloat32(float32ToHalfBits(1 + 2 ** -11))).toBe(1) // tie: even mantissa (1.0)
+    expect(halfBitsToFloat32(float32ToHalfBits(1 + 3 * 2 ** -11))).toBe(1 + 2 ** -9) // tie: up to even
+    expect(halfBitsToFloat32(float32ToHalfBits(1e6))).toBe(FP16_MAX)
+    expect(halfBitsToFloat32(float32ToHalfBits(-1e6))).toBe(-FP16_MAX)
+    expect(halfBitsToFloat32(float32ToHalfBits(2 ** -25 * 1.5))).toBe(2 ** -24) // subnormal rounding
+  })
+
+  it('reconstructs a delta within a relative error of 2^-11 (normal range)', () => {
+    const values = randomVector(2000, 5)
+    const decoded = decodeDelta(encodeDelta(values, { encoding: 'fp16' }), values.length).values
+    for (let i = 0; i < values.length; i++) {
+      expect(Math.abs(decoded[i] - values[i])).toBeLessThanOrEqual(Math.abs(values[i]) * 2 ** -11 + 2 ** -25)
+    }
+    expect(encodedDeltaSize(2000, { encoding: 'fp16' })).toBe(8 + 4000)
+  })
+})
+
+describe('int4-block delta encoding', () => {
+  it('reconstructs every value within half a quantisation step (absmax / 14) of its block', () => {
+    const blockSize = 32
+    for (const n of [1000, 999]) {
+      const values = randomVector(n, 6)
+      const bytes = encodeDelta(values, { encoding: 'int4-block', blockSize })
+      expect(bytes.length).toBe(12 + 4 * Math.ceil(n / blockSize) + Math.ceil(n / 2))
+      const decoded = decodeDelta(bytes, n).values
+      for (let b = 0; b < n; b += blockSize) {
+        const block = values.subarray(b, b + blockSize)
+        const bound = (Math.max(...block.map(Math.abs)) / 7) * 0.5 * (1 + 1e-6) + 1e-12
+        for (let i = 0; i < block.length; i++)
+          expect(Math.abs(block[i] - decoded[b + i])).toBeLessThanOrEqual(bound)
+      }
+    }
+  })
+
+  it('rejects the nibble -8 and a non-zero padding nibble', () => {
+    const values = randomVector(7, 7)
+    const bytes = encodeDelta(values, { encoding: 'int4-block', blockSize: 8 })
+    const minus8 = new Uint8Array(bytes)
+    minus8[16] = (minus8[16] & 0xf0) | 0x08
+    expect(() => decodeDelta(minus8, 7)).toThrow(MalformedDeltaError)
+    const padded = new Uint8Array(bytes)
+    padded[padded.length - 1] |= 0x10
+    expect(() => decodeDelta(padded, 7)).toThrow(MalformedDeltaError)
+  })
+})
+
+describe('top-k delta encoding', () => {
+  it('keeps exactly the k largest magnitudes (ties to the lower index) and zeroes the rest', () => {
+    const values = new Float32Array([0.5, -3, 2, 2, -2, 0, 1, -0.25])
+    const decoded = decodeDelta(encodeDelta(values, { encoding: 'top-k', k: 3 }), 8).values
+    expect([...decoded]).toEqual([0, -3, 2, 2, 0, 0, 0, 0])
+    expect(encodedDeltaSize(8, { encoding: 'top-k', k: 3 })).toBe(12 + 24)
+    expect(topkCount(1000, 0.01)).toBe(10)
+    expect(topkCount(10, 0.01)).toBe(1)
+  })
+
+  it('matches a sort-based reference selection on random data', () => {
+    const values = randomVector(5000, 8)
+    const k = 137
+    const reference = [...values.keys()]
+      .sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b)
+      .slice(0, k)
+    expect([...selectTopK(values, k)]).toEqual(reference.sort((a, b) => a - b))
+  })
+
+  it('rejects unsorted, repeated or out-of-range indices and a bad k', () => {
+    const bytes = encodeDelta(randomVector(20, 9), { encoding: 'top-k', k: 4 })
+    const view = (b: Uint8Array) => new DataView(b.buffer)
+    const swapped = new Uint8Array(bytes)
+    const first = view(swapped).getUint32(12, true)
+    view(swapped).setUint32(12, view(swapped).getUint32(16, true), true)
+    view(swapped).setUint32(16, first, true)
+    expect(() => decodeDelta(swapped, 20)).toThrow(MalformedDeltaError)
+    const outOfRange = new Uint8Array(bytes)
+    view(outOfRange).setUint32(24, 20, true)
+    expect(() => decodeDelta(outOfRange, 20)).toThrow(MalformedDeltaError)
+    const zeroK = new Uint8Array(bytes)
+    view(zeroK).setUint32(8, 0, true)
+    expect(() => decodeDelta(zeroK, 20)).toThrow(MalformedDeltaError)
+  })
+})
+
+describe('error feedback', () => {
+  it('carries what the encoding dropped into the next round, so the sum of what was sent tracks the sum of the deltas', () => {
+    const rounds = 20
+    const n = 4000
+    let residual: Float32Array | undefined
+    const sentSum = new Float64Array(n)
+    const trueSum = new Float64Array(n)
+    for (let r = 0; r < rounds; r++) {
+      const delta = randomVector(n, 20 + r)
+      const options = { encoding: 'top-k' as const, k: 100 }
+      const step = compressWithFeedback(delta, residual, options)
+      residual = step.residual
+      for (let i = 0; i < n; i++) {
+        sentSum[i] += step.sent[i]
+        trueSum[i] += delta[i]
+      }
+      // The invariant: everything not yet sent is exactly in the residual.
+      for (let i = 0; i < n; i += 97)
+        expect(Math.abs(trueSum[i] - sentSum[i] - residual[i])).toBeLessThan(1e-4)
+    }
+    expect(residual).toBeDefined()
+  })
+
+  it('is a no-op for fp32: the residual stays zero', () => {
+    const delta = randomVector(100, 30)
+    const step = compressWithFeedback(delta, undefined, { encoding: 'fp32' })
+    expect(step.residual.every((x) => x === 0)).toBe(true)
+    expect([...step.sent]).toEqual([...delta])
   })
 })

@@ -5,12 +5,18 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 
 export enum DeltaEncoding {
   FP32 = 'FP32',
-  INT8_BLOCK = 'INT8_BLOCK'
+  INT8_BLOCK = 'INT8_BLOCK',
+  FP16 = 'FP16',
+  INT4_BLOCK = 'INT4_BLOCK',
+  TOP_K = 'TOP_K'
 }
 
 enum __DeltaEncodingValues {
   FP32 = 0,
-  INT8_BLOCK = 1
+  INT8_BLOCK = 1,
+  FP16 = 2,
+  INT4_BLOCK = 3,
+  TOP_K = 4
 }
 
 export namespace DeltaEncoding {
@@ -650,23 +656,37 @@ export namespace ModelCommit {
   }
 }
 
-export interface DeltaRequest {
-  deltaHash: Uint8Array<ArrayBuffer>
+export interface ChunkRequest {
+  root: Uint8Array<ArrayBuffer>
+  size: bigint
+  indices: number[]
 }
 
-export namespace DeltaRequest {
-  let _codec: Codec<DeltaRequest>
+export namespace ChunkRequest {
+  let _codec: Codec<ChunkRequest>
 
-  export const codec = (): Codec<DeltaRequest> => {
+  export const codec = (): Codec<ChunkRequest> => {
     if (_codec == null) {
-      _codec = message<DeltaRequest>((obj, w, opts = {}) => {
+      _codec = message<ChunkRequest>((obj, w, opts = {}) => {
         if (opts.lengthDelimited !== false) {
           w.fork()
         }
 
-        if ((obj.deltaHash != null && obj.deltaHash.byteLength > 0)) {
+        if ((obj.root != null && obj.root.byteLength > 0)) {
           w.uint32(10)
-          w.bytes(obj.deltaHash)
+          w.bytes(obj.root)
+        }
+
+        if ((obj.size != null && obj.size !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.size)
+        }
+
+        if (obj.indices != null && obj.indices.length > 0) {
+          for (const value of obj.indices) {
+            w.uint32(24)
+            w.uint32(value)
+          }
         }
 
         if (opts.lengthDelimited !== false) {
@@ -674,7 +694,9 @@ export namespace DeltaRequest {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          deltaHash: uint8ArrayAlloc(0)
+          root: uint8ArrayAlloc(0),
+          size: 0n,
+          indices: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -684,7 +706,19 @@ export namespace DeltaRequest {
 
           switch (tag >>> 3) {
             case 1: {
-              obj.deltaHash = reader.bytes()
+              obj.root = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.size = reader.uint64()
+              break
+            }
+            case 3: {
+              if (opts.limits?.indices != null && obj.indices.length === opts.limits.indices) {
+                throw new MaxLengthError('Decode error - repeated field "indices" had too many elements')
+              }
+
+              obj.indices.push(reader.uint32())
               break
             }
             default: {
@@ -696,6 +730,10 @@ export namespace DeltaRequest {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          indices: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -704,9 +742,31 @@ export namespace DeltaRequest {
           switch (tag >>> 3) {
             case 1: {
               yield {
-                field: `${prefix}.deltaHash`,
+                field: `${prefix}.root`,
                 value: reader.bytes()
               }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.size`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.indices != null && obj.indices === opts.limits.indices) {
+                throw new MaxLengthError('Streaming decode error - repeated field "indices" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.indices[]`,
+                index: obj.indices,
+                value: reader.uint32()
+              }
+
+              obj.indices++
+
               break
             }
             default: {
@@ -721,70 +781,89 @@ export namespace DeltaRequest {
     return _codec
   }
 
-  export interface DeltaRequestDeltaHashFieldEvent {
-    field: '$.deltaHash'
+  export interface ChunkRequestRootFieldEvent {
+    field: '$.root'
     value: Uint8Array<ArrayBuffer>
   }
 
-  export function encode (obj: Partial<DeltaRequest>): Uint8Array<ArrayBuffer> {
-    return encodeMessage(obj, DeltaRequest.codec())
+  export interface ChunkRequestSizeFieldEvent {
+    field: '$.size'
+    value: bigint
   }
 
-  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaRequest>): DeltaRequest {
-    return decodeMessage(buf, DeltaRequest.codec(), opts)
+  export interface ChunkRequestIndicesFieldEvent {
+    field: '$.indices[]'
+    index: number
+    value: number
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaRequest>): Generator<DeltaRequestDeltaHashFieldEvent> {
-    return streamMessage(buf, DeltaRequest.codec(), opts)
+  export function encode (obj: Partial<ChunkRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ChunkRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkRequest>): ChunkRequest {
+    return decodeMessage(buf, ChunkRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkRequest>): Generator<ChunkRequestRootFieldEvent | ChunkRequestSizeFieldEvent | ChunkRequestIndicesFieldEvent> {
+    return streamMessage(buf, ChunkRequest.codec(), opts)
   }
 }
 
-export enum DeltaStatus {
+export enum ChunkStatus {
   OK = 'OK',
   NOT_FOUND = 'NOT_FOUND',
   BAD_REQUEST = 'BAD_REQUEST'
 }
 
-enum __DeltaStatusValues {
+enum __ChunkStatusValues {
   OK = 0,
   NOT_FOUND = 1,
   BAD_REQUEST = 2
 }
 
-export namespace DeltaStatus {
-  export const codec = (): Codec<DeltaStatus> => {
-    return enumeration<DeltaStatus>(__DeltaStatusValues)
+export namespace ChunkStatus {
+  export const codec = (): Codec<ChunkStatus> => {
+    return enumeration<ChunkStatus>(__ChunkStatusValues)
   }
 }
 
-export interface DeltaResponse {
-  status: DeltaStatus
-  size: bigint
+export interface ChunkResponse {
+  status: ChunkStatus
+  index: number
+  proof: Uint8Array<ArrayBuffer>[]
   message: string
 }
 
-export namespace DeltaResponse {
-  let _codec: Codec<DeltaResponse>
+export namespace ChunkResponse {
+  let _codec: Codec<ChunkResponse>
 
-  export const codec = (): Codec<DeltaResponse> => {
+  export const codec = (): Codec<ChunkResponse> => {
     if (_codec == null) {
-      _codec = message<DeltaResponse>((obj, w, opts = {}) => {
+      _codec = message<ChunkResponse>((obj, w, opts = {}) => {
         if (opts.lengthDelimited !== false) {
           w.fork()
         }
 
-        if (obj.status != null && __DeltaStatusValues[obj.status] !== 0) {
+        if (obj.status != null && __ChunkStatusValues[obj.status] !== 0) {
           w.uint32(8)
-          DeltaStatus.codec().encode(obj.status, w)
+          ChunkStatus.codec().encode(obj.status, w)
         }
 
-        if ((obj.size != null && obj.size !== 0n)) {
+        if ((obj.index != null && obj.index !== 0)) {
           w.uint32(16)
-          w.uint64(obj.size)
+          w.uint32(obj.index)
+        }
+
+        if (obj.proof != null && obj.proof.length > 0) {
+          for (const value of obj.proof) {
+            w.uint32(26)
+            w.bytes(value)
+          }
         }
 
         if ((obj.message != null && obj.message !== '')) {
-          w.uint32(26)
+          w.uint32(34)
           w.string(obj.message)
         }
 
@@ -793,8 +872,9 @@ export namespace DeltaResponse {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          status: DeltaStatus.OK,
-          size: 0n,
+          status: ChunkStatus.OK,
+          index: 0,
+          proof: [],
           message: ''
         }
 
@@ -805,14 +885,22 @@ export namespace DeltaResponse {
 
           switch (tag >>> 3) {
             case 1: {
-              obj.status = DeltaStatus.codec().decode(reader)
+              obj.status = ChunkStatus.codec().decode(reader)
               break
             }
             case 2: {
-              obj.size = reader.uint64()
+              obj.index = reader.uint32()
               break
             }
             case 3: {
+              if (opts.limits?.proof != null && obj.proof.length === opts.limits.proof) {
+                throw new MaxLengthError('Decode error - repeated field "proof" had too many elements')
+              }
+
+              obj.proof.push(reader.bytes())
+              break
+            }
+            case 4: {
               obj.message = reader.string()
               break
             }
@@ -825,6 +913,10 @@ export namespace DeltaResponse {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          proof: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -834,18 +926,33 @@ export namespace DeltaResponse {
             case 1: {
               yield {
                 field: `${prefix}.status`,
-                value: DeltaStatus.codec().decode(reader)
+                value: ChunkStatus.codec().decode(reader)
               }
               break
             }
             case 2: {
               yield {
-                field: `${prefix}.size`,
-                value: reader.uint64()
+                field: `${prefix}.index`,
+                value: reader.uint32()
               }
               break
             }
             case 3: {
+              if (opts.limits?.proof != null && obj.proof === opts.limits.proof) {
+                throw new MaxLengthError('Streaming decode error - repeated field "proof" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.proof[]`,
+                index: obj.proof,
+                value: reader.bytes()
+              }
+
+              obj.proof++
+
+              break
+            }
+            case 4: {
               yield {
                 field: `${prefix}.message`,
                 value: reader.string()
@@ -864,30 +971,148 @@ export namespace DeltaResponse {
     return _codec
   }
 
-  export interface DeltaResponseStatusFieldEvent {
+  export interface ChunkResponseStatusFieldEvent {
     field: '$.status'
-    value: DeltaStatus
+    value: ChunkStatus
   }
 
-  export interface DeltaResponseSizeFieldEvent {
-    field: '$.size'
-    value: bigint
+  export interface ChunkResponseIndexFieldEvent {
+    field: '$.index'
+    value: number
   }
 
-  export interface DeltaResponseMessageFieldEvent {
+  export interface ChunkResponseProofFieldEvent {
+    field: '$.proof[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ChunkResponseMessageFieldEvent {
     field: '$.message'
     value: string
   }
 
-  export function encode (obj: Partial<DeltaResponse>): Uint8Array<ArrayBuffer> {
-    return encodeMessage(obj, DeltaResponse.codec())
+  export function encode (obj: Partial<ChunkResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ChunkResponse.codec())
   }
 
-  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaResponse>): DeltaResponse {
-    return decodeMessage(buf, DeltaResponse.codec(), opts)
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkResponse>): ChunkResponse {
+    return decodeMessage(buf, ChunkResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaResponse>): Generator<DeltaResponseStatusFieldEvent | DeltaResponseSizeFieldEvent | DeltaResponseMessageFieldEvent> {
-    return streamMessage(buf, DeltaResponse.codec(), opts)
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkResponse>): Generator<ChunkResponseStatusFieldEvent | ChunkResponseIndexFieldEvent | ChunkResponseProofFieldEvent | ChunkResponseMessageFieldEvent> {
+    return streamMessage(buf, ChunkResponse.codec(), opts)
+  }
+}
+
+export interface EquivocationEvidence {
+  first: Uint8Array<ArrayBuffer>
+  second: Uint8Array<ArrayBuffer>
+}
+
+export namespace EquivocationEvidence {
+  let _codec: Codec<EquivocationEvidence>
+
+  export const codec = (): Codec<EquivocationEvidence> => {
+    if (_codec == null) {
+      _codec = message<EquivocationEvidence>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.first != null && obj.first.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.first)
+        }
+
+        if ((obj.second != null && obj.second.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.second)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          first: uint8ArrayAlloc(0),
+          second: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.first = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.second = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.first`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.second`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface EquivocationEvidenceFirstFieldEvent {
+    field: '$.first'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface EquivocationEvidenceSecondFieldEvent {
+    field: '$.second'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<EquivocationEvidence>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, EquivocationEvidence.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<EquivocationEvidence>): EquivocationEvidence {
+    return decodeMessage(buf, EquivocationEvidence.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<EquivocationEvidence>): Generator<EquivocationEvidenceFirstFieldEvent | EquivocationEvidenceSecondFieldEvent> {
+    return streamMessage(buf, EquivocationEvidence.codec(), opts)
   }
 }

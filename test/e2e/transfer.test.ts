@@ -1,0 +1,127 @@
+// The chunk transfer protocol between real libp2p hosts on 127.0.0.1 (SPEC.md 10).
+import { randomBytes } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LIMITS } from '../../src/constants.js'
+import { toHex } from '../../src/crypto/hash.js'
+import { createHost, type Host } from '../../src/net/host.js'
+import { ChunkAssembly, fetchChunks, serveChunks, TransferError } from '../../src/net/transfer.js'
+import { DeltaStore, deltaRoot } from '../../src/store/delta-store.js'
+
+const SIZE = 20 * LIMITS.chunkBytes + 12345 // 21 chunks
+const payload = new Uint8Array(randomBytes(SIZE))
+const { root } = deltaRoot(payload)
+const noCounters = { bytesSent: () => {}, bytesReceived: () => {} }
+
+describe('chunk transfer', () => {
+  const hosts: Host[] = []
+  const served = new Map<string, number>()
+  let client: Host
+  let honestA: Host
+  let honestB: Host
+  let liar: Host
+  let empty: Host
+
+  const serve = async (store: { get: DeltaStore['get'] }, name: string) => {
+    const host = await createHost({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    })
+    hosts.push(host)
+    await serveChunks(
+      host,
+      store,
+      { bytesSent: (n) => served.set(name, (served.get(name) ?? 0) + n), bytesReceived: () => {} },
+      () => {},
+    )
+    return host
+  }
+
+  beforeAll(async () => {
+    const honest = new DeltaStore()
+    honest.put(0, payload)
+    const forged = new Uint8Array(payload)
+    forged[5 * LIMITS.chunkBytes + 7] ^= 0xff // chunk 5 differs
+    // The liar sends the true proofs with a forged chunk 5: chunks 0-4 verify, chunk 5 does not.
+    const trueTree = deltaRoot(payload).tree
+    honestA = await serve(honest, 'a')
+    honestB = await serve(honest, 'b')
+    liar = await serve(
+      { get: (r) => (toHex(r) === toHex(root) ? { bytes: forged, tree: trueTree } : undefined) },
+      'liar',
+    )
+    empty = await serve(new DeltaStore(), 'empty')
+    client = await createHost({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    })
+    hosts.push(client)
+    for (const h of [honestA, honestB, liar, empty])
+      await client.dial(multiaddr(h.getMultiaddrs()[0].toString()))
+  })
+  afterAll(async () => {
+    await Promise.all(hosts.map((h) => h.stop()))
+  })
+
+  it('fetches a 21-chunk delta from two sources in parallel, each serving part of it', async () => {
+    served.clear()
+    const bytes = await fetchChunks(
+      client,
+      new ChunkAssembly(root, SIZE),
+      [honestA.peerId, honestB.peerId],
+      noCounters,
+    )
+    expect(Buffer.from(bytes).equals(Buffer.from(payload))).toBe(true)
+    expect(served.get('a')).toBeGreaterThan(0)
+    expect(served.get('b')).toBeGreaterThan(0)
+    expect((served.get('a') ?? 0) + (served.get('b') ?? 0)).toBe(SIZE)
+  })
+
+  it('catches a lying source at its bad chunk, drops it and completes from the honest one', async () => {
+    served.clear()
+    const bad: string[] = []
+    const bytes = await fetchChunks(
+      client,
+      new ChunkAssembly(root, SIZE),
+      [liar.peerId, honestA.peerId],
+      noCounters,
+      {
+        onBadSource: (peer) => bad.push(peer.toString()),
+      },
+    )
+    expect(Buffer.from(bytes).equals(Buffer.from(payload))).toBe(true)
+    expect(bad).toEqual([liar.peerId.toString()])
+    // The liar was stopped at chunk 5 of its batch: it could not have sent more than one batch.
+    expect(served.get('liar') ?? 0).toBeLessThanOrEqual(LIMITS.maxChunksPerRequest * LIMITS.chunkBytes)
+  })
+
+  it('fails with bad-chunk when every source lies, and with unavailable when nobody has it', async () => {
+    const lied = await fetchChunks(client, new ChunkAssembly(root, SIZE), [liar.peerId], noCounters).catch(
+      (e) => e,
+    )
+    expect(lied).toBeInstanceOf(TransferError)
+    expect(lied.reason).toBe('bad-chunk')
+    const missing = await fetchChunks(client, new ChunkAssembly(root, SIZE), [empty.peerId], noCounters, {
+      maxPasses: 2,
+    }).catch((e) => e)
+    expect(missing).toBeInstanceOf(TransferError)
+    expect(missing.reason).toBe('unavailable')
+  })
+
+  it('resumes: chunks verified before a failure are kept and only the missing ones are fetched', async () => {
+    const assembly = new ChunkAssembly(root, SIZE)
+    // First attempt: only the liar; its first batch (chunks 0-10) delivers good chunks 0-4, then a bad one.
+    await fetchChunks(client, assembly, [liar.peerId], noCounters, { maxPasses: 1 }).catch(() => {})
+    const kept = assembly.receivedChunks
+    expect(kept).toBe(5)
+    served.clear()
+    const bytes = await fetchChunks(client, assembly, [honestB.peerId], noCounters)
+    expect(Buffer.from(bytes).equals(Buffer.from(payload))).toBe(true)
+    expect(served.get('b')).toBe(SIZE - kept * LIMITS.chunkBytes)
+  })
+
+  it('refuses to allocate for an oversize delta', () => {
+    expect(() => new ChunkAssembly(root, LIMITS.maxDeltaBytes + 1)).toThrow(TransferError)
+  })
+})
