@@ -298,6 +298,24 @@ describe('fuzzing the decoders', () => {
               expect(Math.abs(decoded[b + i] - block[i])).toBeLessThanOrEqual(bound)
           }
         }
+        // top-k: every coordinate is either exact or zero, and nothing dropped outweighs what was kept.
+        const k = Math.max(1, values.length >> 3)
+        const sparseBytes = encodeDelta(values, { encoding: 'top-k', k })
+        const sparse = decodeDelta(sparseBytes, values.length).values
+        const header = new DataView(sparseBytes.buffer)
+        const keptIndices = new Set(Array.from({ length: k }, (_, j) => header.getUint32(12 + 4 * j, true)))
+        let smallestKept = Number.POSITIVE_INFINITY
+        let largestDropped = 0
+        for (let i = 0; i < values.length; i++) {
+          if (keptIndices.has(i)) {
+            expect(sparse[i]).toBe(values[i])
+            smallestKept = Math.min(smallestKept, Math.abs(values[i]))
+          } else {
+            expect(sparse[i]).toBe(0)
+            largestDropped = Math.max(largestDropped, Math.abs(values[i]))
+          }
+        }
+        expect(largestDropped).toBeLessThanOrEqual(smallestKept)
       }),
       { numRuns: 2_000, seed: 2 },
     )
