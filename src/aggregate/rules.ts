@@ -3,6 +3,7 @@
 // (Math.fround after each operation on float32 inputs gives exactly the binary32 result),
 // so every implementation that follows the spec reaches bit-identical output.
 import { compareBytes } from './order.js'
+import { MAX_NETWORK_INPUTS, medianKernel, trimmedMeanKernel } from './sorting-network.js'
 
 export type AggregationRule =
   | { rule: 'mean' }
@@ -59,6 +60,10 @@ export function coordinateMedian(inputs: readonly Float32Array[]): Float32Array 
   const n = inputs.length
   const length = inputs[0].length
   const out = new Float32Array(length)
+  if (n <= MAX_NETWORK_INPUTS) {
+    medianKernel(n)(inputs, out)
+    return out
+  }
   const column = new Float32Array(n)
   const mid = n >> 1
   for (let i = 0; i < length; i++) {
@@ -79,6 +84,10 @@ export function trimmedMean(inputs: readonly Float32Array[], trimFraction: numbe
   const kept = n - 2 * k
   const length = inputs[0].length
   const out = new Float32Array(length)
+  if (n <= MAX_NETWORK_INPUTS) {
+    trimmedMeanKernel(n, k)(inputs, out)
+    return out
+  }
   const column = new Float32Array(n)
   for (let i = 0; i < length; i++) {
     for (let j = 0; j < n; j++) column[j] = inputs[j][i]
@@ -97,9 +106,8 @@ export function trimCount(n: number, trimFraction: number): number {
   return Math.floor(trimFraction * n)
 }
 
-// Sorting a column of n <= a few dozen values: insertion sort is branch-light and allocation-free.
-// -0 and +0 compare equal, which cannot change a median, sum or mean beyond the sign of a zero;
-// SPEC.md 8 fixes the order as the numeric total order with -0 before +0 to remove even that.
+// Columns of more than MAX_NETWORK_INPUTS values (rare: that many peers in one round) are sorted
+// by insertion sort, in the same total order as the networks: numeric, -0 before +0 (SPEC.md 8).
 function insertionSort(column: Float32Array): void {
   for (let i = 1; i < column.length; i++) {
     const value = column[i]

@@ -110,3 +110,52 @@ describe('aggregate()', () => {
     ).toThrow(AggregationInputError)
   })
 })
+
+describe('sorting-network kernels', () => {
+  const reference = (column: number[]) =>
+    [...column].sort((a, b) =>
+      a < b
+        ? -1
+        : a > b
+          ? 1
+          : Object.is(a, -0) && Object.is(b, 0)
+            ? -1
+            : Object.is(a, 0) && Object.is(b, -0)
+              ? 1
+              : 0,
+    )
+
+  it('sorts every column like a reference sort, for n = 1 to 40 (median and trimmed mean agree)', () => {
+    const s = new HashStream('network-test', new Uint8Array(0))
+    for (let n = 1; n <= 40; n++) {
+      const d = 64
+      // Few distinct values, so ties, -0 and +0 are common.
+      const pool = [0, -0, 1, -1, 0.5, 2, -3, 1e-30]
+      const inputs = Array.from({ length: n }, () =>
+        Float32Array.from({ length: d }, () => pool[s.nextBelow(pool.length)]),
+      )
+      const median = coordinateMedian(inputs)
+      const trimmed = trimmedMean(inputs, 0.25)
+      const k = Math.floor(0.25 * n)
+      for (let i = 0; i < d; i++) {
+        const sorted = reference(inputs.map((x) => x[i]))
+        const mid = n >> 1
+        const expected =
+          n % 2 === 1 ? sorted[mid] : Math.fround(Math.fround(sorted[mid - 1] + sorted[mid]) * 0.5)
+        expect(Object.is(median[i], expected), `n = ${n}, i = ${i}`).toBe(true)
+        let sum = 0
+        for (let j = k; j < n - k; j++) sum = Math.fround(sum + sorted[j])
+        expect(Object.is(trimmed[i], Math.fround(sum / (n - 2 * k))), `n = ${n}, i = ${i}`).toBe(true)
+      }
+    }
+  })
+
+  it('agrees with the column-sort path beyond the unrolled size (n = 70)', () => {
+    const inputs = randomContributions(70, 50, 9).map((c) => c.values)
+    const out = coordinateMedian(inputs)
+    for (let i = 0; i < 50; i++) {
+      const sorted = inputs.map((x) => x[i]).sort((a, b) => a - b)
+      expect(out[i]).toBe(Math.fround(Math.fround(sorted[34] + sorted[35]) * 0.5))
+    }
+  })
+})
