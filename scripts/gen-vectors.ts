@@ -7,11 +7,11 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { aggregate, type Contribution } from '../src/aggregate/rules.js'
+import { type AggregationRule, aggregate, type Contribution } from '../src/aggregate/rules.js'
 import { decodeDelta, type EncodeOptions, encodeDelta } from '../src/codec/delta.js'
 import { compressWithFeedback } from '../src/codec/error-feedback.js'
 import { commitTopic, DOMAINS, deltaTopic, PROTOCOL } from '../src/constants.js'
-import { domainHash, sha256, toHex, weightsHash } from '../src/crypto/hash.js'
+import { domainHash, fromHex, sha256, toHex, weightsHash } from '../src/crypto/hash.js'
 import { leafHash, MerkleTree } from '../src/crypto/merkle.js'
 import { HashStream } from '../src/crypto/prng.js'
 import { peerIdBytes } from '../src/crypto/sign.js'
@@ -321,16 +321,38 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     { id: sha256(new Uint8Array([4])), values: f32([2, 8, -0.5, 3]) },
     { id: sha256(new Uint8Array([5])), values: f32([100, -1, 1, 0.1]) },
   ]
+  const aggregationSeedHex = toHex(new Uint8Array([1, 2, 3, 4]))
+  const aggregationReference = f32([0.5, 0.5, 0, 0])
+  const aggregationCases: Array<{ rule: AggregationRule; n: number }> = [
+    { rule: { rule: 'mean' }, n: 5 },
+    { rule: { rule: 'median' }, n: 5 },
+    { rule: { rule: 'median' }, n: 4 },
+    { rule: { rule: 'trimmed-mean', trimFraction: 0.2 }, n: 5 },
+    { rule: { rule: 'krum', f: 1 }, n: 5 },
+    { rule: { rule: 'multi-krum', f: 1, m: 2 }, n: 5 },
+    { rule: { rule: 'geometric-median', iterations: 20, nu: 1e-8, tolerance: 1e-7 }, n: 5 },
+    { rule: { rule: 'centered-clipping', tau: 1, iterations: 3 }, n: 5 },
+    { rule: { rule: 'trimmed-mean', trimFraction: 0.2, nnmF: 1 }, n: 5 },
+    { rule: { rule: 'median', bucketSize: 2 }, n: 5 },
+    { rule: { rule: 'mean', normBound: 1 }, n: 5 },
+  ]
   const aggregation = {
     specRevision: revision,
-    description: 'Aggregation rules, SPEC.md 8; inputs are ordered by id before use',
+    description:
+      'Aggregation rules, SPEC.md 8; inputs are ordered by id before use; seedHex is the bucketing seed and reference the centered-clipping reference point',
     contributions: contributions.map((c) => ({ idHex: toHex(c.id), values: list(c.values) })),
-    cases: [
-      { rule: { rule: 'mean' as const }, n: 5 },
-      { rule: { rule: 'median' as const }, n: 5 },
-      { rule: { rule: 'median' as const }, n: 4 },
-      { rule: { rule: 'trimmed-mean' as const, trimFraction: 0.2 }, n: 5 },
-    ].map(({ rule, n }) => ({ rule, inputs: n, output: list(aggregate(rule, contributions.slice(0, n))) })),
+    seedHex: aggregationSeedHex,
+    reference: list(aggregationReference),
+    cases: aggregationCases.map(({ rule, n }) => ({
+      rule,
+      inputs: n,
+      output: list(
+        aggregate(rule, contributions.slice(0, n), {
+          seed: fromHex(aggregationSeedHex),
+          reference: aggregationReference,
+        }),
+      ),
+    })),
   }
 
   const outerInput = { weights: f32([1, -2, 0.5]), momentum: f32([0.1, 0, -0.3]) }

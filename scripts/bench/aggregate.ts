@@ -56,7 +56,7 @@ if (probe.status === 0) {
   try {
     const file = join(dir, 'inputs.f32')
     const all = new Float32Array(n * d)
-    inputs.forEach((x, j) => all.set(x, j * d))
+    for (const [j, x] of inputs.entries()) all.set(x, j * d)
     writeFileSync(file, new Uint8Array(all.buffer))
     const k = trimCount(n, trimFraction)
     const script = `

@@ -3,12 +3,42 @@
 // (Math.fround after each operation on float32 inputs gives exactly the binary32 result),
 // so every implementation that follows the spec reaches bit-identical output.
 import { compareBytes } from './order.js'
+import {
+  bucketMeans,
+  centeredClipping,
+  clipNorm,
+  geometricMedian,
+  krum,
+  multiKrum,
+  nearestNeighbourMixing,
+} from './robust.js'
 import { MAX_NETWORK_INPUTS, medianKernel, trimmedMeanKernel } from './sorting-network.js'
 
-export type AggregationRule =
+export type BaseRule =
   | { rule: 'mean' }
   | { rule: 'median' }
   | { rule: 'trimmed-mean'; trimFraction: number }
+  | { rule: 'krum'; f: number }
+  | { rule: 'multi-krum'; f: number; m: number }
+  | { rule: 'geometric-median'; iterations: number; nu: number; tolerance: number }
+  | { rule: 'centered-clipping'; tau: number; iterations: number }
+
+/** A rule and its optional pre-steps, applied in this order: norm bound, NNM, bucketing (SPEC.md 8). */
+export type AggregationRule = BaseRule & {
+  /** clip every input to this L2 norm first (SPEC.md 8.9) */
+  normBound?: number
+  /** nearest-neighbour mixing with this declared number of Byzantine inputs (SPEC.md 8.7) */
+  nnmF?: number
+  /** bucketing with buckets of this size (SPEC.md 8.8) */
+  bucketSize?: number
+}
+
+export interface AggregationContext {
+  /** seed of the round's shared randomness (bucketing): runId || u64le(round) */
+  seed: Uint8Array
+  /** the previous round's aggregate (centered clipping's reference point); zeros in round 0 */
+  reference?: Float32Array
+}
 
 export interface Contribution {
   /** Content id of the delta (its hash): defines the canonical order. */
@@ -24,7 +54,11 @@ export class AggregationInputError extends Error {
  * Aggregates contributions with a rule. Inputs are put in canonical order (ascending id bytes)
  * first, so the result does not depend on arrival order. Inputs must be validated deltas of one length.
  */
-export function aggregate(config: AggregationRule, contributions: readonly Contribution[]): Float32Array {
+export function aggregate(
+  config: AggregationRule,
+  contributions: readonly Contribution[],
+  context: AggregationContext = { seed: new Uint8Array(0) },
+): Float32Array {
   if (contributions.length === 0) throw new AggregationInputError('nothing to aggregate')
   const length = contributions[0].values.length
   for (const c of contributions) {
@@ -32,14 +66,80 @@ export function aggregate(config: AggregationRule, contributions: readonly Contr
       throw new AggregationInputError(`contributions differ in length (${c.values.length} != ${length})`)
     }
   }
-  const ordered = [...contributions].sort((a, b) => compareBytes(a.id, b.id)).map((c) => c.values)
+  let inputs = [...contributions].sort((a, b) => compareBytes(a.id, b.id)).map((c) => c.values)
+  for (const x of inputs) {
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i])) throw new AggregationInputError(`an input holds ${x[i]} at index ${i}`)
+    }
+  }
+  checkTolerance(config, inputs.length)
+  if (config.normBound !== undefined) inputs = inputs.map((x) => clipNorm(x, config.normBound!))
+  if (config.nnmF !== undefined) inputs = nearestNeighbourMixing(inputs, config.nnmF)
+  if (config.bucketSize !== undefined && config.bucketSize > 1)
+    inputs = bucketMeans(inputs, config.bucketSize, context.seed)
+  return applyRule(config, inputs, context)
+}
+
+function applyRule(config: BaseRule, inputs: Float32Array[], context: AggregationContext): Float32Array {
   switch (config.rule) {
     case 'mean':
-      return mean(ordered)
+      return mean(inputs)
     case 'median':
-      return coordinateMedian(ordered)
+      return coordinateMedian(inputs)
     case 'trimmed-mean':
-      return trimmedMean(ordered, config.trimFraction)
+      return trimmedMean(inputs, config.trimFraction)
+    case 'krum':
+      return krum(inputs, config.f)
+    case 'multi-krum':
+      return multiKrum(inputs, config.f, config.m)
+    case 'geometric-median':
+      return geometricMedian(inputs, config)
+    case 'centered-clipping':
+      return centeredClipping(
+        inputs,
+        config.tau,
+        config.iterations,
+        context.reference ?? new Float32Array(inputs[0].length),
+      )
+  }
+}
+
+/**
+ * The largest number of Byzantine inputs each rule is built to tolerate among n (SPEC.md 8.10).
+ * With bucketing the rule sees ceil(n / bucketSize) bucket means, of which up to f can be tainted.
+ */
+export function toleratedFaults(config: AggregationRule, n: number): number {
+  const m = config.bucketSize && config.bucketSize > 1 ? Math.ceil(n / config.bucketSize) : n
+  switch (config.rule) {
+    case 'mean':
+      return 0
+    case 'median':
+    case 'geometric-median':
+    case 'centered-clipping':
+      return Math.ceil(m / 2) - 1 // f < m / 2
+    case 'trimmed-mean':
+      return Math.floor(config.trimFraction * m) // the values trimmed at each end
+    case 'krum':
+    case 'multi-krum':
+      return Math.max(0, Math.ceil((m - 2) / 2) - 1) // m > 2f + 2
+  }
+}
+
+/** Refuses a configuration its inputs cannot satisfy, saying what is needed (SPEC.md 8.10). */
+export function checkTolerance(config: AggregationRule, n: number): void {
+  const declared = 'f' in config ? config.f : config.nnmF
+  if (declared !== undefined && declared > toleratedFaults(config, n)) {
+    throw new AggregationInputError(
+      `${config.rule} cannot tolerate f = ${declared} Byzantine inputs among ${n}${config.bucketSize ? ` in buckets of ${config.bucketSize}` : ''} (at most ${toleratedFaults(config, n)})`,
+    )
+  }
+  if (config.rule === 'multi-krum' && (config.m < 1 || config.m > n - config.f)) {
+    throw new AggregationInputError(
+      `multi-krum needs 1 <= m <= n - f (m = ${config.m}, n = ${n}, f = ${config.f})`,
+    )
+  }
+  if (config.nnmF !== undefined && config.nnmF >= n) {
+    throw new AggregationInputError(`nearest-neighbour mixing needs f < n (f = ${config.nnmF}, n = ${n})`)
   }
 }
 

@@ -50,6 +50,11 @@ export class NodeMetrics {
     labelNames: ['phase'] as const,
     registers: [this.registry],
   })
+  readonly aggregationFallbacks = new Counter({
+    name: 'dtrain_aggregation_fallbacks_total',
+    help: 'Rounds aggregated with the median because too few deltas arrived for the configured rule',
+    registers: [this.registry],
+  })
   readonly equivocations = new Counter({
     name: 'dtrain_equivocations_total',
     help: 'Peers caught signing two different deltas for one round (their contribution is excluded)',

@@ -4,7 +4,7 @@
 import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { aggregate, type Contribution } from '../aggregate/rules.js'
+import { AggregationInputError, aggregate, type Contribution } from '../aggregate/rules.js'
 import { decodeDelta, type EncodeOptions, encodedDeltaSize } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
 import { commitTopic, deltaTopic, evidenceTopic, LIMITS, PROTOCOL } from '../constants.js'
@@ -115,6 +115,8 @@ export class DtrainNode {
   private readonly fetchQueue: Array<() => Promise<void>> = []
   private waiters: Array<() => void> = []
   private stopped = false
+  /** the previous round's aggregate: centered clipping's reference point (SPEC.md 8.6) */
+  private lastAggregate?: Float32Array
   private lastAnnouncement?: { round: number; signed: Uint8Array; publishedAt: number }
   private readonly abort = new AbortController()
 
@@ -568,7 +570,25 @@ export class DtrainNode {
     }
 
     await timed('aggregate', () => {
-      const aggregated = aggregate(genesis.aggregation, contributions)
+      const seed = new Uint8Array(40)
+      seed.set(this.runId)
+      new DataView(seed.buffer).setBigUint64(32, BigInt(round), true)
+      const context = { seed, reference: this.lastAggregate }
+      let aggregated: Float32Array
+      try {
+        aggregated = aggregate(genesis.aggregation, contributions, context)
+      } catch (err) {
+        if (!(err instanceof AggregationInputError)) throw err
+        // Too few deltas arrived for the rule's declared f: every node in this situation falls
+        // back to the coordinate median of the same set (SPEC.md 8.10), so they stay in step.
+        log.warn(
+          { phase: 'aggregate', err: err.message, contributors: contributions.length },
+          'falling back to the median',
+        )
+        this.metrics.aggregationFallbacks.inc()
+        aggregated = aggregate({ rule: 'median' }, contributions, context)
+      }
+      this.lastAggregate = aggregated
       this.state = nesterovStep(this.state, aggregated, genesis.outer.optimizer)
     })
 

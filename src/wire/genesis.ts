@@ -1,6 +1,7 @@
 // The run definition (genesis), SPEC.md section 3. Every field is validated; unknown fields are
 // errors; the run id is the hash of the canonical encoding, so nodes agree on every parameter.
 import { z } from 'zod'
+import { checkTolerance } from '../aggregate/rules.js'
 import {
   DELTA_ENCODINGS,
   type DeltaEncodingName,
@@ -25,6 +26,13 @@ export const modelSchema = z.strictObject({
   initSeed: z.string().min(1).max(256),
   initStd: z.number().positive().max(1),
 })
+
+/** Optional pre-steps of every aggregation rule (SPEC.md 8.7-8.9). */
+const preSteps = {
+  normBound: z.number().positive().optional(),
+  nnmF: z.number().int().min(0).optional(),
+  bucketSize: z.number().int().min(1).max(64).optional(),
+}
 
 export const genesisSchema = z
   .strictObject({
@@ -59,9 +67,33 @@ export const genesisSchema = z
       }),
     }),
     aggregation: z.discriminatedUnion('rule', [
-      z.strictObject({ rule: z.literal('mean') }),
-      z.strictObject({ rule: z.literal('median') }),
-      z.strictObject({ rule: z.literal('trimmed-mean'), trimFraction: z.number().min(0).lt(0.5) }),
+      z.strictObject({ rule: z.literal('mean'), ...preSteps }),
+      z.strictObject({ rule: z.literal('median'), ...preSteps }),
+      z.strictObject({
+        rule: z.literal('trimmed-mean'),
+        trimFraction: z.number().min(0).lt(0.5),
+        ...preSteps,
+      }),
+      z.strictObject({ rule: z.literal('krum'), f: z.number().int().min(0), ...preSteps }),
+      z.strictObject({
+        rule: z.literal('multi-krum'),
+        f: z.number().int().min(0),
+        m: positiveInt,
+        ...preSteps,
+      }),
+      z.strictObject({
+        rule: z.literal('geometric-median'),
+        iterations: positiveInt.max(1000),
+        nu: z.number().positive(),
+        tolerance: z.number().min(0),
+        ...preSteps,
+      }),
+      z.strictObject({
+        rule: z.literal('centered-clipping'),
+        tau: z.number().positive(),
+        iterations: positiveInt.max(100),
+        ...preSteps,
+      }),
     ]),
     delta: z.strictObject({
       encoding: z.enum(DELTA_ENCODINGS),
@@ -80,6 +112,15 @@ export const genesisSchema = z
     }),
   })
   .superRefine((g, ctx) => {
+    try {
+      checkTolerance(g.aggregation, g.round.expectedPeers)
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aggregation'],
+        message: `${(err as Error).message} with round.expectedPeers = ${g.round.expectedPeers}: lower f or raise expectedPeers`,
+      })
+    }
     if (g.model.dModel % g.model.heads !== 0) {
       ctx.addIssue({
         code: 'custom',

@@ -180,7 +180,11 @@ describe('vectors checked with the standard primitives alone', () => {
     }))
     for (const c of a.cases) {
       const reversed = contributions.slice(0, c.inputs).reverse()
-      expect(Array.from(aggregate(c.rule as AggregationRule, reversed))).toEqual(c.output)
+      const context = { seed: hexToBytes(a.seedHex), reference: Float32Array.from(a.reference) }
+      expect(
+        Array.from(aggregate(c.rule as AggregationRule, reversed, context)),
+        JSON.stringify(c.rule),
+      ).toEqual(c.output)
     }
     const o = load('outer')
     const next = nesterovStep(
