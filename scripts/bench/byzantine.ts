@@ -105,7 +105,7 @@ function attackVectors(
   for (const h of honest) for (let i = 0; i < d; i++) mean[i] += h[i] / honest.length
   for (const h of honest) for (let i = 0; i < d; i++) std[i] += (h[i] - mean[i]) ** 2 / honest.length
   for (let i = 0; i < d; i++) std[i] = Math.sqrt(std[i])
-  return Array.from({ length: count }, (_, b) => {
+  const make = (b: number): Float32Array => {
     switch (attack) {
       case 'sign-flip':
         return Float32Array.from(mean, (x) => -x)
@@ -127,7 +127,8 @@ function attackVectors(
       case 'none':
         return Float32Array.from(mean)
     }
-  })
+  }
+  return Array.from({ length: count }, (_, b) => make(b))
 }
 
 async function runCell(

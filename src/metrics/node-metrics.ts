@@ -55,6 +55,16 @@ export class NodeMetrics {
     help: 'Rounds aggregated with the median because too few deltas arrived for the configured rule',
     registers: [this.registry],
   })
+  readonly belowQuorumRounds = new Counter({
+    name: 'dtrain_below_quorum_rounds_total',
+    help: 'Rounds aggregated with fewer deltas than round.minPeers (after one extension)',
+    registers: [this.registry],
+  })
+  readonly collectDeadlineSeconds = new Gauge({
+    name: 'dtrain_collect_deadline_seconds',
+    help: 'The adaptive collect deadline the next round will use',
+    registers: [this.registry],
+  })
   readonly equivocations = new Counter({
     name: 'dtrain_equivocations_total',
     help: 'Peers caught signing two different deltas for one round (their contribution is excluded)',

@@ -29,6 +29,7 @@ import {
   type TransferCounters,
   TransferError,
 } from '../net/transfer.js'
+import { collectDeadlineMs, DEADLINE_HISTORY_ROUNDS } from '../round/deadline.js'
 import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js'
 import { DeltaStore } from '../store/delta-store.js'
 import { type BackendChoice, type BackendName, selectBackend } from '../train/backend.js'
@@ -78,6 +79,8 @@ interface PeerDelta {
   /** 'excluded': the peer equivocated in this round; none of its deltas for it count (SPEC.md 5.6) */
   state: 'fetching' | 'valid' | 'failed' | 'excluded'
   values?: Float32Array
+  /** when the delta became valid (ms since the epoch): arrival delays feed the adaptive deadline */
+  validAt?: number
   /** the signed announcement as received, kept as evidence should the peer equivocate */
   envelope: Uint8Array
 }
@@ -115,6 +118,9 @@ export class DtrainNode {
   private readonly fetchQueue: Array<() => Promise<void>> = []
   private waiters: Array<() => void> = []
   private stopped = false
+  /** arrival delays (ms after collect began) of the other peers' deltas, last rounds first to last */
+  private readonly arrivalDelays: number[][] = []
+  private readonly collectStartedAt = new Map<number, number>()
   /** the previous round's aggregate: centered clipping's reference point (SPEC.md 8.6) */
   private lastAggregate?: Float32Array
   private lastAnnouncement?: { round: number; signed: Uint8Array; publishedAt: number }
@@ -398,6 +404,7 @@ export class DtrainNode {
       if (entry.state === 'excluded') return
       entry.values = decoded.values
       entry.state = 'valid'
+      entry.validAt = Date.now()
       this.store.put(message.round, bytes)
       log.debug({ bytes: bytes.length }, 'delta received')
       this.notify()
@@ -433,6 +440,28 @@ export class DtrainNode {
         resolve()
       })
     })
+  }
+
+  /** Keeps the arrival delays of the other peers' deltas of `round` for the adaptive deadline. */
+  private recordArrivals(round: number): void {
+    const started = this.collectStartedAt.get(round)
+    if (started === undefined) return
+    const delays: number[] = []
+    for (const [peer, entry] of this.deltas.get(round) ?? []) {
+      if (peer !== this.peerId.toString() && entry.state === 'valid' && entry.validAt !== undefined) {
+        delays.push(Math.max(0, entry.validAt - started))
+      }
+    }
+    this.arrivalDelays.push(delays)
+    if (this.arrivalDelays.length > DEADLINE_HISTORY_ROUNDS) this.arrivalDelays.shift()
+    this.collectStartedAt.delete(round)
+    this.metrics.collectDeadlineSeconds.set(
+      collectDeadlineMs(
+        this.arrivalDelays,
+        this.options.genesis.round.minCollectMs,
+        this.options.genesis.round.collectTimeoutMs,
+      ) / 1000,
+    )
   }
 
   private validContributions(round: number): Contribution[] {
@@ -552,16 +581,40 @@ export class DtrainNode {
       )
     })
 
+    const { expectedPeers, minPeers, minCollectMs, collectTimeoutMs } = genesis.round
+    const deadlineMs = collectDeadlineMs(this.arrivalDelays, minCollectMs, collectTimeoutMs)
+    let extended = false
     const deadlineHit = await timed('collect', async () => {
-      const deadline = Date.now() + genesis.round.collectTimeoutMs
+      const started = Date.now()
+      this.collectStartedAt.set(round, started)
+      let deadline = started + deadlineMs
       for (;;) {
-        if (this.validContributions(round).length >= genesis.round.expectedPeers) return false
-        if (Date.now() >= deadline || this.stopped) return true
+        const have = this.validContributions(round).length
+        if (have >= expectedPeers) return false
+        if (this.stopped) return true
+        if (Date.now() >= deadline) {
+          // Below quorum the deadline is extended once (SPEC.md 11.3), then the round goes on.
+          if (have >= minPeers || extended) return true
+          extended = true
+          deadline = Date.now() + deadlineMs
+          log.warn(
+            { phase: 'collect', have, minPeers, extraMs: deadlineMs },
+            'below quorum at the deadline: extending once',
+          )
+        }
         await this.reannounceIfDue()
         await this.changed(Math.min(deadline - Date.now(), REANNOUNCE_MS))
       }
     })
+    this.recordArrivals(round)
     const contributions = this.validContributions(round)
+    if (contributions.length < minPeers) {
+      this.metrics.belowQuorumRounds.inc()
+      log.warn(
+        { phase: 'collect', have: contributions.length, minPeers },
+        'round carries on below quorum with the deltas that arrived',
+      )
+    }
     if (deadlineHit) {
       log.warn(
         { phase: 'collect', have: contributions.length, expected: genesis.round.expectedPeers },

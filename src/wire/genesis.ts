@@ -104,6 +104,7 @@ export const genesisSchema = z
     round: z.strictObject({
       expectedPeers: positiveInt.max(10_000),
       minPeers: positiveInt.max(10_000),
+      minCollectMs: positiveInt.max(86_400_000),
       collectTimeoutMs: positiveInt.max(86_400_000),
     }),
     eval: z.strictObject({
@@ -126,6 +127,13 @@ export const genesisSchema = z
         code: 'custom',
         path: ['model', 'heads'],
         message: `model.dModel (${g.model.dModel}) must be divisible by model.heads (${g.model.heads})`,
+      })
+    }
+    if (g.round.minCollectMs > g.round.collectTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['round', 'minCollectMs'],
+        message: `round.minCollectMs (${g.round.minCollectMs}) cannot exceed round.collectTimeoutMs (${g.round.collectTimeoutMs})`,
       })
     }
     if (g.round.minPeers > g.round.expectedPeers) {
@@ -208,6 +216,8 @@ export interface GenesisOptions {
   aggregation?: Genesis['aggregation']
   dataset?: 'moby-dick' | 'synthetic'
   collectTimeoutMs?: number
+  minCollectMs?: number
+  minPeers?: number
   evalWindows?: number
 }
 
@@ -246,7 +256,12 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
       topkFraction: 0.01,
       errorFeedback: options.errorFeedback ?? true, // a no-op for fp32, whose residual is zero
     },
-    round: { expectedPeers, minPeers: 1, collectTimeoutMs: options.collectTimeoutMs ?? 120_000 },
+    round: {
+      expectedPeers,
+      minPeers: options.minPeers ?? 1,
+      minCollectMs: Math.min(options.minCollectMs ?? 2000, options.collectTimeoutMs ?? 120_000),
+      collectTimeoutMs: options.collectTimeoutMs ?? 120_000, // the deadline's upper bound (SPEC.md 11.2)
+    },
     eval: { windows: options.evalWindows ?? 64, batchSize: 32 },
   })
 }

@@ -1,0 +1,58 @@
+// The round protocol when a peer never shows up (SPEC.md 11.2, 11.3): the collect deadline adapts
+// to the arrival times of recent rounds, and below quorum the deadline is extended once.
+import { afterEach, describe, expect, it } from 'vitest'
+import type { DtrainNode, RoundReport } from '../../src/node/node.js'
+import { defaultGenesis } from '../../src/wire/genesis.js'
+import { startNodes } from './helpers.js'
+
+describe('round protocol with a missing peer', () => {
+  let nodes: DtrainNode[] = []
+  afterEach(async () => {
+    await Promise.all(nodes.map((n) => n.stop()))
+    nodes = []
+  })
+
+  const genesisFor = (minPeers: number, collectTimeoutMs: number, salt: string) =>
+    defaultGenesis({
+      preset: 'tiny',
+      dataset: 'synthetic',
+      innerSteps: 4,
+      batchSize: 4,
+      expectedPeers: 4, // a fourth peer is expected but never starts
+      minPeers,
+      minCollectMs: 300,
+      collectTimeoutMs,
+      evalWindows: 4,
+      salt,
+    })
+
+  it('shortens the collect deadline from the arrival times it observed, and stays in agreement', async () => {
+    nodes = await startNodes(genesisFor(3, 5000, 'adaptive'), 3)
+    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    const rounds: RoundReport[][] = []
+    for (let r = 0; r < 2; r++) rounds.push(await Promise.all(nodes.map((n) => n.runRound())))
+    for (const reports of rounds) {
+      for (const report of reports) {
+        expect(report.deadlineHit).toBe(true)
+        expect(report.contributors).toBe(3)
+      }
+    }
+    // Round 0 waits the full 5 s; round 1 waits 1.5 x the observed delays + 1 s, far less.
+    expect(Math.min(...rounds[0].map((r) => r.phaseSeconds.collect))).toBeGreaterThan(4.5)
+    expect(Math.max(...rounds[1].map((r) => r.phaseSeconds.collect))).toBeLessThan(3.5)
+    expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
+    expect(await nodes[0].metrics.total(nodes[0].metrics.belowQuorumRounds)).toBe(0)
+  })
+
+  it('extends the deadline once below quorum, then carries on and counts the round', async () => {
+    nodes = await startNodes(genesisFor(4, 1500, 'quorum'), 3)
+    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    const reports = await Promise.all(nodes.map((n) => n.runRound()))
+    for (const report of reports) {
+      expect(report.contributors).toBe(3)
+      expect(report.phaseSeconds.collect).toBeGreaterThan(2.9) // two deadlines of 1.5 s
+    }
+    for (const node of nodes) expect(await node.metrics.total(node.metrics.belowQuorumRounds)).toBe(1)
+    expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
+  })
+})
