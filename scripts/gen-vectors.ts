@@ -10,6 +10,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { type AggregationRule, aggregate, type Contribution } from '../src/aggregate/rules.js'
 import { decodeDelta, type EncodeOptions, encodeDelta } from '../src/codec/delta.js'
 import { compressWithFeedback } from '../src/codec/error-feedback.js'
+import { encodeState } from '../src/codec/state.js'
 import { commitTopic, DOMAINS, deltaTopic, PROTOCOL } from '../src/constants.js'
 import { domainHash, fromHex, sha256, toHex, weightsHash } from '../src/crypto/hash.js'
 import { leafHash, MerkleTree } from '../src/crypto/merkle.js'
@@ -198,6 +199,12 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
   }
   const announcementBody = encodeAnnouncementBody(announcement)
   const announcementEnvelope = await signAnnouncement(key, announcement)
+  const stateBytes = encodeState({
+    round: 3,
+    weights: f32([1, -2, 0.5]),
+    momentum: f32([0.1, 0, -0.3]),
+    reference: f32([0.25, -1, 0.001]),
+  })
   const commit: Commit = {
     version: 1,
     runId,
@@ -205,6 +212,8 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     peerId: peerIdBytes(peerId),
     weightsHash: sha256(new TextEncoder().encode('weights')),
     deltaHashes: [leafHash(fp32), leafHash(int8)].sort(Buffer.compare),
+    stateRoot: leafHash(stateBytes),
+    stateSize: stateBytes.length,
   }
   const commitBody = encodeCommitBody(commit)
   const commitEnvelope = await signCommit(key, commit)
@@ -234,6 +243,11 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       bodyHex: toHex(commitBody),
       signingDigestHex: toHex(domainHash(DOMAINS.commit, commitBody)),
       envelopeHex: toHex(commitEnvelope),
+    },
+    state: {
+      fields: { round: 3, weights: [1, -2, 0.5], momentum: [0.1, 0, -0.3], reference: [0.25, -1, 0.001] },
+      bytesHex: toHex(stateBytes),
+      rootHex: toHex(leafHash(stateBytes)),
     },
     evidence: {
       firstHex: toHex(announcementEnvelope),

@@ -119,6 +119,7 @@ program
   .option('--bootstrap <multiaddr>', 'bootstrap peer, with /p2p/<peer id> (repeatable)', collect, [])
   .option('--rounds <r>', 'rounds to train, then stop (0 = until stopped)', nonNegativeInt('--rounds'), 0)
   .option('--swarm-key <file>', 'pre-shared key file of a private network')
+  .option('--join', 'join a running network: fetch its committed state before the first round', false)
   .option(
     '--start-timeout <s>',
     'seconds to wait for the expected peers before round 1',
@@ -147,6 +148,7 @@ program
       swarmKey: opts.swarmKey,
       startTimeout: opts.startTimeout,
       logLevel: opts.logLevel,
+      join: opts.join,
     })
   })
 

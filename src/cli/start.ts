@@ -20,6 +20,8 @@ export interface StartOptions {
   swarmKey?: string
   startTimeout: number
   logLevel: string
+  /** fetch the network's committed state before the first round (a late joiner) */
+  join: boolean
 }
 
 function emit(event: NodeEvent): void {
@@ -66,6 +68,13 @@ export async function runStart(options: StartOptions): Promise<number> {
   })
   logger.info({ addresses: node.addresses(), run: node.runIdHex }, 'listening')
   const peers = await node.waitForPeers(genesis.round.expectedPeers, options.startTimeout * 1000)
+  if (options.join) {
+    const synced = await node.syncFromNetwork(genesis.round.collectTimeoutMs)
+    logger.info(
+      { synced, round: node.round },
+      synced ? 'joined the running network' : 'found no majority state to join; starting from round 0',
+    )
+  }
   const initialEvalLoss = node.evaluate()
   emit({ type: 'ready', peers, initialEvalLoss })
   logger.info({ peers, initialEvalLoss }, 'starting rounds')

@@ -123,7 +123,14 @@ export async function checkCommit(
   const c = envelope.message
   const signer = await checkSignerAndSignature(envelope, c.runId, c.peerId, origin, ctx.runId, DOMAINS.commit)
   // A commit for round r is published after round r, so it may arrive while we are in r + 1.
-  checkRoundWindow(c.round + 1, ctx.currentRound)
+  // Commits of later rounds are kept: they tell a node that it is behind (SPEC.md 12.2).
+  if (c.round + 1 < ctx.currentRound) {
+    throw new GossipCheckError(
+      'ignore',
+      'stale-round',
+      `commit of round ${c.round}, current round ${ctx.currentRound}`,
+    )
+  }
   return { ...envelope, signer }
 }
 

@@ -65,6 +65,17 @@ export class NodeMetrics {
     help: 'The adaptive collect deadline the next round will use',
     registers: [this.registry],
   })
+  readonly stateSyncs = new Counter({
+    name: 'dtrain_state_syncs_total',
+    help: 'Global states fetched from peers, because this node was behind or in the minority',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+  readonly stateSyncFailures = new Counter({
+    name: 'dtrain_state_sync_failures_total',
+    help: 'State syncs that failed (the node went on with its own state)',
+    registers: [this.registry],
+  })
   readonly equivocations = new Counter({
     name: 'dtrain_equivocations_total',
     help: 'Peers caught signing two different deltas for one round (their contribution is excluded)',

@@ -3,10 +3,12 @@
 // commit -> evaluate.
 import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { AggregationInputError, aggregate, type Contribution } from '../aggregate/rules.js'
 import { decodeDelta, type EncodeOptions, encodedDeltaSize } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
+import { decodeState, encodeState } from '../codec/state.js'
 import { commitTopic, deltaTopic, evidenceTopic, LIMITS, PROTOCOL } from '../constants.js'
 import { toHex, weightsHash } from '../crypto/hash.js'
 import { peerIdBytes, peerIdFromBytes } from '../crypto/sign.js'
@@ -74,6 +76,15 @@ export interface RoundReport {
   tokensPerSecond: number
 }
 
+interface CommitRecord {
+  weightsHash: string
+  stateRoot: Uint8Array
+  stateSize: number
+}
+
+/** Commits kept in memory at most (all rounds together); a flood of commits cannot grow it further. */
+const MAX_COMMITS_TRACKED = 65_536
+
 interface PeerDelta {
   deltaHash: Uint8Array
   /** 'excluded': the peer equivocated in this round; none of its deltas for it count (SPEC.md 5.6) */
@@ -102,8 +113,10 @@ export class DtrainNode {
   private readonly log: Logger
   private readonly store = new DeltaStore()
   private readonly deltas = new Map<number, Map<string, PeerDelta>>()
-  private readonly commits = new Map<number, Map<string, string>>()
-  private readonly ownCommits = new Map<number, string>()
+  /** model commits received, by round and peer (SPEC.md 5.5) */
+  private readonly commits = new Map<number, Map<string, CommitRecord>>()
+  private commitCount = 0
+  private readonly ownCommits = new Map<number, CommitRecord>()
   private readonly encodedSize: number
   private readonly encodeOptions: EncodeOptions
   /** error-feedback residual (SPEC.md 6.9): what earlier encodings dropped */
@@ -240,11 +253,16 @@ export class DtrainNode {
     )
     this.countVerdict('commit', verdict, origin)
     if (verdict.action !== 'accept') return verdict.action as TopicValidatorResult
-    const { round, weightsHash: hash } = verdict.value.message
-    const byPeer = this.commits.get(round) ?? new Map<string, string>()
+    const { round, weightsHash: hash, stateRoot, stateSize } = verdict.value.message
+    const byPeer = this.commits.get(round) ?? new Map<string, CommitRecord>()
+    const peer = verdict.value.signer.toString()
+    if (!byPeer.has(peer)) {
+      if (this.commitCount >= MAX_COMMITS_TRACKED) return 'ignore' as TopicValidatorResult
+      this.commitCount++
+    }
     this.commits.set(round, byPeer)
-    byPeer.set(verdict.value.signer.toString(), toHex(hash))
-    this.checkCommitAgreement(round, verdict.value.signer.toString(), toHex(hash))
+    byPeer.set(peer, { weightsHash: toHex(hash), stateRoot, stateSize })
+    this.checkCommitAgreement(round, peer, toHex(hash))
     this.notify()
     return 'accept' as TopicValidatorResult
   }
@@ -324,7 +342,7 @@ export class DtrainNode {
   }
 
   private checkCommitAgreement(round: number, peer: string, hash: string): void {
-    const ours = this.ownCommits.get(round)
+    const ours = this.ownCommits.get(round)?.weightsHash
     if (ours !== undefined && ours !== hash) {
       this.metrics.commitMismatches.inc()
       this.log.warn({ round, remote: peer, theirs: hash, ours }, 'peer committed other global weights')
@@ -495,6 +513,83 @@ export class DtrainNode {
     }
   }
 
+  /**
+   * Agreement and catch-up (SPEC.md 12.2), from the commits received so far: take the most recent
+   * round R (not older than the last round) whose commits agree on one state root with at least
+   * floor(expectedPeers / 2) + 1 votes, this node's own commit counted. If R is ahead of this node,
+   * or R is its last round and its own state differs, it fetches that state from the peers that
+   * committed it, verifies it, and continues from round R + 1. Returns true when it synced.
+   */
+  async reconcile(): Promise<boolean> {
+    const threshold = Math.floor(this.options.genesis.round.expectedPeers / 2) + 1
+    const rounds = [...this.commits.keys()].filter((r) => r >= this.currentRound - 1).sort((a, b) => b - a)
+    for (const round of rounds) {
+      const votes = new Map<string, { record: CommitRecord; peers: string[] }>()
+      const tally = (peer: string, record: CommitRecord) => {
+        const key = `${toHex(record.stateRoot)}/${record.weightsHash}/${record.stateSize}`
+        const entry = votes.get(key) ?? { record, peers: [] }
+        entry.peers.push(peer)
+        votes.set(key, entry)
+      }
+      for (const [peer, record] of this.commits.get(round) ?? []) tally(peer, record)
+      const own = this.ownCommits.get(round)
+      if (own) tally(this.peerId.toString(), own)
+      const top = [...votes.values()].sort((a, b) => b.peers.length - a.peers.length)[0]
+      if (top === undefined || top.peers.length < threshold) continue
+      const behind = round >= this.currentRound
+      const minority = !behind && own !== undefined && toHex(own.stateRoot) !== toHex(top.record.stateRoot)
+      if (!behind && !minority) return false
+      const sources = top.peers.filter((p) => p !== this.peerId.toString()).map((p) => peerIdFromString(p))
+      return await this.syncState(round, top.record, sources, behind ? 'behind' : 'minority')
+    }
+    return false
+  }
+
+  /** Waits up to `timeoutMs` for a majority of commits of some round, then reconciles (a late joiner). */
+  async syncFromNetwork(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      if (await this.reconcile()) return true
+      if (Date.now() >= deadline || this.stopped) return false
+      await this.changed(Math.min(1000, deadline - Date.now()))
+    }
+  }
+
+  private async syncState(
+    round: number,
+    record: CommitRecord,
+    sources: PeerId[],
+    why: 'behind' | 'minority',
+  ): Promise<boolean> {
+    const log = this.log.child({ round, phase: 'sync' })
+    try {
+      const assembly = new ChunkAssembly(record.stateRoot, record.stateSize)
+      const bytes = await fetchChunks(this.host, assembly, sources, this.counters, {
+        signal: this.abort.signal,
+      })
+      const state = decodeState(bytes, this.state.weights.length)
+      if (state.round !== round)
+        throw new Error(`the state is of round ${state.round}, the commits of round ${round}`)
+      if (toHex(weightsHash(state.weights)) !== record.weightsHash)
+        throw new Error('the weights do not hash to the committed hash')
+      this.state = { weights: state.weights, momentum: state.momentum }
+      this.lastAggregate = state.reference
+      this.currentRound = round + 1
+      this.store.put(round, bytes)
+      this.ownCommits.set(round, { ...record })
+      this.metrics.stateSyncs.inc({ reason: why })
+      log.warn(
+        { why, sources: sources.length, weightsHash: record.weightsHash.slice(0, 16) },
+        'synced the global state from peers',
+      )
+      return true
+    } catch (err) {
+      this.metrics.stateSyncFailures.inc()
+      log.warn({ why, err: (err as Error).message }, 'state sync failed; continuing with the local state')
+      return false
+    }
+  }
+
   /** Held-out loss of the current global weights. */
   evaluate(): number {
     return this.trainer.evaluate(this.state.weights, this.heldOutOffsets, this.options.genesis.eval.batchSize)
@@ -502,6 +597,7 @@ export class DtrainNode {
 
   /** Runs one round of SPEC.md 11 and returns its report. */
   async runRound(): Promise<RoundReport> {
+    await this.reconcile()
     const { genesis } = this.options
     const round = this.currentRound
     const log = this.log.child({ round })
@@ -649,6 +745,14 @@ export class DtrainNode {
     const newHashHex = toHex(newHash)
     await timed('commit', async () => {
       const deltaHashes = contributions.map((c) => c.id).sort(Buffer.compare)
+      // The state after this round, served to late joiners and to nodes in the minority (SPEC.md 12).
+      const stateBytes = encodeState({
+        round,
+        weights: this.state.weights,
+        momentum: this.state.momentum,
+        reference: this.lastAggregate ?? new Float32Array(this.state.weights.length),
+      })
+      const stateRoot = this.store.put(round, stateBytes)
       const signed = await signCommit(this.options.privateKey, {
         version: PROTOCOL.protocolVersion,
         runId: this.runId,
@@ -656,9 +760,12 @@ export class DtrainNode {
         peerId: myPeerBytes,
         weightsHash: newHash,
         deltaHashes,
+        stateRoot,
+        stateSize: stateBytes.length,
       })
-      this.ownCommits.set(round, newHashHex)
-      for (const [peer, hash] of this.commits.get(round) ?? []) this.checkCommitAgreement(round, peer, hash)
+      this.ownCommits.set(round, { weightsHash: newHashHex, stateRoot, stateSize: stateBytes.length })
+      for (const [peer, record] of this.commits.get(round) ?? [])
+        this.checkCommitAgreement(round, peer, record.weightsHash)
       await this.publish(commitTopic(this.runIdHex), signed)
     })
 
@@ -666,7 +773,13 @@ export class DtrainNode {
     this.metrics.evalLoss.set(evalLoss)
     this.metrics.contributors.set(contributions.length)
     this.deltas.delete(round - LIMITS.keptDeltaRounds)
-    this.commits.delete(round - LIMITS.keptDeltaRounds)
+    for (const r of [...this.commits.keys()]) {
+      if (r <= round - LIMITS.keptDeltaRounds) {
+        this.commitCount -= this.commits.get(r)!.size
+        this.commits.delete(r)
+      }
+    }
+    this.ownCommits.delete(round - LIMITS.keptDeltaRounds)
     this.evidence.delete(round - LIMITS.keptDeltaRounds)
     this.currentRound = round + 1
     const report: RoundReport = {

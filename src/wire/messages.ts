@@ -46,6 +46,8 @@ export interface Commit {
   peerId: Uint8Array
   weightsHash: Uint8Array
   deltaHashes: Uint8Array[]
+  stateRoot: Uint8Array
+  stateSize: number
 }
 
 export interface SignedEnvelope<T> {
@@ -92,6 +94,8 @@ export function encodeCommitBody(c: Commit): Uint8Array {
     peerId: c.peerId as Uint8Array<ArrayBuffer>,
     weightsHash: c.weightsHash as Uint8Array<ArrayBuffer>,
     deltaHashes: c.deltaHashes as Uint8Array<ArrayBuffer>[],
+    stateRoot: c.stateRoot as Uint8Array<ArrayBuffer>,
+    stateSize: BigInt(c.stateSize),
   })
 }
 
@@ -168,6 +172,8 @@ export function decodeCommit(bytes: Uint8Array): SignedEnvelope<Commit> {
       peerId: raw.peerId,
       weightsHash: hashField(raw.weightsHash, 'weightsHash'),
       deltaHashes: raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`)),
+      stateRoot: hashField(raw.stateRoot, 'stateRoot'),
+      stateSize: safeInteger(raw.stateSize, 'stateSize'),
     },
   }
 }

@@ -208,6 +208,8 @@ describe('fuzzing the decoders', () => {
       peerId: announcement.peerId,
       weightsHash: sha256(new Uint8Array([3])),
       deltaHashes: [sha256(new Uint8Array([4])), sha256(new Uint8Array([5]))],
+      stateRoot: sha256(new Uint8Array([8])),
+      stateSize: 1234,
     })
     for (const bytes of mutations('commit', commit, 10_000)) {
       await expectVerdict(() => checkCommit(bytes, undefined, { runId, currentRound: 4 }), 'commit')

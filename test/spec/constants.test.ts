@@ -10,7 +10,7 @@ const spec = readFileSync(new URL('../../SPEC.md', import.meta.url), 'utf8')
 const constants = JSON.parse(readFileSync(new URL('../../protocol/constants.json', import.meta.url), 'utf8'))
 
 function specTable(): Map<string, string> {
-  const section = spec.slice(spec.indexOf('## 12. Constants'), spec.indexOf('## 13.'))
+  const section = spec.slice(spec.indexOf('## 13. Constants'), spec.indexOf('## 14.'))
   const rows = new Map<string, string>()
   for (const line of section.split('\n')) {
     const m = line.match(/^\| `([^`]+)` \| ([^|]+) \|/)
@@ -30,7 +30,7 @@ function flatten(obj: Record<string, unknown>, prefix = ''): Map<string, string>
 }
 
 describe('constants', () => {
-  it('SPEC.md section 12 lists every constant of protocol/constants.json with the same value', () => {
+  it('SPEC.md section 13 lists every constant of protocol/constants.json with the same value', () => {
     expect(specTable()).toEqual(flatten(constants))
   })
 

@@ -11,6 +11,7 @@ import { buildVectors } from '../../scripts/gen-vectors.js'
 import { type AggregationRule, aggregate } from '../../src/aggregate/rules.js'
 import { decodeDelta, encodeDelta } from '../../src/codec/delta.js'
 import { compressWithFeedback } from '../../src/codec/error-feedback.js'
+import { decodeState } from '../../src/codec/state.js'
 import { PROTOCOL } from '../../src/constants.js'
 import { verifyProof } from '../../src/crypto/merkle.js'
 import { peerIdFromBytes } from '../../src/crypto/sign.js'
@@ -138,6 +139,20 @@ describe('vectors checked with the standard primitives alone', () => {
       expect(ed25519.verify(decoded.signature, digest, publicKey)).toBe(true)
       expect(peerIdFromBytes(hexToBytes(m[kind].fields.peerId)).toString()).toBe(load('keys').keys[0].peerId)
     }
+    const stateBytes = hexToBytes(m.state.bytesHex)
+    expect(bytesToHex(sha256(new Uint8Array([0, ...stateBytes])))).toBe(m.state.rootHex)
+    const state = decodeState(stateBytes, m.state.fields.weights.length)
+    expect([
+      state.round,
+      Array.from(state.weights),
+      Array.from(state.momentum),
+      Array.from(state.reference),
+    ]).toEqual([
+      m.state.fields.round,
+      Array.from(Float32Array.from(m.state.fields.weights)),
+      Array.from(Float32Array.from(m.state.fields.momentum)),
+      Array.from(Float32Array.from(m.state.fields.reference)),
+    ])
     const evidence = decodeEvidence(hexToBytes(m.evidence.evidenceHex))
     expect(bytesToHex(evidence.first)).toBe(m.evidence.firstHex)
     expect(bytesToHex(evidence.second)).toBe(m.evidence.secondHex)

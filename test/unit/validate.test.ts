@@ -127,6 +127,8 @@ describe('model commit validation (SPEC.md 5.5)', () => {
       peerId: base.peerId,
       weightsHash: sha256(new Uint8Array([5])),
       deltaHashes: [sha256(new Uint8Array([6]))],
+      stateRoot: sha256(new Uint8Array([8])),
+      stateSize: 1234,
     }
     const signed = await signCommit(key, commit)
     expect((await validate(() => checkCommit(signed, undefined, { runId, currentRound: 5 }))).action).toBe(

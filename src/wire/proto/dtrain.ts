@@ -440,6 +440,8 @@ export interface ModelCommit {
   peerId: Uint8Array<ArrayBuffer>
   weightsHash: Uint8Array<ArrayBuffer>
   deltaHashes: Uint8Array<ArrayBuffer>[]
+  stateRoot: Uint8Array<ArrayBuffer>
+  stateSize: bigint
 }
 
 export namespace ModelCommit {
@@ -484,6 +486,16 @@ export namespace ModelCommit {
           }
         }
 
+        if ((obj.stateRoot != null && obj.stateRoot.byteLength > 0)) {
+          w.uint32(58)
+          w.bytes(obj.stateRoot)
+        }
+
+        if ((obj.stateSize != null && obj.stateSize !== 0n)) {
+          w.uint32(64)
+          w.uint64(obj.stateSize)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -494,7 +506,9 @@ export namespace ModelCommit {
           round: 0n,
           peerId: uint8ArrayAlloc(0),
           weightsHash: uint8ArrayAlloc(0),
-          deltaHashes: []
+          deltaHashes: [],
+          stateRoot: uint8ArrayAlloc(0),
+          stateSize: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -529,6 +543,14 @@ export namespace ModelCommit {
               }
 
               obj.deltaHashes.push(reader.bytes())
+              break
+            }
+            case 7: {
+              obj.stateRoot = reader.bytes()
+              break
+            }
+            case 8: {
+              obj.stateSize = reader.uint64()
               break
             }
             default: {
@@ -600,6 +622,20 @@ export namespace ModelCommit {
 
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.stateRoot`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.stateSize`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -643,6 +679,16 @@ export namespace ModelCommit {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface ModelCommitStateRootFieldEvent {
+    field: '$.stateRoot'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ModelCommitStateSizeFieldEvent {
+    field: '$.stateSize'
+    value: bigint
+  }
+
   export function encode (obj: Partial<ModelCommit>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ModelCommit.codec())
   }
@@ -651,7 +697,7 @@ export namespace ModelCommit {
     return decodeMessage(buf, ModelCommit.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelCommit>): Generator<ModelCommitVersionFieldEvent | ModelCommitRunIdFieldEvent | ModelCommitRoundFieldEvent | ModelCommitPeerIdFieldEvent | ModelCommitWeightsHashFieldEvent | ModelCommitDeltaHashesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelCommit>): Generator<ModelCommitVersionFieldEvent | ModelCommitRunIdFieldEvent | ModelCommitRoundFieldEvent | ModelCommitPeerIdFieldEvent | ModelCommitWeightsHashFieldEvent | ModelCommitDeltaHashesFieldEvent | ModelCommitStateRootFieldEvent | ModelCommitStateSizeFieldEvent> {
     return streamMessage(buf, ModelCommit.codec(), opts)
   }
 }

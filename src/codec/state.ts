@@ -1,0 +1,65 @@
+// The global state a node hands to a late joiner or a node in the minority (SPEC.md 12):
+//   u8 formatVersion (1), u8 reserved (0), u16 reserved (0), u32 count, u64 round,
+//   then count x f32 weights, count x f32 outer momentum, count x f32 previous aggregate
+//   (all little-endian). `round` is the round whose outer step produced the state.
+// It travels like a delta: content-addressed by its Merkle root, fetched chunk by chunk.
+import { MalformedDeltaError, NonFiniteDeltaError } from './errors.js'
+
+export const STATE_FORMAT_VERSION = 1
+const HEADER = 16
+
+export interface GlobalState {
+  round: number
+  weights: Float32Array
+  momentum: Float32Array
+  reference: Float32Array
+}
+
+export function stateSize(count: number): number {
+  return HEADER + 12 * count
+}
+
+export function encodeState(state: GlobalState): Uint8Array {
+  const count = state.weights.length
+  if (state.momentum.length !== count || state.reference.length !== count)
+    throw new RangeError('state vectors differ in length')
+  const out = new Uint8Array(stateSize(count))
+  const view = new DataView(out.buffer)
+  view.setUint8(0, STATE_FORMAT_VERSION)
+  view.setUint32(4, count, true)
+  view.setBigUint64(8, BigInt(state.round), true)
+  const vectors = [state.weights, state.momentum, state.reference]
+  vectors.forEach((vector, v) => {
+    const base = HEADER + 4 * count * v
+    for (let i = 0; i < count; i++) view.setFloat32(base + 4 * i, vector[i], true)
+  })
+  return out
+}
+
+export function decodeState(bytes: Uint8Array, expectedCount: number): GlobalState {
+  if (bytes.length !== stateSize(expectedCount)) {
+    throw new MalformedDeltaError(
+      `state is ${bytes.length} bytes, a model of ${expectedCount} parameters needs ${stateSize(expectedCount)}`,
+    )
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (view.getUint8(0) !== STATE_FORMAT_VERSION || view.getUint8(1) !== 0 || view.getUint16(2, true) !== 0) {
+    throw new MalformedDeltaError('unknown state format version or non-zero reserved bytes')
+  }
+  if (view.getUint32(4, true) !== expectedCount)
+    throw new MalformedDeltaError('state parameter count differs from the model')
+  const round = view.getBigUint64(8, true)
+  if (round > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new MalformedDeltaError(`state round ${round} exceeds 2^53 - 1`)
+  const read = (v: number) => {
+    const out = new Float32Array(expectedCount)
+    const base = HEADER + 4 * expectedCount * v
+    for (let i = 0; i < expectedCount; i++) {
+      out[i] = view.getFloat32(base + 4 * i, true)
+      if (!Number.isFinite(out[i]))
+        throw new NonFiniteDeltaError(`state value ${i} of vector ${v} is ${out[i]}`)
+    }
+    return out
+  }
+  return { round: Number(round), weights: read(0), momentum: read(1), reference: read(2) }
+}

@@ -1,0 +1,58 @@
+// State sync (SPEC.md 12): a node that joins a running network fetches the majority's committed
+// state, verified chunk by chunk against the committed root and by the weights hash, and then
+// trains in step with the others.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { afterAll, describe, expect, it } from 'vitest'
+import { silentLogger } from '../../src/log.js'
+import { DtrainNode } from '../../src/node/node.js'
+import { defaultGenesis } from '../../src/wire/genesis.js'
+import { startNodes } from './helpers.js'
+
+describe('a late joiner', () => {
+  const genesis = defaultGenesis({
+    preset: 'tiny',
+    dataset: 'synthetic',
+    innerSteps: 4,
+    batchSize: 4,
+    expectedPeers: 4,
+    minPeers: 3,
+    minCollectMs: 500,
+    collectTimeoutMs: 4000,
+    evalWindows: 4,
+    salt: 'late-joiner',
+  })
+  let nodes: DtrainNode[] = []
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()))
+  })
+
+  it('syncs the committed state after two rounds and then agrees bit for bit', async () => {
+    nodes = await startNodes(genesis, 3)
+    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    for (let r = 0; r < 2; r++) await Promise.all(nodes.map((n) => n.runRound()))
+
+    const joiner = await DtrainNode.create({
+      genesis,
+      privateKey: await generateKeyPair('Ed25519'),
+      bootstrap: nodes[0].addresses(),
+      logger: silentLogger(),
+    })
+    nodes.push(joiner)
+    await joiner.waitForPeers(2, 10_000)
+    const [synced] = await Promise.all([
+      joiner.syncFromNetwork(30_000),
+      ...nodes.slice(0, 3).map((n) => n.runRound()),
+    ])
+    expect(synced).toBe(true)
+    expect(joiner.round).toBe(3)
+    expect(joiner.globalWeightsHash).toBe(nodes[0].globalWeightsHash)
+    expect(await joiner.metrics.total(joiner.metrics.stateSyncs, { reason: 'behind' })).toBe(1)
+
+    const reports = await Promise.all(nodes.map((n) => n.runRound()))
+    for (const r of reports) {
+      expect(r.round).toBe(3)
+      expect(r.contributors).toBe(4)
+    }
+    expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
+  })
+})
