@@ -56,8 +56,6 @@ export interface NodeOptions {
   swarmKey?: Uint8Array
   backend?: BackendName
   logger: Logger
-  /** How long to wait at start for expectedPeers - 1 peers on the delta topic. */
-  startTimeoutMs?: number
 }
 
 export type Phase = 'train' | 'announce' | 'collect' | 'aggregate' | 'commit' | 'eval'
