@@ -342,6 +342,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     { rule: { rule: 'median' }, n: 5 },
     { rule: { rule: 'median' }, n: 4 },
     { rule: { rule: 'trimmed-mean', trimFraction: 0.2 }, n: 5 },
+    { rule: { rule: 'nnm-trimmed-mean', faultFraction: 0.2 }, n: 5 },
     { rule: { rule: 'krum', f: 1 }, n: 5 },
     { rule: { rule: 'multi-krum', f: 1, m: 2 }, n: 5 },
     { rule: { rule: 'geometric-median', iterations: 20, nu: 1e-8, tolerance: 1e-7 }, n: 5 },

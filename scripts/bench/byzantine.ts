@@ -7,7 +7,8 @@
 //
 // Usage: npm run bench:byzantine [-- --quick] [-- --json] [-- --rounds R] [-- --out FILE]
 //   --quick: n = 8, fractions 0 and 1/4, rules mean, median, trimmed mean, centered clipping with
-//            bucketing; attacks sign flip, Gaussian noise, ALIE and IPM; shuffled data.
+//            bucketing and the default NNM + trimmed mean; attacks sign flip, Gaussian noise, ALIE
+//            and IPM; shuffled data.
 //   default: n = 8; fractions 0, 1/8, 1/4 and the largest each rule tolerates; every rule and
 //            attack below; shuffled and skewed data.
 import '../../src/polyfill.js'
@@ -44,12 +45,12 @@ const RULES: Record<string, AggregationRule> = {
   median: { rule: 'median' },
   'trimmed-mean': { rule: 'trimmed-mean', trimFraction: 0.25 },
   'cc+bucketing': { rule: 'centered-clipping', tau: 0.5, iterations: 3, bucketSize: 2 },
+  'nnm-trimmed-mean (default)': { rule: 'nnm-trimmed-mean', faultFraction: 0.2 },
   ...(quick
     ? {}
     : {
         krum: { rule: 'krum', f: 2 },
         'geometric-median': { rule: 'geometric-median', iterations: 10, nu: 1e-8, tolerance: 1e-6 },
-        'nnm+trimmed-mean': { rule: 'trimmed-mean', trimFraction: 0.25, nnmF: 2 },
       }),
 }
 const ATTACKS: Attack[] = quick
@@ -220,7 +221,7 @@ for (const data of DATA) {
           cleanEvalLoss: clean.final,
         })
         process.stderr.write(
-          `${data.padEnd(9)} ${ruleName.padEnd(18)} ${attack.padEnd(11)} f = ${byzantine}/${n}  held-out ${result.final.toFixed(3)} (worst late ${result.worstLate.toFixed(3)}, clean ${clean.final.toFixed(3)})\n`,
+          `${data.padEnd(9)} ${ruleName.padEnd(26)} ${attack.padEnd(11)} f = ${byzantine}/${n}  held-out ${result.final.toFixed(3)} (worst late ${result.worstLate.toFixed(3)}, clean ${clean.final.toFixed(3)})\n`,
         )
       }
     }

@@ -18,6 +18,7 @@ export type BaseRule =
   | { rule: 'mean' }
   | { rule: 'median' }
   | { rule: 'trimmed-mean'; trimFraction: number }
+  | { rule: 'nnm-trimmed-mean'; faultFraction: number }
   | { rule: 'krum'; f: number }
   | { rule: 'multi-krum'; f: number; m: number }
   | { rule: 'geometric-median'; iterations: number; nu: number; tolerance: number }
@@ -88,6 +89,10 @@ function applyRule(config: BaseRule, inputs: Float32Array[], context: Aggregatio
       return coordinateMedian(inputs)
     case 'trimmed-mean':
       return trimmedMean(inputs, config.trimFraction)
+    case 'nnm-trimmed-mean': {
+      const f = declaredFaults(config.faultFraction, inputs.length)
+      return trimmedMeanOf(nearestNeighbourMixing(inputs, f), f)
+    }
     case 'krum':
       return krum(inputs, config.f)
     case 'multi-krum':
@@ -119,10 +124,20 @@ export function toleratedFaults(config: AggregationRule, n: number): number {
       return Math.ceil(m / 2) - 1 // f < m / 2
     case 'trimmed-mean':
       return Math.floor(config.trimFraction * m) // the values trimmed at each end
+    case 'nnm-trimmed-mean':
+      return declaredFaults(config.faultFraction, m)
     case 'krum':
     case 'multi-krum':
       return Math.max(0, Math.ceil((m - 2) / 2) - 1) // m > 2f + 2
   }
+}
+
+/**
+ * The f of nnm-trimmed-mean (SPEC.md 8.12): ceil(faultFraction * n), capped at floor((n - 1) / 2)
+ * so that the trimmed mean always keeps at least one value.
+ */
+export function declaredFaults(faultFraction: number, n: number): number {
+  return Math.min(Math.ceil(faultFraction * n), Math.floor((n - 1) / 2))
 }
 
 /** Refuses a configuration its inputs cannot satisfy, saying what is needed (SPEC.md 8.10). */
@@ -179,8 +194,14 @@ export function coordinateMedian(inputs: readonly Float32Array[]): Float32Array 
  * at each end, sum the rest in ascending order and divide by n - 2k.
  */
 export function trimmedMean(inputs: readonly Float32Array[], trimFraction: number): Float32Array {
+  return trimmedMeanOf(inputs, trimCount(inputs.length, trimFraction))
+}
+
+/** Trimmed mean dropping exactly k values at each end (SPEC.md 8.3). */
+export function trimmedMeanOf(inputs: readonly Float32Array[], k: number): Float32Array {
   const n = inputs.length
-  const k = trimCount(n, trimFraction)
+  if (!Number.isInteger(k) || k < 0 || 2 * k >= n)
+    throw new AggregationInputError(`cannot trim ${k} of ${n} values at each end`)
   const kept = n - 2 * k
   const length = inputs[0].length
   const out = new Float32Array(length)

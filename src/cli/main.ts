@@ -63,8 +63,8 @@ program
   )
   .addOption(
     new Option('--aggregation <rule>', 'aggregation rule')
-      .choices(['mean', 'median', 'trimmed-mean'])
-      .default('mean'),
+      .choices(['nnm-trimmed-mean', 'mean', 'median', 'trimmed-mean'])
+      .default('nnm-trimmed-mean'),
   )
   .addOption(
     new Option('--dataset <name>', 'training text').choices(['moby-dick', 'synthetic']).default('moby-dick'),
@@ -103,7 +103,9 @@ program
         aggregation:
           opts.aggregation === 'trimmed-mean'
             ? { rule: 'trimmed-mean', trimFraction: 0.2 }
-            : { rule: opts.aggregation },
+            : opts.aggregation === 'nnm-trimmed-mean'
+              ? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 }
+              : { rule: opts.aggregation },
         dataset: opts.dataset,
       },
     })

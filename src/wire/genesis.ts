@@ -74,6 +74,11 @@ export const genesisSchema = z
         trimFraction: z.number().min(0).lt(0.5),
         ...preSteps,
       }),
+      z.strictObject({
+        rule: z.literal('nnm-trimmed-mean'),
+        faultFraction: z.number().min(0).lt(0.5),
+        ...preSteps,
+      }),
       z.strictObject({ rule: z.literal('krum'), f: z.number().int().min(0), ...preSteps }),
       z.strictObject({
         rule: z.literal('multi-krum'),
@@ -249,7 +254,8 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
       },
     },
     outer: { optimizer: { kind: 'nesterov', lr: 0.7, momentum: 0.9 } }, // DiLoCo's outer defaults
-    aggregation: options.aggregation ?? { rule: 'mean' },
+    // ByzFL's recipe (Allouah et al. 2023): NNM then trimmed mean with f = ceil(0.2 n).
+    aggregation: options.aggregation ?? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 },
     delta: {
       encoding: options.encoding ?? 'fp32',
       blockSize: 256,

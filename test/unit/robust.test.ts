@@ -14,6 +14,7 @@ import {
   type AggregationRule,
   aggregate,
   type Contribution,
+  declaredFaults,
   mean,
 } from '../../src/aggregate/rules.js'
 import { HashStream } from '../../src/crypto/prng.js'
@@ -100,6 +101,7 @@ describe('aggregate() with the robust rules', () => {
     { rule: 'trimmed-mean', trimFraction: 0.25, nnmF: 2 },
     { rule: 'centered-clipping', tau: 1, iterations: 3, bucketSize: 2 },
     { rule: 'median', normBound: 5 },
+    { rule: 'nnm-trimmed-mean', faultFraction: 0.2 },
   ]
   const inputs = contributions([...cluster(7, 40, 0.5, 0.2, 4), ...cluster(2, 40, 9, 0.1, 5)])
 
@@ -116,6 +118,13 @@ describe('aggregate() with the robust rules', () => {
     expect(() => aggregate({ rule: 'krum', f: 4 }, inputs)).toThrow(/at most 3/)
     expect(() => aggregate({ rule: 'multi-krum', f: 1, m: 9 }, inputs)).toThrow(AggregationInputError)
     expect(() => aggregate({ rule: 'median', nnmF: 5 }, inputs)).toThrow(AggregationInputError)
+  })
+
+  it('nnm-trimmed-mean declares f = ceil(0.2 n), capped so the trimmed mean keeps a value', () => {
+    expect([1, 2, 3, 4, 5, 9, 10, 16].map((n) => declaredFaults(0.2, n))).toEqual([0, 0, 1, 1, 1, 2, 2, 4])
+    // n = 2: f = 0, so it is the plain mean of the two (binary64 NNM mean, then binary32 trimmed mean)
+    const two = contributions([Float32Array.from([1, 2]), Float32Array.from([3, 6])])
+    expect([...aggregate({ rule: 'nnm-trimmed-mean', faultFraction: 0.2 }, two)]).toEqual([2, 4])
   })
 
   it('rejects an input holding NaN before aggregating', () => {
