@@ -12,6 +12,7 @@ import {
   multiKrum,
   nearestNeighbourMixing,
 } from './robust.js'
+import { simdColumns } from './simd-kernel.js'
 import { MAX_NETWORK_INPUTS, medianKernel, trimmedMeanKernel } from './sorting-network.js'
 
 export type BaseRule =
@@ -176,7 +177,11 @@ export function coordinateMedian(inputs: readonly Float32Array[]): Float32Array 
   const length = inputs[0].length
   const out = new Float32Array(length)
   if (n <= MAX_NETWORK_INPUTS) {
-    medianKernel(n)(inputs, out)
+    const done = simdColumns(inputs, out, { kind: 'median' })
+    medianKernel(n)(
+      inputs.map((x) => x.subarray(done)),
+      out.subarray(done),
+    )
     return out
   }
   const column = new Float32Array(n)
@@ -206,7 +211,11 @@ export function trimmedMeanOf(inputs: readonly Float32Array[], k: number): Float
   const length = inputs[0].length
   const out = new Float32Array(length)
   if (n <= MAX_NETWORK_INPUTS) {
-    trimmedMeanKernel(n, k)(inputs, out)
+    const done = simdColumns(inputs, out, { kind: 'trimmed-mean', k })
+    trimmedMeanKernel(n, k)(
+      inputs.map((x) => x.subarray(done)),
+      out.subarray(done),
+    )
     return out
   }
   const column = new Float32Array(n)

@@ -129,9 +129,9 @@ export class DtrainNode {
   private readonly fetchQueue: Array<() => Promise<void>> = []
   private waiters: Array<() => void> = []
   private stopped = false
-  /** arrival delays (ms after collect began) of the other peers' deltas, last rounds first to last */
+  /** arrival times (ms after the round began) of the other peers' deltas, oldest round first */
   private readonly arrivalDelays: number[][] = []
-  private readonly collectStartedAt = new Map<number, number>()
+  private readonly roundStartedAt = new Map<number, number>()
   /** the previous round's aggregate: centered clipping's reference point (SPEC.md 8.6) */
   private lastAggregate?: Float32Array
   private lastAnnouncement?: { round: number; signed: Uint8Array; publishedAt: number }
@@ -458,9 +458,9 @@ export class DtrainNode {
     })
   }
 
-  /** Keeps the arrival delays of the other peers' deltas of `round` for the adaptive deadline. */
+  /** Keeps the arrival times (since the round began) of the other peers' deltas of `round`. */
   private recordArrivals(round: number): void {
-    const started = this.collectStartedAt.get(round)
+    const started = this.roundStartedAt.get(round)
     if (started === undefined) return
     const delays: number[] = []
     for (const [peer, entry] of this.deltas.get(round) ?? []) {
@@ -470,14 +470,7 @@ export class DtrainNode {
     }
     this.arrivalDelays.push(delays)
     if (this.arrivalDelays.length > DEADLINE_HISTORY_ROUNDS) this.arrivalDelays.shift()
-    this.collectStartedAt.delete(round)
-    this.metrics.collectDeadlineSeconds.set(
-      collectDeadlineMs(
-        this.arrivalDelays,
-        this.options.genesis.round.minCollectMs,
-        this.options.genesis.round.collectTimeoutMs,
-      ) / 1000,
-    )
+    this.roundStartedAt.delete(round)
   }
 
   private validContributions(round: number): Contribution[] {
@@ -598,6 +591,7 @@ export class DtrainNode {
     await this.reconcile()
     const { genesis } = this.options
     const round = this.currentRound
+    this.roundStartedAt.set(round, Date.now())
     const log = this.log.child({ round })
     const phaseSeconds: Record<Phase, number> = {
       train: 0,
@@ -676,11 +670,12 @@ export class DtrainNode {
     })
 
     const { expectedPeers, minPeers, minCollectMs, collectTimeoutMs } = genesis.round
-    const deadlineMs = collectDeadlineMs(this.arrivalDelays, minCollectMs, collectTimeoutMs)
+    const elapsed = Date.now() - (this.roundStartedAt.get(round) ?? Date.now())
+    const deadlineMs = collectDeadlineMs(this.arrivalDelays, minCollectMs, collectTimeoutMs, elapsed)
+    this.metrics.collectDeadlineSeconds.set(deadlineMs / 1000)
     let extended = false
     const deadlineHit = await timed('collect', async () => {
       const started = Date.now()
-      this.collectStartedAt.set(round, started)
       let deadline = started + deadlineMs
       for (;;) {
         const have = this.validContributions(round).length
@@ -798,14 +793,18 @@ export class DtrainNode {
 
   /**
    * After the last round, keeps serving until every expected peer has committed that round (so
-   * nobody is left without our delta), or until the collect timeout.
+   * nobody is left without our delta), or until the collect timeout; then reconciles once.
    */
   async linger(round: number): Promise<number> {
     const { expectedPeers, collectTimeoutMs } = this.options.genesis.round
     const deadline = Date.now() + collectTimeoutMs
     for (;;) {
       const committed = (this.commits.get(round)?.size ?? 0) + (this.ownCommits.has(round) ? 1 : 0)
-      if (committed >= expectedPeers || Date.now() >= deadline || this.stopped) return committed
+      if (committed >= expectedPeers || Date.now() >= deadline || this.stopped) {
+        // A node that ended the last round in the minority adopts the majority's state (SPEC.md 12.2).
+        await this.reconcile()
+        return committed
+      }
       await this.reannounceIfDue()
       await this.changed(Math.min(deadline - Date.now(), REANNOUNCE_MS))
     }

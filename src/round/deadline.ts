@@ -1,6 +1,8 @@
 // Adaptive collect deadline (SPEC.md 11.2): instead of one hand-tuned timeout, the collect phase
-// waits for a high quantile of the delays at which peers' deltas arrived in recent rounds, plus a
-// margin, within the genesis's bounds. Pure functions.
+// waits for a high quantile of the times at which peers' deltas arrived in recent rounds, plus a
+// margin, within the genesis's bounds. Arrival times are measured from the start of the round
+// (when every node begins training from the same global weights), so they reflect each peer's
+// training time and link, not the difference between two nodes' training times. Pure functions.
 
 export const DEADLINE_HISTORY_ROUNDS = 5
 export const DEADLINE_QUANTILE = 0.9
@@ -14,16 +16,18 @@ export function quantile(values: readonly number[], q: number): number {
 }
 
 /**
- * Collect deadline in ms: with no history, the maximum; otherwise
- * clamp(1.5 * q90(delays of the last 5 rounds) + 1000, min, max).
+ * How long the collect phase waits, in ms, when it begins `elapsedMs` after the round began:
+ * with no history, the maximum; otherwise clamp(1.5 * q90 + 1000 - elapsed, min, max), with q90
+ * taken over the arrival times (since round start) of the last 5 rounds.
  */
 export function collectDeadlineMs(
   history: readonly (readonly number[])[],
   minMs: number,
   maxMs: number,
+  elapsedMs = 0,
 ): number {
-  const delays = history.slice(-DEADLINE_HISTORY_ROUNDS).flat()
-  if (delays.length === 0) return maxMs
-  const adaptive = DEADLINE_FACTOR * quantile(delays, DEADLINE_QUANTILE) + DEADLINE_MARGIN_MS
+  const arrivals = history.slice(-DEADLINE_HISTORY_ROUNDS).flat()
+  if (arrivals.length === 0) return maxMs
+  const adaptive = DEADLINE_FACTOR * quantile(arrivals, DEADLINE_QUANTILE) + DEADLINE_MARGIN_MS - elapsedMs
   return Math.round(Math.min(maxMs, Math.max(minMs, adaptive)))
 }

@@ -128,7 +128,7 @@ describe('sorting-network kernels', () => {
   it('sorts every column like a reference sort, for n = 1 to 40 (median and trimmed mean agree)', () => {
     const s = new HashStream('network-test', new Uint8Array(0))
     for (let n = 1; n <= 40; n++) {
-      const d = 64
+      const d = 67 // 64 coordinates through the SIMD kernel, 3 through the JavaScript one
       // Few distinct values, so ties, -0 and +0 are common.
       const pool = [0, -0, 1, -1, 0.5, 2, -3, 1e-30]
       const inputs = Array.from({ length: n }, () =>
@@ -156,6 +156,25 @@ describe('sorting-network kernels', () => {
     for (let i = 0; i < 50; i++) {
       const sorted = inputs.map((x) => x[i]).sort((a, b) => a - b)
       expect(out[i]).toBe(Math.fround(Math.fround(sorted[34] + sorted[35]) * 0.5))
+    }
+  })
+})
+
+describe('SIMD and JavaScript kernels', () => {
+  it('give bit-identical medians and trimmed means on random data', async () => {
+    const { medianKernel, trimmedMeanKernel } = await import('../../src/aggregate/sorting-network.js')
+    const { simdColumns } = await import('../../src/aggregate/simd-kernel.js')
+    for (const n of [3, 8, 16, 21]) {
+      const inputs = randomContributions(n, 40_003, n).map((c) => c.values)
+      const js = new Float32Array(40_003)
+      const simd = new Float32Array(40_003)
+      medianKernel(n)(inputs, js)
+      expect(simdColumns(inputs, simd, { kind: 'median' })).toBe(40_000)
+      expect(Buffer.from(simd.buffer, 0, 160_000).equals(Buffer.from(js.buffer, 0, 160_000))).toBe(true)
+      const k = Math.floor(n / 4)
+      trimmedMeanKernel(n, k)(inputs, js)
+      simdColumns(inputs, simd, { kind: 'trimmed-mean', k })
+      expect(Buffer.from(simd.buffer, 0, 160_000).equals(Buffer.from(js.buffer, 0, 160_000))).toBe(true)
     }
   })
 })

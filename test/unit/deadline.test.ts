@@ -15,6 +15,11 @@ describe('adaptive collect deadline', () => {
     expect(collectDeadlineMs([[100_000]], 2000, 60_000)).toBe(60_000)
   })
 
+  it('counts from the start of the round: time already spent training is subtracted', () => {
+    expect(collectDeadlineMs([[10_000]], 500, 60_000, 12_000)).toBe(1.5 * 10_000 + 1000 - 12_000)
+    expect(collectDeadlineMs([[10_000]], 500, 60_000, 20_000)).toBe(500)
+  })
+
   it('forgets rounds older than the last five', () => {
     const old = [[50_000], [50_000]]
     const recent = [[1000], [1000], [1000], [1000], [1000]]
