@@ -76,6 +76,12 @@ export class NodeMetrics {
     help: 'State syncs that failed (the node went on with its own state)',
     registers: [this.registry],
   })
+  readonly contributionScore = new Gauge({
+    name: 'dtrain_contribution_score',
+    help: "Held-out loss change the peer's last delta would cause alone (contribution check)",
+    labelNames: ['peer'] as const,
+    registers: [this.registry],
+  })
   readonly equivocations = new Counter({
     name: 'dtrain_equivocations_total',
     help: 'Peers caught signing two different deltas for one round (their contribution is excluded)',

@@ -90,10 +90,14 @@ interface PeerDelta {
   values?: Float32Array
   /** when the delta became valid (ms since the epoch): arrival delays feed the adaptive deadline */
   validAt?: number
+  /** why the fetch failed; 'unavailable' deltas are fetched again when re-announced */
+  failure?: string
   /** the signed announcement as received, kept as evidence should the peer equivocate */
   envelope: Uint8Array
 }
 
+/** Peers asked for one delta at most (SPEC.md 10.4). */
+const MAX_SOURCES = 8
 /** Passes over a delta's sources before the fetch gives up (SPEC.md 10.4). */
 const FETCH_PASSES = 6
 /** While collecting, a node re-publishes its announcement this often, for peers that joined late. */
@@ -134,6 +138,8 @@ export class DtrainNode {
   private readonly roundStartedAt = new Map<number, number>()
   /** the previous round's aggregate: centered clipping's reference point (SPEC.md 8.6) */
   private lastAggregate?: Float32Array
+  /** per-peer reputation: exponential average of contribution-check scores (lower is better) */
+  readonly reputation = new Map<string, number>()
   private lastAnnouncement?: { round: number; signed: Uint8Array; publishedAt: number }
   private readonly abort = new AbortController()
 
@@ -238,6 +244,7 @@ export class DtrainNode {
     this.countVerdict('delta', verdict, origin)
     if (verdict.action !== 'accept') {
       if (verdict.reason === 'equivocation') await this.onEquivocation(message.data)
+      if (verdict.reason === 'duplicate') this.retryIfUnavailable(message.data, propagationSource)
       return verdict.action as TopicValidatorResult
     }
     this.register(verdict.value, propagationSource, message.data)
@@ -361,11 +368,44 @@ export class DtrainNode {
       envelope: message,
     }
     byPeer.set(announcement.signer.toString(), entry)
-    // Deltas are content-addressed: the announcer holds the bytes, and so does the peer that
-    // relayed the announcement once it has fetched them (SPEC.md 10.4).
-    const sources = [announcement.signer as PeerId]
-    if (!propagationSource.equals(announcement.signer)) sources.push(propagationSource)
-    this.enqueueFetch(() => this.fetchInto(entry, announcement, sources))
+    this.enqueueFetch(() =>
+      this.fetchInto(entry, announcement, this.sourcesFor(announcement.signer, propagationSource)),
+    )
+  }
+
+  /**
+   * Deltas are content-addressed (SPEC.md 10.4): the announcer holds the bytes, so does the peer
+   * that relayed the announcement once it has fetched them, and so may any peer of the topic.
+   * Asked in that order; at most MAX_SOURCES.
+   */
+  private sourcesFor(announcer: PeerId, relay: PeerId): PeerId[] {
+    const sources = [announcer, relay]
+    for (const peer of this.host.services.pubsub.getSubscribers(deltaTopic(this.runIdHex))) sources.push(peer)
+    const seen = new Set<string>()
+    return sources
+      .filter((p) => !p.equals(this.peerId) && !seen.has(p.toString()) && seen.add(p.toString()))
+      .slice(0, MAX_SOURCES)
+  }
+
+  /**
+   * A re-announcement of a delta that no source could deliver (SPEC.md 11, re-announce) is a new
+   * chance: the bytes may have spread meanwhile. Deltas that failed verification are not retried.
+   */
+  private retryIfUnavailable(bytes: Uint8Array, relay: PeerId): void {
+    let announcement: ReturnType<typeof decodeAnnouncement>
+    try {
+      announcement = decodeAnnouncement(bytes)
+    } catch {
+      return
+    }
+    const signer = peerIdFromBytes(announcement.message.peerId)
+    const entry = this.deltas.get(announcement.message.round)?.get(signer.toString())
+    if (entry?.state !== 'failed' || entry.failure !== 'unavailable') return
+    entry.state = 'fetching'
+    entry.failure = undefined
+    this.enqueueFetch(() =>
+      this.fetchInto(entry, { ...announcement, signer }, this.sourcesFor(signer, relay)),
+    )
   }
 
   private enqueueFetch(job: () => Promise<void>): void {
@@ -429,7 +469,10 @@ export class DtrainNode {
       error = err as Error
       reason = err instanceof TransferError ? err.reason : error.name
     }
-    if (entry.state !== 'excluded') entry.state = 'failed'
+    if (entry.state !== 'excluded') {
+      entry.state = 'failed'
+      entry.failure = reason
+    }
     // A bad chunk was already counted per source; count the delta's own failure otherwise.
     if (reason !== 'bad-chunk') this.metrics.deltaRejections.inc({ reason })
     this.rejections.report(
@@ -471,6 +514,42 @@ export class DtrainNode {
     this.arrivalDelays.push(delays)
     if (this.arrivalDelays.length > DEADLINE_HISTORY_ROUNDS) this.arrivalDelays.shift()
     this.roundStartedAt.delete(round)
+  }
+
+  /**
+   * The contribution check (SPEC.md 11.4, in the spirit of Templar's gradient validation): each
+   * valid delta of the round, this node's own included, is scored by the held-out loss change it
+   * would cause alone, loss(w - lr * delta) - loss(w), on the first `windows` evaluation windows.
+   * Scores feed a per-peer reputation (an exponential average); with a threshold set, deltas
+   * scoring above it are left out of the aggregate.
+   */
+  private checkContributions(round: number, log: Logger): Contribution[] {
+    const { contribution, outer, eval: evalConfig } = this.options.genesis
+    if (!contribution.check) return this.validContributions(round)
+    const windows = this.heldOutOffsets.slice(0, contribution.windows)
+    const weights = this.state.weights
+    const base = this.trainer.evaluate(weights, windows, evalConfig.batchSize)
+    const lr = Math.fround(outer.optimizer.lr)
+    const kept: Contribution[] = []
+    for (const [peer, entry] of this.deltas.get(round) ?? []) {
+      if (entry.state !== 'valid' || !entry.values) continue
+      const values = entry.values
+      const trial = Float32Array.from(weights, (w, i) => w - lr * values[i])
+      const score = this.trainer.evaluate(trial, windows, evalConfig.batchSize) - base
+      const reputation = 0.8 * (this.reputation.get(peer) ?? 0) + 0.2 * score
+      this.reputation.set(peer, reputation)
+      this.metrics.contributionScore.set({ peer }, score)
+      if (contribution.maxLossIncrease !== null && !(score <= contribution.maxLossIncrease)) {
+        this.metrics.deltaRejections.inc({ reason: 'contribution-check' })
+        log.warn(
+          { phase: 'collect', remote: peer, score, threshold: contribution.maxLossIncrease },
+          'delta left out: it makes held-out loss worse',
+        )
+        continue
+      }
+      kept.push({ id: entry.deltaHash, values })
+    }
+    return kept
   }
 
   private validContributions(round: number): Contribution[] {
@@ -696,7 +775,7 @@ export class DtrainNode {
       }
     })
     this.recordArrivals(round)
-    const contributions = this.validContributions(round)
+    const contributions = this.checkContributions(round, log)
     if (contributions.length < minPeers) {
       this.metrics.belowQuorumRounds.inc()
       log.warn(

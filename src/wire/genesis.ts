@@ -116,6 +116,11 @@ export const genesisSchema = z
       windows: positiveInt.max(100_000),
       batchSize: positiveInt.max(4096),
     }),
+    contribution: z.strictObject({
+      check: z.boolean(), // score every delta by the held-out loss change it causes alone (SPEC.md 11.4)
+      windows: positiveInt.max(100_000),
+      maxLossIncrease: z.number().positive().nullable(), // exclude above this; null: score only
+    }),
   })
   .superRefine((g, ctx) => {
     try {
@@ -223,6 +228,7 @@ export interface GenesisOptions {
   collectTimeoutMs?: number
   minCollectMs?: number
   minPeers?: number
+  contribution?: Genesis['contribution']
   evalWindows?: number
 }
 
@@ -269,6 +275,7 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
       collectTimeoutMs: options.collectTimeoutMs ?? 120_000, // the deadline's upper bound (SPEC.md 11.2)
     },
     eval: { windows: options.evalWindows ?? 64, batchSize: 32 },
+    contribution: options.contribution ?? { check: false, windows: 8, maxLossIncrease: null },
   })
 }
 

@@ -1,0 +1,81 @@
+// The contribution check (SPEC.md 11.4): a validly signed, correctly served delta that would wreck
+// the model is scored by the held-out loss change it causes and left out; honest nodes agree.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, describe, expect, it } from 'vitest'
+import { encodeDelta, encodedDeltaSize } from '../../src/codec/delta.js'
+import { deltaTopic, PROTOCOL } from '../../src/constants.js'
+import { toHex } from '../../src/crypto/hash.js'
+import { HashStream } from '../../src/crypto/prng.js'
+import { peerIdBytes } from '../../src/crypto/sign.js'
+import { createHost, type Host } from '../../src/net/host.js'
+import { serveChunks } from '../../src/net/transfer.js'
+import type { DtrainNode } from '../../src/node/node.js'
+import { DeltaStore } from '../../src/store/delta-store.js'
+import { parameterCount } from '../../src/train/parameters.js'
+import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
+import { signAnnouncement } from '../../src/wire/messages.js'
+import { startNodes } from './helpers.js'
+
+describe('contribution check', () => {
+  const genesis = defaultGenesis({
+    preset: 'tiny',
+    dataset: 'synthetic',
+    innerSteps: 4,
+    batchSize: 4,
+    expectedPeers: 4,
+    minPeers: 3,
+    collectTimeoutMs: 20_000,
+    evalWindows: 8,
+    aggregation: { rule: 'mean' }, // the plain mean: only the check stands between it and the attack
+    contribution: { check: true, windows: 8, maxLossIncrease: 0.5 },
+    salt: 'contribution',
+  })
+  let nodes: DtrainNode[] = []
+  let attacker: Host | undefined
+  afterAll(async () => {
+    await Promise.all([...nodes.map((n) => n.stop()), attacker?.stop()])
+  })
+
+  it('leaves out a valid but harmful delta and keeps the honest ones', async () => {
+    nodes = await startNodes(genesis, 3)
+    const key = await generateKeyPair('Ed25519')
+    attacker = await createHost({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const count = parameterCount(genesis.model)
+    const store = new DeltaStore()
+    // Large values of random sign: a model moved by this predicts confidently and wrongly.
+    const signs = new HashStream('contribution-test', new Uint8Array(0))
+    const harmful = Float32Array.from({ length: count }, () => 3 * signs.nextSymmetricUnit())
+    const root = store.put(0, encodeDelta(harmful, { encoding: 'fp32' }))
+    await serveChunks(attacker, store, { bytesSent: () => {}, bytesReceived: () => {} }, () => {})
+    const topic = deltaTopic(toHex(runIdOf(genesis)))
+    attacker.services.pubsub.subscribe(topic)
+    for (const node of nodes) await attacker.dial(multiaddr(node.addresses()[0]))
+    await Promise.all(nodes.map((n) => n.waitForPeers(4, 10_000)))
+    const announcement = await signAnnouncement(key, {
+      version: PROTOCOL.protocolVersion,
+      runId: runIdOf(genesis),
+      round: 0,
+      peerId: peerIdBytes(attacker.peerId),
+      baseHash: new Uint8Array(32),
+      deltaHash: root,
+      encodedSize: encodedDeltaSize(count, { encoding: 'fp32' }),
+      encoding: 'fp32',
+      trainLoss: 1,
+      sampleCount: 16,
+    })
+    await attacker.services.pubsub.publish(topic, announcement)
+
+    const reports = await Promise.all(nodes.map((n) => n.runRound()))
+    for (const r of reports) {
+      expect(r.contributors).toBe(3)
+      expect(r.deadlineHit).toBe(false) // the attacker's delta arrived and counted as delivered
+    }
+    for (const node of nodes) {
+      expect(await node.metrics.total(node.metrics.deltaRejections, { reason: 'contribution-check' })).toBe(1)
+      expect(node.reputation.get(attacker.peerId.toString())).toBeGreaterThan(0.1)
+      expect(node.reputation.get(node.peerId.toString())).toBeLessThan(0.1)
+    }
+    expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
+  })
+})
