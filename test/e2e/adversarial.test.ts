@@ -1,20 +1,15 @@
-// A fourth, dishonest peer on the same run: its bad announcements, lying chunks, NaN delta and
-// equivocation are each caught with a reason and counted, and the honest nodes' rounds go on.
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, describe, expect, it } from 'vitest'
 import { encodeDelta, encodedDeltaSize } from '../../src/codec/delta.js'
-import { deltaTopic, PROTOCOL } from '../../src/constants.js'
+import { PROTOCOL } from '../../src/constants.js'
 import { toHex } from '../../src/crypto/hash.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
-import { createHost, type Host } from '../../src/net/host.js'
-import { serveChunks } from '../../src/net/transfer.js'
+import type { Host } from '../../src/net/host.js'
 import type { DtrainNode } from '../../src/node/node.js'
 import { deltaRoot } from '../../src/store/delta-store.js'
 import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
 import { type Announcement, signAnnouncement } from '../../src/wire/messages.js'
-import { startNodes } from './helpers.js'
+import { startAttacker, startNodes } from './helpers.js'
 
 async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -45,8 +40,6 @@ describe('a dishonest fourth peer', () => {
 
   it('is caught for a bad signature, lying chunks, a NaN delta and equivocation; the rounds complete without it', async () => {
     nodes = await startNodes(genesis, 3)
-    const key = await generateKeyPair('Ed25519')
-    attacker = await createHost({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'] })
     const realBytes = encodeDelta(new Float32Array(count).fill(0.01), { encoding: 'fp32' })
     const servedBytes = encodeDelta(new Float32Array(count).fill(-5), { encoding: 'fp32' })
     const validBytes = encodeDelta(new Float32Array(count).fill(-0.001), { encoding: 'fp32' })
@@ -67,10 +60,8 @@ describe('a dishonest fourth peer', () => {
         return undefined
       },
     }
-    await serveChunks(attacker, lyingStore, { bytesSent: () => {}, bytesReceived: () => {} }, () => {})
-    const topic = deltaTopic(toHex(runId))
-    attacker.services.pubsub.subscribe(topic)
-    for (const node of nodes) await attacker.dial(multiaddr(node.addresses()[0]))
+    const { host, key, topic } = await startAttacker(genesis, nodes, lyingStore)
+    attacker = host
     await until(async () => attacker!.services.pubsub.getSubscribers(topic).length === 3, 10_000)
     await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
 

@@ -1,21 +1,15 @@
-// The contribution check (SPEC.md 11.4): a validly signed, correctly served delta that would wreck
-// the model is scored by the held-out loss change it causes and left out; honest nodes agree.
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, describe, expect, it } from 'vitest'
 import { encodeDelta, encodedDeltaSize } from '../../src/codec/delta.js'
-import { deltaTopic, PROTOCOL } from '../../src/constants.js'
-import { toHex } from '../../src/crypto/hash.js'
+import { PROTOCOL } from '../../src/constants.js'
 import { HashStream } from '../../src/crypto/prng.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
-import { createHost, type Host } from '../../src/net/host.js'
-import { serveChunks } from '../../src/net/transfer.js'
+import type { Host } from '../../src/net/host.js'
 import type { DtrainNode } from '../../src/node/node.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
 import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
 import { signAnnouncement } from '../../src/wire/messages.js'
-import { startNodes } from './helpers.js'
+import { startAttacker, startNodes } from './helpers.js'
 
 describe('contribution check', () => {
   const genesis = defaultGenesis({
@@ -39,18 +33,14 @@ describe('contribution check', () => {
 
   it('leaves out a valid but harmful delta and keeps the honest ones', async () => {
     nodes = await startNodes(genesis, 3)
-    const key = await generateKeyPair('Ed25519')
-    attacker = await createHost({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'] })
     const count = parameterCount(genesis.model)
     const store = new DeltaStore()
     // Large values of random sign: a model moved by this predicts confidently and wrongly.
     const signs = new HashStream('contribution-test', new Uint8Array(0))
     const harmful = Float32Array.from({ length: count }, () => 3 * signs.nextSymmetricUnit())
     const root = store.put(0, encodeDelta(harmful, { encoding: 'fp32' }))
-    await serveChunks(attacker, store, { bytesSent: () => {}, bytesReceived: () => {} }, () => {})
-    const topic = deltaTopic(toHex(runIdOf(genesis)))
-    attacker.services.pubsub.subscribe(topic)
-    for (const node of nodes) await attacker.dial(multiaddr(node.addresses()[0]))
+    const { host, key, topic } = await startAttacker(genesis, nodes, store)
+    attacker = host
     await Promise.all(nodes.map((n) => n.waitForPeers(4, 10_000)))
     const announcement = await signAnnouncement(key, {
       version: PROTOCOL.protocolVersion,

@@ -1,11 +1,16 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { deltaTopic } from '../../src/constants.js'
 import { createLogger, silentLogger } from '../../src/log.js'
+import { createHost, type Host } from '../../src/net/host.js'
+import { type DeltaSource, serveChunks } from '../../src/net/transfer.js'
 
 const logger = () =>
   process.env.DTRAIN_TEST_LOG ? createLogger(process.env.DTRAIN_TEST_LOG) : silentLogger()
 
 import { DtrainNode } from '../../src/node/node.js'
-import type { Genesis } from '../../src/wire/genesis.js'
+import { type Genesis, runIdHex } from '../../src/wire/genesis.js'
 
 /** Starts `count` real nodes on 127.0.0.1; node 0 is the others' bootstrap peer. */
 export async function startNodes(genesis: Genesis, count: number): Promise<DtrainNode[]> {
@@ -28,4 +33,22 @@ export async function startNodes(genesis: Genesis, count: number): Promise<Dtrai
     )
   }
   return nodes
+}
+
+/**
+ * A dishonest peer for tests: a real libp2p host that serves `source` over the chunk protocol,
+ * subscribes to the run's delta topic and connects to every node.
+ */
+export async function startAttacker(
+  genesis: Genesis,
+  nodes: DtrainNode[],
+  source: DeltaSource,
+): Promise<{ host: Host; key: PrivateKey; topic: string }> {
+  const key = await generateKeyPair('Ed25519')
+  const host = await createHost({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'] })
+  await serveChunks(host, source, { bytesSent: () => {}, bytesReceived: () => {} }, () => {})
+  const topic = deltaTopic(runIdHex(genesis))
+  host.services.pubsub.subscribe(topic)
+  for (const node of nodes) await host.dial(multiaddr(node.addresses()[0]))
+  return { host, key, topic }
 }
