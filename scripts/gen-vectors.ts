@@ -347,6 +347,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     { rule: { rule: 'multi-krum', f: 1, m: 2 }, n: 5 },
     { rule: { rule: 'geometric-median', iterations: 20, nu: 1e-8, tolerance: 1e-7 }, n: 5 },
     { rule: { rule: 'centered-clipping', tau: 1, iterations: 3 }, n: 5 },
+    { rule: { rule: 'centered-clipping', tau: 'auto', iterations: 3, bucketSize: 2 }, n: 5 },
     { rule: { rule: 'trimmed-mean', trimFraction: 0.2, nnmF: 1 }, n: 5 },
     { rule: { rule: 'median', bucketSize: 2 }, n: 5 },
     { rule: { rule: 'mean', normBound: 1 }, n: 5 },

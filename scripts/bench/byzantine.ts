@@ -35,7 +35,16 @@ const outFile = outIndex >= 0 ? args[outIndex + 1] : undefined
 const n = option('--n', 8)
 const rounds = option('--rounds', quick ? 8 : 12)
 
-type Attack = 'none' | 'sign-flip' | 'scaled' | 'gaussian' | 'alie' | 'ipm' | 'free-rider' | 'copy-cat'
+type Attack =
+  | 'none'
+  | 'sign-flip'
+  | 'scaled'
+  | 'gaussian'
+  | 'alie'
+  | 'ipm'
+  | 'free-rider'
+  | 'copy-cat'
+  | 'poison'
 const ALIE_Z = 1.5 // Baruch et al.'s z would be ~0 at this n; the issue fixes it in [1, 1.5]
 const IPM_EPSILON = 0.5
 const GAUSSIAN_STD = 0.1
@@ -44,7 +53,7 @@ const RULES: Record<string, AggregationRule> = {
   mean: { rule: 'mean' },
   median: { rule: 'median' },
   'trimmed-mean': { rule: 'trimmed-mean', trimFraction: 0.25 },
-  'cc+bucketing': { rule: 'centered-clipping', tau: 0.5, iterations: 3, bucketSize: 2 },
+  'cc+bucketing': { rule: 'centered-clipping', tau: 'auto', iterations: 3, bucketSize: 2 },
   'nnm-trimmed-mean (default)': { rule: 'nnm-trimmed-mean', faultFraction: 0.2 },
   ...(quick
     ? {}
@@ -55,7 +64,7 @@ const RULES: Record<string, AggregationRule> = {
 }
 const ATTACKS: Attack[] = quick
   ? ['sign-flip', 'gaussian', 'alie', 'ipm']
-  : ['sign-flip', 'scaled', 'gaussian', 'alie', 'ipm', 'free-rider', 'copy-cat']
+  : ['sign-flip', 'scaled', 'gaussian', 'alie', 'ipm', 'free-rider', 'copy-cat', 'poison']
 const DATA: Array<'shuffled' | 'skewed'> = quick ? ['shuffled'] : ['shuffled', 'skewed']
 
 interface Cell {
@@ -126,6 +135,7 @@ function attackVectors(
       case 'copy-cat':
         return Float32Array.from(honest[b % honest.length])
       case 'none':
+      case 'poison': // poisoned deltas come from real training (runCell), never from here
         return Float32Array.from(mean)
     }
   }
@@ -144,6 +154,11 @@ async function runCell(
     { length: honestCount },
     (_, p) => new InnerTrainer(genesis, corpusOf(p, honestCount, data)),
   )
+  // Data poisoning: Byzantine peers really train, on text whose every character is shifted by one
+  // (the language-model analogue of label flipping), and send the deltas that training produces.
+  const poisoned: Corpus = { train: fullCorpus.train.map((t) => (t + 1) % 96), heldOut: fullCorpus.heldOut }
+  const poisoners =
+    attack === 'poison' ? Array.from({ length: byzantine }, () => new InnerTrainer(genesis, poisoned)) : []
   const rng = new HashStream(
     'dtrain/bench/byzantine',
     new TextEncoder().encode(`${ruleName}/${attack}/${byzantine}/${data}`),
@@ -165,7 +180,17 @@ async function runCell(
         })
         honest.push(pseudoGradient(state.weights, trained.weights))
       }
-      const deltas = [...honest, ...(byzantine > 0 ? attackVectors(attack, honest, byzantine, rng) : [])]
+      const attacks: Float32Array[] = []
+      for (const [b, poisoner] of poisoners.entries()) {
+        const trained = await poisoner.trainRound(state.weights, {
+          runId,
+          peerId: new Uint8Array([100 + b]),
+          round,
+        })
+        attacks.push(pseudoGradient(state.weights, trained.weights))
+      }
+      if (attack !== 'poison' && byzantine > 0) attacks.push(...attackVectors(attack, honest, byzantine, rng))
+      const deltas = [...honest, ...attacks]
       const contributions = deltas.map((values) => ({
         id: Uint8Array.from({ length: 32 }, () => rng.nextBelow(256)),
         values,
@@ -178,7 +203,7 @@ async function runCell(
       losses.push(Number.isFinite(loss) ? loss : Number.POSITIVE_INFINITY)
     }
   } finally {
-    for (const t of trainers) t.dispose()
+    for (const t of [...trainers, ...poisoners]) t.dispose()
   }
   const late = losses.slice(Math.floor(rounds * 0.8))
   return { final: losses.at(-1)!, worstLate: Math.max(...late) }

@@ -124,7 +124,7 @@ export function geometricMedian(
  */
 export function centeredClipping(
   inputs: readonly Float32Array[],
-  tau: number,
+  tau: number | 'auto',
   iterations: number,
   reference: Float32Array,
 ): Float32Array {
@@ -132,9 +132,13 @@ export function centeredClipping(
   let v = Float32Array.from(reference)
   for (let l = 0; l < iterations; l++) {
     const acc = new Float64Array(v.length)
-    for (const x of inputs) {
-      const norm = Math.sqrt(squaredDistance(x, v))
-      const scale = norm > tau ? tau / norm : 1
+    const norms = inputs.map((x) => Math.sqrt(squaredDistance(x, v)))
+    // 'auto': the lower median of the distances to v, so the closer half is never clipped and
+    // inputs far from the rest weigh at most as much as a typical one.
+    const radius = tau === 'auto' ? [...norms].sort((a, b) => a - b)[(n - 1) >> 1] : tau
+    for (const [j, x] of inputs.entries()) {
+      const norm = norms[j]
+      const scale = norm > radius ? radius / norm : 1
       for (let i = 0; i < acc.length; i++) acc[i] += (x[i] - v[i]) * scale
     }
     const next = new Float32Array(v.length)

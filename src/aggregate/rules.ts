@@ -23,7 +23,7 @@ export type BaseRule =
   | { rule: 'krum'; f: number }
   | { rule: 'multi-krum'; f: number; m: number }
   | { rule: 'geometric-median'; iterations: number; nu: number; tolerance: number }
-  | { rule: 'centered-clipping'; tau: number; iterations: number }
+  | { rule: 'centered-clipping'; tau: number | 'auto'; iterations: number }
 
 /** A rule and its optional pre-steps, applied in this order: norm bound, NNM, bucketing (SPEC.md 8). */
 export type AggregationRule = BaseRule & {

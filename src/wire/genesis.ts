@@ -95,7 +95,7 @@ export const genesisSchema = z
       }),
       z.strictObject({
         rule: z.literal('centered-clipping'),
-        tau: z.number().positive(),
+        tau: z.union([z.number().positive(), z.literal('auto')]),
         iterations: positiveInt.max(100),
         ...preSteps,
       }),
