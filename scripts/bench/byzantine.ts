@@ -49,7 +49,7 @@ const ALIE_Z = 1.5 // Baruch et al.'s z would be ~0 at this n; the issue fixes i
 const IPM_EPSILON = 0.5
 const GAUSSIAN_STD = 0.1
 
-const RULES: Record<string, AggregationRule> = {
+const ALL_RULES: Record<string, AggregationRule> = {
   mean: { rule: 'mean' },
   median: { rule: 'median' },
   'trimmed-mean': { rule: 'trimmed-mean', trimFraction: 0.25 },
@@ -62,9 +62,20 @@ const RULES: Record<string, AggregationRule> = {
         'geometric-median': { rule: 'geometric-median', iterations: 10, nu: 1e-8, tolerance: 1e-6 },
       }),
 }
-const ATTACKS: Attack[] = quick
-  ? ['sign-flip', 'gaussian', 'alie', 'ipm']
-  : ['sign-flip', 'scaled', 'gaussian', 'alie', 'ipm', 'free-rider', 'copy-cat', 'poison']
+const listOption = (name: string): string[] | undefined => {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1].split(',') : undefined
+}
+// --rules a,b and --attacks a,b pick a subset (names as in the table).
+const RULES: Record<string, AggregationRule> = Object.fromEntries(
+  Object.entries(ALL_RULES).filter(([rule]) => listOption('--rules')?.includes(rule) ?? true),
+)
+const ATTACKS: Attack[] = ((listOption('--attacks') as Attack[] | undefined) ??
+  (quick
+    ? ['sign-flip', 'gaussian', 'alie', 'ipm']
+    : ['sign-flip', 'scaled', 'gaussian', 'alie', 'ipm', 'free-rider', 'copy-cat', 'poison'])) as Attack[]
+/** --outer-momentum m: DiLoCo's outer momentum (0.9) or another value, e.g. 0 to see what it does. */
+const outerMomentum = option('--outer-momentum', 0.9)
 const DATA: Array<'shuffled' | 'skewed'> = quick ? ['shuffled'] : ['shuffled', 'skewed']
 
 interface Cell {
@@ -198,7 +209,7 @@ async function runCell(
       const seed = new Uint8Array([round & 0xff, round >> 8])
       const aggregated = aggregate(rule, contributions, { seed, reference })
       reference = aggregated
-      state = nesterovStep(state, aggregated, genesis.outer.optimizer)
+      state = nesterovStep(state, aggregated, { lr: genesis.outer.optimizer.lr, momentum: outerMomentum })
       const loss = trainers[0].evaluate(state.weights, heldOut, genesis.eval.batchSize)
       losses.push(Number.isFinite(loss) ? loss : Number.POSITIVE_INFINITY)
     }
@@ -254,7 +265,7 @@ for (const data of DATA) {
 }
 
 const table = [
-  `Byzantine harness: n = ${n}, ${rounds} rounds of H = ${genesis.inner.steps} steps, tiny model on ${genesis.dataset.source}, ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  `Byzantine harness: n = ${n}, ${rounds} rounds of H = ${genesis.inner.steps} steps, tiny model on ${genesis.dataset.source}, outer momentum ${outerMomentum}, ${((performance.now() - started) / 1000).toFixed(0)} s`,
   '',
   '| data | rule | attack | Byzantine | final held-out loss | worst of last 20 % | clean |',
   '|---|---|---|---|---|---|---|',
