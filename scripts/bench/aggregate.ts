@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { coordinateMedian, trimCount, trimmedMean } from '../../src/aggregate/rules.js'
+import { timeMedian, xorshift } from './measure.js'
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number) => {
@@ -20,27 +20,15 @@ const json = args.includes('--json')
 const trimFraction = 0.2
 const repeats = 3
 
-let state = 0x2545f491
-const next = () => {
-  state ^= state << 13
-  state ^= state >>> 17
-  state ^= state << 5
-  return (state >>> 0) / 2 ** 32 - 0.5
-}
+const uniform = xorshift(0x2545f491)
+const next = () => uniform() - 0.5
 const inputs = Array.from({ length: n }, () =>
   Float32Array.from({ length: d }, () => (next() + next() + next()) * 1e-3),
 )
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
-function time(fn: () => Float32Array): { seconds: number; out: Float32Array } {
-  const times: number[] = []
-  let out!: Float32Array
-  for (let r = 0; r < repeats; r++) {
-    const start = performance.now()
-    out = fn()
-    times.push((performance.now() - start) / 1000)
-  }
-  return { seconds: median(times), out }
+const time = (fn: () => Float32Array) => {
+  const { seconds, value } = timeMedian(fn, repeats)
+  return { seconds, out: value }
 }
 
 const med = time(() => coordinateMedian(inputs))

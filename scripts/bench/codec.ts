@@ -3,12 +3,12 @@
 // encode and decode throughput (MB/s of float32 input), and, in the same run, SHA-256 throughput of
 // node:crypto beside @noble/hashes and the Merkle root (SHA-256 over 256 KiB chunks).
 // Usage: npm run bench:codec [-- --params N] [-- --json]
-import { performance } from 'node:perf_hooks'
 import { decodeDelta, type EncodeOptions, encodeDelta } from '../../src/codec/delta.js'
 import { topkCount } from '../../src/codec/topk.js'
 import { LIMITS } from '../../src/constants.js'
 import { sha256, sha256Portable } from '../../src/crypto/hash.js'
 import { MerkleTree } from '../../src/crypto/merkle.js'
+import { timeMedian, xorshift } from './measure.js'
 
 const args = process.argv.slice(2)
 const json = args.includes('--json')
@@ -18,13 +18,7 @@ const repeats = 3
 
 /** A delta shaped like a real one: roughly Gaussian, scale 1e-3, with some larger coordinates. */
 function syntheticDelta(n: number): Float32Array {
-  let state = 0x9e3779b9
-  const next = () => {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    return (state >>> 0) / 2 ** 32
-  }
+  const next = xorshift(0x9e3779b9)
   const out = new Float32Array(n)
   for (let i = 0; i < n; i++) {
     const gaussian = next() + next() + next() + next() - 2
@@ -33,21 +27,7 @@ function syntheticDelta(n: number): Float32Array {
   return out
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[s.length >> 1]
-}
-
-function time<T>(fn: () => T): { seconds: number; value: T } {
-  const times: number[] = []
-  let value!: T
-  for (let r = 0; r < repeats; r++) {
-    const start = performance.now()
-    value = fn()
-    times.push((performance.now() - start) / 1000)
-  }
-  return { seconds: median(times), value }
-}
+const time = <T>(fn: () => T) => timeMedian(fn, repeats)
 
 const delta = syntheticDelta(count)
 const inputMB = (count * 4) / 1e6
