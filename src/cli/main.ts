@@ -117,8 +117,16 @@ program
   .requiredOption('--genesis <file>', 'genesis (run definition) JSON file')
   .option('--state <dir>', 'state directory (holds the node key)', './dtrain-state')
   .option('--key <file>', 'node key file (default: STATE/key, created if missing)')
-  .option('--listen <multiaddr>', 'listen address (repeatable)', collect, [])
-  .option('--bootstrap <multiaddr>', 'bootstrap peer, with /p2p/<peer id> (repeatable)', collect, [])
+  .addOption(
+    new Option('--listen <multiaddr>', 'listen address (repeatable)')
+      .argParser(collect)
+      .default([], '/ip4/0.0.0.0/tcp/0'),
+  )
+  .addOption(
+    new Option('--bootstrap <multiaddr>', 'bootstrap peer, with /p2p/<peer id> (repeatable)')
+      .argParser(collect)
+      .default([], 'none'),
+  )
   .option('--rounds <r>', 'rounds to train, then stop (0 = until stopped)', nonNegativeInt('--rounds'), 0)
   .option('--swarm-key <file>', 'pre-shared key file of a private network')
   .option('--join', 'join a running network: fetch its committed state before the first round', false)
