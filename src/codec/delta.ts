@@ -58,11 +58,6 @@ export function encodedDeltaSize(count: number, options: EncodeOptions): number 
   }
 }
 
-/** Bytes per parameter of an encoding, for documentation and benchmarks. */
-export function bytesPerParameter(count: number, options: EncodeOptions): number {
-  return encodedDeltaSize(count, options) / count
-}
-
 export function encodeDelta(values: Float32Array, options: EncodeOptions): Uint8Array {
   assertFinite(values)
   const count = values.length

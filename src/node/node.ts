@@ -140,7 +140,7 @@ export class DtrainNode {
   private lastAggregate?: Float32Array
   /** per-peer reputation: exponential average of contribution-check scores (lower is better) */
   readonly reputation = new Map<string, number>()
-  private lastAnnouncement?: { round: number; signed: Uint8Array; publishedAt: number }
+  private lastAnnouncement?: { signed: Uint8Array; publishedAt: number }
   private readonly abort = new AbortController()
 
   private constructor(
@@ -736,7 +736,7 @@ export class DtrainNode {
         envelope: signed,
       })
       await this.publish(deltaTopic(this.runIdHex), signed)
-      this.lastAnnouncement = { round, signed, publishedAt: Date.now() }
+      this.lastAnnouncement = { signed, publishedAt: Date.now() }
       log.info(
         {
           phase: 'announce',

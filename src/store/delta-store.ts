@@ -29,10 +29,6 @@ export class DeltaStore implements DeltaSource {
     return this.byRoot.get(toHex(root))
   }
 
-  get size(): number {
-    return this.byRoot.size
-  }
-
   private prune(latestRound: number): void {
     for (const [key, entry] of this.byRoot) {
       if (entry.round <= latestRound - LIMITS.keptDeltaRounds) this.byRoot.delete(key)
