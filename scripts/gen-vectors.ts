@@ -105,9 +105,11 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     { round: 0, step: 0 },
     { round: 7, step: 3 },
   ].map(({ round, step }) => {
-    const seed = batchSeed(runId, peerIdBytes(peerId), round, step)
+    const baseHash = weightsHash(initialWeights(tiny.model))
+    const seed = batchSeed({ runId, baseHash, peerId: peerIdBytes(peerId), round }, step)
     return {
       runIdHex: toHex(runId),
+      baseHashHex: toHex(baseHash),
       peerIdBytesHex: toHex(peerIdBytes(peerId)),
       round,
       step,
@@ -196,6 +198,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     encoding: 'fp32',
     trainLoss: 2.75,
     sampleCount: 160,
+    proofRoot: sha256(new TextEncoder().encode('proof root')),
   }
   const announcementBody = encodeAnnouncementBody(announcement)
   const announcementEnvelope = await signAnnouncement(key, announcement)

@@ -14,6 +14,7 @@
 import '../../src/polyfill.js'
 import { writeFileSync } from 'node:fs'
 import { type AggregationRule, aggregate, toleratedFaults } from '../../src/aggregate/rules.js'
+import { weightsHash } from '../../src/crypto/hash.js'
 import { HashStream } from '../../src/crypto/prng.js'
 import { nesterovStep, type OuterState, pseudoGradient } from '../../src/round/outer.js'
 import { selectBackend } from '../../src/train/backend.js'
@@ -41,6 +42,7 @@ type Attack =
   | 'scaled'
   | 'gaussian'
   | 'alie'
+  | 'alie-sign'
   | 'ipm'
   | 'free-rider'
   | 'copy-cat'
@@ -73,7 +75,17 @@ const RULES: Record<string, AggregationRule> = Object.fromEntries(
 const ATTACKS: Attack[] = ((listOption('--attacks') as Attack[] | undefined) ??
   (quick
     ? ['sign-flip', 'gaussian', 'alie', 'ipm']
-    : ['sign-flip', 'scaled', 'gaussian', 'alie', 'ipm', 'free-rider', 'copy-cat', 'poison'])) as Attack[]
+    : [
+        'sign-flip',
+        'scaled',
+        'gaussian',
+        'alie',
+        'alie-sign',
+        'ipm',
+        'free-rider',
+        'copy-cat',
+        'poison',
+      ])) as Attack[]
 /** --outer-momentum m: DiLoCo's outer momentum (0.9) or another value, e.g. 0 to see what it does. */
 const outerMomentum = option('--outer-momentum', 0.9)
 const DATA: Array<'shuffled' | 'skewed'> = quick ? ['shuffled'] : ['shuffled', 'skewed']
@@ -87,6 +99,8 @@ interface Cell {
   evalLoss: number
   worstLateEvalLoss: number
   cleanEvalLoss: number
+  /** whether the rule claims to tolerate this many Byzantine inputs among n (toleratedFaults) */
+  withinTolerance: boolean
 }
 
 const dataset = args.includes('--moby-dick') ? 'moby-dick' : 'synthetic'
@@ -139,6 +153,10 @@ function attackVectors(
         )
       case 'alie':
         return Float32Array.from(mean, (x, i) => x - ALIE_Z * std[i])
+      case 'alie-sign':
+        // ALIE's bound with a direction: each coordinate moves z std towards the opposite of the
+        // honest mean's sign (the "inverse sign" perturbation of Shejwalkar & Houmansadr 2021).
+        return Float32Array.from(mean, (x, i) => x - ALIE_Z * std[i] * Math.sign(x))
       case 'ipm':
         return Float32Array.from(mean, (x) => -IPM_EPSILON * x)
       case 'free-rider':
@@ -183,9 +201,11 @@ async function runCell(
   try {
     for (let round = 0; round < rounds; round++) {
       const honest: Float32Array[] = []
+      const baseHash = weightsHash(state.weights)
       for (let p = 0; p < honestCount; p++) {
         const trained = await trainers[p].trainRound(state.weights, {
           runId,
+          baseHash,
           peerId: new Uint8Array([p]),
           round,
         })
@@ -195,6 +215,7 @@ async function runCell(
       for (const [b, poisoner] of poisoners.entries()) {
         const trained = await poisoner.trainRound(state.weights, {
           runId,
+          baseHash,
           peerId: new Uint8Array([100 + b]),
           round,
         })
@@ -255,6 +276,7 @@ for (const data of DATA) {
           evalLoss: result.final,
           worstLateEvalLoss: result.worstLate,
           cleanEvalLoss: clean.final,
+          withinTolerance: byzantine <= toleratedFaults(RULES[ruleName], n),
         })
         process.stderr.write(
           `${data.padEnd(9)} ${ruleName.padEnd(26)} ${attack.padEnd(11)} f = ${byzantine}/${n}  held-out ${result.final.toFixed(3)} (worst late ${result.worstLate.toFixed(3)}, clean ${clean.final.toFixed(3)})\n`,
@@ -262,6 +284,27 @@ for (const data of DATA) {
       }
     }
   }
+}
+
+/**
+ * Whether each attack is potent: it must clearly hurt plain mean (final held-out loss at least
+ * POTENT_MARGIN above mean's clean run) before a robust rule's result against it means anything.
+ */
+const POTENT_MARGIN = 0.02
+function potencyLines(): string[] {
+  const meanCells = cells.filter((c) => c.rule === 'mean' && c.byzantine > 0)
+  if (meanCells.length === 0) return []
+  return [
+    '',
+    `Potency against plain mean (potent = final loss more than ${POTENT_MARGIN * 100} % above clean):`,
+    '',
+    '| data | attack | Byzantine | mean under attack | clean | potent |',
+    '|---|---|---|---|---|---|',
+    ...meanCells.map((c) => {
+      const potent = c.evalLoss > c.cleanEvalLoss * (1 + POTENT_MARGIN) || !Number.isFinite(c.evalLoss)
+      return `| ${c.data} | ${c.attack} | ${c.byzantine}/${n} | ${c.evalLoss.toFixed(3)} | ${c.cleanEvalLoss.toFixed(3)} | ${potent ? 'yes' : 'no'} |`
+    }),
+  ]
 }
 
 const table = [
@@ -273,23 +316,27 @@ const table = [
     .filter((c) => c.byzantine > 0)
     .map(
       (c) =>
-        `| ${c.data} | ${c.rule} | ${c.attack} | ${c.byzantine}/${n} | ${c.evalLoss.toFixed(3)} | ${c.worstLateEvalLoss.toFixed(3)} | ${c.cleanEvalLoss.toFixed(3)} |`,
+        `| ${c.data} | ${c.rule} | ${c.attack} | ${c.byzantine}/${n}${c.withinTolerance ? '' : ` (beyond: tolerates ${toleratedFaults(RULES[c.rule], n)})`} | ${c.evalLoss.toFixed(3)} | ${c.worstLateEvalLoss.toFixed(3)} | ${c.cleanEvalLoss.toFixed(3)} |`,
     ),
+  ...potencyLines(),
 ].join('\n')
 console.log(table)
 if (outFile) writeFileSync(outFile, `${table}\n`)
 if (json)
   console.log(
     JSON.stringify(
-      cells.map(({ rule, attack, fraction, evalLoss, cleanEvalLoss, worstLateEvalLoss, data }) => ({
-        rule,
-        attack,
-        fraction,
-        evalLoss,
-        cleanEvalLoss,
-        worstLateEvalLoss,
-        data,
-      })),
+      cells.map(
+        ({ rule, attack, fraction, evalLoss, cleanEvalLoss, worstLateEvalLoss, data, withinTolerance }) => ({
+          rule,
+          attack,
+          fraction,
+          evalLoss,
+          cleanEvalLoss,
+          worstLateEvalLoss,
+          data,
+          withinTolerance,
+        }),
+      ),
     ),
   )
 process.exit(0)

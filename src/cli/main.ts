@@ -3,7 +3,9 @@
 import '../polyfill.js'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { DELTA_ENCODINGS } from '../codec/delta.js'
+import { DEFAULT_PROOF_RETENTION } from '../node/node.js'
 import { BACKEND_NAMES, type BackendName } from '../train/backend.js'
+import { runAudit } from './audit.js'
 import { ConfigError } from './config-files.js'
 import { runStart } from './start.js'
 import { runTestnet } from './testnet.js'
@@ -131,6 +133,12 @@ program
   .option('--swarm-key <file>', 'pre-shared key file of a private network')
   .option('--join', 'join a running network: fetch its committed state before the first round', false)
   .option(
+    '--proof-retention <rounds>',
+    'rounds of proof-of-learning checkpoints kept in STATE/proofs (served to auditors)',
+    positiveInt('--proof-retention'),
+    DEFAULT_PROOF_RETENTION,
+  )
+  .option(
     '--start-timeout <s>',
     'seconds to wait for the expected peers before round 1',
     positiveInt('--start-timeout'),
@@ -158,7 +166,68 @@ program
       swarmKey: opts.swarmKey,
       startTimeout: opts.startTimeout,
       logLevel: opts.logLevel,
+      proofRetention: opts.proofRetention,
       join: opts.join,
+    })
+  })
+
+program
+  .command('audit')
+  .description("check a peer's proof of learning for one round (exit 0 valid, 1 invalid, 2 could not audit)")
+  .option(
+    '--peer <peer>',
+    'the audited peer: a multiaddr ending in /p2p/<id>, or a peer id listed with --bootstrap',
+  )
+  .option(
+    '--proof <dir>',
+    "read the proofs from a node's state directory instead (e.g. a testnet's DIR/node-1)",
+  )
+  .requiredOption('--round <r>', 'round to audit (0-based, as in the logs)', nonNegativeInt('--round'))
+  .option(
+    '--segments <q>',
+    'segments to replay: half the largest updates, the rest at random',
+    positiveInt('--segments'),
+    2,
+  )
+  .option(
+    '--tolerance <t>',
+    "replay tolerance relative to a segment's update: auto (calibrated per backend pair) or a number",
+    (value: string): 'auto' | number => {
+      if (value === 'auto') return 'auto'
+      const n = Number(value)
+      if (!(n > 0 && n < 1))
+        throw new InvalidArgumentError(`--tolerance must be auto or a number in (0, 1) (got ${value})`)
+      return n
+    },
+    'auto',
+  )
+  .option('--genesis <file>', 'genesis of the run (with --proof: genesis.json beside or above the directory)')
+  .addOption(
+    new Option('--bootstrap <multiaddr>', 'known peers, with /p2p/<peer id> (repeatable)')
+      .argParser(collect)
+      .default([]),
+  )
+  .option('--swarm-key <file>', 'pre-shared key file of a private network')
+  .option('--json', 'print the report as JSON', false)
+  .addOption(new Option('--nonce <hex>', 'fix the segment choice (reproduce an audit)').hideHelp())
+  .addOption(backendOption())
+  .addHelpText(
+    'after',
+    '\nExamples:\n  dtrain audit --proof ./tn/node-1 --round 3\n  dtrain audit --peer /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW... --round 12 --genesis run.json --segments 4 --json',
+  )
+  .action(async (opts) => {
+    process.exitCode = await runAudit({
+      peer: opts.peer,
+      proof: opts.proof,
+      round: opts.round,
+      segments: opts.segments,
+      tolerance: opts.tolerance,
+      json: opts.json,
+      genesis: opts.genesis,
+      bootstrap: opts.bootstrap,
+      swarmKey: opts.swarmKey,
+      backend: opts.backend as BackendName,
+      nonce: opts.nonce,
     })
   })
 

@@ -22,6 +22,8 @@ export interface StartOptions {
   logLevel: string
   /** fetch the network's committed state before the first round (a late joiner) */
   join: boolean
+  /** rounds of proof-of-learning checkpoints kept in STATE/proofs */
+  proofRetention: number
 }
 
 function emit(event: NodeEvent): void {
@@ -44,6 +46,8 @@ export async function runStart(options: StartOptions): Promise<number> {
     swarmKey,
     backend: options.backend,
     logger,
+    stateDir: options.state,
+    proofRetention: options.proofRetention,
   })
   let stopping = false
   const stop = async (signal: string): Promise<void> => {

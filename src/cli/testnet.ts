@@ -180,7 +180,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
           `sent ${formatBytes(mean((r) => r.bytesSent))}/node  recv ${formatBytes(mean((r) => r.bytesReceived))}/node  ` +
           `train ${max((r) => r.phaseSeconds.train).toFixed(1)}s collect ${max((r) => r.phaseSeconds.collect).toFixed(1)}s ` +
           `aggregate ${max((r) => r.phaseSeconds.aggregate).toFixed(2)}s eval ${max((r) => r.phaseSeconds.eval).toFixed(1)}s  ` +
-          `${Math.round(mean((r) => r.tokensPerSecond))} tok/s/node  ` +
+          `${Math.round(mean((r) => r.tokensPerSecond))} tok/s/node  proofs ${formatBytes(mean((r) => r.proofBytes))}/node  ` +
           (hashes.size === 1
             ? `weights ${[...hashes][0].slice(0, 12)} (all agree)`
             : `WEIGHTS DISAGREE (${hashes.size} hashes)`),

@@ -71,6 +71,11 @@ export class NodeMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   })
+  readonly proofBytes = new Gauge({
+    name: 'dtrain_proof_bytes',
+    help: 'Bytes the proofs of learning kept on this node take (SPEC.md 17.1)',
+    registers: [this.registry],
+  })
   readonly stateSyncFailures = new Counter({
     name: 'dtrain_state_sync_failures_total',
     help: 'State syncs that failed (the node went on with its own state)',

@@ -31,6 +31,10 @@ import {
   type TransferCounters,
   TransferError,
 } from '../net/transfer.js'
+import { residualInUse } from '../proof/audit.js'
+import { serveProofs } from '../proof/protocol.js'
+import { ProofRecorder } from '../proof/recorder.js'
+import { ProofStore } from '../proof/store.js'
 import { collectDeadlineMs, DEADLINE_HISTORY_ROUNDS } from '../round/deadline.js'
 import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js'
 import { DeltaStore } from '../store/delta-store.js'
@@ -56,7 +60,14 @@ export interface NodeOptions {
   swarmKey?: Uint8Array
   backend?: BackendName
   logger: Logger
+  /** the node's state directory: proofs of learning go to DIR/proofs; in memory without one */
+  stateDir?: string
+  /** rounds of proofs kept (SPEC.md 17.1); default DEFAULT_PROOF_RETENTION */
+  proofRetention?: number
 }
+
+/** Rounds of proof-of-learning checkpoints a node keeps unless told otherwise. */
+export const DEFAULT_PROOF_RETENTION = 4
 
 export type Phase = 'train' | 'announce' | 'collect' | 'aggregate' | 'commit' | 'eval'
 
@@ -72,6 +83,8 @@ export interface RoundReport {
   bytesReceived: number
   phaseSeconds: Record<Phase, number>
   tokensPerSecond: number
+  /** bytes of the proofs of learning this node keeps (all rounds retained) */
+  proofBytes: number
 }
 
 interface CommitRecord {
@@ -142,6 +155,10 @@ export class DtrainNode {
   readonly reputation = new Map<string, number>()
   private lastAnnouncement?: { signed: Uint8Array; publishedAt: number }
   private readonly abort = new AbortController()
+  readonly proofs: ProofStore
+  /** the round of this node's previous proof since it started (its optimizer state's origin) */
+  private lastProofRound: number | null = null
+  private readonly trainTokens: number
 
   private constructor(
     private readonly options: NodeOptions,
@@ -149,8 +166,14 @@ export class DtrainNode {
     private readonly trainer: InnerTrainer,
     readonly backend: BackendChoice,
     private readonly heldOutOffsets: number[],
+    trainTokens: number,
   ) {
     const { genesis } = options
+    this.trainTokens = trainTokens
+    this.proofs = new ProofStore({
+      dir: options.stateDir,
+      retention: options.proofRetention ?? DEFAULT_PROOF_RETENTION,
+    })
     this.runId = runIdOf(genesis)
     this.runIdHex = toHex(this.runId)
     this.peerId = host.peerId
@@ -186,7 +209,7 @@ export class DtrainNode {
       bootstrap: options.bootstrap,
       swarmKey: options.swarmKey,
     })
-    const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets)
+    const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, corpus.train.length)
     await node.wire()
     return node
   }
@@ -218,6 +241,16 @@ export class DtrainNode {
     pubsub.subscribe(deltaTopicName)
     pubsub.subscribe(commitTopicName)
     pubsub.subscribe(evidenceTopic(this.runIdHex))
+    await this.proofs.open()
+    await serveProofs(this.host, this.runId, this.proofs, (peer, err) =>
+      this.rejections.report(
+        'warn',
+        peer.toString(),
+        'serve-failed',
+        { err: err.message },
+        'serving a proof failed',
+      ),
+    )
     await serveChunks(this.host, this.store, this.counters, (peer, err) =>
       this.rejections.report(
         'warn',
@@ -694,26 +727,37 @@ export class DtrainNode {
     const baseHash = weightsHash(this.state.weights)
     const myPeerBytes = peerIdBytes(this.peerId)
 
+    const seed = { runId: this.runId, baseHash, peerId: myPeerBytes, round }
+    const recorder = new ProofRecorder()
     const trained = await timed('train', () =>
-      this.trainer.trainRound(
-        this.state.weights,
-        { runId: this.runId, peerId: myPeerBytes, round },
-        { yieldEvery: yieldToEventLoop, signal: this.abort.signal },
-      ),
+      this.trainer.trainRound(this.state.weights, seed, {
+        yieldEvery: yieldToEventLoop,
+        signal: this.abort.signal,
+        checkpointEvery: genesis.proof.checkpointInterval,
+        onCheckpoint: recorder.onCheckpoint,
+      }),
     )
     this.metrics.trainLoss.set(trained.meanLoss)
 
     await timed('announce', async () => {
       const delta = pseudoGradient(this.state.weights, trained.weights)
       // Our own contribution is exactly what peers will decode (SPEC.md 8.0).
-      const compressed = compressWithFeedback(
-        delta,
-        genesis.delta.errorFeedback ? this.residual : undefined,
-        this.encodeOptions,
-      )
-      if (genesis.delta.errorFeedback) this.residual = compressed.residual
+      const withResidual = residualInUse(genesis)
+      const residualBefore = withResidual ? (this.residual ?? new Float32Array(delta.length)) : undefined
+      const compressed = compressWithFeedback(delta, residualBefore, this.encodeOptions)
+      if (withResidual) this.residual = compressed.residual
       const encoded = compressed.bytes
       const deltaHash = this.store.put(round, encoded)
+      // The proof of learning is fixed before the delta is announced (SPEC.md 17.3).
+      const proof = recorder.finish({
+        genesis,
+        seed,
+        trainTokens: this.trainTokens,
+        backend: this.backend.backend,
+        deltaHash,
+        residual: residualBefore ? { before: residualBefore, after: compressed.residual } : undefined,
+        previousRound: this.lastProofRound,
+      })
       const announcement: Announcement = {
         version: PROTOCOL.protocolVersion,
         runId: this.runId,
@@ -725,8 +769,15 @@ export class DtrainNode {
         encoding: genesis.delta.encoding,
         trainLoss: trained.meanLoss,
         sampleCount: trained.samples,
+        proofRoot: proof.root,
       }
       const signed = await signAnnouncement(this.options.privateKey, announcement)
+      proof.announcement = signed
+      await this.proofs.put(proof)
+      this.lastProofRound = round
+      const proofBytes = await this.proofs.bytesUsed()
+      this.metrics.proofBytes.set(proofBytes)
+      log.debug({ proofRoot: toHex(proof.root).slice(0, 16), proofBytes }, 'proof of learning stored')
       const byPeer = this.deltas.get(round) ?? new Map<string, PeerDelta>()
       this.deltas.set(round, byPeer)
       byPeer.set(this.peerId.toString(), {
@@ -865,6 +916,7 @@ export class DtrainNode {
       bytesReceived: await this.metrics.total(this.metrics.bytesReceived),
       phaseSeconds,
       tokensPerSecond: trained.tokensPerSecond,
+      proofBytes: await this.proofs.bytesUsed(),
     }
     log.info({ ...report, phase: 'done' }, 'round complete')
     return report

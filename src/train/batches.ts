@@ -1,6 +1,8 @@
 // Deterministic batches (SPEC.md 7.5). The windows of step s of round r trained by peer p are
-// drawn from HashStream(domain batches, runId || peerId bytes || u64le(r) || u64le(s)), so an
-// auditor can recompute every batch from (genesis, peer, round, step).
+// drawn from HashStream(domain batches, runId || baseHash || peerId bytes || u64le(r) || u64le(s)),
+// so an auditor can recompute every batch from (genesis, base weights, peer, round, step). The
+// base hash is the round's agreed global weights: nobody knows it before the round, so no peer can
+// grind keys or rounds for easy data (SPEC.md 17.2).
 import { DOMAINS } from '../constants.js'
 import { HashStream } from '../crypto/prng.js'
 
@@ -12,14 +14,25 @@ export interface Batch {
   offsets: number[]
 }
 
-export function batchSeed(runId: Uint8Array, peerId: Uint8Array, round: number, step: number): Uint8Array {
-  const seed = new Uint8Array(runId.length + peerId.length + 16)
-  seed.set(runId)
-  seed.set(peerId, runId.length)
-  const view = new DataView(seed.buffer)
-  view.setBigUint64(runId.length + peerId.length, BigInt(round), true)
-  view.setBigUint64(runId.length + peerId.length + 8, BigInt(step), true)
-  return seed
+export interface BatchSeed {
+  runId: Uint8Array
+  /** SHA-256 of the global weights the round starts from (SPEC.md 4.2) */
+  baseHash: Uint8Array
+  peerId: Uint8Array
+  round: number
+}
+
+export function batchSeed(seed: BatchSeed, step: number): Uint8Array {
+  const { runId, baseHash, peerId, round } = seed
+  const out = new Uint8Array(runId.length + baseHash.length + peerId.length + 16)
+  out.set(runId)
+  out.set(baseHash, runId.length)
+  out.set(peerId, runId.length + baseHash.length)
+  const view = new DataView(out.buffer)
+  const at = runId.length + baseHash.length + peerId.length
+  view.setBigUint64(at, BigInt(round), true)
+  view.setBigUint64(at + 8, BigInt(step), true)
+  return out
 }
 
 /** Window start offsets: nextBelow(len - contextLength) for each of batchSize windows. */
@@ -49,14 +62,30 @@ export function windowsAt(tokens: Uint8Array, offsets: readonly number[], contex
   return { inputs, targets, offsets: [...offsets] }
 }
 
+/** The window offsets of one training step (SPEC.md 7.5). */
+export function trainingOffsets(
+  tokenCount: number,
+  seed: BatchSeed,
+  step: number,
+  contextLength: number,
+  batchSize: number,
+): number[] {
+  const stream = new HashStream(DOMAINS.batches, batchSeed(seed, step))
+  return batchOffsets(stream, tokenCount, contextLength, batchSize)
+}
+
 export function trainingBatch(
   tokens: Uint8Array,
-  seed: { runId: Uint8Array; peerId: Uint8Array; round: number; step: number },
+  seed: BatchSeed,
+  step: number,
   contextLength: number,
   batchSize: number,
 ): Batch {
-  const stream = new HashStream(DOMAINS.batches, batchSeed(seed.runId, seed.peerId, seed.round, seed.step))
-  return windowsAt(tokens, batchOffsets(stream, tokens.length, contextLength, batchSize), contextLength)
+  return windowsAt(
+    tokens,
+    trainingOffsets(tokens.length, seed, step, contextLength, batchSize),
+    contextLength,
+  )
 }
 
 /** Held-out evaluation windows: HashStream(domain eval, runId), `windows` offsets (SPEC.md 7.6). */

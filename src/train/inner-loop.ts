@@ -3,7 +3,7 @@
 // The AdamW state stays on the node across rounds (DiLoCo keeps the inner optimizer state local).
 import * as tf from '@tensorflow/tfjs'
 import type { Genesis } from '../wire/genesis.js'
-import { type Batch, trainingBatch, windowsAt } from './batches.js'
+import { type Batch, type BatchSeed, trainingBatch, windowsAt } from './batches.js'
 import type { Corpus } from './corpus.js'
 import { CharTransformer } from './model.js'
 
@@ -18,10 +18,31 @@ export interface InnerRoundResult {
   seconds: number
 }
 
+/** The AdamW state a step starts from: moments in the parameter layout and the step counter. */
+export interface OptimizerState {
+  firstMoment: Float32Array
+  secondMoment: Float32Array
+  /** AdamW's t: steps taken so far on this node (bias correction and warmup use t + 1 next) */
+  step: number
+}
+
+/** Weights and optimizer state after `localStep` steps of a round: a proof-of-learning checkpoint. */
+export interface TrainingSnapshot {
+  localStep: number
+  weights: Float32Array
+  optimizer: OptimizerState
+}
+
 export interface InnerLoopOptions {
   /** Called between steps so that the node's networking keeps running while it trains. */
   yieldEvery?: () => Promise<void>
   signal?: AbortSignal
+  /**
+   * Called with the state before the first step and after every `checkpointEvery`-th step and the
+   * last step (SPEC.md 17.1).
+   */
+  onCheckpoint?: (snapshot: TrainingSnapshot) => void
+  checkpointEvery?: number
 }
 
 export class InnerTrainer {
@@ -46,18 +67,22 @@ export class InnerTrainer {
   /** Trains `inner.steps` steps from `globalWeights` on this peer's batches of `round`. */
   async trainRound(
     globalWeights: Float32Array,
-    seed: { runId: Uint8Array; peerId: Uint8Array; round: number },
+    seed: BatchSeed,
     options: InnerLoopOptions = {},
   ): Promise<InnerRoundResult> {
     const { steps, batchSize } = this.genesis.inner
     const context = this.genesis.model.contextLength
     const started = performance.now()
     this.model.setWeights(globalWeights)
+    const every = options.checkpointEvery ?? steps
+    options.onCheckpoint?.(this.snapshot(0, globalWeights))
     let lossSum = 0
     for (let step = 0; step < steps; step++) {
       options.signal?.throwIfAborted()
-      const batch = trainingBatch(this.corpus.train, { ...seed, step }, context, batchSize)
+      const batch = trainingBatch(this.corpus.train, seed, step, context, batchSize)
       lossSum += this.step(batch)
+      if (options.onCheckpoint && ((step + 1) % every === 0 || step + 1 === steps))
+        options.onCheckpoint(this.snapshot(step + 1))
       if (options.yieldEvery) await options.yieldEvery()
     }
     const seconds = (performance.now() - started) / 1000
@@ -68,6 +93,46 @@ export class InnerTrainer {
       samples: steps * batchSize,
       tokensPerSecond: (steps * batchSize * context) / seconds,
       seconds,
+    }
+  }
+
+  /**
+   * Replays local steps [fromStep, toStep) of a round from a snapshot, with the round's committed
+   * batches (SPEC.md 17.4): what an auditor does. Leaves the trainer in the replayed state.
+   */
+  replay(start: TrainingSnapshot, toStep: number, seed: BatchSeed): TrainingSnapshot {
+    const { batchSize } = this.genesis.inner
+    const context = this.genesis.model.contextLength
+    this.model.setWeights(start.weights)
+    this.setOptimizerState(start.optimizer)
+    for (let step = start.localStep; step < toStep; step++) {
+      this.step(trainingBatch(this.corpus.train, seed, step, context, batchSize))
+    }
+    return this.snapshot(toStep)
+  }
+
+  /** The AdamW moments (flattened in the parameter layout) and step counter. */
+  optimizerState(): OptimizerState {
+    return {
+      firstMoment: flatten(this.firstMoment, this.parameterCount),
+      secondMoment: flatten(this.secondMoment, this.parameterCount),
+      step: this.stepCount,
+    }
+  }
+
+  setOptimizerState(state: OptimizerState): void {
+    if (state.firstMoment.length !== this.parameterCount || state.secondMoment.length !== this.parameterCount)
+      throw new RangeError(`optimizer state of ${state.firstMoment.length} values for ${this.parameterCount}`)
+    unflatten(this.firstMoment, state.firstMoment)
+    unflatten(this.secondMoment, state.secondMoment)
+    this.stepCount = state.step
+  }
+
+  private snapshot(localStep: number, weights?: Float32Array): TrainingSnapshot {
+    return {
+      localStep,
+      weights: weights ? Float32Array.from(weights) : this.model.getWeights(),
+      optimizer: this.optimizerState(),
     }
   }
 
@@ -125,5 +190,25 @@ export class InnerTrainer {
   dispose(): void {
     this.model.dispose()
     for (const v of [...this.firstMoment, ...this.secondMoment]) v.dispose()
+  }
+}
+
+function flatten(variables: readonly tf.Variable[], count: number): Float32Array {
+  const out = new Float32Array(count)
+  let offset = 0
+  for (const v of variables) {
+    const values = v.dataSync() as Float32Array
+    out.set(values, offset)
+    offset += values.length
+  }
+  return out
+}
+
+function unflatten(variables: readonly tf.Variable[], values: Float32Array): void {
+  let offset = 0
+  for (const v of variables) {
+    const size = v.size
+    tf.tidy(() => v.assign(tf.tensor(values.subarray(offset, offset + size), v.shape, 'float32')))
+    offset += size
   }
 }

@@ -121,6 +121,10 @@ export const genesisSchema = z
       windows: positiveInt.max(100_000),
       maxLossIncrease: z.number().positive().nullable(), // exclude above this; null: score only
     }),
+    proof: z.strictObject({
+      // proof of learning (SPEC.md 17.1): a checkpoint after every this many inner steps
+      checkpointInterval: positiveInt.max(1_000_000),
+    }),
   })
   .superRefine((g, ctx) => {
     try {
@@ -130,6 +134,13 @@ export const genesisSchema = z
         code: 'custom',
         path: ['aggregation'],
         message: `${(err as Error).message} with round.expectedPeers = ${g.round.expectedPeers}: lower f or raise expectedPeers`,
+      })
+    }
+    if (g.proof.checkpointInterval > g.inner.steps) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['proof', 'checkpointInterval'],
+        message: `checkpointInterval ${g.proof.checkpointInterval} exceeds inner.steps ${g.inner.steps}: use at most ${g.inner.steps}`,
       })
     }
     if (g.model.dModel % g.model.heads !== 0) {
@@ -230,12 +241,14 @@ export interface GenesisOptions {
   minPeers?: number
   contribution?: Genesis['contribution']
   evalWindows?: number
+  checkpointInterval?: number
 }
 
 /** A genesis with dtrain's defaults; every default is explained in SPEC.md 3.3. */
 export function defaultGenesis(options: GenesisOptions = {}): Genesis {
   const preset = options.preset ?? 'small'
   const expectedPeers = options.expectedPeers ?? 3
+  const innerSteps = options.innerSteps ?? 20 // DiLoCo's H; small here so a round takes seconds on 2 CPU cores
   return parseGenesis({
     version: 1,
     name: options.name ?? 'dtrain-testnet',
@@ -246,7 +259,7 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
     },
     dataset: { source: options.dataset ?? 'moby-dick', heldOutFraction: 0.1, sharding: 'iid-by-peer' },
     inner: {
-      steps: options.innerSteps ?? 20, // DiLoCo's H; small here so a round takes seconds on 2 CPU cores
+      steps: innerSteps,
       batchSize: options.batchSize ?? 8,
       optimizer: {
         kind: 'adamw',
@@ -276,6 +289,8 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
     },
     eval: { windows: options.evalWindows ?? 64, batchSize: 32 },
     contribution: options.contribution ?? { check: false, windows: 8, maxLossIncrease: null },
+    // about 20 segments per round: an audit of 2 segments replays a tenth of the training (SPEC.md 17.4)
+    proof: { checkpointInterval: options.checkpointInterval ?? Math.max(1, Math.round(innerSteps / 20)) },
   })
 }
 

@@ -37,6 +37,8 @@ export interface Announcement {
   encoding: DeltaEncodingName
   trainLoss: number
   sampleCount: number
+  /** root of the round's proof-of-learning manifest (SPEC.md 17.3) */
+  proofRoot: Uint8Array
 }
 
 export interface Commit {
@@ -83,6 +85,7 @@ export function encodeAnnouncementBody(a: Announcement): Uint8Array {
     encoding: ENCODING_TO_WIRE[a.encoding],
     trainLoss: a.trainLoss,
     sampleCount: BigInt(a.sampleCount),
+    proofRoot: a.proofRoot as Uint8Array<ArrayBuffer>,
   })
 }
 
@@ -146,6 +149,7 @@ export function decodeAnnouncement(bytes: Uint8Array): SignedEnvelope<Announceme
     encoding: ENCODING_FROM_WIRE[raw.encoding],
     trainLoss: raw.trainLoss,
     sampleCount: safeInteger(raw.sampleCount, 'sampleCount'),
+    proofRoot: hashField(raw.proofRoot, 'proofRoot'),
   }
   if (!Number.isFinite(message.trainLoss) || message.trainLoss < 0) {
     throw new MalformedMessageError(

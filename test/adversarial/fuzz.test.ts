@@ -157,6 +157,7 @@ beforeAll(async () => {
     encoding: 'fp32',
     trainLoss: 1.5,
     sampleCount: 64,
+    proofRoot: new Uint8Array(32).fill(5),
   }
   signedAnnouncement = await signAnnouncement(key, announcement)
 })

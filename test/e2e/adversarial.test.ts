@@ -76,6 +76,7 @@ describe('a dishonest fourth peer', () => {
       encoding: 'fp32',
       trainLoss: 0.1,
       sampleCount: 8,
+      proofRoot: new Uint8Array(32),
     }
     const publish = async (a: Announcement, corruptSignature = false) => {
       const bytes = await signAnnouncement(key, a)

@@ -1,6 +1,6 @@
 // The command line as a user runs it: real child processes, real TCP on 127.0.0.1.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -103,6 +103,28 @@ describe('dtrain CLI', () => {
       expect(statSync(join(state, `node-${i}`, 'key')).mode & 0o777).toBe(0o600)
     }
     expect(nodeProcessesUsing(state)).toEqual([])
+
+    // dtrain audit reads the proofs the testnet left in DIR/node-i (genesis found in DIR).
+    const valid = await run(['audit', '--proof', join(state, 'node-1'), '--round', '1', '--json'])
+    expect(valid.code, valid.stderr + valid.stdout).toBe(0)
+    const report = JSON.parse(valid.stdout.trim().split('\n').at(-1)!)
+    expect(report.verdict).toBe('valid')
+    expect(report.segments).toHaveLength(2)
+    const human = await run(['audit', '--proof', join(state, 'node-2'), '--round', '0', '--segments', '1'])
+    expect(human.code).toBe(0)
+    expect(human.stdout).toMatch(/VALID[\s\S]*segment \d+ .*: pass/)
+    // A checkpoint altered on disk: the proof is invalid (exit 1), with the reason.
+    const checkpoint = join(state, 'node-1', 'proofs', 'round-1', 'checkpoint-4')
+    const bytes = readFileSync(checkpoint)
+    bytes[64] ^= 0xff
+    writeFileSync(checkpoint, bytes)
+    const tampered = await run(['audit', '--proof', join(state, 'node-1'), '--round', '1', '--segments', '8'])
+    expect(tampered.code).toBe(1)
+    expect(tampered.stdout).toMatch(/INVALID[\s\S]*checkpoint 4 does not match its committed root/)
+    // A round that was never trained: could not audit (exit 2).
+    const missing = await run(['audit', '--proof', join(state, 'node-1'), '--round', '7'])
+    expect(missing.code).toBe(2)
+    expect(missing.stdout).toMatch(/no proof of round 7/)
   })
 
   it('stops every node on Ctrl-C (SIGINT) and exits 130', async () => {

@@ -53,6 +53,7 @@ describe('contribution check', () => {
       encoding: 'fp32',
       trainLoss: 1,
       sampleCount: 16,
+      proofRoot: new Uint8Array(32),
     })
     await attacker.services.pubsub.publish(topic, announcement)
 

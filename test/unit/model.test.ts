@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { weightsHash } from '../../src/crypto/hash.js'
 import { selectBackend } from '../../src/train/backend.js'
 import { evalOffsets, trainingBatch } from '../../src/train/batches.js'
 import { detokenize, loadCorpus, tokenize } from '../../src/train/corpus.js'
-import { InnerTrainer } from '../../src/train/inner-loop.js'
+import { InnerTrainer, type TrainingSnapshot } from '../../src/train/inner-loop.js'
 import { initialWeights } from '../../src/train/parameters.js'
 import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
 
@@ -30,14 +31,23 @@ describe('character vocabulary', () => {
 })
 
 describe('deterministic batches', () => {
-  it('are a function of (run, peer, round, step) only', () => {
-    const seed = { runId: runIdOf(genesis), peerId: new Uint8Array([1, 2]), round: 3, step: 4 }
-    const a = trainingBatch(corpus.train, seed, 32, 8)
-    const b = trainingBatch(corpus.train, { ...seed }, 32, 8)
+  it('are a function of (run, base weights, peer, round, step) only', () => {
+    const seed = {
+      runId: runIdOf(genesis),
+      baseHash: new Uint8Array(32).fill(7),
+      peerId: new Uint8Array([1, 2]),
+      round: 3,
+    }
+    const a = trainingBatch(corpus.train, seed, 4, 32, 8)
+    const b = trainingBatch(corpus.train, { ...seed }, 4, 32, 8)
     expect(a.offsets).toEqual(b.offsets)
-    expect(trainingBatch(corpus.train, { ...seed, step: 5 }, 32, 8).offsets).not.toEqual(a.offsets)
+    expect(trainingBatch(corpus.train, seed, 5, 32, 8).offsets).not.toEqual(a.offsets)
     expect(
-      trainingBatch(corpus.train, { ...seed, peerId: new Uint8Array([1, 3]) }, 32, 8).offsets,
+      trainingBatch(corpus.train, { ...seed, peerId: new Uint8Array([1, 3]) }, 4, 32, 8).offsets,
+    ).not.toEqual(a.offsets)
+    // The base hash is part of the seed: nobody can know a round's batches before its base weights.
+    expect(
+      trainingBatch(corpus.train, { ...seed, baseHash: new Uint8Array(32).fill(8) }, 4, 32, 8).offsets,
     ).not.toEqual(a.offsets)
     expect([...a.targets.subarray(0, 31)]).toEqual([...a.inputs.subarray(1, 32)])
   })
@@ -61,7 +71,9 @@ describe('char transformer and inner loop', () => {
     expect(Math.abs(initial - Math.log(96))).toBeLessThan(0.15)
     let weights = w0
     for (let round = 0; round < 3; round++) {
-      weights = (await trainer.trainRound(weights, { runId, peerId: new Uint8Array([1]), round })).weights
+      const baseHash = weightsHash(weights)
+      weights = (await trainer.trainRound(weights, { runId, baseHash, peerId: new Uint8Array([1]), round }))
+        .weights
     }
     expect(trainer.evaluate(weights, offsets, 8)).toBeLessThan(initial - 0.5)
     trainer.dispose()
@@ -69,11 +81,19 @@ describe('char transformer and inner loop', () => {
 
   it('does not leak tensors across rounds', async () => {
     const trainer = new InnerTrainer(genesis, corpus)
-    const seed = { runId: runIdOf(genesis), peerId: new Uint8Array([1]) }
     const w0 = initialWeights(genesis.model)
+    const seed = { runId: runIdOf(genesis), baseHash: weightsHash(w0), peerId: new Uint8Array([1]) }
     await trainer.trainRound(w0, { ...seed, round: 0 })
     const before = tf.memory().numTensors
-    for (let round = 1; round < 4; round++) await trainer.trainRound(w0, { ...seed, round })
+    // checkpoints and replays must not leak either
+    const snapshots: TrainingSnapshot[] = []
+    for (let round = 1; round < 4; round++)
+      await trainer.trainRound(
+        w0,
+        { ...seed, round },
+        { checkpointEvery: 2, onCheckpoint: (s) => snapshots.push(s) },
+      )
+    trainer.replay(snapshots[0], 2, { ...seed, round: 1 })
     trainer.evaluate(w0, [0, 10, 20], 2)
     expect(tf.memory().numTensors).toBe(before)
     trainer.dispose()

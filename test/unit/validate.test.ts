@@ -51,6 +51,7 @@ beforeAll(async () => {
     encoding: 'fp32',
     trainLoss: 2.5,
     sampleCount: 64,
+    proofRoot: new Uint8Array(32).fill(5),
   }
 })
 

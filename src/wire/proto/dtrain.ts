@@ -148,6 +148,7 @@ export interface DeltaAnnouncement {
   encoding: DeltaEncoding
   trainLoss: number
   sampleCount: bigint
+  proofRoot: Uint8Array<ArrayBuffer>
 }
 
 export namespace DeltaAnnouncement {
@@ -210,6 +211,11 @@ export namespace DeltaAnnouncement {
           w.uint64(obj.sampleCount)
         }
 
+        if ((obj.proofRoot != null && obj.proofRoot.byteLength > 0)) {
+          w.uint32(90)
+          w.bytes(obj.proofRoot)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -224,7 +230,8 @@ export namespace DeltaAnnouncement {
           encodedSize: 0n,
           encoding: DeltaEncoding.FP32,
           trainLoss: 0,
-          sampleCount: 0n
+          sampleCount: 0n,
+          proofRoot: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -271,6 +278,10 @@ export namespace DeltaAnnouncement {
             }
             case 10: {
               obj.sampleCount = reader.uint64()
+              break
+            }
+            case 11: {
+              obj.proofRoot = reader.bytes()
               break
             }
             default: {
@@ -358,6 +369,13 @@ export namespace DeltaAnnouncement {
               }
               break
             }
+            case 11: {
+              yield {
+                field: `${prefix}.proofRoot`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -420,6 +438,11 @@ export namespace DeltaAnnouncement {
     value: bigint
   }
 
+  export interface DeltaAnnouncementProofRootFieldEvent {
+    field: '$.proofRoot'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<DeltaAnnouncement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, DeltaAnnouncement.codec())
   }
@@ -428,7 +451,7 @@ export namespace DeltaAnnouncement {
     return decodeMessage(buf, DeltaAnnouncement.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaAnnouncement>): Generator<DeltaAnnouncementVersionFieldEvent | DeltaAnnouncementRunIdFieldEvent | DeltaAnnouncementRoundFieldEvent | DeltaAnnouncementPeerIdFieldEvent | DeltaAnnouncementBaseHashFieldEvent | DeltaAnnouncementDeltaHashFieldEvent | DeltaAnnouncementEncodedSizeFieldEvent | DeltaAnnouncementEncodingFieldEvent | DeltaAnnouncementTrainLossFieldEvent | DeltaAnnouncementSampleCountFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaAnnouncement>): Generator<DeltaAnnouncementVersionFieldEvent | DeltaAnnouncementRunIdFieldEvent | DeltaAnnouncementRoundFieldEvent | DeltaAnnouncementPeerIdFieldEvent | DeltaAnnouncementBaseHashFieldEvent | DeltaAnnouncementDeltaHashFieldEvent | DeltaAnnouncementEncodedSizeFieldEvent | DeltaAnnouncementEncodingFieldEvent | DeltaAnnouncementTrainLossFieldEvent | DeltaAnnouncementSampleCountFieldEvent | DeltaAnnouncementProofRootFieldEvent> {
     return streamMessage(buf, DeltaAnnouncement.codec(), opts)
   }
 }
@@ -1160,5 +1183,1005 @@ export namespace EquivocationEvidence {
 
   export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<EquivocationEvidence>): Generator<EquivocationEvidenceFirstFieldEvent | EquivocationEvidenceSecondFieldEvent> {
     return streamMessage(buf, EquivocationEvidence.codec(), opts)
+  }
+}
+
+export interface ProofHeader {
+  version: number
+  runId: Uint8Array<ArrayBuffer>
+  round: bigint
+  peerId: Uint8Array<ArrayBuffer>
+  baseHash: Uint8Array<ArrayBuffer>
+  deltaHash: Uint8Array<ArrayBuffer>
+  hyperparameters: string
+  backend: string
+  checkpointInterval: number
+  dataCommitment: Uint8Array<ArrayBuffer>
+  checkpointSteps: number[]
+  updateNorms: number[]
+  optimizerIn: Uint8Array<ArrayBuffer>
+  optimizerOut: Uint8Array<ArrayBuffer>
+  residualIn: Uint8Array<ArrayBuffer>
+  residualOut: Uint8Array<ArrayBuffer>
+  previousRoundPlusOne: bigint
+}
+
+export namespace ProofHeader {
+  let _codec: Codec<ProofHeader>
+
+  export const codec = (): Codec<ProofHeader> => {
+    if (_codec == null) {
+      _codec = message<ProofHeader>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.runId != null && obj.runId.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.runId)
+        }
+
+        if ((obj.round != null && obj.round !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.round)
+        }
+
+        if ((obj.peerId != null && obj.peerId.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.peerId)
+        }
+
+        if ((obj.baseHash != null && obj.baseHash.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.baseHash)
+        }
+
+        if ((obj.deltaHash != null && obj.deltaHash.byteLength > 0)) {
+          w.uint32(50)
+          w.bytes(obj.deltaHash)
+        }
+
+        if ((obj.hyperparameters != null && obj.hyperparameters !== '')) {
+          w.uint32(58)
+          w.string(obj.hyperparameters)
+        }
+
+        if ((obj.backend != null && obj.backend !== '')) {
+          w.uint32(66)
+          w.string(obj.backend)
+        }
+
+        if ((obj.checkpointInterval != null && obj.checkpointInterval !== 0)) {
+          w.uint32(72)
+          w.uint32(obj.checkpointInterval)
+        }
+
+        if ((obj.dataCommitment != null && obj.dataCommitment.byteLength > 0)) {
+          w.uint32(82)
+          w.bytes(obj.dataCommitment)
+        }
+
+        if (obj.checkpointSteps != null && obj.checkpointSteps.length > 0) {
+          for (const value of obj.checkpointSteps) {
+            w.uint32(88)
+            w.uint32(value)
+          }
+        }
+
+        if (obj.updateNorms != null && obj.updateNorms.length > 0) {
+          for (const value of obj.updateNorms) {
+            w.uint32(101)
+            w.float(value)
+          }
+        }
+
+        if ((obj.optimizerIn != null && obj.optimizerIn.byteLength > 0)) {
+          w.uint32(106)
+          w.bytes(obj.optimizerIn)
+        }
+
+        if ((obj.optimizerOut != null && obj.optimizerOut.byteLength > 0)) {
+          w.uint32(114)
+          w.bytes(obj.optimizerOut)
+        }
+
+        if ((obj.residualIn != null && obj.residualIn.byteLength > 0)) {
+          w.uint32(122)
+          w.bytes(obj.residualIn)
+        }
+
+        if ((obj.residualOut != null && obj.residualOut.byteLength > 0)) {
+          w.uint32(130)
+          w.bytes(obj.residualOut)
+        }
+
+        if ((obj.previousRoundPlusOne != null && obj.previousRoundPlusOne !== 0n)) {
+          w.uint32(136)
+          w.uint64(obj.previousRoundPlusOne)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          runId: uint8ArrayAlloc(0),
+          round: 0n,
+          peerId: uint8ArrayAlloc(0),
+          baseHash: uint8ArrayAlloc(0),
+          deltaHash: uint8ArrayAlloc(0),
+          hyperparameters: '',
+          backend: '',
+          checkpointInterval: 0,
+          dataCommitment: uint8ArrayAlloc(0),
+          checkpointSteps: [],
+          updateNorms: [],
+          optimizerIn: uint8ArrayAlloc(0),
+          optimizerOut: uint8ArrayAlloc(0),
+          residualIn: uint8ArrayAlloc(0),
+          residualOut: uint8ArrayAlloc(0),
+          previousRoundPlusOne: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.runId = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.round = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.peerId = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.baseHash = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.deltaHash = reader.bytes()
+              break
+            }
+            case 7: {
+              obj.hyperparameters = reader.string()
+              break
+            }
+            case 8: {
+              obj.backend = reader.string()
+              break
+            }
+            case 9: {
+              obj.checkpointInterval = reader.uint32()
+              break
+            }
+            case 10: {
+              obj.dataCommitment = reader.bytes()
+              break
+            }
+            case 11: {
+              if (opts.limits?.checkpointSteps != null && obj.checkpointSteps.length === opts.limits.checkpointSteps) {
+                throw new MaxLengthError('Decode error - repeated field "checkpointSteps" had too many elements')
+              }
+
+              obj.checkpointSteps.push(reader.uint32())
+              break
+            }
+            case 12: {
+              if (opts.limits?.updateNorms != null && obj.updateNorms.length === opts.limits.updateNorms) {
+                throw new MaxLengthError('Decode error - repeated field "updateNorms" had too many elements')
+              }
+
+              obj.updateNorms.push(reader.float())
+              break
+            }
+            case 13: {
+              obj.optimizerIn = reader.bytes()
+              break
+            }
+            case 14: {
+              obj.optimizerOut = reader.bytes()
+              break
+            }
+            case 15: {
+              obj.residualIn = reader.bytes()
+              break
+            }
+            case 16: {
+              obj.residualOut = reader.bytes()
+              break
+            }
+            case 17: {
+              obj.previousRoundPlusOne = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          checkpointSteps: 0,
+          updateNorms: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.runId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.round`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.peerId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.baseHash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.deltaHash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.hyperparameters`,
+                value: reader.string()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.backend`,
+                value: reader.string()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.checkpointInterval`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 10: {
+              yield {
+                field: `${prefix}.dataCommitment`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 11: {
+              if (opts.limits?.checkpointSteps != null && obj.checkpointSteps === opts.limits.checkpointSteps) {
+                throw new MaxLengthError('Streaming decode error - repeated field "checkpointSteps" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.checkpointSteps[]`,
+                index: obj.checkpointSteps,
+                value: reader.uint32()
+              }
+
+              obj.checkpointSteps++
+
+              break
+            }
+            case 12: {
+              if (opts.limits?.updateNorms != null && obj.updateNorms === opts.limits.updateNorms) {
+                throw new MaxLengthError('Streaming decode error - repeated field "updateNorms" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.updateNorms[]`,
+                index: obj.updateNorms,
+                value: reader.float()
+              }
+
+              obj.updateNorms++
+
+              break
+            }
+            case 13: {
+              yield {
+                field: `${prefix}.optimizerIn`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 14: {
+              yield {
+                field: `${prefix}.optimizerOut`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 15: {
+              yield {
+                field: `${prefix}.residualIn`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 16: {
+              yield {
+                field: `${prefix}.residualOut`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 17: {
+              yield {
+                field: `${prefix}.previousRoundPlusOne`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ProofHeaderVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface ProofHeaderRunIdFieldEvent {
+    field: '$.runId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofHeaderRoundFieldEvent {
+    field: '$.round'
+    value: bigint
+  }
+
+  export interface ProofHeaderPeerIdFieldEvent {
+    field: '$.peerId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofHeaderBaseHashFieldEvent {
+    field: '$.baseHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofHeaderDeltaHashFieldEvent {
+    field: '$.deltaHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofHeaderHyperparametersFieldEvent {
+    field: '$.hyperparameters'
+    value: string
+  }
+
+  export interface ProofHeaderBackendFieldEvent {
+    field: '$.backend'
+    value: string
+  }
+
+  export interface ProofHeaderCheckpointIntervalFieldEvent {
+    field: '$.checkpointInterval'
+    value: number
+  }
+
+  export interface ProofHeaderDataCommitmentFieldEvent {
+    field: '$.dataCommitment'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofHeaderCheckpointStepsFieldEvent {
+    field: '$.checkpointSteps[]'
+    index: number
+    value: number
+  }
+
+  export interface ProofHeaderUpdateNormsFieldEvent {
+    field: '$.updateNorms[]'
+    index: number
+    value: number
+  }
+
+  export interface ProofHeaderOptimizerInFieldEvent {
+    field: '$.optimizerIn'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofHeaderOptimizerOutFieldEvent {
+    field: '$.optimizerOut'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofHeaderResidualInFieldEvent {
+    field: '$.residualIn'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofHeaderResidualOutFieldEvent {
+    field: '$.residualOut'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofHeaderPreviousRoundPlusOneFieldEvent {
+    field: '$.previousRoundPlusOne'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<ProofHeader>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ProofHeader.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProofHeader>): ProofHeader {
+    return decodeMessage(buf, ProofHeader.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProofHeader>): Generator<ProofHeaderVersionFieldEvent | ProofHeaderRunIdFieldEvent | ProofHeaderRoundFieldEvent | ProofHeaderPeerIdFieldEvent | ProofHeaderBaseHashFieldEvent | ProofHeaderDeltaHashFieldEvent | ProofHeaderHyperparametersFieldEvent | ProofHeaderBackendFieldEvent | ProofHeaderCheckpointIntervalFieldEvent | ProofHeaderDataCommitmentFieldEvent | ProofHeaderCheckpointStepsFieldEvent | ProofHeaderUpdateNormsFieldEvent | ProofHeaderOptimizerInFieldEvent | ProofHeaderOptimizerOutFieldEvent | ProofHeaderResidualInFieldEvent | ProofHeaderResidualOutFieldEvent | ProofHeaderPreviousRoundPlusOneFieldEvent> {
+    return streamMessage(buf, ProofHeader.codec(), opts)
+  }
+}
+
+export interface ProofManifest {
+  header: Uint8Array<ArrayBuffer>
+  checkpointRoots: Uint8Array<ArrayBuffer>[]
+}
+
+export namespace ProofManifest {
+  let _codec: Codec<ProofManifest>
+
+  export const codec = (): Codec<ProofManifest> => {
+    if (_codec == null) {
+      _codec = message<ProofManifest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.header != null && obj.header.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.header)
+        }
+
+        if (obj.checkpointRoots != null && obj.checkpointRoots.length > 0) {
+          for (const value of obj.checkpointRoots) {
+            w.uint32(18)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          header: uint8ArrayAlloc(0),
+          checkpointRoots: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.header = reader.bytes()
+              break
+            }
+            case 2: {
+              if (opts.limits?.checkpointRoots != null && obj.checkpointRoots.length === opts.limits.checkpointRoots) {
+                throw new MaxLengthError('Decode error - repeated field "checkpointRoots" had too many elements')
+              }
+
+              obj.checkpointRoots.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          checkpointRoots: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.header`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.checkpointRoots != null && obj.checkpointRoots === opts.limits.checkpointRoots) {
+                throw new MaxLengthError('Streaming decode error - repeated field "checkpointRoots" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.checkpointRoots[]`,
+                index: obj.checkpointRoots,
+                value: reader.bytes()
+              }
+
+              obj.checkpointRoots++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ProofManifestHeaderFieldEvent {
+    field: '$.header'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofManifestCheckpointRootsFieldEvent {
+    field: '$.checkpointRoots[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<ProofManifest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ProofManifest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProofManifest>): ProofManifest {
+    return decodeMessage(buf, ProofManifest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProofManifest>): Generator<ProofManifestHeaderFieldEvent | ProofManifestCheckpointRootsFieldEvent> {
+    return streamMessage(buf, ProofManifest.codec(), opts)
+  }
+}
+
+export enum ProofItem {
+  MANIFEST = 'MANIFEST',
+  CHECKPOINT = 'CHECKPOINT',
+  RESIDUAL = 'RESIDUAL'
+}
+
+enum __ProofItemValues {
+  MANIFEST = 0,
+  CHECKPOINT = 1,
+  RESIDUAL = 2
+}
+
+export namespace ProofItem {
+  export const codec = (): Codec<ProofItem> => {
+    return enumeration<ProofItem>(__ProofItemValues)
+  }
+}
+
+export interface ProofRequest {
+  runId: Uint8Array<ArrayBuffer>
+  round: bigint
+  item: ProofItem
+  index: number
+}
+
+export namespace ProofRequest {
+  let _codec: Codec<ProofRequest>
+
+  export const codec = (): Codec<ProofRequest> => {
+    if (_codec == null) {
+      _codec = message<ProofRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.runId != null && obj.runId.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.runId)
+        }
+
+        if ((obj.round != null && obj.round !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.round)
+        }
+
+        if (obj.item != null && __ProofItemValues[obj.item] !== 0) {
+          w.uint32(24)
+          ProofItem.codec().encode(obj.item, w)
+        }
+
+        if ((obj.index != null && obj.index !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.index)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          runId: uint8ArrayAlloc(0),
+          round: 0n,
+          item: ProofItem.MANIFEST,
+          index: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.runId = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.round = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.item = ProofItem.codec().decode(reader)
+              break
+            }
+            case 4: {
+              obj.index = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.runId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.round`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.item`,
+                value: ProofItem.codec().decode(reader)
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.index`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ProofRequestRunIdFieldEvent {
+    field: '$.runId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofRequestRoundFieldEvent {
+    field: '$.round'
+    value: bigint
+  }
+
+  export interface ProofRequestItemFieldEvent {
+    field: '$.item'
+    value: ProofItem
+  }
+
+  export interface ProofRequestIndexFieldEvent {
+    field: '$.index'
+    value: number
+  }
+
+  export function encode (obj: Partial<ProofRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ProofRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProofRequest>): ProofRequest {
+    return decodeMessage(buf, ProofRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProofRequest>): Generator<ProofRequestRunIdFieldEvent | ProofRequestRoundFieldEvent | ProofRequestItemFieldEvent | ProofRequestIndexFieldEvent> {
+    return streamMessage(buf, ProofRequest.codec(), opts)
+  }
+}
+
+export enum ProofStatus {
+  PROOF_OK = 'PROOF_OK',
+  PROOF_NOT_FOUND = 'PROOF_NOT_FOUND',
+  PROOF_BAD_REQUEST = 'PROOF_BAD_REQUEST',
+  PROOF_PRUNED = 'PROOF_PRUNED'
+}
+
+enum __ProofStatusValues {
+  PROOF_OK = 0,
+  PROOF_NOT_FOUND = 1,
+  PROOF_BAD_REQUEST = 2,
+  PROOF_PRUNED = 3
+}
+
+export namespace ProofStatus {
+  export const codec = (): Codec<ProofStatus> => {
+    return enumeration<ProofStatus>(__ProofStatusValues)
+  }
+}
+
+export interface ProofResponse {
+  status: ProofStatus
+  message: string
+  announcement: Uint8Array<ArrayBuffer>
+  manifest: Uint8Array<ArrayBuffer>
+  size: bigint
+}
+
+export namespace ProofResponse {
+  let _codec: Codec<ProofResponse>
+
+  export const codec = (): Codec<ProofResponse> => {
+    if (_codec == null) {
+      _codec = message<ProofResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.status != null && __ProofStatusValues[obj.status] !== 0) {
+          w.uint32(8)
+          ProofStatus.codec().encode(obj.status, w)
+        }
+
+        if ((obj.message != null && obj.message !== '')) {
+          w.uint32(18)
+          w.string(obj.message)
+        }
+
+        if ((obj.announcement != null && obj.announcement.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.announcement)
+        }
+
+        if ((obj.manifest != null && obj.manifest.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.manifest)
+        }
+
+        if ((obj.size != null && obj.size !== 0n)) {
+          w.uint32(40)
+          w.uint64(obj.size)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          status: ProofStatus.PROOF_OK,
+          message: '',
+          announcement: uint8ArrayAlloc(0),
+          manifest: uint8ArrayAlloc(0),
+          size: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.status = ProofStatus.codec().decode(reader)
+              break
+            }
+            case 2: {
+              obj.message = reader.string()
+              break
+            }
+            case 3: {
+              obj.announcement = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.manifest = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.size = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.status`,
+                value: ProofStatus.codec().decode(reader)
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.message`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.announcement`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.manifest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.size`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ProofResponseStatusFieldEvent {
+    field: '$.status'
+    value: ProofStatus
+  }
+
+  export interface ProofResponseMessageFieldEvent {
+    field: '$.message'
+    value: string
+  }
+
+  export interface ProofResponseAnnouncementFieldEvent {
+    field: '$.announcement'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofResponseManifestFieldEvent {
+    field: '$.manifest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ProofResponseSizeFieldEvent {
+    field: '$.size'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<ProofResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ProofResponse.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProofResponse>): ProofResponse {
+    return decodeMessage(buf, ProofResponse.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProofResponse>): Generator<ProofResponseStatusFieldEvent | ProofResponseMessageFieldEvent | ProofResponseAnnouncementFieldEvent | ProofResponseManifestFieldEvent | ProofResponseSizeFieldEvent> {
+    return streamMessage(buf, ProofResponse.codec(), opts)
   }
 }

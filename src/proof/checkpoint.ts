@@ -1,0 +1,87 @@
+// Proof-of-learning checkpoints (SPEC.md 17.1): the weights and AdamW state after a number of a
+// round's inner steps, as one byte string
+//   u64le(localStep) || u64le(optimizerStep) || f32le weights[d] || f32le m[d] || f32le v[d]
+// identified by its Merkle root over chunks of chunkBytes (SPEC.md 4.5), like a delta.
+import { DOMAINS, LIMITS } from '../constants.js'
+import { domainHash } from '../crypto/hash.js'
+import { MerkleTree } from '../crypto/merkle.js'
+import type { TrainingSnapshot } from '../train/inner-loop.js'
+
+const HEADER_BYTES = 16
+
+/** Byte length of a checkpoint of a model with `parameterCount` parameters. */
+export function checkpointSize(parameterCount: number): number {
+  return HEADER_BYTES + 12 * parameterCount
+}
+
+export class CheckpointFormatError extends Error {
+  override name = 'CheckpointFormatError'
+}
+
+export function encodeCheckpoint(snapshot: TrainingSnapshot): Uint8Array {
+  const d = snapshot.weights.length
+  const out = new Uint8Array(checkpointSize(d))
+  const view = new DataView(out.buffer)
+  view.setBigUint64(0, BigInt(snapshot.localStep), true)
+  view.setBigUint64(8, BigInt(snapshot.optimizer.step), true)
+  const parts = [snapshot.weights, snapshot.optimizer.firstMoment, snapshot.optimizer.secondMoment]
+  parts.forEach((values, p) => {
+    if (values.length !== d) throw new RangeError('checkpoint parts differ in length')
+    const base = HEADER_BYTES + p * 4 * d
+    for (let i = 0; i < d; i++) view.setFloat32(base + 4 * i, values[i], true)
+  })
+  return out
+}
+
+/** Decodes a checkpoint of a model of `parameterCount` parameters; refuses any other size. */
+export function decodeCheckpoint(bytes: Uint8Array, parameterCount: number): TrainingSnapshot {
+  if (bytes.length !== checkpointSize(parameterCount)) {
+    throw new CheckpointFormatError(
+      `checkpoint of ${bytes.length} bytes; a model of ${parameterCount} parameters needs ${checkpointSize(parameterCount)}`,
+    )
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const part = (p: number): Float32Array => {
+    const out = new Float32Array(parameterCount)
+    const base = HEADER_BYTES + p * 4 * parameterCount
+    for (let i = 0; i < parameterCount; i++) {
+      const v = view.getFloat32(base + 4 * i, true)
+      if (!Number.isFinite(v)) throw new CheckpointFormatError(`checkpoint holds ${v} in part ${p} at ${i}`)
+      out[i] = v
+    }
+    return out
+  }
+  const localStep = safe(view.getBigUint64(0, true), 'localStep')
+  const step = safe(view.getBigUint64(8, true), 'optimizerStep')
+  return {
+    localStep,
+    weights: part(0),
+    optimizer: { firstMoment: part(1), secondMoment: part(2), step },
+  }
+}
+
+function safe(value: bigint, field: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new CheckpointFormatError(`${field} ${value} is too large`)
+  return Number(value)
+}
+
+/** The content id of a checkpoint (or of any proof object): its Merkle root (SPEC.md 4.5). */
+export function objectRoot(bytes: Uint8Array): Uint8Array {
+  return MerkleTree.fromBytes(bytes, LIMITS.chunkBytes).root
+}
+
+/**
+ * SHA-256 (domain proof-optimizer) of a checkpoint's optimizer part: its optimizer step and both
+ * moments, the bytes after the local step. Links a round's first checkpoint to the last of the
+ * peer's previous proof (SPEC.md 17.1).
+ */
+export function optimizerHash(checkpoint: Uint8Array): Uint8Array {
+  const d = (checkpoint.length - HEADER_BYTES) / 12
+  if (!Number.isInteger(d)) throw new CheckpointFormatError(`checkpoint of ${checkpoint.length} bytes`)
+  return domainHash(
+    DOMAINS.proofOptimizer,
+    checkpoint.subarray(8, HEADER_BYTES),
+    checkpoint.subarray(HEADER_BYTES + 4 * d),
+  )
+}

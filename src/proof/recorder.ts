@@ -1,0 +1,95 @@
+// Records a round's proof of learning while it trains (SPEC.md 17.1-17.3): the checkpoints, the
+// segments' update norms, and, once the delta is known, the manifest whose root goes into the
+// signed announcement.
+import { PROTOCOL } from '../constants.js'
+import { float32LeBytes } from '../crypto/hash.js'
+import type { BatchSeed } from '../train/batches.js'
+import type { TrainingSnapshot } from '../train/inner-loop.js'
+import type { Genesis } from '../wire/genesis.js'
+import { encodeCheckpoint, objectRoot, optimizerHash } from './checkpoint.js'
+import {
+  dataCommitment,
+  encodeHeader,
+  encodeManifest,
+  hyperparametersOf,
+  proofRoot,
+  residualHash,
+} from './manifest.js'
+
+/** Everything a node keeps and serves for one round's proof. */
+export interface RoundProof {
+  round: number
+  manifest: Uint8Array
+  root: Uint8Array
+  checkpoints: Uint8Array[]
+  /** float32 bytes of the error-feedback residual the round started from; absent when none */
+  residual?: Uint8Array
+  /** the signed announcement that commits the root; set once signed */
+  announcement?: Uint8Array
+}
+
+export interface ProofContext {
+  genesis: Genesis
+  seed: BatchSeed
+  /** length of the training split (tokens) */
+  trainTokens: number
+  backend: string
+  deltaHash: Uint8Array
+  /** residual before and after this round's encoding, when the run uses error feedback */
+  residual?: { before: Float32Array; after: Float32Array }
+  previousRound: number | null
+}
+
+export class ProofRecorder {
+  private readonly checkpoints: Uint8Array[] = []
+  private readonly steps: number[] = []
+  private readonly norms: number[] = []
+  private previousWeights?: Float32Array
+
+  /** Pass as the inner loop's onCheckpoint. */
+  readonly onCheckpoint = (snapshot: TrainingSnapshot): void => {
+    if (this.previousWeights) this.norms.push(distance(snapshot.weights, this.previousWeights))
+    this.previousWeights = snapshot.weights
+    this.steps.push(snapshot.localStep)
+    this.checkpoints.push(encodeCheckpoint(snapshot))
+  }
+
+  finish(context: ProofContext): RoundProof {
+    const { genesis, seed } = context
+    if (this.checkpoints.length < 2) throw new Error('a proof needs the first and last checkpoints')
+    const headerBytes = encodeHeader({
+      version: PROTOCOL.protocolVersion,
+      runId: seed.runId,
+      round: seed.round,
+      peerId: seed.peerId,
+      baseHash: seed.baseHash,
+      deltaHash: context.deltaHash,
+      hyperparameters: hyperparametersOf(genesis),
+      backend: context.backend,
+      checkpointInterval: genesis.proof.checkpointInterval,
+      dataCommitment: dataCommitment(genesis, context.trainTokens, seed),
+      checkpointSteps: this.steps,
+      updateNorms: this.norms,
+      optimizerIn: optimizerHash(this.checkpoints[0]),
+      optimizerOut: optimizerHash(this.checkpoints.at(-1)!),
+      residualIn: context.residual ? residualHash(context.residual.before) : new Uint8Array(0),
+      residualOut: context.residual ? residualHash(context.residual.after) : new Uint8Array(0),
+      previousRound: context.previousRound,
+    })
+    const roots = this.checkpoints.map(objectRoot)
+    return {
+      round: seed.round,
+      manifest: encodeManifest(headerBytes, roots),
+      root: proofRoot(headerBytes, roots),
+      checkpoints: this.checkpoints,
+      residual: context.residual ? float32LeBytes(context.residual.before).slice() : undefined,
+    }
+  }
+}
+
+/** L2 distance of two vectors, accumulated in binary64 in index order. */
+export function distance(a: Float32Array, b: Float32Array): number {
+  let sum = 0
+  for (let i = 0; i < a.length; i++) sum += (a[i] - b[i]) ** 2
+  return Math.sqrt(sum)
+}

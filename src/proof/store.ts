@@ -1,0 +1,179 @@
+// Where a node keeps its proofs (SPEC.md 17.1): in its state directory, one directory per round
+// (proofs/round-<r>/ with announcement, manifest, checkpoint-<i> and residual), written crash-safe
+// (files written and fsynced in round-<r>.partial/, then renamed into place), keeping the last
+// `retention` rounds. Without a directory (tests, light nodes) the proofs stay in memory.
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { RoundProof } from './recorder.js'
+
+export type Lookup<T> =
+  | { status: 'ok'; value: T }
+  | { status: 'pruned'; message: string }
+  | { status: 'not-found'; message: string }
+
+export interface ProofStoreOptions {
+  /** the node's state directory; proofs go to DIR/proofs */
+  dir?: string
+  /** rounds of proofs kept (the newest) */
+  retention: number
+}
+
+const ROUND_DIR = /^round-(\d+)$/
+
+export class ProofStore {
+  private readonly memory = new Map<number, RoundProof>()
+  private readonly dir?: string
+  /** the highest round pruned so far (-1: none) */
+  private prunedThrough = -1
+
+  constructor(private readonly options: ProofStoreOptions) {
+    if (!Number.isInteger(options.retention) || options.retention < 1)
+      throw new RangeError(`proof retention must be a whole number of rounds >= 1 (got ${options.retention})`)
+    this.dir = options.dir === undefined ? undefined : join(options.dir, 'proofs')
+  }
+
+  /** Creates the directory and removes what a crash left half-written. */
+  async open(): Promise<void> {
+    if (!this.dir) return
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    for (const name of await readdir(this.dir)) {
+      if (name.endsWith('.partial')) await rm(join(this.dir, name), { recursive: true, force: true })
+    }
+  }
+
+  /** Rounds held, oldest first. */
+  async rounds(): Promise<number[]> {
+    if (!this.dir) return [...this.memory.keys()].sort((a, b) => a - b)
+    const names = await readdir(this.dir).catch(() => [] as string[])
+    return names
+      .map((n) => ROUND_DIR.exec(n))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b)
+  }
+
+  async put(proof: RoundProof): Promise<void> {
+    if (!proof.announcement) throw new Error('a proof is stored with the announcement that commits it')
+    if (!this.dir) {
+      this.memory.set(proof.round, proof)
+    } else {
+      const final = join(this.dir, `round-${proof.round}`)
+      const partial = `${final}.partial`
+      await rm(partial, { recursive: true, force: true })
+      await mkdir(partial, { mode: 0o700 })
+      await writeSynced(join(partial, 'announcement'), proof.announcement)
+      await writeSynced(join(partial, 'manifest'), proof.manifest)
+      for (const [i, bytes] of proof.checkpoints.entries())
+        await writeSynced(join(partial, `checkpoint-${i}`), bytes)
+      if (proof.residual) await writeSynced(join(partial, 'residual'), proof.residual)
+      await rm(final, { recursive: true, force: true })
+      await rename(partial, final)
+      await syncDir(this.dir)
+    }
+    await this.prune()
+  }
+
+  /** The signed announcement and manifest of a round. */
+  async manifest(round: number): Promise<Lookup<{ announcement: Uint8Array; manifest: Uint8Array }>> {
+    if (!this.dir) {
+      const proof = this.memory.get(round)
+      return proof?.announcement
+        ? { status: 'ok', value: { announcement: proof.announcement, manifest: proof.manifest } }
+        : this.missing(round)
+    }
+    const at = join(this.dir, `round-${round}`)
+    const announcement = await readIfPresent(join(at, 'announcement'))
+    const manifest = await readIfPresent(join(at, 'manifest'))
+    return announcement && manifest
+      ? { status: 'ok', value: { announcement, manifest } }
+      : this.missing(round)
+  }
+
+  /** Checkpoint `index` of a round, or its residual. */
+  async item(round: number, item: 'checkpoint' | 'residual', index = 0): Promise<Lookup<Uint8Array>> {
+    let bytes: Uint8Array | undefined
+    if (!this.dir) {
+      const proof = this.memory.get(round)
+      if (!proof) return this.missing(round)
+      bytes = item === 'checkpoint' ? proof.checkpoints[index] : proof.residual
+    } else {
+      const at = join(this.dir, `round-${round}`)
+      if (!(await readIfPresent(join(at, 'manifest')))) return this.missing(round)
+      bytes = await readIfPresent(join(at, item === 'checkpoint' ? `checkpoint-${index}` : 'residual'))
+    }
+    if (bytes) return { status: 'ok', value: bytes }
+    return {
+      status: 'not-found',
+      message:
+        item === 'checkpoint'
+          ? `round ${round} has no checkpoint ${index}`
+          : `round ${round} has no residual (the run uses no error feedback)`,
+    }
+  }
+
+  private missing(round: number): Lookup<never> {
+    return round <= this.prunedThrough
+      ? {
+          status: 'pruned',
+          message: `the proof of round ${round} was pruned (kept: the last ${this.options.retention} rounds)`,
+        }
+      : { status: 'not-found', message: `no proof of round ${round} here` }
+  }
+
+  /** Bytes the proofs take (SPEC.md 17.1 asks nodes to report it). */
+  async bytesUsed(): Promise<number> {
+    if (!this.dir) {
+      let total = 0
+      for (const p of this.memory.values())
+        total +=
+          p.manifest.length +
+          (p.announcement?.length ?? 0) +
+          (p.residual?.length ?? 0) +
+          p.checkpoints.reduce((s, c) => s + c.length, 0)
+      return total
+    }
+    let total = 0
+    for (const round of await this.rounds()) {
+      const at = join(this.dir, `round-${round}`)
+      for (const name of await readdir(at)) total += (await stat(join(at, name))).size
+    }
+    return total
+  }
+
+  private async prune(): Promise<void> {
+    const rounds = await this.rounds()
+    for (const round of rounds.slice(0, Math.max(0, rounds.length - this.options.retention))) {
+      if (this.dir) await rm(join(this.dir, `round-${round}`), { recursive: true, force: true })
+      else this.memory.delete(round)
+      this.prunedThrough = Math.max(this.prunedThrough, round)
+    }
+  }
+}
+
+async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await readFile(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
+  const handle = await open(path, 'w', 0o600)
+  try {
+    await handle.writeFile(bytes)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+async function syncDir(path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
