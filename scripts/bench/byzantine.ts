@@ -8,7 +8,7 @@
 // Usage: npm run bench:byzantine [-- --quick] [-- --json] [-- --rounds R] [-- --out FILE]
 //   --quick: n = 8, fractions 0 and 1/4, rules mean, median, trimmed mean, centered clipping with
 //            bucketing and the default NNM + trimmed mean; attacks sign flip, Gaussian noise, ALIE
-//            and IPM; shuffled data.
+//            (both directions, see alie-sign) and IPM; shuffled data.
 //   default: n = 8; fractions 0, 1/8, 1/4 and the largest each rule tolerates; every rule and
 //            attack below; shuffled and skewed data.
 import '../../src/polyfill.js'
@@ -74,7 +74,7 @@ const RULES: Record<string, AggregationRule> = Object.fromEntries(
 )
 const ATTACKS: Attack[] = ((listOption('--attacks') as Attack[] | undefined) ??
   (quick
-    ? ['sign-flip', 'gaussian', 'alie', 'ipm']
+    ? ['sign-flip', 'gaussian', 'alie', 'alie-sign', 'ipm']
     : [
         'sign-flip',
         'scaled',

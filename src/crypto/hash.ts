@@ -76,4 +76,19 @@ export function float32LeBytes(values: Float32Array): Uint8Array {
   return out
 }
 
+/** A new vector from float32 little-endian bytes (a copy, so alignment does not matter). */
+export function float32FromLe(bytes: Uint8Array): Float32Array {
+  if (bytes.length % 4 !== 0) throw new RangeError(`${bytes.length} bytes are not whole float32 values`)
+  if (littleEndian) {
+    // A fresh copy: Buffer.prototype.slice would return a view of Node's shared pool.
+    const copy = new Uint8Array(bytes.length)
+    copy.set(bytes)
+    return new Float32Array(copy.buffer)
+  }
+  const out = new Float32Array(bytes.length / 4)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true)
+  return out
+}
+
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { compressWithFeedback } from '../codec/error-feedback.js'
 import { DOMAINS } from '../constants.js'
-import { bytesEqual, domainHash, toHex, weightsHash } from '../crypto/hash.js'
+import { bytesEqual, domainHash, float32FromLe, toHex, weightsHash } from '../crypto/hash.js'
 import { HashStream } from '../crypto/prng.js'
 import { peerIdFromBytes, verifyBody } from '../crypto/sign.js'
 import { pseudoGradient } from '../round/outer.js'
@@ -78,6 +78,8 @@ export interface AuditReport {
   stepsReplayed: number
   stepsTrained?: number
   seconds: number
+  /** of `seconds`, the time spent replaying training steps */
+  replaySeconds: number
   /** the auditor's nonce: with the proof root it fixes which segments were picked */
   nonce: string
 }
@@ -114,6 +116,7 @@ export async function audit(source: ProofSource, options: AuditOptions): Promise
     bytesRead: 0,
     stepsReplayed: 0,
     seconds: 0,
+    replaySeconds: 0,
     nonce: toHex(nonce),
   }
   const trainer = options.trainer ?? new InnerTrainer(options.genesis, options.corpus)
@@ -265,9 +268,7 @@ async function runAudit(
   if (usesResidual) {
     const bytes = await source.residual(round, 4 * d)
     if (bytes.length !== 4 * d) fail(`the residual is ${bytes.length} bytes, expected ${4 * d}`)
-    residual = new Float32Array(d)
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    for (let i = 0; i < d; i++) residual[i] = view.getFloat32(4 * i, true)
+    residual = float32FromLe(bytes)
     if (!bytesEqual(residualHash(residual), h.residualIn)) fail('the residual does not match its hash')
   }
   const compressed = compressWithFeedback(
@@ -290,7 +291,9 @@ async function runAudit(
     const actual = distance(end.weights, start.weights)
     if (Math.abs(claimed - actual) > 1e-3 * Math.max(actual, 1e-12))
       fail(`segment ${index} declares an update of ${claimed}, its checkpoints differ by ${actual}`)
+    const replayStarted = performance.now()
     const replayed = trainer.replay(start, steps[index + 1], seed)
+    report.replaySeconds += (performance.now() - replayStarted) / 1000
     report.stepsReplayed += steps[index + 1] - steps[index]
     const gap = distance(replayed.weights, end.weights)
     const segmentTolerance: Tolerance = {

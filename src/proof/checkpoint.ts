@@ -3,7 +3,7 @@
 //   u64le(localStep) || u64le(optimizerStep) || f32le weights[d] || f32le m[d] || f32le v[d]
 // identified by its Merkle root over chunks of chunkBytes (SPEC.md 4.5), like a delta.
 import { DOMAINS, LIMITS } from '../constants.js'
-import { domainHash } from '../crypto/hash.js'
+import { domainHash, float32FromLe, float32LeBytes } from '../crypto/hash.js'
 import { MerkleTree } from '../crypto/merkle.js'
 import type { TrainingSnapshot } from '../train/inner-loop.js'
 
@@ -27,8 +27,7 @@ export function encodeCheckpoint(snapshot: TrainingSnapshot): Uint8Array {
   const parts = [snapshot.weights, snapshot.optimizer.firstMoment, snapshot.optimizer.secondMoment]
   parts.forEach((values, p) => {
     if (values.length !== d) throw new RangeError('checkpoint parts differ in length')
-    const base = HEADER_BYTES + p * 4 * d
-    for (let i = 0; i < d; i++) view.setFloat32(base + 4 * i, values[i], true)
+    out.set(float32LeBytes(values), HEADER_BYTES + p * 4 * d)
   })
   return out
 }
@@ -42,12 +41,11 @@ export function decodeCheckpoint(bytes: Uint8Array, parameterCount: number): Tra
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const part = (p: number): Float32Array => {
-    const out = new Float32Array(parameterCount)
     const base = HEADER_BYTES + p * 4 * parameterCount
+    const out = float32FromLe(bytes.subarray(base, base + 4 * parameterCount))
     for (let i = 0; i < parameterCount; i++) {
-      const v = view.getFloat32(base + 4 * i, true)
-      if (!Number.isFinite(v)) throw new CheckpointFormatError(`checkpoint holds ${v} in part ${p} at ${i}`)
-      out[i] = v
+      if (!Number.isFinite(out[i]))
+        throw new CheckpointFormatError(`checkpoint holds ${out[i]} in part ${p} at ${i}`)
     }
     return out
   }

@@ -289,8 +289,9 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
     },
     eval: { windows: options.evalWindows ?? 64, batchSize: 32 },
     contribution: options.contribution ?? { check: false, windows: 8, maxLossIncrease: null },
-    // about 20 segments per round: an audit of 2 segments replays a tenth of the training (SPEC.md 17.4)
-    proof: { checkpointInterval: options.checkpointInterval ?? Math.max(1, Math.round(innerSteps / 20)) },
+    // about 25 segments per round (at most H): an audit of 2 segments replays 8 % of the training,
+    // 10 % at the default H = 20 (SPEC.md 17.4)
+    proof: { checkpointInterval: options.checkpointInterval ?? Math.max(1, Math.floor(innerSteps / 25)) },
   })
 }
 
