@@ -2,8 +2,8 @@
 import type { RoundReport } from '../node/node.js'
 
 export type NodeEvent =
-  | { type: 'listening'; peerId: string; addresses: string[]; backend: string }
-  | { type: 'ready'; peers: number; initialEvalLoss: number }
+  | { type: 'listening'; peerId: string; addresses: string[]; backend: string; api: string | null }
+  | { type: 'ready'; peers: number; initialEvalLoss: number; round: number }
   | { type: 'round'; report: RoundReport }
   | { type: 'done'; weightsHash: string; bytesSent: number; bytesReceived: number }
   | { type: 'error'; message: string }

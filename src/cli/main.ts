@@ -2,35 +2,18 @@
 // dtrain command line. Commands are thin: parse, call the library, print.
 import '../polyfill.js'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { DELTA_ENCODINGS } from '../codec/delta.js'
-import { DEFAULT_PROOF_RETENTION } from '../node/node.js'
 import { BACKEND_NAMES, type BackendName } from '../train/backend.js'
 import { runAudit } from './audit.js'
 import { ConfigError } from './config-files.js'
+import { runInit } from './init.js'
+import { runKeys } from './keys.js'
+import { resolveNodeConfig } from './node-config.js'
+import { collect, nonNegativeInt, positiveInt } from './parse.js'
+import { addRunOptions, genesisOptionsFrom } from './run-options.js'
 import { runStart } from './start.js'
+import { addStartOptions } from './start-command.js'
+import { runStatus } from './status.js'
 import { runTestnet } from './testnet.js'
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value)
-    if (!Number.isInteger(n) || n < 1)
-      throw new InvalidArgumentError(`${name} must be a positive integer (got ${value})`)
-    return n
-  }
-}
-
-function nonNegativeInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value)
-    if (!Number.isInteger(n) || n < 0)
-      throw new InvalidArgumentError(`${name} must be a non-negative integer (got ${value})`)
-    return n
-  }
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
-}
 
 const backendOption = () =>
   new Option(
@@ -45,32 +28,59 @@ const program = new Command()
   .description('Peer-to-peer node for decentralized, low-communication (DiLoCo-style) training')
   .showHelpAfterError()
 
+addRunOptions(
+  program
+    .command('init')
+    .description(
+      "create a run: genesis, the first node's key, a swarm key; print the commands to start and join",
+    )
+    .option('--dir <dir>', 'directory of the run', './dtrain-run')
+    .option('--name <name>', 'name of the run', 'dtrain-run')
+    .option('--nodes <n>', 'number of nodes expected in each round', positiveInt('--nodes'), 3)
+    .option('--port <port>', 'TCP port the first node listens on', positiveInt('--port'), 4001)
+    .option('--private', 'private network: create DIR/swarm.key (pre-shared key)', false)
+    .option('--force', 'replace an existing genesis in DIR', false)
+    .option('--json', 'print the result as JSON', false),
+)
+  .addHelpText(
+    'after',
+    '\nExamples:\n  dtrain init --dir ./myrun --nodes 4 --private\n  dtrain init --preset tiny --inner-steps 50 --encoding int8-block',
+  )
+  .action(async (opts) => {
+    process.exitCode = await runInit({
+      dir: opts.dir,
+      name: opts.name,
+      nodes: opts.nodes,
+      port: opts.port,
+      private: opts.private,
+      force: opts.force,
+      json: opts.json,
+      genesis: genesisOptionsFrom(opts),
+    })
+  })
+
 program
-  .command('testnet')
-  .description('run a local testnet: N node processes on 127.0.0.1 training together for R rounds')
-  .option('--nodes <n>', 'number of nodes', positiveInt('--nodes'), 3)
-  .option('--rounds <r>', 'rounds to train', positiveInt('--rounds'), 5)
-  .option(
-    '--state <dir>',
-    'state directory (node i keeps its state in DIR/node-i; default: a new temporary directory)',
-  )
-  .option('--json', 'print a JSON summary as the last line of stdout (progress goes to stderr)', false)
-  .addOption(new Option('--preset <name>', 'model preset').choices(['tiny', 'small']).default('small'))
-  .option('--inner-steps <h>', 'inner steps per round (DiLoCo H)', positiveInt('--inner-steps'))
-  .option('--batch-size <b>', 'inner batch size', positiveInt('--batch-size'))
-  .addOption(
-    new Option('--encoding <name>', 'delta encoding (SPEC.md 6)')
-      .choices([...DELTA_ENCODINGS])
-      .default('fp32'),
-  )
-  .addOption(
-    new Option('--aggregation <rule>', 'aggregation rule')
-      .choices(['nnm-trimmed-mean', 'mean', 'median', 'trimmed-mean'])
-      .default('nnm-trimmed-mean'),
-  )
-  .addOption(
-    new Option('--dataset <name>', 'training text').choices(['moby-dick', 'synthetic']).default('moby-dick'),
-  )
+  .command('keys')
+  .description('create a node identity (Ed25519 key file, mode 0600) or show its peer id')
+  .option('--key <file>', 'key file (created if missing)', './dtrain-state/key')
+  .option('--json', 'print the result as JSON', false)
+  .addHelpText('after', '\nExamples:\n  dtrain keys\n  dtrain keys --key ./node-1/key')
+  .action(async (opts) => {
+    process.exitCode = await runKeys({ key: opts.key, json: opts.json })
+  })
+
+addRunOptions(
+  program
+    .command('testnet')
+    .description('run a local testnet: N node processes on 127.0.0.1 training together for R rounds')
+    .option('--nodes <n>', 'number of nodes', positiveInt('--nodes'), 3)
+    .option('--rounds <r>', 'rounds to train', positiveInt('--rounds'), 5)
+    .option(
+      '--state <dir>',
+      'state directory (node i keeps its state in DIR/node-i; default: a new temporary directory)',
+    )
+    .option('--json', 'print a JSON summary as the last line of stdout (progress goes to stderr)', false),
+)
   .option(
     '--start-timeout <s>',
     'seconds each node waits for its peers before round 1',
@@ -96,79 +106,22 @@ program
       backend: opts.backend as BackendName,
       startTimeout: opts.startTimeout,
       private: opts.private,
-      genesis: {
-        preset: opts.preset,
-        innerSteps: opts.innerSteps,
-        batchSize: opts.batchSize,
-        encoding: opts.encoding,
-        errorFeedback: opts.errorFeedback,
-        aggregation:
-          opts.aggregation === 'trimmed-mean'
-            ? { rule: 'trimmed-mean', trimFraction: 0.2 }
-            : opts.aggregation === 'nnm-trimmed-mean'
-              ? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 }
-              : { rule: opts.aggregation },
-        dataset: opts.dataset,
-      },
+      genesis: genesisOptionsFrom(opts),
     })
   })
 
+const start = addStartOptions(program.command('start')).action(async () => {
+  process.exitCode = await runStart(await resolveNodeConfig(start))
+})
+
 program
-  .command('start')
-  .description('run one node of the run defined by a genesis file')
-  .requiredOption('--genesis <file>', 'genesis (run definition) JSON file')
-  .option('--state <dir>', 'state directory (holds the node key)', './dtrain-state')
-  .option('--key <file>', 'node key file (default: STATE/key, created if missing)')
-  .addOption(
-    new Option('--listen <multiaddr>', 'listen address (repeatable)')
-      .argParser(collect)
-      .default([], '/ip4/0.0.0.0/tcp/0'),
-  )
-  .addOption(
-    new Option('--bootstrap <multiaddr>', 'bootstrap peer, with /p2p/<peer id> (repeatable)')
-      .argParser(collect)
-      .default([], 'none'),
-  )
-  .option('--rounds <r>', 'rounds to train, then stop (0 = until stopped)', nonNegativeInt('--rounds'), 0)
-  .option('--swarm-key <file>', 'pre-shared key file of a private network')
-  .option('--join', 'join a running network: fetch its committed state before the first round', false)
-  .option(
-    '--proof-retention <rounds>',
-    'rounds of proof-of-learning checkpoints kept in STATE/proofs (served to auditors)',
-    positiveInt('--proof-retention'),
-    DEFAULT_PROOF_RETENTION,
-  )
-  .option(
-    '--start-timeout <s>',
-    'seconds to wait for the expected peers before round 1',
-    positiveInt('--start-timeout'),
-    60,
-  )
-  .option(
-    '--log-level <level>',
-    'log level (trace, debug, info, warn, error)',
-    process.env.DTRAIN_LOG_LEVEL ?? 'info',
-  )
-  .addOption(backendOption())
-  .addHelpText(
-    'after',
-    '\nExamples:\n  dtrain start --genesis run.json --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  dtrain start --genesis run.json --listen /ip4/0.0.0.0/tcp/4001 --rounds 100',
-  )
+  .command('status')
+  .description("print a running node's state (round, phase, peers, last losses)")
+  .option('--api <url>', "the node's HTTP endpoint (its --api)", '127.0.0.1:7464')
+  .option('--json', 'print the status as JSON', false)
+  .addHelpText('after', '\nExamples:\n  dtrain status\n  dtrain status --api 127.0.0.1:7465 --json')
   .action(async (opts) => {
-    process.exitCode = await runStart({
-      genesis: opts.genesis,
-      state: opts.state,
-      key: opts.key,
-      listen: opts.listen.length > 0 ? opts.listen : ['/ip4/0.0.0.0/tcp/0'],
-      bootstrap: opts.bootstrap,
-      rounds: opts.rounds,
-      backend: opts.backend as BackendName,
-      swarmKey: opts.swarmKey,
-      startTimeout: opts.startTimeout,
-      logLevel: opts.logLevel,
-      proofRetention: opts.proofRetention,
-      join: opts.join,
-    })
+    process.exitCode = await runStatus({ api: opts.api, json: opts.json })
   })
 
 program
@@ -238,8 +191,13 @@ try {
 } catch (err) {
   if (
     err instanceof ConfigError ||
-    (err as Error).name === 'KeyFileError' ||
-    (err as Error).name === 'BackendUnavailableError'
+    [
+      'KeyFileError',
+      'BackendUnavailableError',
+      'ApiListenError',
+      'NodeStateError',
+      'StatusUnavailableError',
+    ].includes((err as Error).name)
   ) {
     process.stderr.write(`dtrain: ${(err as Error).message}\n`)
     process.exit(2)

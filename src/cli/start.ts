@@ -1,59 +1,63 @@
-// `dtrain start`: runs one node until it has trained the requested rounds or is stopped.
+// `dtrain start`: runs one node until the run has completed the requested rounds or it is stopped.
+// A node restarted on its state directory resumes after its last committed round and syncs the
+// network's state if it fell behind (SPEC.md 12).
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { type ApiServer, startApiServer } from '../api/server.js'
 import { createLogger } from '../log.js'
 import { DtrainNode } from '../node/node.js'
 import { createKeyFile, readKeyFile } from '../store/keys.js'
-import type { BackendName } from '../train/backend.js'
 import { readGenesisFile, readSwarmKeyFile } from './config-files.js'
 import type { NodeEvent } from './events.js'
+import type { NodeConfig } from './node-config.js'
+import { TerminalProgress } from './progress.js'
 
-export interface StartOptions {
-  genesis: string
-  state: string
-  key?: string
-  listen: string[]
-  bootstrap: string[]
-  rounds: number
-  backend: BackendName
-  swarmKey?: string
-  startTimeout: number
-  logLevel: string
-  /** fetch the network's committed state before the first round (a late joiner) */
-  join: boolean
-  /** rounds of proof-of-learning checkpoints kept in STATE/proofs */
-  proofRetention: number
-}
+/** After a restart, how long a node waits for the network's commits before it trains on. */
+const RESUME_WAIT_MS = 30_000
 
 function emit(event: NodeEvent): void {
   if (process.send) process.send(event)
 }
 
-export async function runStart(options: StartOptions): Promise<number> {
-  const logger = createLogger(options.logLevel)
-  const genesis = await readGenesisFile(options.genesis)
-  await mkdir(options.state, { recursive: true, mode: 0o700 })
-  const keyPath = options.key ?? join(options.state, 'key')
+export async function runStart(config: NodeConfig): Promise<number> {
+  // On a terminal (and not a testnet child): a progress display, and only warnings as log lines.
+  const progress = process.stderr.isTTY && !process.send ? new TerminalProgress() : undefined
+  const logger = createLogger(config.logLevel ?? (progress ? 'warn' : 'info'))
+  const genesis = await readGenesisFile(config.genesis)
+  await mkdir(config.state, { recursive: true, mode: 0o700 })
+  const keyPath = config.key ?? join(config.state, 'key')
   const privateKey = existsSync(keyPath) ? await readKeyFile(keyPath) : await createKeyFile(keyPath)
-  const swarmKey = options.swarmKey ? await readSwarmKeyFile(options.swarmKey) : undefined
+  const swarmKey = config.swarmKey ? await readSwarmKeyFile(config.swarmKey) : undefined
 
+  let round = 0
   const node = await DtrainNode.create({
     genesis,
     privateKey,
-    listen: options.listen,
-    bootstrap: options.bootstrap,
+    listen: config.listen,
+    bootstrap: config.bootstrap,
     swarmKey,
-    backend: options.backend,
+    backend: config.backend,
     logger,
-    stateDir: options.state,
-    proofRetention: options.proofRetention,
+    stateDir: config.state,
+    proofRetention: config.proofRetention,
+    onInnerStep: progress ? (step, steps) => progress.step(round, step, steps) : undefined,
+    onPhase: progress ? (r, phase) => phase !== 'train' && progress.phase(r, phase) : undefined,
   })
+  let api: ApiServer | undefined
+  try {
+    if (config.api !== 'off') api = await startApiServer(node, config.api)
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
   let stopping = false
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return
     stopping = true
     logger.info({ signal }, 'stopping')
+    progress?.message(`stopping (${signal})`)
+    await api?.close()
     await node.stop()
     process.exit(signal === 'SIGINT' ? 130 : 143)
   }
@@ -69,10 +73,19 @@ export async function runStart(options: StartOptions): Promise<number> {
     peerId: node.peerId.toString(),
     addresses: node.addresses(),
     backend: node.backend.backend,
+    api: api?.url ?? null,
   })
-  logger.info({ addresses: node.addresses(), run: node.runIdHex }, 'listening')
-  const peers = await node.waitForPeers(genesis.round.expectedPeers, options.startTimeout * 1000)
-  if (options.join) {
+  logger.info({ addresses: node.addresses(), run: node.runIdHex, api: api?.url }, 'listening')
+  progress?.message(
+    `node ${node.peerId} (backend ${node.backend.backend})\n  listening on ${node.addresses().join(' ')}${api ? `\n  status page and metrics: ${api.url}/ and ${api.url}/metrics` : ''}`,
+  )
+  if (node.restoredRound !== null)
+    progress?.message(`resumed after round ${node.restoredRound} from ${config.state}`)
+  const peers = await node.waitForPeers(genesis.round.expectedPeers, config.startTimeout * 1000)
+  if (node.restoredRound !== null) {
+    const outcome = await node.catchUp(Math.min(RESUME_WAIT_MS, genesis.round.collectTimeoutMs))
+    logger.info({ outcome, round: node.round }, 'resumed')
+  } else if (config.join) {
     const synced = await node.syncFromNetwork(genesis.round.collectTimeoutMs)
     logger.info(
       { synced, round: node.round },
@@ -80,11 +93,18 @@ export async function runStart(options: StartOptions): Promise<number> {
     )
   }
   const initialEvalLoss = node.evaluate()
-  emit({ type: 'ready', peers, initialEvalLoss })
+  node.initialEvalLoss = initialEvalLoss
+  emit({ type: 'ready', peers, initialEvalLoss, round: node.round })
   logger.info({ peers, initialEvalLoss }, 'starting rounds')
 
-  for (let i = 0; options.rounds === 0 || i < options.rounds; i++) {
+  // --rounds R: until the run has completed round R - 1 (0: until stopped). Reconciling first can
+  // move the node forward (a state sync), so the check comes after it.
+  for (;;) {
+    await node.reconcile()
+    if (config.rounds !== 0 && node.round >= config.rounds) break
+    round = node.round
     const report = await node.runRound()
+    progress?.round(report)
     emit({ type: 'round', report })
   }
   const committed = await node.linger(node.round - 1)
@@ -97,6 +117,7 @@ export async function runStart(options: StartOptions): Promise<number> {
   })
   stopping = true
   process.off('disconnect', onSigterm)
+  await api?.close()
   await node.stop()
   return 0
 }

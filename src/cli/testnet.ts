@@ -119,6 +119,8 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
         String(options.rounds),
         '--backend',
         options.backend,
+        '--api',
+        '127.0.0.1:0',
         '--start-timeout',
         String(options.startTimeout),
         ...bootstrap.flatMap((b) => ['--bootstrap', b]),
@@ -148,6 +150,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
           child.addresses = event.addresses
           child.backend = event.backend
           if (child.index === 0) {
+            if (event.api) say(`node 0 status page: ${event.api}/ (metrics at ${event.api}/metrics)`)
             for (let i = 1; i < options.nodes; i++) void spawnNode(i, event.addresses)
           }
           break

@@ -71,6 +71,21 @@ export class NodeMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   })
+  readonly peers = new Gauge({
+    name: 'dtrain_peers',
+    help: 'Peers connected to this node',
+    registers: [this.registry],
+  })
+  readonly tokensPerSecond = new Gauge({
+    name: 'dtrain_tokens_per_second',
+    help: 'Inner-loop training throughput of the last round (tokens per second)',
+    registers: [this.registry],
+  })
+  readonly innerStep = new Gauge({
+    name: 'dtrain_inner_step',
+    help: 'Inner steps done in the current round',
+    registers: [this.registry],
+  })
   readonly proofBytes = new Gauge({
     name: 'dtrain_proof_bytes',
     help: 'Bytes the proofs of learning kept on this node take (SPEC.md 17.1)',

@@ -1,6 +1,9 @@
 // The composition root: builds a dtrain node from a genesis and its components, and runs the
 // round state machine of SPEC.md 11: train -> announce -> collect -> aggregate -> outer step ->
 // commit -> evaluate.
+
+import { appendFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -38,6 +41,7 @@ import { ProofStore } from '../proof/store.js'
 import { collectDeadlineMs, DEADLINE_HISTORY_ROUNDS } from '../round/deadline.js'
 import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js'
 import { DeltaStore } from '../store/delta-store.js'
+import { loadNodeState, saveNodeState } from '../store/node-state.js'
 import { type BackendChoice, type BackendName, selectBackend } from '../train/backend.js'
 import { evalOffsets } from '../train/batches.js'
 import { loadCorpus } from '../train/corpus.js'
@@ -64,12 +68,50 @@ export interface NodeOptions {
   stateDir?: string
   /** rounds of proofs kept (SPEC.md 17.1); default DEFAULT_PROOF_RETENTION */
   proofRetention?: number
+  /** called after each inner step (a terminal progress bar) */
+  onInnerStep?: (step: number, steps: number) => void
+  /** called when a phase of a round begins */
+  onPhase?: (round: number, phase: Phase) => void
 }
 
 /** Rounds of proof-of-learning checkpoints a node keeps unless told otherwise. */
 export const DEFAULT_PROOF_RETENTION = 4
 
 export type Phase = 'train' | 'announce' | 'collect' | 'aggregate' | 'commit' | 'eval'
+
+/** What `dtrain status` and the status page show (GET /api/status). */
+export interface NodeStatus {
+  peerId: string
+  runId: string
+  addresses: string[]
+  backend: string
+  round: number
+  phase: Phase | 'idle' | 'stopped'
+  innerStep: number
+  innerSteps: number
+  weightsHash: string
+  peers: Array<{ peerId: string; gossipScore: number; reputation: number | null; address: string | null }>
+  /** the last rounds (at most STATUS_HISTORY), oldest first */
+  history: Array<
+    Pick<
+      RoundReport,
+      | 'round'
+      | 'trainLoss'
+      | 'evalLoss'
+      | 'bytesSent'
+      | 'bytesReceived'
+      | 'contributors'
+      | 'tokensPerSecond'
+      | 'deadlineHit'
+      | 'proofBytes'
+    >
+  >
+  initialEvalLoss: number | null
+  rejections: Record<string, number>
+}
+
+/** Round reports kept for the status page. */
+const STATUS_HISTORY = 1000
 
 export interface RoundReport {
   round: number
@@ -156,6 +198,11 @@ export class DtrainNode {
   private lastAnnouncement?: { signed: Uint8Array; publishedAt: number }
   private readonly abort = new AbortController()
   readonly proofs: ProofStore
+  private phase: NodeStatus['phase'] = 'idle'
+  private innerStep = 0
+  private readonly history: NodeStatus['history'] = []
+  /** held-out loss of the weights before the first round this process trained */
+  initialEvalLoss: number | null = null
   /** the round of this node's previous proof since it started (its optimizer state's origin) */
   private lastProofRound: number | null = null
   private readonly trainTokens: number
@@ -210,7 +257,13 @@ export class DtrainNode {
       swarmKey: options.swarmKey,
     })
     const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, corpus.train.length)
-    await node.wire()
+    try {
+      await node.restore()
+      await node.wire()
+    } catch (err) {
+      await node.stop()
+      throw err
+    }
     return node
   }
 
@@ -322,7 +375,7 @@ export class DtrainNode {
       origin?.toString(),
       verdict.reason,
       { topic, detail: verdict.detail },
-      `${topic} message ${verdict.action}ed`,
+      `${topic} message ${verdict.action === 'ignore' ? 'ignored' : 'rejected'}`,
     )
   }
 
@@ -681,6 +734,7 @@ export class DtrainNode {
       this.store.put(round, bytes)
       this.ownCommits.set(round, { ...record })
       this.metrics.stateSyncs.inc({ reason: why })
+      await this.persist(bytes)
       log.warn(
         { why, sources: sources.length, weightsHash: record.weightsHash.slice(0, 16) },
         'synced the global state from peers',
@@ -715,6 +769,8 @@ export class DtrainNode {
     }
     const timed = async <T>(phase: Phase, fn: () => Promise<T> | T): Promise<T> => {
       const started = performance.now()
+      this.phase = phase
+      this.options.onPhase?.(round, phase)
       log.debug({ phase }, 'phase start')
       try {
         return await fn()
@@ -729,9 +785,15 @@ export class DtrainNode {
 
     const seed = { runId: this.runId, baseHash, peerId: myPeerBytes, round }
     const recorder = new ProofRecorder()
+    this.innerStep = 0
     const trained = await timed('train', () =>
       this.trainer.trainRound(this.state.weights, seed, {
-        yieldEvery: yieldToEventLoop,
+        yieldEvery: () => {
+          this.innerStep++
+          this.metrics.innerStep.set(this.innerStep)
+          this.options.onInnerStep?.(this.innerStep, genesis.inner.steps)
+          return yieldToEventLoop()
+        },
         signal: this.abort.signal,
         checkpointEvery: genesis.proof.checkpointInterval,
         onCheckpoint: recorder.onCheckpoint,
@@ -812,12 +874,15 @@ export class DtrainNode {
         if (have >= expectedPeers) return false
         if (this.stopped) return true
         if (Date.now() >= deadline) {
-          // Below quorum the deadline is extended once (SPEC.md 11.3), then the round goes on.
+          // Below quorum the deadline is extended once, by its own length and at least to
+          // collectTimeoutMs after the collect phase began (SPEC.md 11.3): an adaptive deadline
+          // learned while peers were quick must not split a network in which one peer is late.
           if (have >= minPeers || extended) return true
           extended = true
-          deadline = Date.now() + deadlineMs
+          const extraMs = Math.max(deadlineMs, started + collectTimeoutMs - Date.now())
+          deadline = Date.now() + extraMs
           log.warn(
-            { phase: 'collect', have, minPeers, extraMs: deadlineMs },
+            { phase: 'collect', have, minPeers, extraMs },
             'below quorum at the deadline: extending once',
           )
         }
@@ -866,6 +931,7 @@ export class DtrainNode {
 
     const newHash = weightsHash(this.state.weights)
     const newHashHex = toHex(newHash)
+    let committedState: Uint8Array = new Uint8Array(0)
     await timed('commit', async () => {
       const deltaHashes = contributions.map((c) => c.id).sort(Buffer.compare)
       // The state after this round, served to late joiners and to nodes in the minority (SPEC.md 12).
@@ -876,6 +942,7 @@ export class DtrainNode {
         reference: this.lastAggregate ?? new Float32Array(this.state.weights.length),
       })
       const stateRoot = this.store.put(round, stateBytes)
+      committedState = stateBytes
       const signed = await signCommit(this.options.privateKey, {
         version: PROTOCOL.protocolVersion,
         runId: this.runId,
@@ -918,7 +985,13 @@ export class DtrainNode {
       tokensPerSecond: trained.tokensPerSecond,
       proofBytes: await this.proofs.bytesUsed(),
     }
+    await this.persist(committedState, report)
     log.info({ ...report, phase: 'done' }, 'round complete')
+    this.phase = 'idle'
+    this.metrics.tokensPerSecond.set(report.tokensPerSecond)
+    const { phaseSeconds: _, weightsHash: __, ...summary } = report
+    this.history.push(summary)
+    if (this.history.length > STATUS_HISTORY) this.history.shift()
     return report
   }
 
@@ -953,6 +1026,104 @@ export class DtrainNode {
     this.metrics.bytesSent.inc({ kind: 'gossip' }, bytes.length)
     const result = await this.host.services.pubsub.publish(topic, bytes)
     if (result.recipients.length === 0) this.log.debug({ topic }, 'published to no peer yet')
+  }
+
+  /** The round this node resumed after, from its state directory; null for a fresh start. */
+  restoredRound: number | null = null
+
+  /** Loads STATE/node-state.bin when there is one (a restart, SPEC.md 12). */
+  private async restore(): Promise<void> {
+    if (!this.options.stateDir) return
+    const saved = await loadNodeState(this.options.stateDir, this.runId)
+    if (!saved) return
+    const state = decodeState(saved.global, this.state.weights.length)
+    this.state = { weights: state.weights, momentum: state.momentum }
+    this.lastAggregate = state.reference
+    this.currentRound = state.round + 1
+    this.trainer.setOptimizerState(saved.optimizer)
+    this.residual = saved.residual
+    this.lastProofRound = saved.lastProofRound
+    const stateRoot = this.store.put(state.round, saved.global)
+    this.ownCommits.set(state.round, {
+      weightsHash: this.globalWeightsHash,
+      stateRoot,
+      stateSize: saved.global.length,
+    })
+    this.restoredRound = state.round
+    this.log.info(
+      { round: state.round, weightsHash: this.globalWeightsHash.slice(0, 16) },
+      'resumed from the state directory',
+    )
+  }
+
+  /** Saves the node's state (after a committed round or a state sync) and appends to the round log. */
+  private async persist(global: Uint8Array, report?: RoundReport): Promise<void> {
+    const dir = this.options.stateDir
+    if (!dir) return
+    await saveNodeState(dir, {
+      runId: this.runId,
+      global,
+      optimizer: this.trainer.optimizerState(),
+      residual: this.residual,
+      lastProofRound: this.lastProofRound,
+    })
+    if (report) await appendFile(join(dir, 'rounds.jsonl'), `${JSON.stringify(report)}\n`, { mode: 0o600 })
+  }
+
+  /**
+   * After a restart: waits up to `waitMs` for the network's commits. If a majority committed a
+   * later round, syncs its state (SPEC.md 12). Returns 'synced'; 'in-step' when peers commit the
+   * round this node resumed after and none later; 'behind' when later commits came but no
+   * majority state could be fetched in time (the next rounds' reconciliation goes on trying);
+   * 'alone' when no commit came (the others are restarting too, or not there).
+   */
+  async catchUp(waitMs: number): Promise<'synced' | 'in-step' | 'behind' | 'alone'> {
+    const deadline = Date.now() + waitMs
+    for (;;) {
+      if (await this.reconcile()) return 'synced'
+      const rounds = [...this.commits.keys()]
+      const ahead = rounds.some((r) => r >= this.currentRound)
+      if (!ahead && rounds.includes(this.currentRound - 1)) return 'in-step'
+      if (Date.now() >= deadline || this.stopped) return ahead ? 'behind' : 'alone'
+      await this.changed(Math.min(1000, deadline - Date.now()))
+    }
+  }
+
+  /** The node's state for `dtrain status` and the status page. */
+  async status(): Promise<NodeStatus> {
+    // The gossipsub class has getScore; its public interface does not declare it.
+    const scored = this.host.services.pubsub as unknown as { getScore?: (peer: string) => number }
+    const peers = this.host.getPeers().map((peer) => {
+      const id = peer.toString()
+      const connection = this.host.getConnections(peer)[0]
+      return {
+        peerId: id,
+        gossipScore: scored.getScore?.(id) ?? 0,
+        reputation: this.reputation.get(id) ?? null,
+        address: connection ? connection.remoteAddr.toString() : null,
+      }
+    })
+    this.metrics.peers.set(peers.length)
+    const { values } = await this.metrics.gossipVerdicts.get()
+    const rejections: Record<string, number> = {}
+    for (const v of values)
+      if (v.labels.verdict !== 'accept')
+        rejections[String(v.labels.reason)] = (rejections[String(v.labels.reason)] ?? 0) + v.value
+    return {
+      peerId: this.peerId.toString(),
+      runId: this.runIdHex,
+      addresses: this.addresses(),
+      backend: this.backend.backend,
+      round: this.currentRound,
+      phase: this.stopped ? 'stopped' : this.phase,
+      innerStep: this.innerStep,
+      innerSteps: this.options.genesis.inner.steps,
+      weightsHash: this.globalWeightsHash,
+      peers,
+      history: [...this.history],
+      initialEvalLoss: this.initialEvalLoss,
+      rejections,
+    }
   }
 
   async stop(): Promise<void> {

@@ -4,32 +4,14 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { readGenesisFile } from '../../src/cli/config-files.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
+import { runCli } from './helpers.js'
 
 // `npm test` builds first; the CLI under test is the built one, as `npx dtrain` runs it.
 const cli = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
 
-function run(
-  args: string[],
-  timeoutMs = 180_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+const run = runCli
 
 function nodeProcessesUsing(dir: string): string[] {
   const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
@@ -42,8 +24,49 @@ describe('dtrain CLI', () => {
   it('lists its commands in --help', async () => {
     const { code, stdout } = await run(['--help'])
     expect(code).toBe(0)
-    expect(stdout).toMatch(/testnet/)
-    expect(stdout).toMatch(/start/)
+    for (const command of ['init', 'keys', 'start', 'testnet', 'status', 'audit'])
+      expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+    for (const command of ['init', 'keys', 'start', 'testnet', 'status', 'audit']) {
+      const help = await run([command, '--help'])
+      expect(help.code).toBe(0)
+      expect(help.stdout, command).toMatch(/Examples:/)
+    }
+  })
+
+  it('dtrain init writes a run that validates, with a 0600 key and swarm key, and prints the join command', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtrain-init-'))
+    const { code, stdout, stderr } = await run([
+      'init',
+      '--dir',
+      dir,
+      '--nodes',
+      '4',
+      '--preset',
+      'tiny',
+      '--encoding',
+      'int8-block',
+      '--private',
+      '--json',
+    ])
+    expect(code, stderr).toBe(0)
+    const out = JSON.parse(stdout.trim().split('\n').at(-1)!)
+    const genesis = await readGenesisFile(out.genesis) // the same schema dtrain start uses
+    expect(genesis.round.expectedPeers).toBe(4)
+    expect(genesis.delta.encoding).toBe('int8-block')
+    expect(statSync(join(dir, 'swarm.key')).mode & 0o777).toBe(0o600)
+    expect(statSync(join(dir, 'node-0', 'key')).mode & 0o777).toBe(0o600)
+    expect(out.join).toContain(`/p2p/${out.bootstrapPeerId}`)
+    expect(out.join).toContain('--swarm-key swarm.key')
+    // dtrain keys shows the same identity, and creates a new one elsewhere.
+    const keys = await run(['keys', '--key', join(dir, 'node-0', 'key'), '--json'])
+    expect(JSON.parse(keys.stdout).peerId).toBe(out.bootstrapPeerId)
+    const fresh = await run(['keys', '--key', join(dir, 'node-1', 'key')])
+    expect(fresh.stdout).toMatch(/created key .*\npeer id 12D3KooW/)
+    expect(statSync(join(dir, 'node-1', 'key')).mode & 0o777).toBe(0o600)
+    // A second init in the same place is refused rather than replacing the run.
+    const again = await run(['init', '--dir', dir])
+    expect(again.code).toBe(2)
+    expect(again.stderr).toMatch(/exists: choose another --dir, or --force/)
   })
 
   it('refuses a genesis with a bad field, naming the field', async () => {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -51,4 +52,29 @@ export async function startAttacker(
   host.services.pubsub.subscribe(topic)
   for (const node of nodes) await host.dial(multiaddr(node.addresses()[0]))
   return { host, key, topic }
+}
+
+const cliPath = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
+
+/** Runs the built `dtrain` command as a child process; SIGKILLs it after `timeoutMs`. */
+export function runCli(
+  args: string[],
+  timeoutMs = 180_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
 }

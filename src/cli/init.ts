@@ -1,0 +1,70 @@
+// `dtrain init`: creates a run: its genesis, the first node's identity (so the join command can
+// name it), and a swarm key for a private network; prints the commands that start the first node
+// and join the others.
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { writeSwarmKeyFile } from '../net/swarm-key.js'
+import { createKeyFile } from '../store/keys.js'
+import { defaultGenesis, type GenesisOptions, runIdHex } from '../wire/genesis.js'
+import { ConfigError, readGenesisFile } from './config-files.js'
+
+export interface InitOptions {
+  dir: string
+  name: string
+  nodes: number
+  port: number
+  private: boolean
+  force: boolean
+  json: boolean
+  genesis: GenesisOptions
+}
+
+export async function runInit(options: InitOptions): Promise<number> {
+  const dir = resolve(options.dir)
+  const genesisPath = join(dir, 'genesis.json')
+  if (existsSync(genesisPath) && !options.force)
+    throw new ConfigError(`${genesisPath} exists: choose another --dir, or --force to replace the run`)
+  await mkdir(join(dir, 'node-0'), { recursive: true, mode: 0o700 })
+  const genesis = defaultGenesis({
+    ...options.genesis,
+    name: options.name,
+    salt: randomBytes(8).toString('hex'),
+    expectedPeers: options.nodes,
+  })
+  await writeFile(genesisPath, `${JSON.stringify(genesis, null, 2)}\n`)
+  await readGenesisFile(genesisPath) // what others will read back must pass the same schema
+  const keyPath = join(dir, 'node-0', 'key')
+  const key = existsSync(keyPath) ? undefined : await createKeyFile(keyPath)
+  const peerId = key ? peerIdFromPrivateKey(key).toString() : undefined
+  const swarmKeyPath = join(dir, 'swarm.key')
+  if (options.private) await writeSwarmKeyFile(swarmKeyPath)
+  const swarm = options.private ? ` --swarm-key ${swarmKeyPath}` : ''
+  const first = `dtrain start --genesis ${genesisPath} --state ${join(dir, 'node-0')} --listen /ip4/0.0.0.0/tcp/${options.port}${swarm}`
+  const others = `dtrain start --genesis genesis.json --bootstrap /ip4/<first node's address>/tcp/${options.port}/p2p/${peerId ?? '<its peer id: dtrain keys --key node-0/key>'}${options.private ? ' --swarm-key swarm.key' : ''}`
+  if (options.json) {
+    process.stdout.write(
+      `${JSON.stringify({ runId: runIdHex(genesis), genesis: genesisPath, swarmKey: options.private ? swarmKeyPath : null, bootstrapPeerId: peerId ?? null, start: first, join: others })}\n`,
+    )
+    return 0
+  }
+  process.stdout.write(
+    [
+      `created run "${options.name}" (run id ${runIdHex(genesis).slice(0, 16)}) in ${dir}`,
+      `  genesis    ${genesisPath}: ${genesis.model.dModel}-wide ${genesis.model.layers}-layer model, H = ${genesis.inner.steps}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule}, ${options.nodes} expected peers`,
+      `  first node ${join(dir, 'node-0')} (peer id ${peerId ?? 'kept from before'})`,
+      ...(options.private
+        ? [`  swarm key  ${swarmKeyPath} (private network: give it to every node, keep it secret)`]
+        : []),
+      '',
+      'start the first node (the others bootstrap from it):',
+      `  ${first}`,
+      `every other node: copy genesis.json${options.private ? ' and swarm.key' : ''} to it, then`,
+      `  ${others}`,
+      '',
+    ].join('\n'),
+  )
+  return 0
+}

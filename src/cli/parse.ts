@@ -1,0 +1,25 @@
+// Argument parsers shared by the commands: each names the option and the value it refused.
+import { InvalidArgumentError } from 'commander'
+
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${name} must be a positive integer (got ${value})`)
+    return n
+  }
+}
+
+export function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${name} must be a non-negative integer (got ${value})`)
+    return n
+  }
+}
+
+/** Repeatable options; from the environment, a comma-separated list. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').filter((v) => v.length > 0)]
+}

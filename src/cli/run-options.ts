@@ -1,0 +1,48 @@
+// The options that define a run, shared by `dtrain init` and `dtrain testnet`: they become a
+// genesis through defaultGenesis (SPEC.md 3.3).
+import { type Command, Option } from 'commander'
+import { DELTA_ENCODINGS } from '../codec/delta.js'
+import type { GenesisOptions } from '../wire/genesis.js'
+import { positiveInt } from './parse.js'
+
+export function addRunOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--preset <name>', 'model preset').choices(['tiny', 'small']).default('small'))
+    .option('--inner-steps <h>', 'inner steps per round (DiLoCo H; default 20)', positiveInt('--inner-steps'))
+    .option('--batch-size <b>', 'inner batch size (default 8)', positiveInt('--batch-size'))
+    .addOption(
+      new Option('--encoding <name>', 'delta encoding (SPEC.md 6)')
+        .choices([...DELTA_ENCODINGS])
+        .default('fp32'),
+    )
+    .option('--no-error-feedback', 'send lossy deltas without error feedback (SPEC.md 6.9)')
+    .addOption(
+      new Option('--aggregation <rule>', 'aggregation rule')
+        .choices(['nnm-trimmed-mean', 'mean', 'median', 'trimmed-mean'])
+        .default('nnm-trimmed-mean'),
+    )
+    .addOption(
+      new Option('--dataset <name>', 'training text')
+        .choices(['moby-dick', 'synthetic'])
+        .default('moby-dick'),
+    )
+}
+
+/** The genesis options the run options above stand for. */
+export function genesisOptionsFrom(opts: Record<string, unknown>): GenesisOptions {
+  const rule = opts.aggregation as string
+  return {
+    preset: opts.preset as GenesisOptions['preset'],
+    innerSteps: opts.innerSteps as number | undefined,
+    batchSize: opts.batchSize as number | undefined,
+    encoding: opts.encoding as GenesisOptions['encoding'],
+    errorFeedback: opts.errorFeedback as boolean,
+    aggregation:
+      rule === 'trimmed-mean'
+        ? { rule: 'trimmed-mean', trimFraction: 0.2 }
+        : rule === 'nnm-trimmed-mean'
+          ? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 }
+          : { rule: rule as 'mean' | 'median' },
+    dataset: opts.dataset as GenesisOptions['dataset'],
+  }
+}

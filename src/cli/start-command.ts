@@ -1,0 +1,98 @@
+// The options of `dtrain start`, each also settable by a DTRAIN_* environment variable and by the
+// --config file (merged by resolveNodeConfig, src/cli/node-config.ts).
+import { type Command, Option } from 'commander'
+import { DEFAULT_PROOF_RETENTION } from '../node/node.js'
+import { BACKEND_NAMES } from '../train/backend.js'
+import { envName } from './node-config.js'
+import { collect, nonNegativeInt, positiveInt } from './parse.js'
+
+/** A start option that can also come from the environment (DTRAIN_*) and the config file. */
+const nodeOption = (flags: string, description: string, field: string) =>
+  new Option(flags, description).env(envName(field))
+
+export function addStartOptions(command: Command): Command {
+  return command
+    .description(
+      'run one node of the run defined by a genesis file (flags > DTRAIN_* environment > --config file)',
+    )
+    .addOption(
+      new Option('--config <file>', 'node config file (JSON, the fields below in camelCase)').env(
+        'DTRAIN_CONFIG',
+      ),
+    )
+    .addOption(nodeOption('--genesis <file>', 'genesis (run definition) JSON file; required', 'genesis'))
+    .addOption(
+      nodeOption('--state <dir>', 'state directory: key, state, proofs, round log', 'state').default(
+        './dtrain-state',
+      ),
+    )
+    .addOption(nodeOption('--key <file>', 'node key file (default: STATE/key, created if missing)', 'key'))
+    .addOption(
+      nodeOption('--listen <multiaddr>', 'listen address (repeatable; comma-separated in env)', 'listen')
+        .argParser(collect)
+        .default(['/ip4/0.0.0.0/tcp/0']),
+    )
+    .addOption(
+      nodeOption('--bootstrap <multiaddr>', 'bootstrap peer, with /p2p/<peer id> (repeatable)', 'bootstrap')
+        .argParser(collect)
+        .default([]),
+    )
+    .addOption(
+      nodeOption('--rounds <r>', 'train until the run has completed r rounds (0 = until stopped)', 'rounds')
+        .argParser(nonNegativeInt('--rounds'))
+        .default(0),
+    )
+    .addOption(nodeOption('--swarm-key <file>', 'pre-shared key file of a private network', 'swarmKey'))
+    .addOption(
+      nodeOption(
+        '--join',
+        'join a running network: fetch its committed state before the first round',
+        'join',
+      ).default(false),
+    )
+    .addOption(
+      nodeOption(
+        '--proof-retention <rounds>',
+        'rounds of proof-of-learning checkpoints kept in STATE/proofs',
+        'proofRetention',
+      )
+        .argParser(positiveInt('--proof-retention'))
+        .default(DEFAULT_PROOF_RETENTION),
+    )
+    .addOption(
+      nodeOption(
+        '--api <host:port>',
+        'HTTP endpoint: status page at /, Prometheus at /metrics; off to disable',
+        'api',
+      ).default('127.0.0.1:7464'),
+    )
+    .addOption(
+      nodeOption(
+        '--start-timeout <s>',
+        'seconds to wait for the expected peers before round 1',
+        'startTimeout',
+      )
+        .argParser(positiveInt('--start-timeout'))
+        .default(60),
+    )
+    .addOption(
+      nodeOption(
+        '--log-level <level>',
+        'log level: trace, debug, info, warn, error (default: info; warn on a terminal)',
+        'logLevel',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--backend <name>',
+        'tfjs backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in that order',
+      )
+        .choices([...BACKEND_NAMES])
+        .default('auto')
+        .env(envName('backend')),
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dtrain start --genesis run.json --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  dtrain start --genesis run.json --listen /ip4/0.0.0.0/tcp/4001 --rounds 100\n  DTRAIN_STATE=/var/lib/dtrain dtrain start --config node.json',
+    )
+}
