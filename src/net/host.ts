@@ -9,8 +9,10 @@ import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import type { Registry } from 'prom-client'
 import { LIMITS } from '../constants.js'
 
 export interface HostOptions {
@@ -21,6 +23,8 @@ export interface HostOptions {
   bootstrap?: string[]
   /** Swarm key file contents (/key/swarm/psk/1.0.0/ format) for a private network. */
   swarmKey?: Uint8Array
+  /** Register libp2p's own metrics (connections, streams, protocols, process) here. */
+  metricsRegistry?: Registry
 }
 
 export type Host = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown }>
@@ -33,6 +37,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionProtector: options.swarmKey ? preSharedKey({ psk: options.swarmKey }) : undefined,
+    metrics: options.metricsRegistry
+      ? prometheusMetrics({ registry: options.metricsRegistry, preserveExistingMetrics: true })
+      : undefined,
     peerDiscovery: options.bootstrap?.length ? [bootstrap({ list: options.bootstrap, timeout: 100 })] : [],
     services: {
       identify: identify(),

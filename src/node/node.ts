@@ -13,7 +13,7 @@ import { decodeDelta, type EncodeOptions, encodedDeltaSize } from '../codec/delt
 import { compressWithFeedback } from '../codec/error-feedback.js'
 import { decodeState, encodeState } from '../codec/state.js'
 import { commitTopic, deltaTopic, evidenceTopic, LIMITS, PROTOCOL } from '../constants.js'
-import { toHex, weightsHash } from '../crypto/hash.js'
+import { fromHex, toHex, weightsHash } from '../crypto/hash.js'
 import { peerIdBytes, peerIdFromBytes } from '../crypto/sign.js'
 import {
   checkAnnouncement,
@@ -163,7 +163,6 @@ const PEER_SETTLE_MS = 2000
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export class DtrainNode {
-  readonly metrics = new NodeMetrics()
   readonly runId: Uint8Array
   readonly runIdHex: string
   readonly peerId: PeerId
@@ -214,6 +213,7 @@ export class DtrainNode {
     readonly backend: BackendChoice,
     private readonly heldOutOffsets: number[],
     trainTokens: number,
+    readonly metrics: NodeMetrics,
   ) {
     const { genesis } = options
     this.trainTokens = trainTokens
@@ -250,13 +250,15 @@ export class DtrainNode {
       genesis.eval.windows,
     )
     const trainer = new InnerTrainer(genesis, corpus)
+    const metrics = new NodeMetrics()
     const host = await createHost({
+      metricsRegistry: metrics.registry,
       privateKey: options.privateKey,
       listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: options.bootstrap,
       swarmKey: options.swarmKey,
     })
-    const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, corpus.train.length)
+    const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, corpus.train.length, metrics)
     try {
       await node.restore()
       await node.wire()
@@ -735,6 +737,19 @@ export class DtrainNode {
       this.ownCommits.set(round, { ...record })
       this.metrics.stateSyncs.inc({ reason: why })
       await this.persist(bytes)
+      // Say so: a re-commit of the adopted state (SPEC.md 12.3) replaces our earlier commit in
+      // the peers' tallies, so that they see the round agreed (and stop waiting at the end of a run).
+      const signed = await signCommit(this.options.privateKey, {
+        version: PROTOCOL.protocolVersion,
+        runId: this.runId,
+        round,
+        peerId: peerIdBytes(this.peerId),
+        weightsHash: fromHex(record.weightsHash),
+        deltaHashes: [],
+        stateRoot: record.stateRoot,
+        stateSize: record.stateSize,
+      })
+      await this.publish(commitTopic(this.runIdHex), signed).catch(() => {})
       log.warn(
         { why, sources: sources.length, weightsHash: record.weightsHash.slice(0, 16) },
         'synced the global state from peers',
@@ -1003,12 +1018,15 @@ export class DtrainNode {
     const { expectedPeers, collectTimeoutMs } = this.options.genesis.round
     const deadline = Date.now() + collectTimeoutMs
     for (;;) {
-      const committed = (this.commits.get(round)?.size ?? 0) + (this.ownCommits.has(round) ? 1 : 0)
-      if (committed >= expectedPeers || Date.now() >= deadline || this.stopped) {
-        // A node that ended the last round in the minority adopts the majority's state (SPEC.md 12.2).
-        await this.reconcile()
-        return committed
-      }
+      // A node that ended the last round in the minority adopts the majority's state (SPEC.md
+      // 12.2) as soon as a majority shows; the others keep serving until every expected peer has
+      // committed the same weights (a minority peer may still need their state), or the deadline.
+      await this.reconcile()
+      const records = [...(this.commits.get(round)?.values() ?? [])]
+      const own = this.ownCommits.get(round)
+      const committed = records.length + (own ? 1 : 0)
+      const agreed = own !== undefined && records.every((r) => r.weightsHash === own.weightsHash)
+      if ((committed >= expectedPeers && agreed) || Date.now() >= deadline || this.stopped) return committed
       await this.reannounceIfDue()
       await this.changed(Math.min(deadline - Date.now(), REANNOUNCE_MS))
     }

@@ -70,6 +70,7 @@ describe('status endpoint and page', () => {
     expect(metrics).toMatch(/^dtrain_peers 2$/m)
     expect(metrics).toMatch(/^dtrain_tokens_per_second \d/m)
     expect(metrics).toMatch(/dtrain_phase_seconds\{phase="aggregate"\}/)
+    expect(metrics).toMatch(/^libp2p_/m) // libp2p's own metrics (connections, streams, protocols)
     const status = (await (await fetch(`${api.url}/api/status`)).json()) as NodeStatus
     expect(status.peers).toHaveLength(2)
     expect(status.history.length).toBeGreaterThanOrEqual(3)
