@@ -41,7 +41,7 @@ const results: Record<string, unknown>[] = []
 
 for (const preset of presets) {
   const genesis = defaultGenesis({ preset, dataset: 'moby-dick', salt: 'bench-audit', innerSteps })
-  const corpus = loadCorpus(genesis.dataset.source, genesis.dataset.heldOutFraction)
+  const corpus = loadCorpus(genesis.dataset)
   const runId = runIdOf(genesis)
   const trainer = new InnerTrainer(genesis, corpus)
   const base = initialWeights(genesis.model)

@@ -114,7 +114,7 @@ const genesis = defaultGenesis({
   evalWindows: 32,
 })
 const runId = runIdOf(genesis)
-const fullCorpus = loadCorpus(genesis.dataset.source, genesis.dataset.heldOutFraction)
+const fullCorpus = loadCorpus(genesis.dataset)
 const heldOut = evalOffsets(
   runId,
   fullCorpus.heldOut.length,

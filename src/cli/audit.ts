@@ -29,6 +29,8 @@ export interface AuditCliOptions {
   swarmKey?: string
   backend: BackendName
   nonce?: string
+  /** the run's text, when its genesis trains on a user's text */
+  dataPath?: string
 }
 
 export const AUDIT_EXIT = { valid: 0, invalid: 1, unavailable: 2 } as const
@@ -43,7 +45,7 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
     )
   const genesis = await readGenesisFile(genesisPath)
   const backend = await selectBackend(options.backend)
-  const corpus = loadCorpus(genesis.dataset.source, genesis.dataset.heldOutFraction)
+  const corpus = loadCorpus(genesis.dataset, options.dataPath)
   const nonce = options.nonce ? Uint8Array.from(Buffer.from(options.nonce, 'hex')) : undefined
 
   let host: Host | undefined

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // dtrain command line. Commands are thin: parse, call the library, print.
 import '../polyfill.js'
+import { resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { BACKEND_NAMES, type BackendName } from '../train/backend.js'
 import { runAudit } from './audit.js'
@@ -38,6 +39,11 @@ addRunOptions(
     .option('--name <name>', 'name of the run', 'dtrain-run')
     .option('--nodes <n>', 'number of nodes expected in each round', positiveInt('--nodes'), 3)
     .option('--port <port>', 'TCP port the first node listens on', positiveInt('--port'), 4001)
+    .option(
+      '--rounds <r>',
+      'planned rounds: the inner learning rate decays on a cosine over them (default: constant after warmup)',
+      positiveInt('--rounds'),
+    )
     .option('--private', 'private network: create DIR/swarm.key (pre-shared key)', false)
     .option('--force', 'replace an existing genesis in DIR', false)
     .option('--json', 'print the result as JSON', false),
@@ -55,7 +61,7 @@ addRunOptions(
       private: opts.private,
       force: opts.force,
       json: opts.json,
-      genesis: genesisOptionsFrom(opts),
+      genesis: { ...genesisOptionsFrom(opts), plannedRounds: opts.rounds },
     })
   })
 
@@ -107,6 +113,7 @@ addRunOptions(
       startTimeout: opts.startTimeout,
       private: opts.private,
       genesis: genesisOptionsFrom(opts),
+      dataPath: opts.data ? resolve(opts.data) : undefined,
     })
   })
 
@@ -162,6 +169,7 @@ program
   )
   .option('--swarm-key <file>', 'pre-shared key file of a private network')
   .option('--json', 'print the report as JSON', false)
+  .option('--data <path>', "the run's own text, when its genesis trains on one")
   .addOption(new Option('--nonce <hex>', 'fix the segment choice (reproduce an audit)').hideHelp())
   .addOption(backendOption())
   .addHelpText(
@@ -181,6 +189,7 @@ program
       swarmKey: opts.swarmKey,
       backend: opts.backend as BackendName,
       nonce: opts.nonce,
+      dataPath: opts.data,
     })
   })
 
@@ -193,6 +202,7 @@ try {
     err instanceof ConfigError ||
     [
       'KeyFileError',
+      'CorpusError',
       'BackendUnavailableError',
       'ApiListenError',
       'NodeStateError',

@@ -18,6 +18,7 @@ export const nodeConfigSchema = z.strictObject({
   bootstrap: z.array(z.string().regex(/\/p2p\/[^/]+$/, 'a bootstrap address ends with /p2p/<peer id>')),
   rounds: z.number().int().min(0),
   swarmKey: z.string().min(1).optional(),
+  data: z.string().min(1).optional(),
   join: z.boolean(),
   proofRetention: z.number().int().min(1),
   api: z.string().regex(/^(off|\[[^\]]+\]:\d+|[^:]+:\d+)$/, 'host:port, or off'),
@@ -34,7 +35,7 @@ export function envName(field: string): string {
 }
 
 /** Fields holding paths: relative ones in a config file are relative to that file. */
-const PATH_FIELDS = new Set(['genesis', 'state', 'key', 'swarmKey'])
+const PATH_FIELDS = new Set(['genesis', 'state', 'key', 'swarmKey', 'data'])
 
 async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   let json: unknown

@@ -2,6 +2,7 @@
 // genesis through defaultGenesis (SPEC.md 3.3).
 import { type Command, Option } from 'commander'
 import { DELTA_ENCODINGS } from '../codec/delta.js'
+import { textTokensSha256, tokenize, userText } from '../train/corpus.js'
 import type { GenesisOptions } from '../wire/genesis.js'
 import { positiveInt } from './parse.js'
 
@@ -26,11 +27,20 @@ export function addRunOptions(command: Command): Command {
         .choices(['moby-dick', 'synthetic'])
         .default('moby-dick'),
     )
+    .option(
+      '--data <path>',
+      'train on your own text instead: a file, or a folder of .txt/.md files (every node needs a copy)',
+    )
 }
 
 /** The genesis options the run options above stand for. */
 export function genesisOptionsFrom(opts: Record<string, unknown>): GenesisOptions {
   const rule = opts.aggregation as string
+  // Own text: the genesis names it by the hash of its tokens, and each node reads its own copy.
+  const text =
+    typeof opts.data === 'string'
+      ? { dataset: 'text' as const, textSha256: textTokensSha256(tokenize(userText(opts.data))) }
+      : { dataset: opts.dataset as GenesisOptions['dataset'] }
   return {
     preset: opts.preset as GenesisOptions['preset'],
     innerSteps: opts.innerSteps as number | undefined,
@@ -43,6 +53,6 @@ export function genesisOptionsFrom(opts: Record<string, unknown>): GenesisOption
         : rule === 'nnm-trimmed-mean'
           ? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 }
           : { rule: rule as 'mean' | 'median' },
-    dataset: opts.dataset as GenesisOptions['dataset'],
+    ...text,
   }
 }

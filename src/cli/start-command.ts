@@ -42,6 +42,13 @@ export function addStartOptions(command: Command): Command {
         .argParser(nonNegativeInt('--rounds'))
         .default(0),
     )
+    .addOption(
+      nodeOption(
+        '--data <path>',
+        'this node\'s copy of the run\'s own text (genesis dataset "text")',
+        'data',
+      ),
+    )
     .addOption(nodeOption('--swarm-key <file>', 'pre-shared key file of a private network', 'swarmKey'))
     .addOption(
       nodeOption(

@@ -40,6 +40,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
     backend: config.backend,
     logger,
     stateDir: config.state,
+    dataPath: config.data,
     proofRetention: config.proofRetention,
     onInnerStep: progress ? (step, steps) => progress.step(round, step, steps) : undefined,
     onPhase: progress ? (r, phase) => phase !== 'train' && progress.phase(r, phase) : undefined,

@@ -20,6 +20,8 @@ export interface TestnetOptions {
   json: boolean
   backend: BackendName
   genesis: GenesisOptions
+  /** the run's own text (genesis dataset 'text'), given to every node */
+  dataPath?: string
   startTimeout: number
   /** Run as a private network: generate STATE/swarm.key and give it to every node. */
   private: boolean
@@ -66,6 +68,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     salt: randomBytes(8).toString('hex'),
     ...options.genesis,
     expectedPeers: options.nodes,
+    plannedRounds: options.rounds, // the inner learning rate decays on a cosine over the run
   })
   const genesisPath = join(stateDir, 'genesis.json')
   await writeFile(genesisPath, `${JSON.stringify(genesis, null, 2)}\n`)
@@ -121,6 +124,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
         options.backend,
         '--api',
         '127.0.0.1:0',
+        ...(options.dataPath ? ['--data', options.dataPath] : []),
         '--start-timeout',
         String(options.startTimeout),
         ...bootstrap.flatMap((b) => ['--bootstrap', b]),

@@ -64,6 +64,8 @@ export interface NodeOptions {
   swarmKey?: Uint8Array
   backend?: BackendName
   logger: Logger
+  /** with a genesis dataset of source 'text': the path of this node's copy (file or folder) */
+  dataPath?: string
   /** the node's state directory: proofs of learning go to DIR/proofs; in memory without one */
   stateDir?: string
   /** rounds of proofs kept (SPEC.md 17.1); default DEFAULT_PROOF_RETENTION */
@@ -242,7 +244,7 @@ export class DtrainNode {
       options.logger.info({ backend: skipped.backend, reason: skipped.reason }, 'backend skipped')
     options.logger.info({ backend: backend.backend }, 'training backend')
     const { genesis } = options
-    const corpus = loadCorpus(genesis.dataset.source, genesis.dataset.heldOutFraction)
+    const corpus = loadCorpus(genesis.dataset, options.dataPath)
     const heldOutOffsets = evalOffsets(
       runIdOf(genesis),
       corpus.heldOut.length,

@@ -1,5 +1,8 @@
 // Text corpora and the fixed character vocabulary (SPEC.md 7.1).
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { join, relative } from 'node:path'
+import { sha256, toHex } from '../crypto/hash.js'
 import { HashStream } from '../crypto/prng.js'
 
 export const VOCAB_SIZE = 96
@@ -78,13 +81,82 @@ export function syntheticText(length = 200_000): string {
   return text.slice(0, length)
 }
 
+/** Largest user text dtrain loads (characters). */
+export const MAX_TEXT_BYTES = 256 * 1024 * 1024
+const TEXT_EXTENSIONS = /\.(txt|md|text)$/i
+
+export class CorpusError extends Error {
+  override name = 'CorpusError'
+}
+
+/**
+ * A user's text (SPEC.md 7.4): a file, or every .txt, .md and .text file under a folder, in
+ * ascending order of their paths relative to it, joined with '\n'.
+ */
+export function userText(path: string): string {
+  let info: ReturnType<typeof statSync>
+  try {
+    info = statSync(path)
+  } catch (err) {
+    throw new CorpusError(`cannot read the training text ${path}: ${(err as Error).message}`)
+  }
+  const files: string[] = []
+  if (info.isDirectory()) {
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = join(dir, entry.name)
+        if (entry.isDirectory()) walk(full)
+        else if (entry.isFile() && TEXT_EXTENSIONS.test(entry.name)) files.push(full)
+      }
+    }
+    walk(path)
+    files.sort((a, b) => Buffer.compare(Buffer.from(relative(path, a)), Buffer.from(relative(path, b))))
+    if (files.length === 0) throw new CorpusError(`${path} holds no .txt, .md or .text file`)
+  } else files.push(path)
+  let total = 0
+  const parts = files.map((file) => {
+    total += statSync(file).size
+    if (total > MAX_TEXT_BYTES)
+      throw new CorpusError(`the training text under ${path} is larger than ${MAX_TEXT_BYTES / 2 ** 20} MiB`)
+    return readFileSync(file, 'utf8')
+  })
+  return parts.join('\n')
+}
+
+/** The identity of a text dataset in the genesis: SHA-256 (hex) of its token bytes. */
+export function textTokensSha256(tokens: Uint8Array): string {
+  return toHex(sha256(tokens))
+}
+
+export interface DatasetSpec {
+  source: 'moby-dick' | 'synthetic' | 'text'
+  textSha256?: string
+  heldOutFraction: number
+}
+
 const cache = new Map<string, Uint8Array>()
 
-export function loadCorpus(source: 'moby-dick' | 'synthetic', heldOutFraction: number): Corpus {
-  let tokens = cache.get(source)
+/**
+ * The corpus a genesis names. A 'text' dataset is read from `textPath` (each node has its own
+ * copy) and must hash to the genesis's textSha256, so that every node trains on the same text.
+ */
+export function loadCorpus(dataset: DatasetSpec, textPath?: string): Corpus {
+  const key = dataset.source === 'text' ? `text:${dataset.textSha256}` : dataset.source
+  let tokens = cache.get(key)
   if (tokens === undefined) {
-    tokens = tokenize(source === 'moby-dick' ? mobyDickText() : syntheticText())
-    cache.set(source, tokens)
+    if (dataset.source === 'text') {
+      if (!textPath)
+        throw new CorpusError(
+          `this run trains on its own text (SHA-256 ${dataset.textSha256?.slice(0, 16)}...): give the path of your copy with --data`,
+        )
+      tokens = tokenize(userText(textPath))
+      const hash = textTokensSha256(tokens)
+      if (hash !== dataset.textSha256)
+        throw new CorpusError(
+          `the text at ${textPath} hashes to ${hash.slice(0, 16)}..., the genesis expects ${dataset.textSha256?.slice(0, 16)}...: every node needs exactly the run's text`,
+        )
+    } else tokens = tokenize(dataset.source === 'moby-dick' ? mobyDickText() : syntheticText())
+    cache.set(key, tokens)
   }
-  return splitCorpus(tokens, heldOutFraction)
+  return splitCorpus(tokens, dataset.heldOutFraction)
 }

@@ -6,6 +6,7 @@ import type { Genesis } from '../wire/genesis.js'
 import { type Batch, type BatchSeed, trainingBatch, windowsAt } from './batches.js'
 import type { Corpus } from './corpus.js'
 import { CharTransformer } from './model.js'
+import { learningRate } from './schedule.js'
 
 export type AdamWConfig = Genesis['inner']['optimizer']
 
@@ -141,7 +142,7 @@ export class InnerTrainer {
     const cfg = this.genesis.inner.optimizer
     this.stepCount++
     const t = this.stepCount
-    const lr = cfg.warmupSteps > 0 ? cfg.lr * Math.min(1, t / cfg.warmupSteps) : cfg.lr
+    const lr = learningRate(cfg, t)
     const loss = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(
         () => this.model.loss(batch.inputs, batch.targets),

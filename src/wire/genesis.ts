@@ -41,7 +41,12 @@ export const genesisSchema = z
     salt: z.string().max(128), // makes two otherwise identical runs distinct
     model: modelSchema,
     dataset: z.strictObject({
-      source: z.enum(['moby-dick', 'synthetic']),
+      // text: the user's own text (a file or a folder of them), identified by the hash of its tokens
+      source: z.enum(['moby-dick', 'synthetic', 'text']),
+      textSha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the text tokens, 64 lowercase hex digits')
+        .optional(),
       heldOutFraction: z.number().gt(0).lt(0.5),
       sharding: z.literal('iid-by-peer'),
     }),
@@ -57,6 +62,10 @@ export const genesisSchema = z
         weightDecay: z.number().min(0).max(1),
         warmupSteps: z.number().int().min(0),
         gradClipNorm: z.number().positive(),
+        // after warmup: constant, or cosine decay to lr * minLrFraction at totalSteps (SPEC.md 7.5)
+        schedule: z.enum(['constant', 'cosine']),
+        totalSteps: positiveInt.optional(),
+        minLrFraction: z.number().min(0).max(1),
       }),
     }),
     outer: z.strictObject({
@@ -134,6 +143,34 @@ export const genesisSchema = z
         code: 'custom',
         path: ['aggregation'],
         message: `${(err as Error).message} with round.expectedPeers = ${g.round.expectedPeers}: lower f or raise expectedPeers`,
+      })
+    }
+    if ((g.dataset.source === 'text') !== (g.dataset.textSha256 !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataset', 'textSha256'],
+        message:
+          g.dataset.source === 'text'
+            ? 'a text dataset needs textSha256 (dtrain init --data PATH computes it)'
+            : 'textSha256 belongs to source "text" only: remove it',
+      })
+    }
+    const opt = g.inner.optimizer
+    if ((opt.schedule === 'cosine') !== (opt.totalSteps !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['inner', 'optimizer', 'totalSteps'],
+        message:
+          opt.schedule === 'cosine'
+            ? 'a cosine schedule needs totalSteps (rounds x inner.steps of the planned run)'
+            : 'totalSteps belongs to the cosine schedule only: remove it',
+      })
+    }
+    if (opt.totalSteps !== undefined && opt.totalSteps <= opt.warmupSteps) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['inner', 'optimizer', 'totalSteps'],
+        message: `totalSteps ${opt.totalSteps} must exceed warmupSteps ${opt.warmupSteps}`,
       })
     }
     if (g.proof.checkpointInterval > g.inner.steps) {
@@ -235,13 +272,17 @@ export interface GenesisOptions {
   encoding?: DeltaEncodingName
   errorFeedback?: boolean
   aggregation?: Genesis['aggregation']
-  dataset?: 'moby-dick' | 'synthetic'
+  dataset?: 'moby-dick' | 'synthetic' | 'text'
+  /** with dataset 'text': SHA-256 (hex) of the text's tokens (corpus.ts textTokensSha256) */
+  textSha256?: string
   collectTimeoutMs?: number
   minCollectMs?: number
   minPeers?: number
   contribution?: Genesis['contribution']
   evalWindows?: number
   checkpointInterval?: number
+  /** planned rounds: the inner learning rate then decays on a cosine over rounds x steps */
+  plannedRounds?: number
 }
 
 /** A genesis with dtrain's defaults; every default is explained in SPEC.md 3.3. */
@@ -257,7 +298,12 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
       ...MODEL_PRESETS[preset],
       initSeed: `${options.name ?? 'dtrain-testnet'}/${options.salt ?? ''}`,
     },
-    dataset: { source: options.dataset ?? 'moby-dick', heldOutFraction: 0.1, sharding: 'iid-by-peer' },
+    dataset: {
+      source: options.dataset ?? 'moby-dick',
+      ...(options.textSha256 ? { textSha256: options.textSha256 } : {}),
+      heldOutFraction: 0.1,
+      sharding: 'iid-by-peer',
+    },
     inner: {
       steps: innerSteps,
       batchSize: options.batchSize ?? 8,
@@ -270,6 +316,10 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
         weightDecay: 0.01,
         warmupSteps: 10,
         gradClipNorm: 1,
+        ...(options.plannedRounds
+          ? { schedule: 'cosine', totalSteps: Math.max(11, options.plannedRounds * innerSteps) }
+          : { schedule: 'constant' }),
+        minLrFraction: 0.1,
       },
     },
     outer: { optimizer: { kind: 'nesterov', lr: 0.7, momentum: 0.9 } }, // DiLoCo's outer defaults

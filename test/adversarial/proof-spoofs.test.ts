@@ -29,7 +29,7 @@ const genesis = defaultGenesis({
   batchSize: 4,
   salt: 'proof-spoofs',
 })
-const corpus = loadCorpus('synthetic', genesis.dataset.heldOutFraction)
+const corpus = loadCorpus(genesis.dataset)
 const runId = runIdOf(genesis)
 
 interface Prover {

@@ -29,7 +29,7 @@ describe('proofs of learning on a live network', () => {
     checkpointInterval: 2,
     salt: 'proof-network',
   })
-  const corpus = loadCorpus('synthetic', genesis.dataset.heldOutFraction)
+  const corpus = loadCorpus(genesis.dataset)
   let nodes: DtrainNode[] = []
   let auditor: Host | undefined
   let stateDir = ''

@@ -15,7 +15,7 @@ const genesis = defaultGenesis({
   batchSize: 8,
   salt: 'model-test',
 })
-const corpus = loadCorpus('synthetic', genesis.dataset.heldOutFraction)
+const corpus = loadCorpus(genesis.dataset)
 
 beforeAll(async () => {
   await selectBackend('auto')
