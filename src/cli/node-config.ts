@@ -19,6 +19,7 @@ export const nodeConfigSchema = z.strictObject({
   rounds: z.number().int().min(0),
   swarmKey: z.string().min(1).optional(),
   data: z.string().min(1).optional(),
+  trainWorkers: z.union([z.literal('auto'), z.number().int().min(1)]),
   join: z.boolean(),
   proofRetention: z.number().int().min(1),
   api: z.string().regex(/^(off|\[[^\]]+\]:\d+|[^:]+:\d+)$/, 'host:port, or off'),

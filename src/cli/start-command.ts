@@ -49,6 +49,15 @@ export function addStartOptions(command: Command): Command {
         'data',
       ),
     )
+    .addOption(
+      nodeOption(
+        '--train-workers <n>',
+        'training worker threads: auto (one per micro-batch, up to the CPU cores, on wasm/cpu) or a number; 1 = main thread',
+        'trainWorkers',
+      )
+        .argParser((v: string) => (v === 'auto' ? 'auto' : positiveInt('--train-workers')(v)))
+        .default('auto'),
+    )
     .addOption(nodeOption('--swarm-key <file>', 'pre-shared key file of a private network', 'swarmKey'))
     .addOption(
       nodeOption(

@@ -41,6 +41,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
     logger,
     stateDir: config.state,
     dataPath: config.data,
+    trainWorkers: config.trainWorkers,
     proofRetention: config.proofRetention,
     onInnerStep: progress ? (step, steps) => progress.step(round, step, steps) : undefined,
     onPhase: progress ? (r, phase) => phase !== 'train' && progress.phase(r, phase) : undefined,

@@ -124,6 +124,9 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
         options.backend,
         '--api',
         '127.0.0.1:0',
+        // several nodes share this machine's cores already
+        '--train-workers',
+        '1',
         ...(options.dataPath ? ['--data', options.dataPath] : []),
         '--start-timeout',
         String(options.startTimeout),

@@ -3,6 +3,7 @@
 // commit -> evaluate.
 
 import { appendFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -47,6 +48,7 @@ import { evalOffsets } from '../train/batches.js'
 import { loadCorpus } from '../train/corpus.js'
 import { InnerTrainer } from '../train/inner-loop.js'
 import { initialWeights } from '../train/parameters.js'
+import { GradientPool } from '../train/worker-pool.js'
 import { encodeOptionsFor, type Genesis, runIdOf } from '../wire/genesis.js'
 import {
   type Announcement,
@@ -70,6 +72,11 @@ export interface NodeOptions {
   stateDir?: string
   /** rounds of proofs kept (SPEC.md 17.1); default DEFAULT_PROOF_RETENTION */
   proofRetention?: number
+  /**
+   * training worker threads: 'auto' uses min(inner.microBatches, CPU cores) on the wasm and cpu
+   * backends and none on the native ones; 1 trains on the main thread (the default)
+   */
+  trainWorkers?: number | 'auto'
   /** called after each inner step (a terminal progress bar) */
   onInnerStep?: (step: number, steps: number) => void
   /** called when a phase of a round begins */
@@ -110,6 +117,13 @@ export interface NodeStatus {
   >
   initialEvalLoss: number | null
   rejections: Record<string, number>
+}
+
+/** How many training workers a node uses (NodeOptions.trainWorkers). */
+export function trainWorkersFor(requested: number | 'auto', genesis: Genesis, backend: BackendName): number {
+  if (requested !== 'auto') return Math.max(1, Math.min(requested, genesis.inner.microBatches))
+  if (backend !== 'wasm' && backend !== 'cpu') return 1
+  return Math.max(1, Math.min(genesis.inner.microBatches, availableParallelism()))
 }
 
 /** Round reports kept for the status page. */
@@ -199,6 +213,8 @@ export class DtrainNode {
   private lastAnnouncement?: { signed: Uint8Array; publishedAt: number }
   private readonly abort = new AbortController()
   readonly proofs: ProofStore
+  /** training worker threads, when the node uses more than one core */
+  private pool?: GradientPool
   private phase: NodeStatus['phase'] = 'idle'
   private innerStep = 0
   private readonly history: NodeStatus['history'] = []
@@ -252,6 +268,9 @@ export class DtrainNode {
       genesis.eval.windows,
     )
     const trainer = new InnerTrainer(genesis, corpus)
+    const workers = trainWorkersFor(options.trainWorkers ?? 1, genesis, backend.backend)
+    const pool = workers > 1 ? await GradientPool.create(genesis.model, backend.backend, workers) : undefined
+    if (pool) options.logger.info({ workers }, 'training in worker threads')
     const metrics = new NodeMetrics()
     const host = await createHost({
       metricsRegistry: metrics.registry,
@@ -261,6 +280,7 @@ export class DtrainNode {
       swarmKey: options.swarmKey,
     })
     const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, corpus.train.length, metrics)
+    node.pool = pool
     try {
       await node.restore()
       await node.wire()
@@ -814,6 +834,7 @@ export class DtrainNode {
         signal: this.abort.signal,
         checkpointEvery: genesis.proof.checkpointInterval,
         onCheckpoint: recorder.onCheckpoint,
+        pool: this.pool,
       }),
     )
     this.metrics.trainLoss.set(trained.meanLoss)
@@ -1152,6 +1173,7 @@ export class DtrainNode {
     this.abort.abort()
     this.notify()
     await this.host.stop()
+    await this.pool?.close()
     this.trainer.dispose()
   }
 }

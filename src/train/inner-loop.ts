@@ -7,6 +7,7 @@ import { type Batch, type BatchSeed, trainingBatch, windowsAt } from './batches.
 import type { Corpus } from './corpus.js'
 import { CharTransformer } from './model.js'
 import { learningRate } from './schedule.js'
+import type { GradientPool } from './worker-pool.js'
 
 export type AdamWConfig = Genesis['inner']['optimizer']
 
@@ -44,6 +45,8 @@ export interface InnerLoopOptions {
    */
   onCheckpoint?: (snapshot: TrainingSnapshot) => void
   checkpointEvery?: number
+  /** compute each step's micro-batches in these workers, in parallel (bit-identical results) */
+  pool?: GradientPool
 }
 
 export class InnerTrainer {
@@ -81,7 +84,7 @@ export class InnerTrainer {
     for (let step = 0; step < steps; step++) {
       options.signal?.throwIfAborted()
       const batch = trainingBatch(this.corpus.train, seed, step, context, batchSize)
-      lossSum += this.step(batch)
+      lossSum += options.pool ? await this.stepParallel(batch, options.pool) : this.step(batch)
       if (options.onCheckpoint && ((step + 1) % every === 0 || step + 1 === steps))
         options.onCheckpoint(this.snapshot(step + 1))
       if (options.yieldEvery) await options.yieldEvery()
@@ -137,18 +140,48 @@ export class InnerTrainer {
     }
   }
 
-  /** One AdamW step on a batch; returns the batch loss before the update. */
+  /**
+   * One AdamW step on a batch; returns the batch loss before the update. The gradient is the mean
+   * of the gradients of `inner.microBatches` equal, contiguous micro-batches, summed in order in
+   * binary32 (SPEC.md 7.5): the same result whether they are computed here one after the other or
+   * by a pool of workers in parallel (stepParallel).
+   */
   step(batch: Batch): number {
+    const parts = microBatches(batch, this.genesis.inner.microBatches, this.genesis.model.contextLength)
+    return this.apply(parts.map((p) => this.model.lossAndGradient(p.inputs, p.targets)))
+  }
+
+  /** step() with the micro-batches computed by `pool` in parallel; bit-identical to step(). */
+  async stepParallel(batch: Batch, pool: GradientPool): Promise<number> {
+    const parts = microBatches(batch, this.genesis.inner.microBatches, this.genesis.model.contextLength)
+    return this.apply(await pool.gradients(this.model.getWeights(), parts))
+  }
+
+  private apply(results: ReadonlyArray<{ loss: number; gradient: Float32Array }>): number {
+    const gradient = results[0].gradient
+    for (let k = 1; k < results.length; k++) {
+      const next = results[k].gradient
+      for (let i = 0; i < gradient.length; i++) gradient[i] = Math.fround(gradient[i] + next[i])
+    }
+    const scale = results.length
+    if (scale > 1) for (let i = 0; i < gradient.length; i++) gradient[i] = Math.fround(gradient[i] / scale)
+    this.applyGradient(gradient)
+    return results.reduce((sum, r) => sum + r.loss, 0) / results.length
+  }
+
+  /** Global-norm clipping and the AdamW update (decoupled decay on the matrices) from a gradient. */
+  private applyGradient(flat: Float32Array): void {
     const cfg = this.genesis.inner.optimizer
     this.stepCount++
     const t = this.stepCount
     const lr = learningRate(cfg, t)
-    const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () => this.model.loss(batch.inputs, batch.targets),
-        this.model.variables,
-      )
-      const gradList = this.model.variables.map((v) => grads[v.name])
+    tf.tidy(() => {
+      let offset = 0
+      const gradList = this.model.variables.map((v) => {
+        const g = tf.tensor(flat.subarray(offset, offset + v.size), v.shape, 'float32')
+        offset += v.size
+        return g
+      })
       const norm = tf.sqrt(tf.addN(gradList.map((g) => tf.sum(tf.square(g)))))
       const clip = tf.minimum(1, tf.div(cfg.gradClipNorm, tf.add(norm, 1e-6)))
       const biasCorrection1 = 1 - cfg.beta1 ** t
@@ -166,11 +199,7 @@ export class InnerTrainer {
         const decayed = this.model.layout[i].decay ? tf.mul(variable, 1 - lr * cfg.weightDecay) : variable
         variable.assign(tf.sub(decayed, tf.mul(update, lr)))
       })
-      return value
     })
-    const value = loss.dataSync()[0]
-    loss.dispose()
-    return value
   }
 
   /** Mean held-out loss (nats per character) of `weights` on the given windows. */
@@ -212,4 +241,17 @@ function unflatten(variables: readonly tf.Variable[], values: Float32Array): voi
     tf.tidy(() => v.assign(tf.tensor(values.subarray(offset, offset + size), v.shape, 'float32')))
     offset += size
   }
+}
+
+/** The `count` equal, contiguous micro-batches of a batch (SPEC.md 7.5). */
+export function microBatches(batch: Batch, count: number, context: number): Batch[] {
+  const windows = batch.offsets.length
+  if (windows % count !== 0)
+    throw new RangeError(`a batch of ${windows} windows does not split into ${count}`)
+  const size = (windows / count) * context
+  return Array.from({ length: count }, (_, k) => ({
+    inputs: batch.inputs.subarray(k * size, (k + 1) * size),
+    targets: batch.targets.subarray(k * size, (k + 1) * size),
+    offsets: batch.offsets.slice((k * windows) / count, ((k + 1) * windows) / count),
+  }))
 }

@@ -51,6 +51,27 @@ export class CharTransformer {
     return out
   }
 
+  /**
+   * Loss and gradient of the current weights on a batch, the gradient flattened in the parameter
+   * layout (SPEC.md 7.3), as a worker or the trainer computes each micro-batch's (SPEC.md 7.5).
+   */
+  lossAndGradient(inputs: Int32Array, targets: Int32Array): { loss: number; gradient: Float32Array } {
+    const gradient = new Float32Array(this.parameterCount)
+    const loss = tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => this.loss(inputs, targets), this.variables)
+      let offset = 0
+      for (const v of this.variables) {
+        const g = grads[v.name].dataSync() as Float32Array
+        gradient.set(g, offset)
+        offset += g.length
+      }
+      return value
+    })
+    const value = loss.dataSync()[0]
+    loss.dispose()
+    return { loss: value, gradient }
+  }
+
   /** Mean next-token cross-entropy (nats) of a batch; inputs and targets are [batch * context]. */
   loss(inputs: Int32Array, targets: Int32Array): tf.Scalar {
     const { contextLength: t, vocabSize: v } = this.spec

@@ -53,6 +53,9 @@ export const genesisSchema = z
     inner: z.strictObject({
       steps: positiveInt.max(1_000_000), // DiLoCo's H
       batchSize: positiveInt.max(4096),
+      // a step's gradient is the mean of this many equal micro-batches' (SPEC.md 7.5): the same
+      // result whether a node computes them in turn or in parallel worker threads
+      microBatches: positiveInt.max(4096),
       optimizer: z.strictObject({
         kind: z.literal('adamw'),
         lr: z.number().positive().max(1),
@@ -153,6 +156,13 @@ export const genesisSchema = z
           g.dataset.source === 'text'
             ? 'a text dataset needs textSha256 (dtrain init --data PATH computes it)'
             : 'textSha256 belongs to source "text" only: remove it',
+      })
+    }
+    if (g.inner.batchSize % g.inner.microBatches !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['inner', 'microBatches'],
+        message: `inner.batchSize ${g.inner.batchSize} must be a multiple of microBatches ${g.inner.microBatches}`,
       })
     }
     const opt = g.inner.optimizer
@@ -307,6 +317,7 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
     inner: {
       steps: innerSteps,
       batchSize: options.batchSize ?? 8,
+      microBatches: (options.batchSize ?? 8) % 2 === 0 ? 2 : 1,
       optimizer: {
         kind: 'adamw',
         lr: 0.003,

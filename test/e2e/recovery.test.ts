@@ -33,6 +33,8 @@ function startNode(dir: string, genesisPath: string, bootstrap: string[]): Proc 
       String(ROUNDS),
       '--api',
       'off',
+      '--train-workers',
+      '1',
       '--start-timeout',
       '20',
       ...bootstrap.flatMap((b) => ['--bootstrap', b]),

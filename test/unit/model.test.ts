@@ -6,6 +6,7 @@ import { evalOffsets, trainingBatch } from '../../src/train/batches.js'
 import { detokenize, loadCorpus, tokenize } from '../../src/train/corpus.js'
 import { InnerTrainer, type TrainingSnapshot } from '../../src/train/inner-loop.js'
 import { initialWeights } from '../../src/train/parameters.js'
+import { GradientPool } from '../../src/train/worker-pool.js'
 import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
 
 const genesis = defaultGenesis({
@@ -97,5 +98,35 @@ describe('char transformer and inner loop', () => {
     trainer.evaluate(w0, [0, 10, 20], 2)
     expect(tf.memory().numTensors).toBe(before)
     trainer.dispose()
+  })
+})
+
+describe('micro-batches and training workers', () => {
+  it('give bit-identical weights whether the micro-batches run in turn or in two worker threads', async () => {
+    const g = defaultGenesis({
+      preset: 'tiny',
+      dataset: 'synthetic',
+      innerSteps: 4,
+      batchSize: 8,
+      salt: 'workers',
+    })
+    expect(g.inner.microBatches).toBe(2)
+    const w0 = initialWeights(g.model)
+    const seed = { runId: runIdOf(g), baseHash: weightsHash(w0), peerId: new Uint8Array([1]), round: 0 }
+    const alone = new InnerTrainer(g, corpus)
+    const pooled = new InnerTrainer(g, corpus)
+    const pool = await GradientPool.create(g.model, 'wasm', 2)
+    try {
+      const a = await alone.trainRound(w0, seed)
+      const b = await pooled.trainRound(w0, seed, { pool })
+      expect(weightsHash(b.weights)).toEqual(weightsHash(a.weights))
+      expect(b.meanLoss).toBe(a.meanLoss)
+      // and the optimizer state too, so the next round and any proof replay agree as well
+      expect(pooled.optimizerState()).toEqual(alone.optimizerState())
+    } finally {
+      await pool.close()
+      alone.dispose()
+      pooled.dispose()
+    }
   })
 })
