@@ -8,7 +8,11 @@ import { positiveInt } from './parse.js'
 
 export function addRunOptions(command: Command): Command {
   return command
-    .addOption(new Option('--preset <name>', 'model preset').choices(['tiny', 'small']).default('small'))
+    .addOption(
+      new Option('--preset <name>', 'model preset: tiny (tests), small (CPU), medium (GPU)')
+        .choices(['tiny', 'small', 'medium'])
+        .default('small'),
+    )
     .option('--inner-steps <h>', 'inner steps per round (DiLoCo H; default 20)', positiveInt('--inner-steps'))
     .option('--batch-size <b>', 'inner batch size (default 8)', positiveInt('--batch-size'))
     .addOption(

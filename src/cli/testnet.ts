@@ -186,7 +186,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
       const max = (f: (r: (typeof reports)[number]) => number) => Math.max(...reports.map(f))
       say(
         `round ${round + 1}/${options.rounds}  train loss [${reports.map((r) => r.trainLoss.toFixed(3)).join(' ')}]  ` +
-          `held-out ${reports[0].evalLoss.toFixed(3)}  ` +
+          `held-out ${reports[0].evalLoss.toFixed(3)} (ppl ${reports[0].evalPerplexity.toFixed(2)})  ` +
           `sent ${formatBytes(mean((r) => r.bytesSent))}/node  recv ${formatBytes(mean((r) => r.bytesReceived))}/node  ` +
           `train ${max((r) => r.phaseSeconds.train).toFixed(1)}s collect ${max((r) => r.phaseSeconds.collect).toFixed(1)}s ` +
           `aggregate ${max((r) => r.phaseSeconds.aggregate).toFixed(2)}s eval ${max((r) => r.phaseSeconds.eval).toFixed(1)}s  ` +

@@ -133,6 +133,8 @@ export interface RoundReport {
   round: number
   trainLoss: number
   evalLoss: number
+  /** exp(evalLoss): held-out perplexity per character */
+  evalPerplexity: number
   weightsHash: string
   contributors: number
   /** true when the collect phase ended at the deadline rather than with every expected peer */
@@ -1014,6 +1016,7 @@ export class DtrainNode {
       round,
       trainLoss: trained.meanLoss,
       evalLoss,
+      evalPerplexity: Math.exp(evalLoss),
       weightsHash: newHashHex,
       contributors: contributions.length,
       deadlineHit,

@@ -246,7 +246,7 @@ export function runIdHex(genesis: Genesis): string {
   return toHex(runIdOf(genesis))
 }
 
-export type ModelPreset = 'tiny' | 'small'
+export type ModelPreset = 'tiny' | 'small' | 'medium'
 
 /** Model presets (SPEC.md 7.2). tiny is for tests; small is the default (seconds per round on 2 cores). */
 export const MODEL_PRESETS: Record<ModelPreset, Omit<ModelSpec, 'initSeed'>> = {
@@ -268,6 +268,17 @@ export const MODEL_PRESETS: Record<ModelPreset, Omit<ModelSpec, 'initSeed'>> = {
     layers: 2,
     heads: 4,
     mlpHidden: 384,
+    initStd: 0.02,
+  },
+  // for a GPU (tfjs-node-gpu): 3.2 M parameters, 4 x the context of small
+  medium: {
+    kind: 'char-transformer',
+    vocabSize: 96,
+    contextLength: 128,
+    dModel: 256,
+    layers: 4,
+    heads: 8,
+    mlpHidden: 1024,
     initStd: 0.02,
   },
 }
