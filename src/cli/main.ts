@@ -98,6 +98,12 @@ addRunOptions(
     'private network: generate STATE/swarm.key (pre-shared key) and use it on every node',
     false,
   )
+  .option(
+    '--proof-retention <rounds>',
+    'rounds of proof-of-learning checkpoints each node keeps (62 MB per round with the default model)',
+    positiveInt('--proof-retention'),
+    2,
+  )
   .addOption(backendOption())
   .addHelpText(
     'after',
@@ -114,6 +120,7 @@ addRunOptions(
       private: opts.private,
       genesis: genesisOptionsFrom(opts),
       dataPath: opts.data ? resolve(opts.data) : undefined,
+      proofRetention: opts.proofRetention,
     })
   })
 

@@ -22,6 +22,8 @@ export interface TestnetOptions {
   genesis: GenesisOptions
   /** the run's own text (genesis dataset 'text'), given to every node */
   dataPath?: string
+  /** rounds of proofs each node keeps (they take 62 MB per round with the default model) */
+  proofRetention?: number
   startTimeout: number
   /** Run as a private network: generate STATE/swarm.key and give it to every node. */
   private: boolean
@@ -127,6 +129,8 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
         // several nodes share this machine's cores already
         '--train-workers',
         '1',
+        '--proof-retention',
+        String(options.proofRetention ?? 2),
         ...(options.dataPath ? ['--data', options.dataPath] : []),
         '--start-timeout',
         String(options.startTimeout),
