@@ -222,6 +222,8 @@ export class DtrainNode {
   private readonly history: NodeStatus['history'] = []
   /** held-out loss of the weights before the first round this process trained */
   initialEvalLoss: number | null = null
+  /** The round this node resumed after, from its state directory; null for a fresh start. */
+  restoredRound: number | null = null
   /** the round of this node's previous proof since it started (its optimizer state's origin) */
   private lastProofRound: number | null = null
   private readonly trainTokens: number
@@ -1071,9 +1073,6 @@ export class DtrainNode {
     const result = await this.host.services.pubsub.publish(topic, bytes)
     if (result.recipients.length === 0) this.log.debug({ topic }, 'published to no peer yet')
   }
-
-  /** The round this node resumed after, from its state directory; null for a fresh start. */
-  restoredRound: number | null = null
 
   /** Loads STATE/node-state.bin when there is one (a restart, SPEC.md 12). */
   private async restore(): Promise<void> {
