@@ -18,6 +18,7 @@ export const nodeConfigSchema = z.strictObject({
   bootstrap: z.array(z.string().regex(/\/p2p\/[^/]+$/, 'a bootstrap address ends with /p2p/<peer id>')),
   rounds: z.number().int().min(0),
   swarmKey: z.string().min(1).optional(),
+  allow: z.array(z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'a peer id (12D3KooW...)')).optional(),
   data: z.string().min(1).optional(),
   trainWorkers: z.union([z.literal('auto'), z.number().int().min(1)]),
   join: z.boolean(),

@@ -58,6 +58,13 @@ export function addStartOptions(command: Command): Command {
         .argParser((v: string) => (v === 'auto' ? 'auto' : positiveInt('--train-workers')(v)))
         .default('auto'),
     )
+    .addOption(
+      nodeOption(
+        '--allow <peer id>',
+        'allowlist: only these peers may connect and author gossip (repeatable; comma-separated in env)',
+        'allow',
+      ).argParser(collect),
+    )
     .addOption(nodeOption('--swarm-key <file>', 'pre-shared key file of a private network', 'swarmKey'))
     .addOption(
       nodeOption(

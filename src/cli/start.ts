@@ -42,6 +42,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
     stateDir: config.state,
     dataPath: config.data,
     trainWorkers: config.trainWorkers,
+    allowlist: config.allow,
     proofRetention: config.proofRetention,
     onInnerStep: progress ? (step, steps) => progress.step(round, step, steps) : undefined,
     onPhase: progress ? (r, phase) => phase !== 'train' && progress.phase(r, phase) : undefined,

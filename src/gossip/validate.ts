@@ -33,6 +33,7 @@ export type RejectReason =
   | 'duplicate'
   | 'equivocation'
   | 'not-equivocation'
+  | 'not-allowed'
 
 export type Action = 'ignore' | 'reject'
 

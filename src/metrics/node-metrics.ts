@@ -71,6 +71,11 @@ export class NodeMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   })
+  readonly refusedConnections = new Counter({
+    name: 'dtrain_refused_connections_total',
+    help: 'Connections the allowlist refused',
+    registers: [this.registry],
+  })
   readonly peers = new Gauge({
     name: 'dtrain_peers',
     help: 'Peers connected to this node',

@@ -6,7 +6,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -25,6 +25,29 @@ export interface HostOptions {
   swarmKey?: Uint8Array
   /** Register libp2p's own metrics (connections, streams, protocols, process) here. */
   metricsRegistry?: Registry
+  /**
+   * Peer ids allowed to connect, either way (a private testnet's membership). A connection gater
+   * refuses every other peer once its identity is known (after the encryption handshake) and
+   * never dials one. Undefined: every peer.
+   */
+  allowlist?: readonly string[]
+  /** Called with the peer id of each connection the allowlist refused. */
+  onRefused?: (peer: string) => void
+}
+
+/** The connection gater of an allowlist (HostOptions.allowlist). */
+export function allowlistGater(allowed: readonly string[], onRefused?: (peer: string) => void) {
+  const set = new Set(allowed)
+  const deny = (peer: PeerId): boolean => {
+    const refused = !set.has(peer.toString())
+    if (refused) onRefused?.(peer.toString())
+    return refused
+  }
+  return {
+    denyDialPeer: deny,
+    denyInboundEncryptedConnection: deny,
+    denyOutboundEncryptedConnection: deny,
+  }
 }
 
 export type Host = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown }>
@@ -37,6 +60,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionProtector: options.swarmKey ? preSharedKey({ psk: options.swarmKey }) : undefined,
+    connectionGater: options.allowlist ? allowlistGater(options.allowlist, options.onRefused) : undefined,
     metrics: options.metricsRegistry
       ? prometheusMetrics({ registry: options.metricsRegistry, preserveExistingMetrics: true })
       : undefined,

@@ -66,6 +66,11 @@ export interface NodeOptions {
   swarmKey?: Uint8Array
   backend?: BackendName
   logger: Logger
+  /**
+   * peer ids allowed to connect and to author gossip (a private testnet's membership); the node's
+   * own id need not be listed. Undefined: everyone.
+   */
+  allowlist?: string[]
   /** with a genesis dataset of source 'text': the path of this node's copy (file or folder) */
   dataPath?: string
   /** the node's state directory: proofs of learning go to DIR/proofs; in memory without one */
@@ -282,6 +287,11 @@ export class DtrainNode {
       listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: options.bootstrap,
       swarmKey: options.swarmKey,
+      allowlist: options.allowlist,
+      onRefused: (peer) => {
+        metrics.refusedConnections.inc()
+        options.logger.debug({ peer }, 'connection refused: not on the allowlist')
+      },
     })
     const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, corpus.train.length, metrics)
     node.pool = pool
@@ -316,9 +326,38 @@ export class DtrainNode {
     const pubsub = this.host.services.pubsub
     const deltaTopicName = deltaTopic(this.runIdHex)
     const commitTopicName = commitTopic(this.runIdHex)
-    pubsub.topicValidators.set(deltaTopicName, (peer, message) => this.onAnnouncement(peer, message))
-    pubsub.topicValidators.set(commitTopicName, (_peer, message) => this.onCommit(message))
-    pubsub.topicValidators.set(evidenceTopic(this.runIdHex), (_peer, message) => this.onEvidence(message))
+    // With an allowlist, a message whose author is not on it is rejected whoever relays it: a
+    // stranger connected to a member that has no allowlist still cannot publish to this node.
+    const allowed = this.options.allowlist ? new Set(this.options.allowlist) : undefined
+    const gate =
+      (
+        topic: 'delta' | 'commit' | 'evidence',
+        next: (peer: PeerId, message: Message) => Promise<TopicValidatorResult>,
+      ) =>
+      async (peer: PeerId, message: Message): Promise<TopicValidatorResult> => {
+        const origin = message.type === 'signed' ? message.from : undefined
+        if (allowed && !(origin && allowed.has(origin.toString()))) {
+          this.countVerdict(
+            topic,
+            { action: 'reject', reason: 'not-allowed', detail: 'author not on the allowlist' },
+            origin,
+          )
+          return 'reject' as TopicValidatorResult
+        }
+        return next(peer, message)
+      }
+    pubsub.topicValidators.set(
+      deltaTopicName,
+      gate('delta', (peer, message) => this.onAnnouncement(peer, message)),
+    )
+    pubsub.topicValidators.set(
+      commitTopicName,
+      gate('commit', (_peer, message) => this.onCommit(message)),
+    )
+    pubsub.topicValidators.set(
+      evidenceTopic(this.runIdHex),
+      gate('evidence', (_peer, message) => this.onEvidence(message)),
+    )
     pubsub.subscribe(deltaTopicName)
     pubsub.subscribe(commitTopicName)
     pubsub.subscribe(evidenceTopic(this.runIdHex))

@@ -76,5 +76,13 @@ describe('node configuration', () => {
     await expect(parse(['--genesis', 'g.json', '--bootstrap', '/ip4/127.0.0.1/tcp/4001'])).rejects.toThrow(
       /bootstrap.0: a bootstrap address ends with \/p2p\/<peer id>/,
     )
+    await expect(parse(['--genesis', 'g.json', '--allow', 'not-a-peer'])).rejects.toThrow(
+      /allow.0: a peer id \(12D3KooW...\) \(got "not-a-peer"\)/,
+    )
+    env(
+      'DTRAIN_ALLOW',
+      '12D3KooWDgyBcLmhWEBESQ4Bz5Ryu8Ycg1ZVvzXg4AQZt7jmWkMf,12D3KooWDSck7B4FNU2QrZkrCpG9PUv8UqpdTW3ohr6nW9vKhPfX',
+    )
+    expect((await parse(['--genesis', 'g.json'])).allow).toHaveLength(2)
   })
 })
