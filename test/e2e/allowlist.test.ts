@@ -3,17 +3,14 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, describe, expect, it } from 'vitest'
-import { encodeDelta, encodedDeltaSize } from '../../src/codec/delta.js'
-import { PROTOCOL } from '../../src/constants.js'
-import { peerIdBytes } from '../../src/crypto/sign.js'
+import { encodeDelta } from '../../src/codec/delta.js'
 import { silentLogger } from '../../src/log.js'
 import type { Host } from '../../src/net/host.js'
 import { DtrainNode } from '../../src/node/node.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
 import { parameterCount } from '../../src/train/parameters.js'
-import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
-import { signAnnouncement } from '../../src/wire/messages.js'
-import { startAttacker } from './helpers.js'
+import { defaultGenesis } from '../../src/wire/genesis.js'
+import { attackerAnnouncement, startAttacker } from './helpers.js'
 
 describe('allowlist', () => {
   const genesis = defaultGenesis({
@@ -59,19 +56,7 @@ describe('allowlist', () => {
 
     // Through the member, which accepts and relays a valid announcement.
     await member.waitForPeers(3, 10_000)
-    const announcement = await signAnnouncement(attacker.key, {
-      version: PROTOCOL.protocolVersion,
-      runId: runIdOf(genesis),
-      round: 0,
-      peerId: peerIdBytes(stranger.peerId),
-      baseHash: new Uint8Array(32),
-      deltaHash: root,
-      encodedSize: encodedDeltaSize(count, { encoding: 'fp32' }),
-      encoding: 'fp32',
-      trainLoss: 1,
-      sampleCount: 16,
-      proofRoot: new Uint8Array(32),
-    })
+    const announcement = await attackerAnnouncement(genesis, attacker, root)
     await stranger.services.pubsub.publish(attacker.topic, announcement)
     const rejected = () =>
       gated.metrics.total(gated.metrics.gossipVerdicts, { verdict: 'reject', reason: 'not-allowed' })

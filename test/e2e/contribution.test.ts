@@ -1,15 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { encodeDelta, encodedDeltaSize } from '../../src/codec/delta.js'
-import { PROTOCOL } from '../../src/constants.js'
+import { encodeDelta } from '../../src/codec/delta.js'
 import { HashStream } from '../../src/crypto/prng.js'
-import { peerIdBytes } from '../../src/crypto/sign.js'
 import type { Host } from '../../src/net/host.js'
 import type { DtrainNode } from '../../src/node/node.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
 import { parameterCount } from '../../src/train/parameters.js'
-import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
-import { signAnnouncement } from '../../src/wire/messages.js'
-import { startAttacker, startNodes } from './helpers.js'
+import { defaultGenesis } from '../../src/wire/genesis.js'
+import { attackerAnnouncement, startAttacker, startNodes } from './helpers.js'
 
 describe('contribution check', () => {
   const genesis = defaultGenesis({
@@ -42,19 +39,7 @@ describe('contribution check', () => {
     const { host, key, topic } = await startAttacker(genesis, nodes, store)
     attacker = host
     await Promise.all(nodes.map((n) => n.waitForPeers(4, 10_000)))
-    const announcement = await signAnnouncement(key, {
-      version: PROTOCOL.protocolVersion,
-      runId: runIdOf(genesis),
-      round: 0,
-      peerId: peerIdBytes(attacker.peerId),
-      baseHash: new Uint8Array(32),
-      deltaHash: root,
-      encodedSize: encodedDeltaSize(count, { encoding: 'fp32' }),
-      encoding: 'fp32',
-      trainLoss: 1,
-      sampleCount: 16,
-      proofRoot: new Uint8Array(32),
-    })
+    const announcement = await attackerAnnouncement(genesis, { host, key }, root)
     await attacker.services.pubsub.publish(topic, announcement)
 
     const reports = await Promise.all(nodes.map((n) => n.runRound()))

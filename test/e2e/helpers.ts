@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { deltaTopic } from '../../src/constants.js'
+import { encodedDeltaSize } from '../../src/codec/delta.js'
+import { deltaTopic, PROTOCOL } from '../../src/constants.js'
+import { peerIdBytes } from '../../src/crypto/sign.js'
 import { createLogger, silentLogger } from '../../src/log.js'
 import { createHost, type Host } from '../../src/net/host.js'
 import { type DeltaSource, serveChunks } from '../../src/net/transfer.js'
@@ -11,7 +13,9 @@ const logger = () =>
   process.env.DTRAIN_TEST_LOG ? createLogger(process.env.DTRAIN_TEST_LOG) : silentLogger()
 
 import { DtrainNode } from '../../src/node/node.js'
-import { type Genesis, runIdHex } from '../../src/wire/genesis.js'
+import { parameterCount } from '../../src/train/parameters.js'
+import { type Genesis, runIdHex, runIdOf } from '../../src/wire/genesis.js'
+import { signAnnouncement } from '../../src/wire/messages.js'
 
 /** Starts `count` real nodes on 127.0.0.1; node 0 is the others' bootstrap peer. */
 export async function startNodes(genesis: Genesis, count: number): Promise<DtrainNode[]> {
@@ -52,6 +56,27 @@ export async function startAttacker(
   host.services.pubsub.subscribe(topic)
   for (const node of nodes) await host.dial(multiaddr(node.addresses()[0]))
   return { host, key, topic }
+}
+
+/** A valid fp32 announcement of round 0 by the attacker, for a delta it serves from `root`. */
+export function attackerAnnouncement(
+  genesis: Genesis,
+  attacker: { host: Host; key: PrivateKey },
+  root: Uint8Array,
+): Promise<Uint8Array> {
+  return signAnnouncement(attacker.key, {
+    version: PROTOCOL.protocolVersion,
+    runId: runIdOf(genesis),
+    round: 0,
+    peerId: peerIdBytes(attacker.host.peerId),
+    baseHash: new Uint8Array(32),
+    deltaHash: root,
+    encodedSize: encodedDeltaSize(parameterCount(genesis.model), { encoding: 'fp32' }),
+    encoding: 'fp32',
+    trainLoss: 1,
+    sampleCount: 16,
+    proofRoot: new Uint8Array(32),
+  })
 }
 
 const cliPath = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
