@@ -60,6 +60,10 @@ export async function createHost(options: HostOptions): Promise<Host> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionProtector: options.swarmKey ? preSharedKey({ psk: options.swarmKey }) : undefined,
+    // libp2p accepts 5 inbound connections per second from one address by default: nodes that
+    // start together behind one address (a testnet on one machine, peers behind one NAT) lost
+    // their bootstrap connections beyond the fifth, and bootstrap does not retry.
+    connectionManager: { inboundConnectionThreshold: 64, maxIncomingPendingConnections: 64 },
     connectionGater: options.allowlist ? allowlistGater(options.allowlist, options.onRefused) : undefined,
     metrics: options.metricsRegistry
       ? prometheusMetrics({ registry: options.metricsRegistry, preserveExistingMetrics: true })
@@ -73,6 +77,10 @@ export async function createHost(options: HostOptions): Promise<Host> {
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         maxInboundDataLength: LIMITS.maxGossipMessageBytes,
+        // gossipsub penalises more than 10 peers on one IP address (a Sybil guard, kept for real
+        // addresses); every node of a testnet on one machine shares the loopback address, and
+        // beyond 10 of them the penalty graylisted them all and gossip stopped.
+        scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) },
       }),
     },
   })) as unknown as Host
