@@ -2,8 +2,9 @@
 // (proofs/round-<r>/ with announcement, manifest, checkpoint-<i> and residual), written crash-safe
 // (files written and fsynced in round-<r>.partial/, then renamed into place), keeping the last
 // `retention` rounds. Without a directory (tests, light nodes) the proofs stay in memory.
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { readIfPresent, syncDirectory, writeFileSynced } from '../store/durable-file.js'
 import type { RoundProof } from './recorder.js'
 
 export type Lookup<T> =
@@ -61,14 +62,14 @@ export class ProofStore {
       const partial = `${final}.partial`
       await rm(partial, { recursive: true, force: true })
       await mkdir(partial, { mode: 0o700 })
-      await writeSynced(join(partial, 'announcement'), proof.announcement)
-      await writeSynced(join(partial, 'manifest'), proof.manifest)
+      await writeFileSynced(join(partial, 'announcement'), proof.announcement)
+      await writeFileSynced(join(partial, 'manifest'), proof.manifest)
       for (const [i, bytes] of proof.checkpoints.entries())
-        await writeSynced(join(partial, `checkpoint-${i}`), bytes)
-      if (proof.residual) await writeSynced(join(partial, 'residual'), proof.residual)
+        await writeFileSynced(join(partial, `checkpoint-${i}`), bytes)
+      if (proof.residual) await writeFileSynced(join(partial, 'residual'), proof.residual)
       await rm(final, { recursive: true, force: true })
       await rename(partial, final)
-      await syncDir(this.dir)
+      await syncDirectory(this.dir)
     }
     await this.prune()
   }
@@ -147,33 +148,5 @@ export class ProofStore {
       else this.memory.delete(round)
       this.prunedThrough = Math.max(this.prunedThrough, round)
     }
-  }
-}
-
-async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
-  try {
-    return await readFile(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-}
-
-async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
-  const handle = await open(path, 'w', 0o600)
-  try {
-    await handle.writeFile(bytes)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
   }
 }

@@ -7,10 +7,11 @@
 //   "DTNS" | u32le version 1 | runId (32) | i64le lastProofRound (-1: none) | u64le optimizer step
 //   | u32le d | u32le hasResidual | u64le global-state length | global state | f32le m[d] | f32le v[d]
 //   | f32le residual[d] if present | SHA-256 of everything before
-import { open, readFile, rename, rm } from 'node:fs/promises'
+import { rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { bytesEqual, float32FromLe, float32LeBytes, sha256, toHex } from '../crypto/hash.js'
 import type { OptimizerState } from '../train/inner-loop.js'
+import { readIfPresent, syncDirectory, writeFileSynced } from './durable-file.js'
 
 export const NODE_STATE_FILE = 'node-state.bin'
 const MAGIC = new TextEncoder().encode('DTNS')
@@ -92,34 +93,17 @@ export function decodeNodeState(bytes: Uint8Array): SavedNodeState {
 /** Writes the state crash-safe: a reader sees the old file or the new one, never a mix. */
 export async function saveNodeState(dir: string, state: SavedNodeState): Promise<void> {
   const path = join(dir, NODE_STATE_FILE)
-  const temporary = `${path}.tmp`
-  const handle = await open(temporary, 'w', 0o600)
-  try {
-    await handle.writeFile(encodeNodeState(state))
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await rename(temporary, path)
-  const directory = await open(dirname(path), 'r')
-  try {
-    await directory.sync()
-  } finally {
-    await directory.close()
-  }
+  await writeFileSynced(`${path}.tmp`, encodeNodeState(state))
+  await rename(`${path}.tmp`, path)
+  await syncDirectory(dirname(path))
 }
 
 /** The saved state of this run, or undefined when there is none; refuses another run's state. */
 export async function loadNodeState(dir: string, runId: Uint8Array): Promise<SavedNodeState | undefined> {
   const path = join(dir, NODE_STATE_FILE)
   await rm(`${path}.tmp`, { force: true }) // a write that a crash interrupted
-  let bytes: Uint8Array
-  try {
-    bytes = await readFile(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
+  const bytes = await readIfPresent(path)
+  if (bytes === undefined) return undefined
   const state = decodeNodeState(bytes)
   if (!bytesEqual(state.runId, runId))
     throw new NodeStateError(
