@@ -804,17 +804,7 @@ export class DtrainNode {
       await this.persist(bytes)
       // Say so: a re-commit of the adopted state (SPEC.md 12.3) replaces our earlier commit in
       // the peers' tallies, so that they see the round agreed (and stop waiting at the end of a run).
-      const signed = await signCommit(this.options.privateKey, {
-        version: PROTOCOL.protocolVersion,
-        runId: this.runId,
-        round,
-        peerId: peerIdBytes(this.peerId),
-        weightsHash: fromHex(record.weightsHash),
-        deltaHashes: [],
-        stateRoot: record.stateRoot,
-        stateSize: record.stateSize,
-      })
-      await this.publish(commitTopic(this.runIdHex), signed).catch(() => {})
+      await this.publishCommit(round, { ...record, deltaHashes: [] }).catch(() => {})
       log.warn(
         { why, sources: sources.length, weightsHash: record.weightsHash.slice(0, 16) },
         'synced the global state from peers',
@@ -864,6 +854,7 @@ export class DtrainNode {
     const myPeerBytes = peerIdBytes(this.peerId)
 
     const seed = { runId: this.runId, baseHash, peerId: myPeerBytes, round }
+    let proofBytes = 0
     const recorder = new ProofRecorder()
     this.innerStep = 0
     const trained = await timed('train', () =>
@@ -918,7 +909,7 @@ export class DtrainNode {
       proof.announcement = signed
       await this.proofs.put(proof)
       this.lastProofRound = round
-      const proofBytes = await this.proofs.bytesUsed()
+      proofBytes = await this.proofs.bytesUsed()
       this.metrics.proofBytes.set(proofBytes)
       log.debug({ proofRoot: toHex(proof.root).slice(0, 16), proofBytes }, 'proof of learning stored')
       const byPeer = this.deltas.get(round) ?? new Map<string, PeerDelta>()
@@ -1010,8 +1001,7 @@ export class DtrainNode {
       this.state = nesterovStep(this.state, aggregated, genesis.outer.optimizer)
     })
 
-    const newHash = weightsHash(this.state.weights)
-    const newHashHex = toHex(newHash)
+    const newHashHex = toHex(weightsHash(this.state.weights))
     let committedState: Uint8Array = new Uint8Array(0)
     await timed('commit', async () => {
       const deltaHashes = contributions.map((c) => c.id).sort(Buffer.compare)
@@ -1024,20 +1014,11 @@ export class DtrainNode {
       })
       const stateRoot = this.store.put(round, stateBytes)
       committedState = stateBytes
-      const signed = await signCommit(this.options.privateKey, {
-        version: PROTOCOL.protocolVersion,
-        runId: this.runId,
-        round,
-        peerId: myPeerBytes,
-        weightsHash: newHash,
-        deltaHashes,
-        stateRoot,
-        stateSize: stateBytes.length,
-      })
-      this.ownCommits.set(round, { weightsHash: newHashHex, stateRoot, stateSize: stateBytes.length })
-      for (const [peer, record] of this.commits.get(round) ?? [])
-        this.checkCommitAgreement(round, peer, record.weightsHash)
-      await this.publish(commitTopic(this.runIdHex), signed)
+      const record = { weightsHash: newHashHex, stateRoot, stateSize: stateBytes.length }
+      this.ownCommits.set(round, record)
+      for (const [peer, theirs] of this.commits.get(round) ?? [])
+        this.checkCommitAgreement(round, peer, theirs.weightsHash)
+      await this.publishCommit(round, { ...record, deltaHashes })
     })
 
     const evalLoss = await timed('eval', () => this.evaluate())
@@ -1065,7 +1046,7 @@ export class DtrainNode {
       bytesReceived: await this.metrics.total(this.metrics.bytesReceived),
       phaseSeconds,
       tokensPerSecond: trained.tokensPerSecond,
-      proofBytes: await this.proofs.bytesUsed(),
+      proofBytes,
     }
     await this.persist(committedState, report)
     log.info({ ...report, phase: 'done' }, 'round complete')
@@ -1105,6 +1086,21 @@ export class DtrainNode {
     if (last === undefined || Date.now() - last.publishedAt < REANNOUNCE_MS) return
     last.publishedAt = Date.now()
     await this.publish(deltaTopic(this.runIdHex), last.signed)
+  }
+
+  /** Signs and publishes this node's commit of a round (SPEC.md 5.5, 12.3). */
+  private async publishCommit(round: number, c: CommitRecord & { deltaHashes: Uint8Array[] }): Promise<void> {
+    const signed = await signCommit(this.options.privateKey, {
+      version: PROTOCOL.protocolVersion,
+      runId: this.runId,
+      round,
+      peerId: peerIdBytes(this.peerId),
+      weightsHash: fromHex(c.weightsHash),
+      deltaHashes: c.deltaHashes,
+      stateRoot: c.stateRoot,
+      stateSize: c.stateSize,
+    })
+    await this.publish(commitTopic(this.runIdHex), signed)
   }
 
   private async publish(topic: string, bytes: Uint8Array): Promise<void> {

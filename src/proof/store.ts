@@ -99,8 +99,9 @@ export class ProofStore {
       bytes = item === 'checkpoint' ? proof.checkpoints[index] : proof.residual
     } else {
       const at = join(this.dir, `round-${round}`)
-      if (!(await readIfPresent(join(at, 'manifest')))) return this.missing(round)
       bytes = await readIfPresent(join(at, item === 'checkpoint' ? `checkpoint-${index}` : 'residual'))
+      // Only a miss needs to know whether the round is there at all.
+      if (!bytes && !(await readIfPresent(join(at, 'manifest')))) return this.missing(round)
     }
     if (bytes) return { status: 'ok', value: bytes }
     return {
