@@ -10,7 +10,6 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import * as tf from '@tensorflow/tfjs'
 import { compressWithFeedback } from '../../src/codec/error-feedback.js'
-import { PROTOCOL } from '../../src/constants.js'
 import { weightsHash } from '../../src/crypto/hash.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
 import { audit } from '../../src/proof/audit.js'
@@ -24,7 +23,6 @@ import { loadCorpus } from '../../src/train/corpus.js'
 import { InnerTrainer } from '../../src/train/inner-loop.js'
 import { initialWeights } from '../../src/train/parameters.js'
 import { defaultGenesis, encodeOptionsFor, type ModelPreset, runIdOf } from '../../src/wire/genesis.js'
-import { signAnnouncement } from '../../src/wire/messages.js'
 
 const args = process.argv.slice(2)
 const json = args.includes('--json')
@@ -67,26 +65,16 @@ for (const preset of presets) {
     ).bytes
     const deltaHash = deltaRoot(encoded).root
     if (!record) return { seconds: (performance.now() - started) / 1000, encodedBytes: encoded.length }
-    const proof = recorder.finish({
+    const proof = await recorder.announce(key, {
       genesis,
       seed,
       trainTokens: corpus.train.length,
       backend: 'wasm',
       deltaHash,
       previousRound,
-    })
-    proof.announcement = await signAnnouncement(key, {
-      version: PROTOCOL.protocolVersion,
-      runId,
-      round,
-      peerId: peer,
-      baseHash: seed.baseHash,
-      deltaHash,
       encodedSize: encoded.length,
-      encoding: genesis.delta.encoding,
       trainLoss: trained.meanLoss,
       sampleCount: trained.samples,
-      proofRoot: proof.root,
     })
     proofs.push(proof)
     return { seconds: (performance.now() - started) / 1000, encodedBytes: encoded.length }

@@ -50,13 +50,7 @@ import { InnerTrainer } from '../train/inner-loop.js'
 import { initialWeights } from '../train/parameters.js'
 import { GradientPool } from '../train/worker-pool.js'
 import { encodeOptionsFor, type Genesis, runIdOf } from '../wire/genesis.js'
-import {
-  type Announcement,
-  decodeAnnouncement,
-  encodeEvidence,
-  signAnnouncement,
-  signCommit,
-} from '../wire/messages.js'
+import { type Announcement, decodeAnnouncement, encodeEvidence, signCommit } from '../wire/messages.js'
 
 export interface NodeOptions {
   genesis: Genesis
@@ -883,7 +877,7 @@ export class DtrainNode {
       const encoded = compressed.bytes
       const deltaHash = this.store.put(round, encoded)
       // The proof of learning is fixed before the delta is announced (SPEC.md 17.3).
-      const proof = recorder.finish({
+      const proof = await recorder.announce(this.options.privateKey, {
         genesis,
         seed,
         trainTokens: this.trainTokens,
@@ -891,22 +885,11 @@ export class DtrainNode {
         deltaHash,
         residual: residualBefore ? { before: residualBefore, after: compressed.residual } : undefined,
         previousRound: this.lastProofRound,
-      })
-      const announcement: Announcement = {
-        version: PROTOCOL.protocolVersion,
-        runId: this.runId,
-        round,
-        peerId: myPeerBytes,
-        baseHash,
-        deltaHash,
         encodedSize: encoded.length,
-        encoding: genesis.delta.encoding,
         trainLoss: trained.meanLoss,
         sampleCount: trained.samples,
-        proofRoot: proof.root,
-      }
-      const signed = await signAnnouncement(this.options.privateKey, announcement)
-      proof.announcement = signed
+      })
+      const signed = proof.announcement
       await this.proofs.put(proof)
       this.lastProofRound = round
       proofBytes = await this.proofs.bytesUsed()

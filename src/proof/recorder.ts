@@ -1,11 +1,13 @@
 // Records a round's proof of learning while it trains (SPEC.md 17.1-17.3): the checkpoints, the
 // segments' update norms, and, once the delta is known, the manifest whose root goes into the
 // signed announcement.
+import type { PrivateKey } from '@libp2p/interface'
 import { PROTOCOL } from '../constants.js'
 import { float32LeBytes } from '../crypto/hash.js'
 import type { BatchSeed } from '../train/batches.js'
 import type { TrainingSnapshot } from '../train/inner-loop.js'
 import type { Genesis } from '../wire/genesis.js'
+import { signAnnouncement } from '../wire/messages.js'
 import { encodeCheckpoint, objectRoot, optimizerHash } from './checkpoint.js'
 import {
   dataCommitment,
@@ -52,6 +54,32 @@ export class ProofRecorder {
     this.previousWeights = snapshot.weights
     this.steps.push(snapshot.localStep)
     this.checkpoints.push(encodeCheckpoint(snapshot))
+  }
+
+  /**
+   * finish(), then the signed announcement that commits the proof's root (SPEC.md 17.3), kept in
+   * the returned proof: what a node publishes for its round.
+   */
+  async announce(
+    key: PrivateKey,
+    context: ProofContext & { encodedSize: number; trainLoss: number; sampleCount: number },
+  ): Promise<RoundProof & { announcement: Uint8Array }> {
+    const proof = this.finish(context)
+    const { seed } = context
+    const announcement = await signAnnouncement(key, {
+      version: PROTOCOL.protocolVersion,
+      runId: seed.runId,
+      round: seed.round,
+      peerId: seed.peerId,
+      baseHash: seed.baseHash,
+      deltaHash: context.deltaHash,
+      encodedSize: context.encodedSize,
+      encoding: context.genesis.delta.encoding,
+      trainLoss: context.trainLoss,
+      sampleCount: context.sampleCount,
+      proofRoot: proof.root,
+    })
+    return { ...proof, announcement }
   }
 
   finish(context: ProofContext): RoundProof {
