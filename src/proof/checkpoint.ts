@@ -6,6 +6,7 @@ import { DOMAINS, LIMITS } from '../constants.js'
 import { domainHash, float32FromLe, float32LeBytes } from '../crypto/hash.js'
 import { MerkleTree } from '../crypto/merkle.js'
 import type { TrainingSnapshot } from '../train/inner-loop.js'
+import { safeInteger } from '../wire/fields.js'
 
 const HEADER_BYTES = 16
 
@@ -49,19 +50,13 @@ export function decodeCheckpoint(bytes: Uint8Array, parameterCount: number): Tra
     }
     return out
   }
-  const localStep = safe(view.getBigUint64(0, true), 'localStep')
-  const step = safe(view.getBigUint64(8, true), 'optimizerStep')
+  const localStep = safeInteger(view.getBigUint64(0, true), 'localStep', CheckpointFormatError)
+  const step = safeInteger(view.getBigUint64(8, true), 'optimizerStep', CheckpointFormatError)
   return {
     localStep,
     weights: part(0),
     optimizer: { firstMoment: part(1), secondMoment: part(2), step },
   }
-}
-
-function safe(value: bigint, field: string): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER))
-    throw new CheckpointFormatError(`${field} ${value} is too large`)
-  return Number(value)
 }
 
 /** The content id of a checkpoint (or of any proof object): its Merkle root (SPEC.md 4.5). */

@@ -2,10 +2,11 @@
 // data, with which settings) and the roots of its checkpoints. The proof root, committed in the
 // signed delta announcement, is the Merkle root over leaf(SHA-256(header)) and leaf(root_i).
 import { DOMAINS, LIMITS, PROTOCOL } from '../constants.js'
-import { domainHash, float32LeBytes, HASH_LENGTH } from '../crypto/hash.js'
+import { domainHash, float32LeBytes } from '../crypto/hash.js'
 import { leafHash, MerkleTree } from '../crypto/merkle.js'
 import { type BatchSeed, trainingOffsets } from '../train/batches.js'
 import { canonicalJson } from '../wire/canonical-json.js'
+import { hashField, safeInteger } from '../wire/fields.js'
 import type { Genesis } from '../wire/genesis.js'
 import { ProofHeader, ProofManifest } from '../wire/proto/dtrain.js'
 
@@ -129,15 +130,9 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
   } catch (err) {
     throw new ProofFormatError(`manifest does not decode: ${(err as Error).message}`)
   }
-  const hash = (value: Uint8Array, field: string, optional = false): Uint8Array => {
-    if (optional && value.length === 0) return value
-    if (value.length !== HASH_LENGTH) throw new ProofFormatError(`${field} must be ${HASH_LENGTH} bytes`)
-    return value
-  }
-  const safe = (value: bigint, field: string): number => {
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProofFormatError(`${field} is too large`)
-    return Number(value)
-  }
+  const hash = (value: Uint8Array, field: string, optional = false): Uint8Array =>
+    optional && value.length === 0 ? value : hashField(value, field, ProofFormatError)
+  const safe = (value: bigint, field: string): number => safeInteger(value, field, ProofFormatError)
   if (h.version !== PROTOCOL.protocolVersion)
     throw new ProofFormatError(`proof version ${h.version}; this node speaks ${PROTOCOL.protocolVersion}`)
   const header: Header = {

@@ -3,8 +3,8 @@
 import type { PrivateKey } from '@libp2p/interface'
 import type { DeltaEncodingName } from '../codec/delta.js'
 import { DOMAINS, LIMITS, PROTOCOL } from '../constants.js'
-import { HASH_LENGTH } from '../crypto/hash.js'
 import { SIGNATURE_LENGTH, signBody } from '../crypto/sign.js'
+import { hashField as checkHash, safeInteger as checkInteger } from './fields.js'
 import {
   DeltaAnnouncement,
   DeltaEncoding,
@@ -220,14 +220,9 @@ function parse<T>(fn: () => T, what: string): T {
 }
 
 function hashField(bytes: Uint8Array, field: string): Uint8Array {
-  if (bytes.length !== HASH_LENGTH) {
-    throw new MalformedMessageError(`${field} is ${bytes.length} bytes, expected ${HASH_LENGTH}`)
-  }
-  return bytes
+  return checkHash(bytes, field, MalformedMessageError)
 }
 
 function safeInteger(value: bigint, field: string): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER))
-    throw new MalformedMessageError(`${field} ${value} exceeds 2^53 - 1`)
-  return Number(value)
+  return checkInteger(value, field, MalformedMessageError)
 }
