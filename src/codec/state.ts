@@ -3,6 +3,8 @@
 //   then count x f32 weights, count x f32 outer momentum, count x f32 previous aggregate
 //   (all little-endian). `round` is the round whose outer step produced the state.
 // It travels like a delta: content-addressed by its Merkle root, fetched chunk by chunk.
+import { finiteFloat32Vectors } from '../crypto/hash.js'
+import { safeInteger } from '../wire/fields.js'
 import { MalformedDeltaError, NonFiniteDeltaError } from './errors.js'
 
 export const STATE_FORMAT_VERSION = 1
@@ -48,18 +50,13 @@ export function decodeState(bytes: Uint8Array, expectedCount: number): GlobalSta
   }
   if (view.getUint32(4, true) !== expectedCount)
     throw new MalformedDeltaError('state parameter count differs from the model')
-  const round = view.getBigUint64(8, true)
-  if (round > BigInt(Number.MAX_SAFE_INTEGER))
-    throw new MalformedDeltaError(`state round ${round} exceeds 2^53 - 1`)
-  const read = (v: number) => {
-    const out = new Float32Array(expectedCount)
-    const base = HEADER + 4 * expectedCount * v
-    for (let i = 0; i < expectedCount; i++) {
-      out[i] = view.getFloat32(base + 4 * i, true)
-      if (!Number.isFinite(out[i]))
-        throw new NonFiniteDeltaError(`state value ${i} of vector ${v} is ${out[i]}`)
-    }
-    return out
-  }
-  return { round: Number(round), weights: read(0), momentum: read(1), reference: read(2) }
+  const round = safeInteger(view.getBigUint64(8, true), 'state round', MalformedDeltaError)
+  const [weights, momentum, reference] = finiteFloat32Vectors(
+    bytes,
+    HEADER,
+    expectedCount,
+    3,
+    (v, i, value) => new NonFiniteDeltaError(`state value ${i} of vector ${v} is ${value}`),
+  )
+  return { round, weights, momentum, reference }
 }

@@ -91,4 +91,23 @@ export function float32FromLe(bytes: Uint8Array): Float32Array {
   return out
 }
 
+/**
+ * `count` consecutive float32 little-endian vectors of `length` values starting at `offset`, each
+ * value checked finite; `nonFinite` makes the error for the first that is not.
+ */
+export function finiteFloat32Vectors(
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  count: number,
+  nonFinite: (vector: number, index: number, value: number) => Error,
+): Float32Array[] {
+  return Array.from({ length: count }, (_, v) => {
+    const start = offset + 4 * length * v
+    const out = float32FromLe(bytes.subarray(start, start + 4 * length))
+    for (let i = 0; i < length; i++) if (!Number.isFinite(out[i])) throw nonFinite(v, i, out[i])
+    return out
+  })
+}
+
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1

@@ -3,7 +3,7 @@
 //   u64le(localStep) || u64le(optimizerStep) || f32le weights[d] || f32le m[d] || f32le v[d]
 // identified by its Merkle root over chunks of chunkBytes (SPEC.md 4.5), like a delta.
 import { DOMAINS, LIMITS } from '../constants.js'
-import { domainHash, float32FromLe, float32LeBytes } from '../crypto/hash.js'
+import { domainHash, finiteFloat32Vectors, float32LeBytes } from '../crypto/hash.js'
 import { MerkleTree } from '../crypto/merkle.js'
 import type { TrainingSnapshot } from '../train/inner-loop.js'
 import { safeInteger } from '../wire/fields.js'
@@ -41,21 +41,19 @@ export function decodeCheckpoint(bytes: Uint8Array, parameterCount: number): Tra
     )
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const part = (p: number): Float32Array => {
-    const base = HEADER_BYTES + p * 4 * parameterCount
-    const out = float32FromLe(bytes.subarray(base, base + 4 * parameterCount))
-    for (let i = 0; i < parameterCount; i++) {
-      if (!Number.isFinite(out[i]))
-        throw new CheckpointFormatError(`checkpoint holds ${out[i]} in part ${p} at ${i}`)
-    }
-    return out
-  }
+  const [weights, firstMoment, secondMoment] = finiteFloat32Vectors(
+    bytes,
+    HEADER_BYTES,
+    parameterCount,
+    3,
+    (p, i, value) => new CheckpointFormatError(`checkpoint holds ${value} in part ${p} at ${i}`),
+  )
   const localStep = safeInteger(view.getBigUint64(0, true), 'localStep', CheckpointFormatError)
   const step = safeInteger(view.getBigUint64(8, true), 'optimizerStep', CheckpointFormatError)
   return {
     localStep,
-    weights: part(0),
-    optimizer: { firstMoment: part(1), secondMoment: part(2), step },
+    weights,
+    optimizer: { firstMoment, secondMoment, step },
   }
 }
 
