@@ -147,30 +147,30 @@ export class InnerTrainer {
    * by a pool of workers in parallel (stepParallel).
    */
   step(batch: Batch): number {
-    const parts = microBatches(batch, this.genesis.inner.microBatches, this.genesis.model.contextLength)
-    return this.apply(parts.map((p) => this.model.lossAndGradient(p.inputs, p.targets)))
+    const result = this.gradient(batch)
+    this.applyGradient(result.gradient)
+    return result.loss
   }
 
   /** step() with the micro-batches computed by `pool` in parallel; bit-identical to step(). */
   async stepParallel(batch: Batch, pool: GradientPool): Promise<number> {
     const parts = microBatches(batch, this.genesis.inner.microBatches, this.genesis.model.contextLength)
-    return this.apply(await pool.gradients(this.model.getWeights(), parts))
+    const result = meanGradient(await pool.gradients(this.model.getWeights(), parts))
+    this.applyGradient(result.gradient)
+    return result.loss
   }
 
-  private apply(results: ReadonlyArray<{ loss: number; gradient: Float32Array }>): number {
-    const gradient = results[0].gradient
-    for (let k = 1; k < results.length; k++) {
-      const next = results[k].gradient
-      for (let i = 0; i < gradient.length; i++) gradient[i] = Math.fround(gradient[i] + next[i])
-    }
-    const scale = results.length
-    if (scale > 1) for (let i = 0; i < gradient.length; i++) gradient[i] = Math.fround(gradient[i] / scale)
-    this.applyGradient(gradient)
-    return results.reduce((sum, r) => sum + r.loss, 0) / results.length
+  /** The loss and gradient of a batch at the current weights, without a step (as step() takes it). */
+  gradient(batch: Batch): { loss: number; gradient: Float32Array } {
+    const parts = microBatches(batch, this.genesis.inner.microBatches, this.genesis.model.contextLength)
+    return meanGradient(parts.map((p) => this.model.lossAndGradient(p.inputs, p.targets)))
   }
 
-  /** Global-norm clipping and the AdamW update (decoupled decay on the matrices) from a gradient. */
-  private applyGradient(flat: Float32Array): void {
+  /**
+   * Global-norm clipping and the AdamW update (decoupled decay on the matrices) from a gradient:
+   * one optimizer step, also for a gradient averaged over several workers (synchronous training).
+   */
+  applyGradient(flat: Float32Array): void {
     const cfg = this.genesis.inner.optimizer
     this.stepCount++
     const t = this.stepCount
@@ -241,6 +241,24 @@ function unflatten(variables: readonly tf.Variable[], values: Float32Array): voi
     tf.tidy(() => v.assign(tf.tensor(values.subarray(offset, offset + size), v.shape, 'float32')))
     offset += size
   }
+}
+
+/**
+ * The mean of gradients (and of their losses), summed in the given order in binary32 and divided
+ * once (SPEC.md 7.5). Reuses the first gradient's array.
+ */
+export function meanGradient(results: ReadonlyArray<{ loss: number; gradient: Float32Array }>): {
+  loss: number
+  gradient: Float32Array
+} {
+  const gradient = results[0].gradient
+  for (let k = 1; k < results.length; k++) {
+    const next = results[k].gradient
+    for (let i = 0; i < gradient.length; i++) gradient[i] = Math.fround(gradient[i] + next[i])
+  }
+  const scale = results.length
+  if (scale > 1) for (let i = 0; i < gradient.length; i++) gradient[i] = Math.fround(gradient[i] / scale)
+  return { loss: results.reduce((sum, r) => sum + r.loss, 0) / results.length, gradient }
 }
 
 /** The `count` equal, contiguous micro-batches of a batch (SPEC.md 7.5). */
