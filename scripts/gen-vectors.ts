@@ -17,6 +17,7 @@ import { leafHash, MerkleTree } from '../src/crypto/merkle.js'
 import { HashStream } from '../src/crypto/prng.js'
 import { peerIdBytes } from '../src/crypto/sign.js'
 import { type AnnouncementContext, checkAnnouncement, validate } from '../src/gossip/validate.js'
+import { decidedState } from '../src/round/agreement.js'
 import { nesterovStep } from '../src/round/outer.js'
 import { batchOffsets, batchSeed } from '../src/train/batches.js'
 import { tokenize } from '../src/train/corpus.js'
@@ -389,7 +390,140 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     nextMomentumBuffer: list(outerResult.momentum),
   }
 
-  return { keys, prng, genesis, data, deltas, merkle, messages, gossip, aggregation, outer }
+  // Agreement (SPEC.md 12.2): which state a node adopts from the commits it holds for a round.
+  const state = (byte: number, hashByte = byte) => ({
+    stateRoot: new Uint8Array(32).fill(byte),
+    weightsHash: toHex(new Uint8Array(32).fill(hashByte)),
+    stateSize: 1024,
+  })
+  const agreementCases: Array<{
+    name: string
+    expectedPeers: number
+    faults: number
+    ahead?: boolean
+    commits: Array<[string, ReturnType<typeof state>]>
+  }> = [
+    {
+      name: 'a majority wins',
+      expectedPeers: 3,
+      faults: 0,
+      commits: [
+        ['a', state(9)],
+        ['b', state(9)],
+        ['c', state(1)],
+      ],
+    },
+    {
+      name: 'too few commits to decide',
+      expectedPeers: 4,
+      faults: 1,
+      commits: [
+        ['a', state(9)],
+        ['b', state(9)],
+      ],
+    },
+    {
+      name: 'equal halves: the lower state root wins',
+      expectedPeers: 4,
+      faults: 1,
+      commits: [
+        ['a', state(9)],
+        ['b', state(9)],
+        ['c', state(2)],
+        ['d', state(2)],
+      ],
+    },
+    {
+      name: 'a plurality among a majority of voters wins',
+      expectedPeers: 8,
+      faults: 2,
+      commits: [
+        ['a', state(7)],
+        ['b', state(7)],
+        ['c', state(7)],
+        ['d', state(3)],
+        ['e', state(5)],
+      ],
+    },
+    {
+      name: 'a plurality of at most f votes does not win (it may be made up)',
+      expectedPeers: 8,
+      faults: 2,
+      commits: [
+        ['a', state(7)],
+        ['b', state(7)],
+        ['c', state(1)],
+        ['d', state(3)],
+        ['e', state(5)],
+      ],
+    },
+    {
+      name: 'single votes never win a tie, even with faults 0',
+      expectedPeers: 3,
+      faults: 0,
+      commits: [
+        ['a', state(7)],
+        ['b', state(1)],
+        ['c', state(3)],
+      ],
+    },
+    {
+      name: 'a round not reached yet: a state backed by more than f peers wins without a majority of voters',
+      expectedPeers: 4,
+      faults: 1,
+      ahead: true,
+      commits: [
+        ['a', state(9)],
+        ['b', state(9)],
+      ],
+    },
+    {
+      name: 'a round not reached yet: a single commit does not win',
+      expectedPeers: 4,
+      faults: 1,
+      ahead: true,
+      commits: [['a', state(9)]],
+    },
+    {
+      name: 'equal roots: the lower weights hash wins',
+      expectedPeers: 4,
+      faults: 1,
+      commits: [
+        ['a', state(4, 9)],
+        ['b', state(4, 9)],
+        ['c', state(4, 3)],
+        ['d', state(4, 3)],
+      ],
+    },
+  ]
+  const agreement = {
+    specRevision: revision,
+    description: 'The decided state of a round from its commits, SPEC.md 12.2 (null: undecided)',
+    cases: agreementCases.map((c) => {
+      const decided = decidedState(c.commits, c.expectedPeers, c.faults, c.ahead ?? false)
+      return {
+        name: c.name,
+        expectedPeers: c.expectedPeers,
+        faults: c.faults,
+        ahead: c.ahead ?? false,
+        commits: c.commits.map(([peer, r]) => ({
+          peer,
+          stateRootHex: toHex(r.stateRoot),
+          weightsHash: r.weightsHash,
+          stateSize: r.stateSize,
+        })),
+        decided: decided
+          ? {
+              stateRootHex: toHex(decided.record.stateRoot),
+              weightsHash: decided.record.weightsHash,
+              peers: decided.peers,
+            }
+          : null,
+      }
+    }),
+  }
+
+  return { keys, prng, genesis, data, deltas, merkle, messages, gossip, aggregation, outer, agreement }
 }
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)

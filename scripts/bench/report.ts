@@ -21,4 +21,3 @@ export function writeSection(file: string, key: string, body: string): void {
       : `${existing.trimEnd()}\n\n${section}\n`
   writeFileSync(file, next)
 }
-

@@ -5,5 +5,6 @@ export type NodeEvent =
   | { type: 'listening'; peerId: string; addresses: string[]; backend: string; api: string | null }
   | { type: 'ready'; peers: number; initialEvalLoss: number; round: number }
   | { type: 'round'; report: RoundReport }
+  | { type: 'synced'; round: number; weightsHash: string; why: 'behind' | 'minority' }
   | { type: 'done'; weightsHash: string; bytesSent: number; bytesReceived: number }
   | { type: 'error'; message: string }

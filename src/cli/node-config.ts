@@ -27,6 +27,7 @@ export const nodeConfigSchema = z.strictObject({
   startTimeout: z.number().int().min(1),
   logLevel: z.enum(LOG_LEVELS).optional(),
   backend: z.enum(BACKEND_NAMES),
+  slowdown: z.number().min(1).max(1000),
 })
 
 export type NodeConfig = z.infer<typeof nodeConfigSchema>

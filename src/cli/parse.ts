@@ -10,6 +10,16 @@ export function positiveInt(name: string) {
   }
 }
 
+/** A number >= 1 (a factor). */
+export function atLeastOne(name: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!Number.isFinite(n) || n < 1)
+      throw new InvalidArgumentError(`${name} must be a number >= 1 (got ${value})`)
+    return n
+  }
+}
+
 export function nonNegativeInt(name: string) {
   return (value: string): number => {
     const n = Number(value)

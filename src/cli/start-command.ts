@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander'
 import { DEFAULT_PROOF_RETENTION } from '../node/node.js'
 import { BACKEND_NAMES } from '../train/backend.js'
 import { envName } from './node-config.js'
-import { collect, nonNegativeInt, positiveInt } from './parse.js'
+import { atLeastOne, collect, nonNegativeInt, positiveInt } from './parse.js'
 
 /** A start option that can also come from the environment (DTRAIN_*) and the config file. */
 const nodeOption = (flags: string, description: string, field: string) =>
@@ -104,6 +104,15 @@ export function addStartOptions(command: Command): Command {
         'log level: trace, debug, info, warn, error (default: info; warn on a terminal)',
         'logLevel',
       ),
+    )
+    .addOption(
+      nodeOption(
+        '--slowdown <factor>',
+        'drills only: train this many times slower than this machine can, to play a straggler',
+        'slowdown',
+      )
+        .argParser(atLeastOne('--slowdown'))
+        .default(1),
     )
     .addOption(
       new Option(

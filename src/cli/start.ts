@@ -42,10 +42,13 @@ export async function runStart(config: NodeConfig): Promise<number> {
     stateDir: config.state,
     dataPath: config.data,
     trainWorkers: config.trainWorkers,
+    trainSlowdown: config.slowdown,
     allowlist: config.allow,
     proofRetention: config.proofRetention,
     onInnerStep: progress ? (step, steps) => progress.step(round, step, steps) : undefined,
     onPhase: progress ? (r, phase) => phase !== 'train' && progress.phase(r, phase) : undefined,
+    onSynced: (syncedRound, weightsHash, why) =>
+      emit({ type: 'synced', round: syncedRound, weightsHash, why }),
   })
   let api: ApiServer | undefined
   try {

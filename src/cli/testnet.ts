@@ -44,6 +44,10 @@ export interface TestnetSummary {
   bytesSentPerNode: number[]
   bytesReceivedPerNode: number[]
   secondsPerRound: number[]
+  /** each node's largest resident memory at the end of a round */
+  peakRssBytesPerNode: number[]
+  /** each node's CPU seconds over the run, by round phase */
+  cpuSecondsPerNode: Array<Record<string, number>>
   backend: string
 }
 
@@ -172,6 +176,9 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
           child.reports.push(event.report)
           reportRound(event.report.round)
           break
+        case 'synced':
+          say(`node ${child.index}: adopted the network's state of round ${event.round + 1} (${event.why})`)
+          break
         case 'done':
           child.done = event
           break
@@ -181,9 +188,14 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
       }
     }
 
+    const printed = new Set<number>()
     const reportRound = (round: number) => {
-      if (children.length < options.nodes || !children.every((c) => c.reports.length > round)) return
-      const reports = children.map((c) => c.reports[round])
+      // A node that adopted the network's state (behind) skipped rounds: it never reports them.
+      if (children.length < options.nodes || printed.has(round)) return
+      if (!children.every((c) => (c.reports.at(-1)?.round ?? -1) >= round)) return
+      printed.add(round)
+      const reports = children.flatMap((c) => c.reports.filter((r) => r.round === round))
+      if (reports.length === 0) return
       const hashes = new Set(reports.map((r) => r.weightsHash))
       const mean = (f: (r: (typeof reports)[number]) => number) =>
         reports.reduce((s, r) => s + f(r), 0) / reports.length
@@ -208,7 +220,8 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   process.off('SIGINT', onSigint)
   process.off('SIGTERM', onSigint)
 
-  const roundsCompleted = Math.min(...children.map((c) => c.reports.length))
+  const roundsCompleted = Math.min(...children.map((c) => (c.reports.at(-1)?.round ?? -1) + 1))
+  const reportsOf = (r: number) => children.flatMap((c) => c.reports.filter((x) => x.round === r))
   const modelHashes = children.map((c) => c.done?.weightsHash ?? c.reports.at(-1)?.weightsHash ?? '')
   const agreed = new Set(modelHashes).size === 1 && modelHashes[0] !== ''
   const first = children[0]
@@ -219,14 +232,24 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     runId,
     stateDir,
     evalLoss: [first.initialEvalLoss ?? Number.NaN, ...first.reports.map((r) => r.evalLoss)],
-    trainLoss: Array.from({ length: roundsCompleted }, (_, r) => children.map((c) => c.reports[r].trainLoss)),
+    trainLoss: Array.from({ length: roundsCompleted }, (_, r) =>
+      children.map((c) => c.reports.find((x) => x.round === r)?.trainLoss ?? Number.NaN),
+    ),
     modelHashes,
     agreed,
     bytesSentPerNode: children.map((c) => c.done?.bytesSent ?? c.reports.at(-1)?.bytesSent ?? 0),
     bytesReceivedPerNode: children.map((c) => c.done?.bytesReceived ?? c.reports.at(-1)?.bytesReceived ?? 0),
     secondsPerRound: Array.from({ length: roundsCompleted }, (_, r) =>
-      Math.max(...children.map((c) => Object.values(c.reports[r].phaseSeconds).reduce((a, b) => a + b, 0))),
+      Math.max(...reportsOf(r).map((x) => Object.values(x.phaseSeconds).reduce((a, b) => a + b, 0))),
     ),
+    peakRssBytesPerNode: children.map((c) => Math.max(0, ...c.reports.map((r) => r.rssBytes))),
+    cpuSecondsPerNode: children.map((c) => {
+      const total: Record<string, number> = {}
+      for (const r of c.reports)
+        for (const [phase, seconds] of Object.entries(r.cpuSeconds))
+          total[phase] = (total[phase] ?? 0) + seconds
+      return total
+    }),
     backend: first.backend ?? 'unknown',
   }
   const ok =

@@ -71,6 +71,12 @@ export class NodeMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   })
+  readonly redials = new Counter({
+    name: 'dtrain_redials_total',
+    help: 'Dials of lost peers (bootstrap peers and peers of the run) by the peer keeper, by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  })
   readonly refusedConnections = new Counter({
     name: 'dtrain_refused_connections_total',
     help: 'Connections the allowlist refused',
@@ -110,6 +116,22 @@ export class NodeMetrics {
   readonly equivocations = new Counter({
     name: 'dtrain_equivocations_total',
     help: 'Peers caught signing two different deltas for one round (their contribution is excluded)',
+    registers: [this.registry],
+  })
+  readonly settledRounds = new Counter({
+    name: 'dtrain_settle_recomputes_total',
+    help: 'rounds recomputed in the settle step because peers aggregated deltas this node had left out (SPEC.md 11)',
+    registers: [this.registry],
+  })
+  readonly peerPenalties = new Counter({
+    name: 'dtrain_peer_penalties_total',
+    help: 'Penalties given to peers outside gossip (SPEC.md 2.7), by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+  readonly bannedPeers = new Counter({
+    name: 'dtrain_banned_peers_total',
+    help: 'Peers hung up and refused because their score fell below the graylist threshold (SPEC.md 2.7)',
     registers: [this.registry],
   })
   readonly commitMismatches = new Counter({

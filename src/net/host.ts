@@ -14,6 +14,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { LIMITS } from '../constants.js'
+import { gossipScoreParams } from './peer-guard.js'
 
 export interface HostOptions {
   privateKey: PrivateKey
@@ -33,14 +34,27 @@ export interface HostOptions {
   allowlist?: readonly string[]
   /** Called with the peer id of each connection the allowlist refused. */
   onRefused?: (peer: string) => void
+  /** Peers refused either way for now (PeerGuard's bans, SPEC.md 2.7). */
+  isBanned?: (peer: string) => boolean
+  /** Gossipsub peer scoring for a run's topics, with dtrain's own penalties (SPEC.md 2.7). */
+  gossipScore?: { topics: readonly string[]; appPenalty: (peer: string) => number }
 }
 
-/** The connection gater of an allowlist (HostOptions.allowlist). */
-export function allowlistGater(allowed: readonly string[], onRefused?: (peer: string) => void) {
-  const set = new Set(allowed)
+/**
+ * The connection gater of an allowlist (HostOptions.allowlist) and of bans (HostOptions.isBanned):
+ * a peer is refused when a list is given and it is not on it, or when it is banned.
+ */
+export function allowlistGater(
+  allowed: readonly string[] | undefined,
+  onRefused?: (peer: string) => void,
+  isBanned?: (peer: string) => boolean,
+) {
+  const set = allowed ? new Set(allowed) : undefined
   const deny = (peer: PeerId): boolean => {
-    const refused = !set.has(peer.toString())
-    if (refused) onRefused?.(peer.toString())
+    const id = peer.toString()
+    if (isBanned?.(id)) return true
+    const refused = set !== undefined && !set.has(id)
+    if (refused) onRefused?.(id)
     return refused
   }
   return {
@@ -53,6 +67,9 @@ export function allowlistGater(allowed: readonly string[], onRefused?: (peer: st
 export type Host = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown }>
 
 export async function createHost(options: HostOptions): Promise<Host> {
+  const score = options.gossipScore
+    ? gossipScoreParams(options.gossipScore.topics, options.gossipScore.appPenalty)
+    : undefined
   return (await createLibp2p({
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
@@ -64,7 +81,10 @@ export async function createHost(options: HostOptions): Promise<Host> {
     // start together behind one address (a testnet on one machine, peers behind one NAT) lost
     // their bootstrap connections beyond the fifth, and bootstrap does not retry.
     connectionManager: { inboundConnectionThreshold: 64, maxIncomingPendingConnections: 64 },
-    connectionGater: options.allowlist ? allowlistGater(options.allowlist, options.onRefused) : undefined,
+    connectionGater:
+      options.allowlist || options.isBanned
+        ? allowlistGater(options.allowlist, options.onRefused, options.isBanned)
+        : undefined,
     metrics: options.metricsRegistry
       ? prometheusMetrics({ registry: options.metricsRegistry, preserveExistingMetrics: true })
       : undefined,
@@ -80,7 +100,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
         // gossipsub penalises more than 10 peers on one IP address (a Sybil guard, kept for real
         // addresses); every node of a testnet on one machine shares the loopback address, and
         // beyond 10 of them the penalty graylisted them all and gossip stopped.
-        scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) },
+        scoreParams: { ...score?.params, IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) },
+        scoreThresholds: score?.thresholds,
       }),
     },
   })) as unknown as Host

@@ -99,6 +99,8 @@ export async function serveChunks(
   source: DeltaSource,
   counters: TransferCounters,
   onError: (peer: PeerId, err: Error) => void,
+  /** a request this node answered BAD_REQUEST or NOT_FOUND (peer scoring, SPEC.md 2.7) */
+  onRefusedRequest?: (peer: PeerId, reason: 'bad-request' | 'not-found') => void,
 ): Promise<void> {
   await host.handle(
     PROTOCOL.chunkProtocol,
@@ -110,6 +112,8 @@ export async function serveChunks(
         try {
           request = decodeChunkRequest(await lp.read({ signal }))
         } catch (err) {
+          // Not a request (malformed, oversize, or none before the timeout): no honest peer sends it.
+          onRefusedRequest?.(connection.remotePeer, 'bad-request')
           if (!(err instanceof TransferError)) throw err
           await lp.write(
             ChunkResponse.encode({ status: ChunkStatus.BAD_REQUEST, message: (err as Error).message }),
@@ -120,6 +124,7 @@ export async function serveChunks(
         }
         const held = source.get(request.root)
         if (held === undefined || BigInt(held.bytes.length) !== request.size) {
+          onRefusedRequest?.(connection.remotePeer, 'not-found')
           await lp.write(
             ChunkResponse.encode({ status: ChunkStatus.NOT_FOUND, message: 'no such delta here' }),
             { signal },

@@ -9,7 +9,7 @@ import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
-import { AggregationInputError, aggregate, type Contribution } from '../aggregate/rules.js'
+import { AggregationInputError, aggregate, type Contribution, toleratedFaults } from '../aggregate/rules.js'
 import { decodeDelta, type EncodeOptions, encodedDeltaSize } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
 import { decodeState, encodeState } from '../codec/state.js'
@@ -28,6 +28,8 @@ import {
 import { NodeMetrics } from '../metrics/node-metrics.js'
 import { RejectionLog } from '../metrics/rejection-log.js'
 import { createHost, type Host } from '../net/host.js'
+import { PEER_SCORE, PeerGuard, type PenaltyReason } from '../net/peer-guard.js'
+import { PeerKeeper } from '../net/peer-keeper.js'
 import {
   ChunkAssembly,
   fetchChunks,
@@ -39,6 +41,7 @@ import { residualInUse } from '../proof/audit.js'
 import { serveProofs } from '../proof/protocol.js'
 import { ProofRecorder } from '../proof/recorder.js'
 import { ProofStore } from '../proof/store.js'
+import { decidedState } from '../round/agreement.js'
 import { collectDeadlineMs, DEADLINE_HISTORY_ROUNDS } from '../round/deadline.js'
 import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js'
 import { DeltaStore } from '../store/delta-store.js'
@@ -76,10 +79,17 @@ export interface NodeOptions {
    * backends and none on the native ones; 1 trains on the main thread (the default)
    */
   trainWorkers?: number | 'auto'
+  /**
+   * Drills only: train this many times slower than the machine can (each inner step is followed
+   * by a sleep of (factor - 1) times its duration), to play a straggler. Default 1.
+   */
+  trainSlowdown?: number
   /** called after each inner step (a terminal progress bar) */
   onInnerStep?: (step: number, steps: number) => void
   /** called when a phase of a round begins */
   onPhase?: (round: number, phase: Phase) => void
+  /** called when the node adopted the network's state of `round` (SPEC.md 12.2) */
+  onSynced?: (round: number, weightsHash: string, why: 'behind' | 'minority') => void
 }
 
 /** Rounds of proof-of-learning checkpoints a node keeps unless told otherwise. */
@@ -141,6 +151,13 @@ export interface RoundReport {
   bytesSent: number
   bytesReceived: number
   phaseSeconds: Record<Phase, number>
+  /**
+   * CPU seconds (user + system) of this process during each phase; what the node does for its
+   * peers meanwhile (serving chunks, relaying gossip) counts in the phase it happens in
+   */
+  cpuSeconds: Record<Phase, number>
+  /** resident memory of the process at the end of the round */
+  rssBytes: number
   tokensPerSecond: number
   /** bytes of the proofs of learning this node keeps (all rounds retained) */
   proofBytes: number
@@ -150,6 +167,8 @@ interface CommitRecord {
   weightsHash: string
   stateRoot: Uint8Array
   stateSize: number
+  /** the roots of the deltas the committer aggregated (SPEC.md 5.5); the settle step reads them */
+  deltaHashes?: Uint8Array[]
 }
 
 /** Commits kept in memory at most (all rounds together); a flood of commits cannot grow it further. */
@@ -157,6 +176,8 @@ const MAX_COMMITS_TRACKED = 65_536
 
 interface PeerDelta {
   deltaHash: Uint8Array
+  /** weights hash of the state the peer trained from (announcement field 5); absent if excluded */
+  baseHash?: Uint8Array
   /** 'excluded': the peer equivocated in this round; none of its deltas for it count (SPEC.md 5.6) */
   state: 'fetching' | 'valid' | 'failed' | 'excluded'
   values?: Float32Array
@@ -166,6 +187,8 @@ interface PeerDelta {
   failure?: string
   /** the signed announcement as received, kept as evidence should the peer equivocate */
   envelope: Uint8Array
+  /** the contribution check's decision, once made (the settle step must not score a delta twice) */
+  kept?: boolean
 }
 
 /** Peers asked for one delta at most (SPEC.md 10.4). */
@@ -216,6 +239,11 @@ export class DtrainNode {
   readonly proofs: ProofStore
   /** training worker threads, when the node uses more than one core */
   private pool?: GradientPool
+  private keeper!: PeerKeeper
+  private guard = new PeerGuard()
+  private unwatch?: () => void
+  /** hex weights hash of the state the current round trains from */
+  private roundBaseHex = ''
   private phase: NodeStatus['phase'] = 'idle'
   private innerStep = 0
   private readonly history: NodeStatus['history'] = []
@@ -275,7 +303,14 @@ export class DtrainNode {
     const pool = workers > 1 ? await GradientPool.create(genesis.model, backend.backend, workers) : undefined
     if (pool) options.logger.info({ workers }, 'training in worker threads')
     const metrics = new NodeMetrics()
+    const guard = new PeerGuard()
+    const runIdHex = toHex(runIdOf(genesis))
     const host = await createHost({
+      isBanned: (peer) => guard.isBanned(peer),
+      gossipScore: {
+        topics: [deltaTopic(runIdHex), commitTopic(runIdHex), evidenceTopic(runIdHex)],
+        appPenalty: (peer) => guard.penalty(peer),
+      },
       metricsRegistry: metrics.registry,
       privateKey: options.privateKey,
       listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'],
@@ -289,9 +324,28 @@ export class DtrainNode {
     })
     const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, corpus.train.length, metrics)
     node.pool = pool
+    node.guard = guard
     try {
+      node.keeper = new PeerKeeper(
+        host,
+        {
+          bootstrap: options.bootstrap ?? [],
+          onRedial: (result) => metrics.redials.inc({ result }),
+          // public on the GossipSub class, not declared by its interface
+          gossipStreams: (
+            host.services.pubsub as unknown as { streamsOutbound?: ReadonlyMap<string, unknown> }
+          ).streamsOutbound,
+        },
+        options.logger.child({ component: 'peers' }),
+      )
       await node.restore()
       await node.wire()
+      node.keeper.start()
+      node.unwatch = guard.watch(
+        host,
+        (peer) => node.gossipScore(peer),
+        (peer, score) => node.banned(peer, score),
+      )
     } catch (err) {
       await node.stop()
       throw err
@@ -331,14 +385,20 @@ export class DtrainNode {
       async (peer: PeerId, message: Message): Promise<TopicValidatorResult> => {
         const origin = message.type === 'signed' ? message.from : undefined
         if (allowed && !(origin && allowed.has(origin.toString()))) {
+          // The author is penalised (REJECT); a member that relays it may simply have no list
+          // itself, so the message is only dropped (IGNORE) and its score left alone.
+          const action = origin?.equals(peer) ? 'reject' : 'ignore'
           this.countVerdict(
             topic,
-            { action: 'reject', reason: 'not-allowed', detail: 'author not on the allowlist' },
+            { action, reason: 'not-allowed', detail: 'author not on the allowlist' },
             origin,
           )
-          return 'reject' as TopicValidatorResult
+          return action as TopicValidatorResult
         }
-        return next(peer, message)
+        const verdict = await next(peer, message)
+        // A peer whose message passed validation takes part in this run: keep a connection to it.
+        if (verdict === 'accept' && origin) this.keeper.keep(origin)
+        return verdict
       }
     pubsub.topicValidators.set(
       deltaTopicName,
@@ -356,23 +416,19 @@ export class DtrainNode {
     pubsub.subscribe(commitTopicName)
     pubsub.subscribe(evidenceTopic(this.runIdHex))
     await this.proofs.open()
-    await serveProofs(this.host, this.runId, this.proofs, (peer, err) =>
+    const serveFailed = (what: string) => (peer: PeerId, err: Error) =>
       this.rejections.report(
         'warn',
         peer.toString(),
         'serve-failed',
         { err: err.message },
-        'serving a proof failed',
-      ),
+        `serving ${what} failed`,
+      )
+    await serveProofs(this.host, this.runId, this.proofs, serveFailed('a proof'), (peer) =>
+      this.penalize(peer.toString(), 'bad-request'),
     )
-    await serveChunks(this.host, this.store, this.counters, (peer, err) =>
-      this.rejections.report(
-        'warn',
-        peer.toString(),
-        'serve-failed',
-        { err: err.message },
-        'serving a delta failed',
-      ),
+    await serveChunks(this.host, this.store, this.counters, serveFailed('a delta'), (peer, reason) =>
+      this.penalize(peer.toString(), reason),
     )
   }
 
@@ -413,10 +469,36 @@ export class DtrainNode {
       this.commitCount++
     }
     this.commits.set(round, byPeer)
-    byPeer.set(peer, { weightsHash: toHex(hash), stateRoot, stateSize })
+    byPeer.set(peer, {
+      weightsHash: toHex(hash),
+      stateRoot,
+      stateSize,
+      deltaHashes: verdict.value.message.deltaHashes,
+    })
     this.checkCommitAgreement(round, peer, toHex(hash))
     this.notify()
     return 'accept' as TopicValidatorResult
+  }
+
+  /** A peer's gossipsub score, dtrain's penalties included (SPEC.md 2.7). */
+  gossipScore(peer: string): number {
+    // The gossipsub class has getScore; its public interface does not declare it.
+    const scored = this.host.services.pubsub as unknown as { getScore?: (peer: string) => number }
+    return scored.getScore?.(peer) ?? 0
+  }
+
+  private penalize(peer: string, reason: PenaltyReason): void {
+    this.guard.penalize(peer, reason)
+    this.metrics.peerPenalties.inc({ reason })
+  }
+
+  private banned(peer: string, score: number): void {
+    this.keeper.forget(peer)
+    this.metrics.bannedPeers.inc()
+    this.log.warn(
+      { remote: peer, score, banSeconds: PEER_SCORE.banMs / 1000 },
+      'peer score below the graylist threshold: hung up and banned',
+    )
   }
 
   /** Counts every verdict by topic and reason; logs non-accepts once per peer and reason per window. */
@@ -511,6 +593,7 @@ export class DtrainNode {
     this.deltas.set(round, byPeer)
     const entry: PeerDelta = {
       deltaHash: announcement.message.deltaHash,
+      baseHash: announcement.message.baseHash,
       state: 'fetching',
       envelope: message,
     }
@@ -592,6 +675,7 @@ export class DtrainNode {
         maxPasses: FETCH_PASSES,
         onBadSource: (peer, err) => {
           this.metrics.deltaRejections.inc({ reason: 'bad-chunk' })
+          this.penalize(peer.toString(), 'bad-chunk')
           this.rejections.report(
             'warn',
             peer.toString(),
@@ -670,23 +754,35 @@ export class DtrainNode {
    * Scores feed a per-peer reputation (an exponential average); with a threshold set, deltas
    * scoring above it are left out of the aggregate.
    */
-  private checkContributions(round: number, log: Logger): Contribution[] {
+  private checkContributions(
+    round: number,
+    log: Logger,
+    weights: Float32Array,
+    among?: Set<string>,
+  ): Contribution[] {
     const { contribution, outer, eval: evalConfig } = this.options.genesis
-    if (!contribution.check) return this.validContributions(round)
+    const candidates = this.validContributions(round).filter((c) => !among || among.has(toHex(c.id)))
+    if (!contribution.check) return candidates
+    const ids = new Set(candidates.map((c) => toHex(c.id)))
     const windows = this.heldOutOffsets.slice(0, contribution.windows)
-    const weights = this.state.weights
-    const base = this.trainer.evaluate(weights, windows, evalConfig.batchSize)
+    let base: number | undefined
     const lr = Math.fround(outer.optimizer.lr)
     const kept: Contribution[] = []
     for (const [peer, entry] of this.deltas.get(round) ?? []) {
-      if (entry.state !== 'valid' || !entry.values) continue
+      if (!entry.values || !ids.has(toHex(entry.deltaHash))) continue
+      if (entry.kept !== undefined) {
+        if (entry.kept) kept.push({ id: entry.deltaHash, values: entry.values })
+        continue
+      }
+      base ??= this.trainer.evaluate(weights, windows, evalConfig.batchSize)
       const values = entry.values
       const trial = Float32Array.from(weights, (w, i) => w - lr * values[i])
       const score = this.trainer.evaluate(trial, windows, evalConfig.batchSize) - base
       const reputation = 0.8 * (this.reputation.get(peer) ?? 0) + 0.2 * score
       this.reputation.set(peer, reputation)
       this.metrics.contributionScore.set({ peer }, score)
-      if (contribution.maxLossIncrease !== null && !(score <= contribution.maxLossIncrease)) {
+      entry.kept = contribution.maxLossIncrease === null || score <= contribution.maxLossIncrease
+      if (!entry.kept) {
         this.metrics.deltaRejections.inc({ reason: 'contribution-check' })
         log.warn(
           { phase: 'collect', remote: peer, score, threshold: contribution.maxLossIncrease },
@@ -699,12 +795,27 @@ export class DtrainNode {
     return kept
   }
 
+  /**
+   * The round's valid deltas trained from this node's own global weights (SPEC.md 11.1): a delta
+   * of a peer on another state (one in the minority, or a straggler that has not synced yet) is
+   * a change of other weights and is left out, or nodes on different states would mix their
+   * lineages and never agree again.
+   */
   private validContributions(round: number): Contribution[] {
     const out: Contribution[] = []
     for (const entry of this.deltas.get(round)?.values() ?? []) {
-      if (entry.state === 'valid' && entry.values) out.push({ id: entry.deltaHash, values: entry.values })
+      if (entry.state !== 'valid' || !entry.values) continue
+      if (entry.baseHash && toHex(entry.baseHash) !== this.roundBaseHex) continue
+      out.push({ id: entry.deltaHash, values: entry.values })
     }
     return out
+  }
+
+  /** Peers whose delta for the round arrived and verified, whatever state they trained from. */
+  private arrivedDeltas(round: number): number {
+    let count = 0
+    for (const entry of this.deltas.get(round)?.values() ?? []) if (entry.state === 'valid') count++
+    return count
   }
 
   /**
@@ -732,27 +843,22 @@ export class DtrainNode {
 
   /**
    * Agreement and catch-up (SPEC.md 12.2), from the commits received so far: take the most recent
-   * round R (not older than the last round) whose commits agree on one state root with at least
-   * floor(expectedPeers / 2) + 1 votes, this node's own commit counted. If R is ahead of this node,
+   * round R (not older than the last round) with a decided state (decidedState: commits from a
+   * majority of the expected peers, this node's own counted; the most votes, then the lowest
+   * state root). If R is ahead of this node,
    * or R is its last round and its own state differs, it fetches that state from the peers that
    * committed it, verifies it, and continues from round R + 1. Returns true when it synced.
    */
   async reconcile(): Promise<boolean> {
-    const threshold = Math.floor(this.options.genesis.round.expectedPeers / 2) + 1
     const rounds = [...this.commits.keys()].filter((r) => r >= this.currentRound - 1).sort((a, b) => b - a)
     for (const round of rounds) {
-      const votes = new Map<string, { record: CommitRecord; peers: string[] }>()
-      const tally = (peer: string, record: CommitRecord) => {
-        const key = `${toHex(record.stateRoot)}/${record.weightsHash}/${record.stateSize}`
-        const entry = votes.get(key) ?? { record, peers: [] }
-        entry.peers.push(peer)
-        votes.set(key, entry)
-      }
-      for (const [peer, record] of this.commits.get(round) ?? []) tally(peer, record)
       const own = this.ownCommits.get(round)
-      if (own) tally(this.peerId.toString(), own)
-      const top = [...votes.values()].sort((a, b) => b.peers.length - a.peers.length)[0]
-      if (top === undefined || top.peers.length < threshold) continue
+      const commits: Array<[string, CommitRecord]> = [...(this.commits.get(round) ?? [])]
+      if (own) commits.push([this.peerId.toString(), own])
+      const { expectedPeers } = this.options.genesis.round
+      const faults = toleratedFaults(this.options.genesis.aggregation, expectedPeers)
+      const top = decidedState(commits, expectedPeers, faults, round >= this.currentRound)
+      if (top === undefined) continue
       const behind = round >= this.currentRound
       const minority = !behind && own !== undefined && toHex(own.stateRoot) !== toHex(top.record.stateRoot)
       if (!behind && !minority) return false
@@ -803,6 +909,7 @@ export class DtrainNode {
         { why, sources: sources.length, weightsHash: record.weightsHash.slice(0, 16) },
         'synced the global state from peers',
       )
+      this.options.onSynced?.(round, record.weightsHash, why)
       return true
     } catch (err) {
       this.metrics.stateSyncFailures.inc()
@@ -823,16 +930,19 @@ export class DtrainNode {
     const round = this.currentRound
     this.roundStartedAt.set(round, Date.now())
     const log = this.log.child({ round })
-    const phaseSeconds: Record<Phase, number> = {
+    const zero = (): Record<Phase, number> => ({
       train: 0,
       announce: 0,
       collect: 0,
       aggregate: 0,
       commit: 0,
       eval: 0,
-    }
+    })
+    const phaseSeconds = zero()
+    const cpuSeconds = zero()
     const timed = async <T>(phase: Phase, fn: () => Promise<T> | T): Promise<T> => {
       const started = performance.now()
+      const cpuBefore = process.cpuUsage()
       this.phase = phase
       this.options.onPhase?.(round, phase)
       log.debug({ phase }, 'phase start')
@@ -840,24 +950,34 @@ export class DtrainNode {
         return await fn()
       } finally {
         phaseSeconds[phase] = (performance.now() - started) / 1000
+        const cpu = process.cpuUsage(cpuBefore)
+        cpuSeconds[phase] = (cpu.user + cpu.system) / 1e6
         this.metrics.phaseSeconds.set({ phase }, phaseSeconds[phase])
       }
     }
     this.metrics.round.set(round)
     const baseHash = weightsHash(this.state.weights)
+    this.roundBaseHex = toHex(baseHash)
     const myPeerBytes = peerIdBytes(this.peerId)
 
     const seed = { runId: this.runId, baseHash, peerId: myPeerBytes, round }
     let proofBytes = 0
     const recorder = new ProofRecorder()
     this.innerStep = 0
+    const slowdown = this.options.trainSlowdown ?? 1
+    let stepStarted = performance.now()
     const trained = await timed('train', () =>
       this.trainer.trainRound(this.state.weights, seed, {
-        yieldEvery: () => {
+        yieldEvery: async () => {
           this.innerStep++
           this.metrics.innerStep.set(this.innerStep)
           this.options.onInnerStep?.(this.innerStep, genesis.inner.steps)
-          return yieldToEventLoop()
+          if (slowdown > 1)
+            await new Promise((resolve) =>
+              setTimeout(resolve, (performance.now() - stepStarted) * (slowdown - 1)),
+            )
+          await yieldToEventLoop()
+          stepStarted = performance.now()
         },
         signal: this.abort.signal,
         checkpointEvery: genesis.proof.checkpointInterval,
@@ -899,6 +1019,7 @@ export class DtrainNode {
       this.deltas.set(round, byPeer)
       byPeer.set(this.peerId.toString(), {
         deltaHash,
+        baseHash,
         state: 'valid',
         values: compressed.sent,
         envelope: signed,
@@ -926,7 +1047,9 @@ export class DtrainNode {
       let deadline = started + deadlineMs
       for (;;) {
         const have = this.validContributions(round).length
-        if (have >= expectedPeers) return false
+        // Collect ends once every expected peer's delta is here, usable or not (a peer on another
+        // state will not send another one this round).
+        if (this.arrivedDeltas(round) >= expectedPeers) return false
         if (this.stopped) return true
         if (Date.now() >= deadline) {
           // Below quorum the deadline is extended once, by its own length and at least to
@@ -946,7 +1069,13 @@ export class DtrainNode {
       }
     })
     this.recordArrivals(round)
-    const contributions = this.checkContributions(round, log)
+    const otherBase = this.arrivedDeltas(round) - this.validContributions(round).length
+    if (otherBase > 0) {
+      this.metrics.deltaRejections.inc({ reason: 'other-base' }, otherBase)
+      log.info({ phase: 'collect', otherBase }, 'deltas trained from other global weights left out')
+    }
+    const before = { state: this.state, reference: this.lastAggregate }
+    let contributions = this.checkContributions(round, log, before.state.weights)
     if (contributions.length < minPeers) {
       this.metrics.belowQuorumRounds.inc()
       log.warn(
@@ -961,48 +1090,41 @@ export class DtrainNode {
       )
     }
 
-    await timed('aggregate', () => {
-      const seed = new Uint8Array(40)
-      seed.set(this.runId)
-      new DataView(seed.buffer).setBigUint64(32, BigInt(round), true)
-      const context = { seed, reference: this.lastAggregate }
-      let aggregated: Float32Array
-      try {
-        aggregated = aggregate(genesis.aggregation, contributions, context)
-      } catch (err) {
-        if (!(err instanceof AggregationInputError)) throw err
-        // Too few deltas arrived for the rule's declared f: every node in this situation falls
-        // back to the coordinate median of the same set (SPEC.md 8.10), so they stay in step.
-        log.warn(
-          { phase: 'aggregate', err: err.message, contributors: contributions.length },
-          'falling back to the median',
-        )
-        this.metrics.aggregationFallbacks.inc()
-        aggregated = aggregate({ rule: 'median' }, contributions, context)
-      }
-      this.lastAggregate = aggregated
-      this.state = nesterovStep(this.state, aggregated, genesis.outer.optimizer)
-    })
-
-    const newHashHex = toHex(weightsHash(this.state.weights))
+    await timed('aggregate', () => this.aggregateRound(round, contributions, before, log))
     let committedState: Uint8Array = new Uint8Array(0)
+    // Settle (SPEC.md 11, step 6): peers whose collect closed around the deadline may have
+    // aggregated other sets. Every delta listed in a peer's commit of this round that this node
+    // holds, verified, trained from its own W_r and kept by the contribution check joins the set;
+    // the round is recomputed from W_r and committed again. Sets only grow, so the nodes that see
+    // each other's commits end on the same set.
+    const settleDeadline = Date.now() + Math.min(LIMITS.settleTimeoutMs, collectTimeoutMs)
     await timed('commit', async () => {
-      const deltaHashes = contributions.map((c) => c.id).sort(Buffer.compare)
-      // The state after this round, served to late joiners and to nodes in the minority (SPEC.md 12).
-      const stateBytes = encodeState({
-        round,
-        weights: this.state.weights,
-        momentum: this.state.momentum,
-        reference: this.lastAggregate ?? new Float32Array(this.state.weights.length),
-      })
-      const stateRoot = this.store.put(round, stateBytes)
-      committedState = stateBytes
-      const record = { weightsHash: newHashHex, stateRoot, stateSize: stateBytes.length }
-      this.ownCommits.set(round, record)
-      for (const [peer, theirs] of this.commits.get(round) ?? [])
-        this.checkCommitAgreement(round, peer, theirs.weightsHash)
-      await this.publishCommit(round, { ...record, deltaHashes })
+      committedState = await this.commitRound(round, contributions)
+      for (;;) {
+        const theirs = this.commits.get(round) ?? new Map<string, CommitRecord>()
+        const listed = new Set(contributions.map((c) => toHex(c.id)))
+        for (const record of theirs.values()) for (const h of record.deltaHashes ?? []) listed.add(toHex(h))
+        const grown = this.checkContributions(round, log, before.state.weights, listed)
+        if (grown.length > contributions.length) {
+          log.info(
+            { phase: 'commit', before: contributions.length, after: grown.length },
+            'peers aggregated deltas this node left out: recomputing the round with them',
+          )
+          this.metrics.settledRounds.inc()
+          contributions = grown
+          this.aggregateRound(round, contributions, before, log)
+          committedState = await this.commitRound(round, contributions)
+          continue
+        }
+        const own = this.ownCommits.get(round)!
+        const contributors = this.contributorsOf(round, contributions)
+        const settled = contributors.every((p) => theirs.get(p)?.weightsHash === own.weightsHash)
+        if (settled || Date.now() >= settleDeadline || this.stopped) return
+        await this.reannounceIfDue()
+        await this.changed(Math.min(settleDeadline - Date.now(), REANNOUNCE_MS))
+      }
     })
+    const newHashHex = this.ownCommits.get(round)!.weightsHash
 
     const evalLoss = await timed('eval', () => this.evaluate())
     this.metrics.evalLoss.set(evalLoss)
@@ -1028,6 +1150,8 @@ export class DtrainNode {
       bytesSent: await this.metrics.total(this.metrics.bytesSent),
       bytesReceived: await this.metrics.total(this.metrics.bytesReceived),
       phaseSeconds,
+      cpuSeconds,
+      rssBytes: process.memoryUsage().rss,
       tokensPerSecond: trained.tokensPerSecond,
       proofBytes,
     }
@@ -1035,10 +1159,71 @@ export class DtrainNode {
     log.info({ ...report, phase: 'done' }, 'round complete')
     this.phase = 'idle'
     this.metrics.tokensPerSecond.set(report.tokensPerSecond)
-    const { phaseSeconds: _, weightsHash: __, ...summary } = report
+    const { phaseSeconds: _, weightsHash: __, cpuSeconds: ___, ...summary } = report
     this.history.push(summary)
     if (this.history.length > STATUS_HISTORY) this.history.shift()
     return report
+  }
+
+  /** Applies the aggregate of `contributions` to the round's starting state (SPEC.md 8, 9). */
+  private aggregateRound(
+    round: number,
+    contributions: Contribution[],
+    before: { state: OuterState; reference?: Float32Array },
+    log: Logger,
+  ): void {
+    const { genesis } = this.options
+    const seed = new Uint8Array(40)
+    seed.set(this.runId)
+    new DataView(seed.buffer).setBigUint64(32, BigInt(round), true)
+    const context = { seed, reference: before.reference }
+    let aggregated: Float32Array
+    try {
+      aggregated = aggregate(genesis.aggregation, contributions, context)
+    } catch (err) {
+      if (!(err instanceof AggregationInputError)) throw err
+      // Too few deltas arrived for the rule's declared f: every node in this situation falls
+      // back to the coordinate median of the same set (SPEC.md 8.10), so they stay in step.
+      log.warn(
+        { phase: 'aggregate', err: err.message, contributors: contributions.length },
+        'falling back to the median',
+      )
+      this.metrics.aggregationFallbacks.inc()
+      aggregated = aggregate({ rule: 'median' }, contributions, context)
+    }
+    this.lastAggregate = aggregated
+    this.state = nesterovStep(before.state, aggregated, genesis.outer.optimizer)
+  }
+
+  /** Stores the state after `round` (served to late joiners, SPEC.md 12) and publishes its commit. */
+  private async commitRound(round: number, contributions: Contribution[]): Promise<Uint8Array> {
+    const deltaHashes = contributions.map((c) => c.id).sort(Buffer.compare)
+    const stateBytes = encodeState({
+      round,
+      weights: this.state.weights,
+      momentum: this.state.momentum,
+      reference: this.lastAggregate ?? new Float32Array(this.state.weights.length),
+    })
+    const stateRoot = this.store.put(round, stateBytes)
+    const record = {
+      weightsHash: toHex(weightsHash(this.state.weights)),
+      stateRoot,
+      stateSize: stateBytes.length,
+    }
+    this.ownCommits.set(round, record)
+    for (const [peer, theirs] of this.commits.get(round) ?? [])
+      this.checkCommitAgreement(round, peer, theirs.weightsHash)
+    await this.publishCommit(round, { ...record, deltaHashes })
+    return stateBytes
+  }
+
+  /** The other peers whose deltas are among `contributions`. */
+  private contributorsOf(round: number, contributions: Contribution[]): string[] {
+    const ids = new Set(contributions.map((c) => toHex(c.id)))
+    const peers: string[] = []
+    for (const [peer, entry] of this.deltas.get(round) ?? [])
+      if (peer !== this.peerId.toString() && ids.has(toHex(entry.deltaHash))) peers.push(peer)
+    return peers
   }
 
   /**
@@ -1139,12 +1324,19 @@ export class DtrainNode {
    * 'alone' when no commit came (the others are restarting too, or not there).
    */
   async catchUp(waitMs: number): Promise<'synced' | 'in-step' | 'behind' | 'alone'> {
-    const deadline = Date.now() + waitMs
+    let deadline = Date.now() + waitMs
+    let extended = false
     for (;;) {
       if (await this.reconcile()) return 'synced'
       const rounds = [...this.commits.keys()]
       const ahead = rounds.some((r) => r >= this.currentRound)
       if (!ahead && rounds.includes(this.currentRound - 1)) return 'in-step'
+      // Commits of later rounds came but no state is decided yet (one peer's commit of a round
+      // arrived before the others'): wait once more rather than train a round the others closed.
+      if (ahead && !extended) {
+        extended = true
+        deadline = Math.max(deadline, Date.now() + waitMs)
+      }
       if (Date.now() >= deadline || this.stopped) return ahead ? 'behind' : 'alone'
       await this.changed(Math.min(1000, deadline - Date.now()))
     }
@@ -1152,14 +1344,12 @@ export class DtrainNode {
 
   /** The node's state for `dtrain status` and the status page. */
   async status(): Promise<NodeStatus> {
-    // The gossipsub class has getScore; its public interface does not declare it.
-    const scored = this.host.services.pubsub as unknown as { getScore?: (peer: string) => number }
     const peers = this.host.getPeers().map((peer) => {
       const id = peer.toString()
       const connection = this.host.getConnections(peer)[0]
       return {
         peerId: id,
-        gossipScore: scored.getScore?.(id) ?? 0,
+        gossipScore: this.gossipScore(id),
         reputation: this.reputation.get(id) ?? null,
         address: connection ? connection.remoteAddr.toString() : null,
       }
@@ -1192,6 +1382,8 @@ export class DtrainNode {
     this.stopped = true
     this.abort.abort()
     this.notify()
+    this.keeper?.stop()
+    this.unwatch?.()
     await this.host.stop()
     await this.pool?.close()
     this.trainer.dispose()

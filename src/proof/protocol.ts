@@ -33,6 +33,8 @@ export async function serveProofs(
   runId: Uint8Array,
   store: ProofStore,
   onError: (peer: PeerId, err: Error) => void,
+  /** a request that is not a valid request (peer scoring, SPEC.md 2.7) */
+  onBadRequest?: (peer: PeerId) => void,
 ): Promise<void> {
   await host.handle(
     PROTOCOL.proofProtocol,
@@ -48,6 +50,7 @@ export async function serveProofs(
         try {
           request = ProofRequest.decode(await lp.read({ signal }))
         } catch (err) {
+          onBadRequest?.(connection.remotePeer)
           return await reply(
             ProofStatus.PROOF_BAD_REQUEST,
             `request does not decode: ${(err as Error).message}`,
@@ -55,8 +58,10 @@ export async function serveProofs(
         }
         if (request.runId.length !== HASH_LENGTH || !bytesEqual(request.runId, runId))
           return await reply(ProofStatus.PROOF_NOT_FOUND, 'this node does not train that run')
-        if (request.round > BigInt(Number.MAX_SAFE_INTEGER))
+        if (request.round > BigInt(Number.MAX_SAFE_INTEGER)) {
+          onBadRequest?.(connection.remotePeer)
           return await reply(ProofStatus.PROOF_BAD_REQUEST, 'round out of range')
+        }
         const round = Number(request.round)
         const missing = (found: { status: 'pruned' | 'not-found'; message: string }) =>
           reply(

@@ -4,6 +4,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { encodedDeltaSize } from '../../src/codec/delta.js'
 import { deltaTopic, PROTOCOL } from '../../src/constants.js'
+import { weightsHash } from '../../src/crypto/hash.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
 import { createLogger, silentLogger } from '../../src/log.js'
 import { createHost, type Host } from '../../src/net/host.js'
@@ -13,7 +14,7 @@ const logger = () =>
   process.env.DTRAIN_TEST_LOG ? createLogger(process.env.DTRAIN_TEST_LOG) : silentLogger()
 
 import { DtrainNode } from '../../src/node/node.js'
-import { parameterCount } from '../../src/train/parameters.js'
+import { initialWeights, parameterCount } from '../../src/train/parameters.js'
 import { type Genesis, runIdHex, runIdOf } from '../../src/wire/genesis.js'
 import { signAnnouncement } from '../../src/wire/messages.js'
 
@@ -58,7 +59,10 @@ export async function startAttacker(
   return { host, key, topic }
 }
 
-/** A valid fp32 announcement of round 0 by the attacker, for a delta it serves from `root`. */
+/**
+ * A valid fp32 announcement of round 0 by the attacker, for a delta it serves from `root`, on the
+ * run's real initial weights (a delta on other weights would be left out as `other-base`).
+ */
 export function attackerAnnouncement(
   genesis: Genesis,
   attacker: { host: Host; key: PrivateKey },
@@ -69,7 +73,7 @@ export function attackerAnnouncement(
     runId: runIdOf(genesis),
     round: 0,
     peerId: peerIdBytes(attacker.host.peerId),
-    baseHash: new Uint8Array(32),
+    baseHash: weightsHash(initialWeights(genesis.model)),
     deltaHash: root,
     encodedSize: encodedDeltaSize(parameterCount(genesis.model), { encoding: 'fp32' }),
     encoding: 'fp32',

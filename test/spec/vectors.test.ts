@@ -16,6 +16,7 @@ import { PROTOCOL } from '../../src/constants.js'
 import { verifyProof } from '../../src/crypto/merkle.js'
 import { peerIdFromBytes } from '../../src/crypto/sign.js'
 import { type AnnouncementContext, checkAnnouncement, validate } from '../../src/gossip/validate.js'
+import { decidedState } from '../../src/round/agreement.js'
 import { nesterovStep } from '../../src/round/outer.js'
 import { parseGenesis, runIdHex } from '../../src/wire/genesis.js'
 import { decodeAnnouncement, decodeCommit, decodeEvidence } from '../../src/wire/messages.js'
@@ -45,6 +46,7 @@ describe('protocol/vectors', () => {
       'gossip',
       'aggregation',
       'outer',
+      'agreement',
     ]) {
       expect(load(name).specRevision, name).toBe(PROTOCOL.specRevision)
     }
@@ -209,5 +211,30 @@ describe('vectors checked with the standard primitives alone', () => {
     )
     expect(Array.from(next.weights)).toEqual(o.nextWeights)
     expect(Array.from(next.momentum)).toEqual(o.nextMomentumBuffer)
+  })
+
+  it('agreement: every case decides the recorded state, whatever the order of the commits', () => {
+    const a = load('agreement')
+    expect(a.cases.length).toBeGreaterThanOrEqual(9)
+    for (const c of a.cases) {
+      const commits = c.commits.map(
+        (x: { peer: string; stateRootHex: string; weightsHash: string; stateSize: number }) =>
+          [
+            x.peer,
+            { stateRoot: hexToBytes(x.stateRootHex), weightsHash: x.weightsHash, stateSize: x.stateSize },
+          ] as const,
+      )
+      for (const order of [commits, [...commits].reverse()]) {
+        const decided = decidedState(order, c.expectedPeers, c.faults, c.ahead)
+        expect(
+          decided
+            ? { stateRootHex: bytesToHex(decided.record.stateRoot), weightsHash: decided.record.weightsHash }
+            : null,
+          c.name,
+        ).toEqual(
+          c.decided ? { stateRootHex: c.decided.stateRootHex, weightsHash: c.decided.weightsHash } : null,
+        )
+      }
+    }
   })
 })

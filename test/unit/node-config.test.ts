@@ -45,6 +45,7 @@ describe('node configuration', () => {
       api: '127.0.0.1:9000',
       state: './dtrain-state', // default
       backend: 'auto',
+      slowdown: 1,
     })
     env('DTRAIN_ROUNDS', '6')
     env('DTRAIN_BOOTSTRAP', '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWA,/ip4/127.0.0.1/tcp/2/p2p/12D3KooWB')

@@ -1,0 +1,194 @@
+// Keeps a node connected to the network (SPEC.md 2.6): the bootstrap peers, and every peer it has
+// been connected to or heard from whose addresses it knows, are redialed with exponential backoff
+// whenever no connection to them is open. Without it a node that lost its connections (a
+// partition, a restarted bootstrap node, a link down for longer than libp2p's connection monitor
+// tolerates) never came back: libp2p itself does not redial a peer it once dialed.
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from 'pino'
+
+export interface PeerKeeperOptions {
+  /** bootstrap multiaddrs, each ending in /p2p/<peer id> */
+  bootstrap: readonly string[]
+  /** how often the keeper looks for lost peers */
+  intervalMs?: number
+  /** first wait after a failed dial; doubles with every failure up to maxBackoffMs */
+  minBackoffMs?: number
+  maxBackoffMs?: number
+  /** peers kept at most (the oldest learned are forgotten first) */
+  maxPeers?: number
+  dialTimeoutMs?: number
+  /** called with the outcome of every redial */
+  onRedial?: (result: 'connected' | 'failed') => void
+  /**
+   * gossipsub's outbound streams by peer id (public on its GossipSub class). js gossipsub opens
+   * one when a peer connects and does not open another when that stream's connection dies while
+   * a newer connection to the peer stays up (a partition that heals leaves exactly that): the
+   * peer is then connected but gets no gossip. A kept peer that had a stream and has been
+   * without one for `gossipGraceTicks` ticks while connected is hung up, and redialed.
+   */
+  gossipStreams?: ReadonlyMap<string, unknown>
+  gossipGraceTicks?: number
+}
+
+export const PEER_KEEPER_DEFAULTS = {
+  intervalMs: 1000,
+  minBackoffMs: 1000,
+  maxBackoffMs: 30_000,
+  maxPeers: 256,
+  dialTimeoutMs: 5000,
+  gossipGraceTicks: 3,
+}
+
+interface Kept {
+  peer: PeerId
+  /** where to dial when the peer store has no address (bootstrap entries) */
+  address?: Multiaddr
+  failures: number
+  nextAttempt: number
+  dialing: boolean
+  /** whether gossipsub ever had an outbound stream to it (it speaks gossipsub) */
+  hadGossip: boolean
+  /** consecutive ticks connected without a gossip stream */
+  gossipless: number
+}
+
+export class PeerKeeper {
+  private readonly kept = new Map<string, Kept>()
+  private timer: NodeJS.Timeout | undefined
+  private readonly settings: typeof PEER_KEEPER_DEFAULTS
+
+  constructor(
+    private readonly host: Libp2p,
+    private readonly options: PeerKeeperOptions,
+    private readonly log: Logger,
+  ) {
+    this.settings = { ...PEER_KEEPER_DEFAULTS, ...definedOnly(options) }
+    for (const entry of options.bootstrap) {
+      const address = multiaddr(entry)
+      const id = address.getComponents().find((c) => c.name === 'p2p')?.value
+      if (id === undefined) throw new Error(`bootstrap address ${entry} must end in /p2p/<peer id>`)
+      this.keep(peerIdFromString(id), address)
+    }
+  }
+
+  start(): void {
+    this.host.addEventListener('peer:connect', this.onConnect)
+    this.timer = setInterval(() => this.tick(), this.settings.intervalMs)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    this.host.removeEventListener('peer:connect', this.onConnect)
+    if (this.timer) clearInterval(this.timer)
+  }
+
+  /** Keeps `peer` connected from now on (a peer heard from; dialed through the peer store). */
+  keep(peer: PeerId, address?: Multiaddr): void {
+    if (peer.equals(this.host.peerId)) return
+    const key = peer.toString()
+    const existing = this.kept.get(key)
+    if (existing) {
+      if (address && !existing.address) existing.address = address
+      return
+    }
+    if (this.kept.size >= this.settings.maxPeers) {
+      const oldest = [...this.kept.entries()].find(([, k]) => k.address === undefined)
+      if (oldest === undefined) return
+      this.kept.delete(oldest[0])
+    }
+    this.kept.set(key, {
+      peer,
+      address,
+      failures: 0,
+      nextAttempt: 0,
+      dialing: false,
+      hadGossip: false,
+      gossipless: 0,
+    })
+  }
+
+  /** Stops keeping `peer` (a banned peer, SPEC.md 2.7). */
+  forget(peer: string): void {
+    this.kept.delete(peer)
+  }
+
+  /** Peers kept and whether each is connected now (status output). */
+  snapshot(): Array<{ peer: string; connected: boolean; failures: number }> {
+    return [...this.kept.values()].map((k) => ({
+      peer: k.peer.toString(),
+      connected: this.host.getConnections(k.peer).length > 0,
+      failures: k.failures,
+    }))
+  }
+
+  private readonly onConnect = (event: CustomEvent<PeerId>) => {
+    this.keep(event.detail)
+    const kept = this.kept.get(event.detail.toString())
+    if (kept) {
+      kept.failures = 0
+      kept.nextAttempt = 0
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now()
+    for (const kept of this.kept.values()) {
+      if (kept.dialing) continue
+      if (this.host.getConnections(kept.peer).length > 0) {
+        this.checkGossip(kept)
+        continue
+      }
+      if (now >= kept.nextAttempt) void this.redial(kept)
+    }
+  }
+
+  private checkGossip(kept: Kept): void {
+    const streams = this.options.gossipStreams
+    if (streams === undefined) return
+    if (streams.has(kept.peer.toString())) {
+      kept.hadGossip = true
+      kept.gossipless = 0
+      return
+    }
+    if (!kept.hadGossip || ++kept.gossipless < this.settings.gossipGraceTicks) return
+    kept.gossipless = 0
+    kept.nextAttempt = Date.now() + this.settings.minBackoffMs
+    this.log.warn({ peer: kept.peer.toString() }, 'connected peer without a gossip stream: reconnecting')
+    void this.host.hangUp(kept.peer).catch(() => {})
+  }
+
+  private async redial(kept: Kept): Promise<void> {
+    kept.dialing = true
+    try {
+      const known = (await this.host.peerStore.get(kept.peer).catch(() => undefined))?.addresses.length ?? 0
+      const target = known > 0 || kept.address === undefined ? kept.peer : kept.address
+      await this.host.dial(target, { signal: AbortSignal.timeout(this.settings.dialTimeoutMs) })
+      kept.failures = 0
+      kept.nextAttempt = 0
+      this.options.onRedial?.('connected')
+      this.log.info({ peer: kept.peer.toString() }, 'reconnected to a lost peer')
+    } catch (err) {
+      kept.failures++
+      const backoff = Math.min(
+        this.settings.maxBackoffMs,
+        this.settings.minBackoffMs * 2 ** (kept.failures - 1),
+      )
+      kept.nextAttempt = Date.now() + backoff
+      this.options.onRedial?.('failed')
+      this.log.debug(
+        { peer: kept.peer.toString(), err: (err as Error).message, retryInMs: backoff },
+        'redial failed',
+      )
+    } finally {
+      kept.dialing = false
+    }
+  }
+}
+
+function definedOnly(options: PeerKeeperOptions): Partial<typeof PEER_KEEPER_DEFAULTS> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([k, v]) => k in PEER_KEEPER_DEFAULTS && v !== undefined),
+  ) as Partial<typeof PEER_KEEPER_DEFAULTS>
+}

@@ -1,0 +1,65 @@
+// Which state of a round the network agrees on (SPEC.md 12.2): a pure function of the commits a
+// node holds for that round, so that every node holding the same commits decides the same way.
+import { compareBytes } from '../aggregate/order.js'
+import { toHex } from '../crypto/hash.js'
+
+export interface CommittedState {
+  weightsHash: string
+  stateRoot: Uint8Array
+  stateSize: number
+}
+
+export interface StateVotes<T extends CommittedState> {
+  record: T
+  /** peer ids (strings) that committed this state */
+  peers: string[]
+}
+
+/**
+ * The decided state of a round, from one commit per peer (SPEC.md 12.2):
+ * - a state committed by a majority of the expected peers (floor(expectedPeers / 2) + 1) wins;
+ * - otherwise, once commits from such a majority are held, the state with the most votes wins,
+ *   ties broken by the lowest state root (bytewise, then weights hash and size), but only if it
+ *   has more than `faults` votes (at least 2): a state backed by more peers than the Byzantine
+ *   ones the run tolerates was computed by at least one honest node, so a few colluding peers
+ *   cannot win a tie with a state they made up.
+ * - for a round the node has not reached yet (`ahead`), the state with the most votes wins once
+ *   it has more than `faults` votes (at least 2), however few peers have committed: the node is
+ *   behind peers that went on without it, and follows them.
+ * The second case heals a partition into equal halves that stayed in step: each half holds a
+ * state with exactly half of the votes, and without a tie-break neither would ever give way. The
+ * third heals one whose halves drifted apart in rounds: the half behind adopts the state of the
+ * half ahead. Undefined when undecided.
+ */
+export function decidedState<T extends CommittedState>(
+  commits: Iterable<readonly [peer: string, record: T]>,
+  expectedPeers: number,
+  faults: number,
+  ahead = false,
+): StateVotes<T> | undefined {
+  const majority = Math.floor(expectedPeers / 2) + 1
+  const votes = new Map<string, StateVotes<T>>()
+  let voters = 0
+  for (const [peer, record] of commits) {
+    voters++
+    const key = `${toHex(record.stateRoot)}/${record.weightsHash}/${record.stateSize}`
+    const entry = votes.get(key) ?? { record, peers: [] }
+    entry.peers.push(peer)
+    votes.set(key, entry)
+  }
+  const top = [...votes.values()].sort(
+    (a, b) =>
+      b.peers.length - a.peers.length ||
+      compareBytes(a.record.stateRoot, b.record.stateRoot) ||
+      (a.record.weightsHash < b.record.weightsHash
+        ? -1
+        : a.record.weightsHash > b.record.weightsHash
+          ? 1
+          : 0) ||
+      a.record.stateSize - b.record.stateSize,
+  )[0]
+  if (top === undefined) return undefined
+  if (top.peers.length >= majority) return top
+  if ((voters >= majority || ahead) && top.peers.length > Math.max(1, faults)) return top
+  return undefined
+}

@@ -1,0 +1,114 @@
+// `dtrain start` as a child process (a real node in its own process), optionally inside a network
+// namespace, with the node's events (IPC) collected: shared by the crash and chaos drills.
+import { type ChildProcess, fork, spawn } from 'node:child_process'
+import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { NodeEvent } from '../../src/cli/events.js'
+import { defaultGenesis, type Genesis, type GenesisOptions } from '../../src/wire/genesis.js'
+
+export const cli = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
+
+export interface NodeProcess {
+  child: ChildProcess
+  events: NodeEvent[]
+  exit: Promise<number | null>
+}
+
+export interface NodeProcessOptions {
+  dir: string
+  genesisPath: string
+  bootstrap: string[]
+  rounds: number
+  listen?: string
+  /** run inside this network namespace (ip netns exec) */
+  netns?: string
+  args?: string[]
+}
+
+export function startNodeProcess(options: NodeProcessOptions): NodeProcess {
+  const args = [
+    'start',
+    '--genesis',
+    options.genesisPath,
+    '--state',
+    options.dir,
+    '--listen',
+    options.listen ?? '/ip4/127.0.0.1/tcp/0',
+    '--rounds',
+    String(options.rounds),
+    '--api',
+    'off',
+    '--train-workers',
+    '1',
+    '--start-timeout',
+    '20',
+    ...options.bootstrap.flatMap((b) => ['--bootstrap', b]),
+    ...(options.args ?? []),
+  ]
+  const stdio: ['ignore', 'ignore', 'pipe', 'ipc'] = ['ignore', 'ignore', 'pipe', 'ipc']
+  const child = options.netns
+    ? spawn('ip', ['netns', 'exec', options.netns, process.execPath, cli, ...args], { stdio })
+    : fork(cli, args, { stdio })
+  mkdirSync(options.dir, { recursive: true })
+  child.stderr?.pipe(createWriteStream(join(options.dir, `node-${child.pid}.log`)))
+  const events: NodeEvent[] = []
+  child.on('message', (e: NodeEvent) => events.push(e))
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return { child, events, exit }
+}
+
+export async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = fn()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+export type RoundEvent = Extract<NodeEvent, { type: 'round' }>
+export type DoneEvent = Extract<NodeEvent, { type: 'done' }>
+
+export const roundEvents = (p: NodeProcess): RoundEvent[] =>
+  p.events.filter((e): e is RoundEvent => e.type === 'round')
+export const roundsDone = (p: NodeProcess) => roundEvents(p).length
+export const lastRound = (p: NodeProcess) => roundEvents(p).at(-1)?.report.round ?? -1
+
+export function listeningOf(p: NodeProcess): Promise<Extract<NodeEvent, { type: 'listening' }>> {
+  return until('the node to listen', () =>
+    p.events.find((e): e is Extract<NodeEvent, { type: 'listening' }> => e.type === 'listening'),
+  )
+}
+
+export function doneOf(p: NodeProcess, timeoutMs = 120_000): Promise<DoneEvent> {
+  return until('the run to end', () => p.events.find((e): e is DoneEvent => e.type === 'done'), timeoutMs)
+}
+
+/**
+ * A drill's run: a new temporary directory holding genesis.json of a tiny model on synthetic data
+ * with short rounds (8 inner steps, 3 peers, collect deadline 4 s unless `overrides` say otherwise).
+ */
+export function drillRun(
+  salt: string,
+  overrides: Partial<GenesisOptions> = {},
+): { root: string; genesis: Genesis; genesisPath: string } {
+  const root = mkdtempSync(join(tmpdir(), `dtrain-${salt}-`))
+  const genesisPath = join(root, 'genesis.json')
+  const genesis = defaultGenesis({
+    preset: 'tiny',
+    dataset: 'synthetic',
+    innerSteps: 8,
+    batchSize: 4,
+    expectedPeers: 3,
+    minPeers: 2,
+    minCollectMs: 300,
+    collectTimeoutMs: 4000,
+    evalWindows: 4,
+    salt,
+    ...overrides,
+  })
+  writeFileSync(genesisPath, JSON.stringify(genesis))
+  return { root, genesis, genesisPath }
+}
