@@ -27,6 +27,9 @@ interface Announcement {
   size: number
 }
 
+/** Re-publication interval of an announcement not yet seen by every host. */
+const REPUBLISH_MS = 2000
+
 export class ExchangeFabric {
   private tag = 0
   /** per host: `${tag}/${sender}` -> announcement, and waiters for ones not yet seen */
@@ -46,7 +49,10 @@ export class ExchangeFabric {
         if (event.detail.topic !== TOPIC) return
         const data = event.detail.data
         const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
-        const key = `${view.getUint32(0)}/${data[4]}`
+        const tag = view.getUint32(0)
+        // A re-publication that arrives after its exchange ended is stale.
+        if (tag < this.tag - 1) return
+        const key = `${tag}/${data[4]}`
         const announcement = { size: view.getUint32(5), root: data.slice(9, 41) }
         this.seen[i].set(key, announcement)
         this.waiters[i].get(key)?.(announcement)
@@ -108,8 +114,10 @@ export class ExchangeFabric {
   async exchange(payloads: readonly Uint8Array[]): Promise<{ received: Uint8Array[][]; seconds: number }> {
     if (payloads.length !== this.hosts.length) throw new RangeError('one payload per host')
     const tag = this.tag++
+    for (const seen of this.seen) seen.clear() // announcements of earlier exchanges (re-publications)
     const started = performance.now()
     const received = this.hosts.map(() => new Array<Uint8Array>(this.hosts.length))
+    const messages: Uint8Array[] = []
     for (const [i, payload] of payloads.entries()) {
       const root = this.stores[i].put(tag, payload)
       const message = new Uint8Array(41)
@@ -119,8 +127,24 @@ export class ExchangeFabric {
       view.setUint32(5, payload.length)
       message.set(root, 9)
       received[i][i] = payload
+      messages.push(message)
       await this.hosts[i].services.pubsub.publish(TOPIC, message)
     }
+    // Gossip may drop a message on a loaded machine; as a dtrain node re-announces while it
+    // collects, every sender re-publishes until the exchange is done (duplicates are harmless).
+    const republish = setInterval(() => {
+      for (const [i, message] of messages.entries())
+        this.hosts[i].services.pubsub.publish(TOPIC, message).catch(() => {})
+    }, REPUBLISH_MS)
+    try {
+      await this.collect(tag, received)
+    } finally {
+      clearInterval(republish)
+    }
+    return { received, seconds: (performance.now() - started) / 1000 }
+  }
+
+  private async collect(tag: number, received: Uint8Array[][]): Promise<void> {
     await Promise.all(
       this.hosts.flatMap((host, i) =>
         this.hosts.map(async (sender, j) => {
@@ -132,7 +156,6 @@ export class ExchangeFabric {
         }),
       ),
     )
-    return { received, seconds: (performance.now() - started) / 1000 }
   }
 
   private announcement(host: number, key: string): Promise<Announcement> {

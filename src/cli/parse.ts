@@ -33,3 +33,13 @@ export function nonNegativeInt(name: string) {
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').filter((v) => v.length > 0)]
 }
+
+/**
+ * collect() for an option with a non-empty default: commander hands the default in as `previous`
+ * on the first value, so `--listen X` used to listen on the default address and on X. The values
+ * given replace the default.
+ */
+export function collectReplacing(defaults: readonly string[]) {
+  return (value: string, previous: string[] | readonly string[]): string[] =>
+    collect(value, previous === defaults ? [] : [...previous])
+}

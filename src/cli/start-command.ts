@@ -4,7 +4,10 @@ import { type Command, Option } from 'commander'
 import { DEFAULT_PROOF_RETENTION } from '../node/node.js'
 import { BACKEND_NAMES } from '../train/backend.js'
 import { envName } from './node-config.js'
-import { atLeastOne, collect, nonNegativeInt, positiveInt } from './parse.js'
+import { atLeastOne, collect, collectReplacing, nonNegativeInt, positiveInt } from './parse.js'
+
+/** Every interface: a home node must be reachable from its peers. */
+const DEFAULT_LISTEN: readonly string[] = ['/ip4/0.0.0.0/tcp/0']
 
 /** A start option that can also come from the environment (DTRAIN_*) and the config file. */
 const nodeOption = (flags: string, description: string, field: string) =>
@@ -29,8 +32,8 @@ export function addStartOptions(command: Command): Command {
     .addOption(nodeOption('--key <file>', 'node key file (default: STATE/key, created if missing)', 'key'))
     .addOption(
       nodeOption('--listen <multiaddr>', 'listen address (repeatable; comma-separated in env)', 'listen')
-        .argParser(collect)
-        .default(['/ip4/0.0.0.0/tcp/0']),
+        .argParser(collectReplacing(DEFAULT_LISTEN))
+        .default(DEFAULT_LISTEN),
     )
     .addOption(
       nodeOption('--bootstrap <multiaddr>', 'bootstrap peer, with /p2p/<peer id> (repeatable)', 'bootstrap')

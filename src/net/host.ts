@@ -36,6 +36,8 @@ export interface HostOptions {
   onRefused?: (peer: string) => void
   /** Peers refused either way for now (PeerGuard's bans, SPEC.md 2.7). */
   isBanned?: (peer: string) => boolean
+  /** The most peers a gossipsub mesh keeps (Dhi); at least gossipsub's default, 12. */
+  meshPeers?: number
   /** Gossipsub peer scoring for a run's topics, with dtrain's own penalties (SPEC.md 2.7). */
   gossipScore?: { topics: readonly string[]; appPenalty: (peer: string) => number }
 }
@@ -97,10 +99,21 @@ export async function createHost(options: HostOptions): Promise<Host> {
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         maxInboundDataLength: LIMITS.maxGossipMessageBytes,
+        // Every node of a run bootstraps from the same few peers, and a mesh holds at most Dhi
+        // peers (12 by default): the peers a bootstrap node pruned beyond it, knowing no one
+        // else, stayed on the edge of the mesh and missed most messages (16 nodes: three of them
+        // never agreed). A run's mesh may hold every expected peer.
+        ...(options.meshPeers && options.meshPeers > 12 ? { Dhi: options.meshPeers } : {}),
         // gossipsub penalises more than 10 peers on one IP address (a Sybil guard, kept for real
         // addresses); every node of a testnet on one machine shares the loopback address, and
         // beyond 10 of them the penalty graylisted them all and gossip stopped.
-        scoreParams: { ...score?.params, IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) },
+        scoreParams: {
+          ...score?.params,
+          IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']),
+          // A private network (pre-shared key or allowlist) keeps Sybils out by membership; its
+          // nodes may well share an address (one machine, one NAT), which the penalty punishes.
+          ...(options.swarmKey || options.allowlist ? { IPColocationFactorWeight: 0 } : {}),
+        },
         scoreThresholds: score?.thresholds,
       }),
     },

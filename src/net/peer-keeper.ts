@@ -30,6 +30,13 @@ export interface PeerKeeperOptions {
    */
   gossipStreams?: ReadonlyMap<string, unknown>
   gossipGraceTicks?: number
+  /**
+   * Gives gossipsub a connected peer it lost track of again, on one of its open connections
+   * (halfway through the grace), so that the keeper hangs up only if that did not help: hanging
+   * up makes both sides redial at once, which leaves two connections, which is how gossipsub
+   * lost the peer in the first place.
+   */
+  reopenGossip?: (peer: PeerId) => Promise<void>
 }
 
 export const PEER_KEEPER_DEFAULTS = {
@@ -38,7 +45,9 @@ export const PEER_KEEPER_DEFAULTS = {
   maxBackoffMs: 30_000,
   maxPeers: 256,
   dialTimeoutMs: 5000,
-  gossipGraceTicks: 3,
+  // Long enough for a loaded machine to open the stream of a new connection (16 nodes on 2 cores took
+  // more than 3 s, and hanging up made it worse).
+  gossipGraceTicks: 10,
 }
 
 interface Kept {
@@ -140,7 +149,10 @@ export class PeerKeeper {
         this.checkGossip(kept)
         continue
       }
-      if (now >= kept.nextAttempt) void this.redial(kept)
+      // A dial already under way (the bootstrap dial of a loaded machine) would end in a second
+      // connection, and js gossipsub loses track of a peer when one of two connections closes.
+      const pending = this.host.getDialQueue().some((d) => d.peerId?.equals(kept.peer))
+      if (now >= kept.nextAttempt && !pending) void this.redial(kept)
     }
   }
 
@@ -152,7 +164,13 @@ export class PeerKeeper {
       kept.gossipless = 0
       return
     }
-    if (!kept.hadGossip || ++kept.gossipless < this.settings.gossipGraceTicks) return
+    if (!kept.hadGossip) return
+    kept.gossipless++
+    if (kept.gossipless === Math.ceil(this.settings.gossipGraceTicks / 2) && this.options.reopenGossip) {
+      this.log.info({ peer: kept.peer.toString() }, 'connected peer without a gossip stream: opening one')
+      void this.options.reopenGossip(kept.peer).catch(() => {})
+    }
+    if (kept.gossipless < this.settings.gossipGraceTicks) return
     kept.gossipless = 0
     kept.nextAttempt = Date.now() + this.settings.minBackoffMs
     this.log.warn({ peer: kept.peer.toString() }, 'connected peer without a gossip stream: reconnecting')

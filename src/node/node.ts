@@ -6,7 +6,7 @@ import { appendFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
-import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { AggregationInputError, aggregate, type Contribution, toleratedFaults } from '../aggregate/rules.js'
@@ -307,6 +307,7 @@ export class DtrainNode {
     const runIdHex = toHex(runIdOf(genesis))
     const host = await createHost({
       isBanned: (peer) => guard.isBanned(peer),
+      meshPeers: genesis.round.expectedPeers - 1,
       gossipScore: {
         topics: [deltaTopic(runIdHex), commitTopic(runIdHex), evidenceTopic(runIdHex)],
         appPenalty: (peer) => guard.penalty(peer),
@@ -335,6 +336,22 @@ export class DtrainNode {
           gossipStreams: (
             host.services.pubsub as unknown as { streamsOutbound?: ReadonlyMap<string, unknown> }
           ).streamsOutbound,
+          // js gossipsub drops a peer from its router when one of two connections to it closes,
+          // though the other stays open (a redial race leaves two), and never adds it back:
+          // onPeerConnected (its topology handler) adds it again on the open connection, and
+          // createOutboundStream opens the stream at once instead of behind its queue. Both are
+          // methods of its class that its interface does not declare.
+          reopenGossip: async (peer) => {
+            const open = host.getConnections(peer).filter((c) => c.status === 'open')
+            const connection = open.at(-1)
+            if (connection === undefined) return
+            const gossip = host.services.pubsub as unknown as {
+              onPeerConnected?: (peer: PeerId, connection: Connection) => void
+              createOutboundStream?: (peer: PeerId, connection: Connection) => Promise<void>
+            }
+            gossip.onPeerConnected?.(peer, connection)
+            await gossip.createOutboundStream?.(peer, connection)
+          },
         },
         options.logger.child({ component: 'peers' }),
       )

@@ -59,6 +59,24 @@ describe('node configuration', () => {
     expect(envName('proofRetention')).toBe('DTRAIN_PROOF_RETENTION')
   })
 
+  it('listens where --listen or DTRAIN_LISTEN says instead of the default, not in addition to it', async () => {
+    expect((await parse(['--genesis', 'g.json'])).listen).toEqual(['/ip4/0.0.0.0/tcp/0'])
+    const flags = await parse([
+      '--genesis',
+      'g.json',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--listen',
+      '/ip6/::1/tcp/0',
+    ])
+    expect(flags.listen).toEqual(['/ip4/127.0.0.1/tcp/0', '/ip6/::1/tcp/0'])
+    env('DTRAIN_LISTEN', '/ip4/127.0.0.1/tcp/4001,/ip4/127.0.0.1/tcp/4002')
+    expect((await parse(['--genesis', 'g.json'])).listen).toEqual([
+      '/ip4/127.0.0.1/tcp/4001',
+      '/ip4/127.0.0.1/tcp/4002',
+    ])
+  })
+
   it('refuses unknown fields, bad values and a missing genesis, naming the field, the value and the fix', async () => {
     await expect(
       parse(['--config', file('unknown.json', { genesis: 'g.json', colour: 'red' })]),
