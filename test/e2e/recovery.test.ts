@@ -69,9 +69,10 @@ describe('crash recovery', () => {
     expect(await Promise.all([a.exit, b.exit, c.exit])).toEqual([0, 0, 0])
     const logs = readFileSync(join(cDir, `node-${c.child.pid}.log`), 'utf8')
     expect(logs).toMatch(/resumed from the state directory/)
-    // Its round log survived the kills and ends at the run's last round.
+    // Its round log survived the kills and went on after the last restart (a node that adopts the
+    // network's state by a sync skips the rounds it did not run, the last ones included).
     const roundLog = readFileSync(join(cDir, 'rounds.jsonl'), 'utf8').trim().split('\n')
-    expect(JSON.parse(roundLog.at(-1)!).round).toBe(ROUNDS - 1)
+    expect(JSON.parse(roundLog.at(-1)!).round).toBeGreaterThan(kills[1])
     expect(kills).toHaveLength(2)
     // The chaos drill's bounds: the others closed the round c died in within the collect deadline
     // (no quorum extension: a and b are minPeers), and c, restarted, held the network's weights
