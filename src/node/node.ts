@@ -6,7 +6,7 @@ import { appendFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
-import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { AggregationInputError, aggregate, type Contribution, toleratedFaults } from '../aggregate/rules.js'
@@ -27,6 +27,7 @@ import {
 } from '../gossip/validate.js'
 import { NodeMetrics } from '../metrics/node-metrics.js'
 import { RejectionLog } from '../metrics/rejection-log.js'
+import { gossipScore, gossipStreams, reopenGossip } from '../net/gossip-internals.js'
 import { createHost, type Host } from '../net/host.js'
 import { PEER_SCORE, PeerGuard, type PenaltyReason } from '../net/peer-guard.js'
 import { PeerKeeper } from '../net/peer-keeper.js'
@@ -332,26 +333,8 @@ export class DtrainNode {
         {
           bootstrap: options.bootstrap ?? [],
           onRedial: (result) => metrics.redials.inc({ result }),
-          // public on the GossipSub class, not declared by its interface
-          gossipStreams: (
-            host.services.pubsub as unknown as { streamsOutbound?: ReadonlyMap<string, unknown> }
-          ).streamsOutbound,
-          // js gossipsub drops a peer from its router when one of two connections to it closes,
-          // though the other stays open (a redial race leaves two), and never adds it back:
-          // onPeerConnected (its topology handler) adds it again on the open connection, and
-          // createOutboundStream opens the stream at once instead of behind its queue. Both are
-          // methods of its class that its interface does not declare.
-          reopenGossip: async (peer) => {
-            const open = host.getConnections(peer).filter((c) => c.status === 'open')
-            const connection = open.at(-1)
-            if (connection === undefined) return
-            const gossip = host.services.pubsub as unknown as {
-              onPeerConnected?: (peer: PeerId, connection: Connection) => void
-              createOutboundStream?: (peer: PeerId, connection: Connection) => Promise<void>
-            }
-            gossip.onPeerConnected?.(peer, connection)
-            await gossip.createOutboundStream?.(peer, connection)
-          },
+          gossipStreams: gossipStreams(host.services.pubsub),
+          reopenGossip: (peer) => reopenGossip(host, host.services.pubsub, peer),
         },
         options.logger.child({ component: 'peers' }),
       )
@@ -499,9 +482,7 @@ export class DtrainNode {
 
   /** A peer's gossipsub score, dtrain's penalties included (SPEC.md 2.7). */
   gossipScore(peer: string): number {
-    // The gossipsub class has getScore; its public interface does not declare it.
-    const scored = this.host.services.pubsub as unknown as { getScore?: (peer: string) => number }
-    return scored.getScore?.(peer) ?? 0
+    return gossipScore(this.host.services.pubsub, peer)
   }
 
   private penalize(peer: string, reason: PenaltyReason): void {
