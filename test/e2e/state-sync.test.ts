@@ -34,11 +34,14 @@ describe('a late joiner', () => {
     const joiner = await DtrainNode.create({
       genesis,
       privateKey: await generateKeyPair('Ed25519'),
-      bootstrap: nodes[0].addresses(),
+      // Every running node as a bootstrap peer: each one's commit then reaches the joiner directly
+      // (gossipsub floods its own messages to every peer); through node 0 alone, commits published
+      // before the joiner entered node 0's mesh could only arrive by lazy gossip, or not at all.
+      bootstrap: nodes.flatMap((n) => n.addresses()),
       logger: silentLogger(),
     })
     nodes.push(joiner)
-    await joiner.waitForPeers(2, 10_000)
+    await joiner.waitForPeers(4, 10_000)
     const [synced] = await Promise.all([
       joiner.syncFromNetwork(30_000),
       ...nodes.slice(0, 3).map((n) => n.runRound()),
