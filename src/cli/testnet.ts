@@ -91,6 +91,8 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   )
 
   const children: Child[] = []
+  /** Every node's report of round `r` (a node that adopted the network's state skipped rounds). */
+  const reportsOf = (r: number) => children.flatMap((c) => c.reports.filter((x) => x.round === r))
   let interrupted = false
   let failed = false
   const killAll = (signal: NodeJS.Signals) => {
@@ -194,7 +196,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
       if (children.length < options.nodes || printed.has(round)) return
       if (!children.every((c) => (c.reports.at(-1)?.round ?? -1) >= round)) return
       printed.add(round)
-      const reports = children.flatMap((c) => c.reports.filter((r) => r.round === round))
+      const reports = reportsOf(round)
       if (reports.length === 0) return
       const hashes = new Set(reports.map((r) => r.weightsHash))
       const mean = (f: (r: (typeof reports)[number]) => number) =>
@@ -221,7 +223,6 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   process.off('SIGTERM', onSigint)
 
   const roundsCompleted = Math.min(...children.map((c) => (c.reports.at(-1)?.round ?? -1) + 1))
-  const reportsOf = (r: number) => children.flatMap((c) => c.reports.filter((x) => x.round === r))
   const modelHashes = children.map((c) => c.done?.weightsHash ?? c.reports.at(-1)?.weightsHash ?? '')
   const agreed = new Set(modelHashes).size === 1 && modelHashes[0] !== ''
   const first = children[0]

@@ -46,7 +46,7 @@ export interface HostOptions {
  * The connection gater of an allowlist (HostOptions.allowlist) and of bans (HostOptions.isBanned):
  * a peer is refused when a list is given and it is not on it, or when it is banned.
  */
-export function allowlistGater(
+export function connectionGater(
   allowed: readonly string[] | undefined,
   onRefused?: (peer: string) => void,
   isBanned?: (peer: string) => boolean,
@@ -85,7 +85,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     connectionManager: { inboundConnectionThreshold: 64, maxIncomingPendingConnections: 64 },
     connectionGater:
       options.allowlist || options.isBanned
-        ? allowlistGater(options.allowlist, options.onRefused, options.isBanned)
+        ? connectionGater(options.allowlist, options.onRefused, options.isBanned)
         : undefined,
     metrics: options.metricsRegistry
       ? prometheusMetrics({ registry: options.metricsRegistry, preserveExistingMetrics: true })

@@ -123,15 +123,6 @@ export class PeerKeeper {
     this.kept.delete(peer)
   }
 
-  /** Peers kept and whether each is connected now (status output). */
-  snapshot(): Array<{ peer: string; connected: boolean; failures: number }> {
-    return [...this.kept.values()].map((k) => ({
-      peer: k.peer.toString(),
-      connected: this.host.getConnections(k.peer).length > 0,
-      failures: k.failures,
-    }))
-  }
-
   private readonly onConnect = (event: CustomEvent<PeerId>) => {
     this.keep(event.detail)
     const kept = this.kept.get(event.detail.toString())
@@ -143,16 +134,18 @@ export class PeerKeeper {
 
   private tick(): void {
     const now = Date.now()
+    let pending: Set<string> | undefined
     for (const kept of this.kept.values()) {
       if (kept.dialing) continue
       if (this.host.getConnections(kept.peer).length > 0) {
         this.checkGossip(kept)
         continue
       }
+      if (now < kept.nextAttempt) continue
       // A dial already under way (the bootstrap dial of a loaded machine) would end in a second
       // connection, and js gossipsub loses track of a peer when one of two connections closes.
-      const pending = this.host.getDialQueue().some((d) => d.peerId?.equals(kept.peer))
-      if (now >= kept.nextAttempt && !pending) void this.redial(kept)
+      pending ??= new Set(this.host.getDialQueue().flatMap((d) => (d.peerId ? [d.peerId.toString()] : [])))
+      if (!pending.has(kept.peer.toString())) void this.redial(kept)
     }
   }
 

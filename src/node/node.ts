@@ -241,7 +241,7 @@ export class DtrainNode {
   /** training worker threads, when the node uses more than one core */
   private pool?: GradientPool
   private keeper!: PeerKeeper
-  private guard = new PeerGuard()
+  private guard!: PeerGuard
   private unwatch?: () => void
   /** hex weights hash of the state the current round trains from */
   private roundBaseHex = ''
