@@ -19,8 +19,9 @@ import { peerIdBytes } from '../src/crypto/sign.js'
 import { type AnnouncementContext, checkAnnouncement, validate } from '../src/gossip/validate.js'
 import { decidedState } from '../src/round/agreement.js'
 import { nesterovStep } from '../src/round/outer.js'
-import { batchOffsets, batchSeed } from '../src/train/batches.js'
+import { batchOffsets, batchSeed, trainingOffsets } from '../src/train/batches.js'
 import { tokenize } from '../src/train/corpus.js'
+import { examplesSha256, mnistByClass, splitExamples, syntheticByClass } from '../src/train/examples.js'
 import { initialWeights, parameterCount } from '../src/train/parameters.js'
 import { canonicalGenesis, defaultGenesis, runIdOf } from '../src/wire/genesis.js'
 import {
@@ -78,7 +79,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
   })
   const prng = { specRevision: revision, description: 'HashStream, SPEC.md 4.4', cases: prngCases }
 
-  const genesisVectors = (['tiny', 'small'] as const).map((preset) => {
+  const genesisVectors = (['tiny', 'small', 'mlp'] as const).map((preset) => {
     const genesis = defaultGenesis({ preset, salt: 'vectors', name: 'vectors' })
     const weights = initialWeights(genesis.model)
     return {
@@ -121,11 +122,46 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       offsets: batchOffsets(new HashStream(DOMAINS.batches, seed), 10_000, 32, 4),
     }
   })
+  // The classifier's examples (SPEC.md 7.7): the synthetic set of a small model, and MNIST's split
+  // with the example indices of one step.
+  const synthetic = splitExamples(syntheticByClass(8, 3), 0.1)
+  const mnist = splitExamples(mnistByClass(), 0.1)
+  const mlp = defaultGenesis({ preset: 'mlp', salt: 'vectors', name: 'vectors' })
+  const mlpBase = weightsHash(initialWeights(mlp.model))
+  const mlpSeed = { runId: runIdOf(mlp), baseHash: mlpBase, peerId: peerIdBytes(peerId), round: 2 }
   const data = {
     specRevision: revision,
-    description: 'Tokenizer (SPEC.md 7.1) and batch offsets (SPEC.md 7.5)',
+    description:
+      'Tokenizer (SPEC.md 7.1), batch offsets (SPEC.md 7.5) and classification examples (SPEC.md 7.7): SHA-256 of a split is of its features (float32 little-endian) then its labels',
     tokenize: { text, tokens: Array.from(tokenize(text)) },
     batches: batchCases,
+    examples: {
+      synthetic: {
+        inputSize: 8,
+        classes: 3,
+        heldOutFraction: 0.1,
+        firstTrainFeatures: list(synthetic.train.features.subarray(0, 8)),
+        trainCount: synthetic.train.count,
+        trainSha256: examplesSha256(synthetic.train),
+        heldOutSha256: examplesSha256(synthetic.heldOut),
+      },
+      mnist: {
+        heldOutFraction: 0.1,
+        trainCount: mnist.train.count,
+        heldOutCount: mnist.heldOut.count,
+        trainSha256: examplesSha256(mnist.train),
+        heldOutSha256: examplesSha256(mnist.heldOut),
+        batch: {
+          runIdHex: toHex(mlpSeed.runId),
+          baseHashHex: toHex(mlpBase),
+          peerIdBytesHex: toHex(mlpSeed.peerId),
+          round: 2,
+          step: 5,
+          batchSize: mlp.inner.batchSize,
+          exampleIndices: trainingOffsets(mnist.train.count, mlpSeed, 5, 0, mlp.inner.batchSize),
+        },
+      },
+    },
   }
 
   // No -0 here: JSON cannot carry it (test/unit/codec.test.ts covers -0).

@@ -94,7 +94,7 @@ for (const preset of presets) {
     const source = new StoreProofSource(store)
     const report = await audit(source, {
       genesis,
-      corpus,
+      data: corpus,
       round: 1,
       segments,
       tolerance: 'auto',
@@ -123,7 +123,7 @@ for (const preset of presets) {
     for (const round of [0, 1]) {
       const report = await audit(new StoreProofSource(store), {
         genesis,
-        corpus,
+        data: corpus,
         round,
         segments: 1_000,
         tolerance: 'auto',

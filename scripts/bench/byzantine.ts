@@ -22,7 +22,7 @@ import { evalOffsets } from '../../src/train/batches.js'
 import { type Corpus, loadCorpus } from '../../src/train/corpus.js'
 import { InnerTrainer } from '../../src/train/inner-loop.js'
 import { initialWeights } from '../../src/train/parameters.js'
-import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
+import { defaultGenesis, runIdOf, transformerOf } from '../../src/wire/genesis.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -118,7 +118,7 @@ const fullCorpus = loadCorpus(genesis.dataset)
 const heldOut = evalOffsets(
   runId,
   fullCorpus.heldOut.length,
-  genesis.model.contextLength,
+  transformerOf(genesis, 'bench:byzantine').contextLength,
   genesis.eval.windows,
 )
 

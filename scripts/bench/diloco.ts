@@ -38,6 +38,7 @@ import {
   type Genesis,
   type ModelPreset,
   runIdOf,
+  transformerOf,
 } from '../../src/wire/genesis.js'
 import { ExchangeFabric } from './exchange-fabric.js'
 import { writeSection } from './report.js'
@@ -75,7 +76,7 @@ for (const n of NODES) {
 const reference = defaultGenesis({ preset, salt: SALT })
 const runId = runIdOf(reference)
 const corpus = loadCorpus(reference.dataset)
-const context = reference.model.contextLength
+const context = transformerOf(reference, 'bench:diloco').contextLength
 const batchSize = reference.inner.batchSize
 const heldOut = evalOffsets(runId, corpus.heldOut.length, context, EVAL_WINDOWS)
 const start = initialWeights(reference.model)

@@ -18,11 +18,17 @@ import { ProofRecorder } from '../../src/proof/recorder.js'
 import { BACKEND_NAMES, type BackendName, selectBackend } from '../../src/train/backend.js'
 import { trainingBatch } from '../../src/train/batches.js'
 import { loadCorpus } from '../../src/train/corpus.js'
+import {
+  gpuName,
+  modelFlopsUtilisation,
+  peakTflopsOf,
+  trainingFlopsPerSample,
+} from '../../src/train/flops.js'
 import { InnerTrainer } from '../../src/train/inner-loop.js'
 import { CharTransformer } from '../../src/train/model.js'
 import { initialWeights } from '../../src/train/parameters.js'
 import { GradientPool } from '../../src/train/worker-pool.js'
-import { defaultGenesis, type ModelPreset, runIdOf } from '../../src/wire/genesis.js'
+import { defaultGenesis, type ModelPreset, runIdOf, transformerOf } from '../../src/wire/genesis.js'
 
 const args = process.argv.slice(2)
 const json = args.includes('--json')
@@ -34,7 +40,8 @@ const preset = (option('--preset') ?? 'small') as ModelPreset
 const steps = Number(option('--steps') ?? 20)
 const genesis = defaultGenesis({ preset, innerSteps: steps, salt: 'bench-train' })
 const corpus = loadCorpus(genesis.dataset)
-const { contextLength: context } = genesis.model
+const transformer = transformerOf(genesis, 'bench:train')
+const { contextLength: context } = transformer
 const { batchSize } = genesis.inner
 const tokensPerStep = batchSize * context
 const runId = runIdOf(genesis)
@@ -59,7 +66,7 @@ async function dtrainLoop(pool?: GradientPool): Promise<number> {
 
 /** A bare tfjs loop on the same model and batches: tf.train.adam minimising the loss. */
 function bareLoop(): number {
-  const model = new CharTransformer(genesis.model)
+  const model = new CharTransformer(transformer)
   model.setWeights(initialWeights(genesis.model))
   const optimizer = tf.train.adam(genesis.inner.optimizer.lr, 0.9, 0.95, 1e-8)
   const batches = Array.from({ length: steps + 2 }, (_, s) =>
@@ -101,7 +108,7 @@ function torchReference(): { tokensPerSec: number | null; detail: string } {
 function torchRun(): { tokensPerSec: number | null; detail: string } {
   const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'
   const script = fileURLToPath(new URL('../../../scripts/bench/train_torch.py', import.meta.url))
-  const m = genesis.model
+  const m = transformer
   try {
     const out = execFileSync(
       python,
@@ -187,13 +194,32 @@ const loopOverhead = main.bareTokensPerSec / main.tokensPerSec - 1
 console.log(
   `${preset} char transformer (${initialWeights(genesis.model).length.toLocaleString('en')} parameters), batch ${batchSize} x context ${context}, ${steps} steps per measurement`,
 )
-console.log('| backend | dtrain tokens/s | bare tfjs tokens/s | dtrain vs PyTorch |')
-console.log('|---|---|---|---|')
+// Model FLOPs (src/train/flops.ts): what each row achieves, and the MFU on a GPU backend.
+const flopsPerToken = trainingFlopsPerSample(transformer) / context
+const gflops = (tokensPerSec: number) => ((tokensPerSec * flopsPerToken) / 1e9).toFixed(2)
+console.log('| backend | dtrain tokens/s | bare tfjs tokens/s | dtrain vs PyTorch | model GFLOPS |')
+console.log('|---|---|---|---|---|')
 for (const b of backends)
   console.log(
-    `| ${b.backend} | ${b.tokensPerSec.toFixed(0)} | ${Number.isNaN(b.bareTokensPerSec) ? '' : b.bareTokensPerSec.toFixed(0)} | ${torch.tokensPerSec ? `${(b.tokensPerSec / torch.tokensPerSec).toFixed(3)}x` : 'n/a'} |`,
+    `| ${b.backend} | ${b.tokensPerSec.toFixed(0)} | ${Number.isNaN(b.bareTokensPerSec) ? '' : b.bareTokensPerSec.toFixed(0)} | ${torch.tokensPerSec ? `${(b.tokensPerSec / torch.tokensPerSec).toFixed(3)}x` : 'n/a'} | ${gflops(b.tokensPerSec)} |`,
   )
-console.log(`| PyTorch (CPU) | ${torch.tokensPerSec?.toFixed(0) ?? 'skipped'} | | 1x |`)
+console.log(
+  `| PyTorch (CPU) | ${torch.tokensPerSec?.toFixed(0) ?? 'skipped'} | | 1x | ${torch.tokensPerSec ? gflops(torch.tokensPerSec) : ''} |`,
+)
+console.log(`model FLOPs per training token: ${flopsPerToken.toLocaleString('en')} (forward and backward)`)
+const gpuRow = backends.find((b) => b.backend === 'tensorflow-gpu')
+const gpu = gpuRow ? gpuName() : undefined
+const peak = gpu ? peakTflopsOf(gpu) : undefined
+const mfu =
+  gpuRow && peak
+    ? modelFlopsUtilisation(gpuRow.tokensPerSec / context, trainingFlopsPerSample(transformer), peak)
+    : null
+if (gpuRow)
+  console.log(
+    mfu === null
+      ? `MFU not computed: the peak of GPU "${gpu ?? 'unknown'}" is not in src/train/flops.ts`
+      : `MFU on ${gpu}: ${(100 * mfu).toFixed(2)} % of ${peak} TFLOPS`,
+  )
 console.log(torch.detail)
 for (const u of unavailable) console.log(`not available: ${u.backend} (${u.reason.split('\n')[0]})`)
 console.log(
@@ -205,6 +231,8 @@ if (json)
       backends: backends.map(({ backend, tokensPerSec }) => ({ backend, tokensPerSec })),
       torchTokensPerSec: torch.tokensPerSec,
       loopOverhead,
+      mfu,
+      flopsPerToken,
       preset,
       steps,
       torch: torch.detail,

@@ -13,7 +13,7 @@ import { type AuditReport, audit } from '../proof/audit.js'
 import { NetworkProofSource, type ProofSource, StoreProofSource } from '../proof/protocol.js'
 import { ProofStore } from '../proof/store.js'
 import { type BackendName, selectBackend } from '../train/backend.js'
-import { loadCorpus } from '../train/corpus.js'
+import { loadDataset } from '../train/dataset.js'
 import { runIdOf } from '../wire/genesis.js'
 import { ConfigError, readGenesisFile, readSwarmKeyFile } from './config-files.js'
 
@@ -45,7 +45,7 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
     )
   const genesis = await readGenesisFile(genesisPath)
   const backend = await selectBackend(options.backend)
-  const corpus = loadCorpus(genesis.dataset, options.dataPath)
+  const data = loadDataset(genesis, options.dataPath)
   const nonce = options.nonce ? Uint8Array.from(Buffer.from(options.nonce, 'hex')) : undefined
 
   let host: Host | undefined
@@ -80,7 +80,7 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
     }
     const report = await audit(source, {
       genesis,
-      corpus,
+      data,
       round: options.round,
       peerId: peer ? peerIdBytes(peer) : undefined,
       segments: options.segments,

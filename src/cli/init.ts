@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { writeSwarmKeyFile } from '../net/swarm-key.js'
 import { createKeyFile } from '../store/keys.js'
-import { defaultGenesis, type GenesisOptions, runIdHex } from '../wire/genesis.js'
+import { defaultGenesis, describeModel, type GenesisOptions, runIdHex } from '../wire/genesis.js'
 import { ConfigError, readGenesisFile } from './config-files.js'
 
 export interface InitOptions {
@@ -53,7 +53,7 @@ export async function runInit(options: InitOptions): Promise<number> {
   process.stdout.write(
     [
       `created run "${options.name}" (run id ${runIdHex(genesis).slice(0, 16)}) in ${dir}`,
-      `  genesis    ${genesisPath}: ${genesis.model.dModel}-wide ${genesis.model.layers}-layer model, H = ${genesis.inner.steps}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule}, ${options.nodes} expected peers`,
+      `  genesis    ${genesisPath}: ${describeModel(genesis.model)}, H = ${genesis.inner.steps}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule}, ${options.nodes} expected peers`,
       `  first node ${join(dir, 'node-0')} (peer id ${peerId ?? 'kept from before'})`,
       ...(options.private
         ? [`  swarm key  ${swarmKeyPath} (private network: give it to every node, keep it secret)`]

@@ -28,6 +28,7 @@ export const nodeConfigSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS).optional(),
   backend: z.enum(BACKEND_NAMES),
   slowdown: z.number().min(1).max(1000),
+  gpuPeakTflops: z.number().positive().max(100_000).optional(),
 })
 
 export type NodeConfig = z.infer<typeof nodeConfigSchema>

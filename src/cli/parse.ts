@@ -20,6 +20,16 @@ export function atLeastOne(name: string) {
   }
 }
 
+/** A finite number > 0. */
+export function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a number > 0 (got ${value})`)
+    return n
+  }
+}
+
 export function nonNegativeInt(name: string) {
   return (value: string): number => {
     const n = Number(value)

@@ -22,8 +22,8 @@ export class TerminalProgress {
   round(report: RoundReport): void {
     const p = report.phaseSeconds
     this.out.write(
-      `\r\x1b[2Kround ${report.round}: train loss ${report.trainLoss.toFixed(3)}, held-out ${report.evalLoss.toFixed(3)}, ` +
-        `${report.contributors} contributors, ${Math.round(report.tokensPerSecond)} tok/s, ` +
+      `\r\x1b[2Kround ${report.round}: train loss ${report.trainLoss.toFixed(3)}, held-out ${report.evalLoss.toFixed(3)}${report.evalAccuracy === null ? '' : ` (accuracy ${(100 * report.evalAccuracy).toFixed(1)} %)`}, ` +
+        `${report.contributors} contributors, ${Math.round(report.tokensPerSecond)} ${report.evalAccuracy === null ? 'tok/s' : 'samples/s'}${report.mfu === null ? '' : ` (MFU ${(100 * report.mfu).toFixed(1)} %)`}, ` +
         `train ${p.train.toFixed(1)}s collect ${p.collect.toFixed(1)}s aggregate ${p.aggregate.toFixed(2)}s, weights ${report.weightsHash.slice(0, 12)}\n`,
     )
   }

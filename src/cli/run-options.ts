@@ -9,12 +9,19 @@ import { positiveInt } from './parse.js'
 export function addRunOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--preset <name>', 'model preset: tiny (tests), small (CPU), medium (GPU)')
-        .choices(['tiny', 'small', 'medium'])
+      new Option(
+        '--preset <name>',
+        'model preset: tiny (tests), small (CPU), medium (GPU), mlp (MNIST digit classifier)',
+      )
+        .choices(['tiny', 'small', 'medium', 'mlp'])
         .default('small'),
     )
     .option('--inner-steps <h>', 'inner steps per round (DiLoCo H; default 20)', positiveInt('--inner-steps'))
-    .option('--batch-size <b>', 'inner batch size (default 8)', positiveInt('--batch-size'))
+    .option(
+      '--batch-size <b>',
+      'inner batch size (default 8; 32 for --preset mlp)',
+      positiveInt('--batch-size'),
+    )
     .addOption(
       new Option('--encoding <name>', 'delta encoding (SPEC.md 6)')
         .choices([...DELTA_ENCODINGS])
@@ -27,9 +34,10 @@ export function addRunOptions(command: Command): Command {
         .default('nnm-trimmed-mean'),
     )
     .addOption(
-      new Option('--dataset <name>', 'training text')
-        .choices(['moby-dick', 'synthetic'])
-        .default('moby-dick'),
+      new Option(
+        '--dataset <name>',
+        'training data (default: moby-dick; mnist for --preset mlp; synthetic fits every preset)',
+      ).choices(['moby-dick', 'synthetic', 'mnist']),
     )
     .option(
       '--data <path>',

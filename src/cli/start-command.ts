@@ -4,7 +4,14 @@ import { type Command, Option } from 'commander'
 import { DEFAULT_PROOF_RETENTION } from '../node/node.js'
 import { BACKEND_NAMES } from '../train/backend.js'
 import { envName } from './node-config.js'
-import { atLeastOne, collect, collectReplacing, nonNegativeInt, positiveInt } from './parse.js'
+import {
+  atLeastOne,
+  collect,
+  collectReplacing,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+} from './parse.js'
 
 /** Every interface: a home node must be reachable from its peers. */
 const DEFAULT_LISTEN: readonly string[] = ['/ip4/0.0.0.0/tcp/0']
@@ -116,6 +123,13 @@ export function addStartOptions(command: Command): Command {
       )
         .argParser(atLeastOne('--slowdown'))
         .default(1),
+    )
+    .addOption(
+      nodeOption(
+        '--gpu-peak-tflops <n>',
+        "the GPU's dense peak (TFLOPS) for the MFU figure on tensorflow-gpu (default: looked up by the GPU's name)",
+        'gpuPeakTflops',
+      ).argParser(positiveNumber('--gpu-peak-tflops')),
     )
     .addOption(
       new Option(

@@ -43,6 +43,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
     dataPath: config.data,
     trainWorkers: config.trainWorkers,
     trainSlowdown: config.slowdown,
+    gpuPeakTflops: config.gpuPeakTflops,
     allowlist: config.allow,
     proofRetention: config.proofRetention,
     onInnerStep: progress ? (step, steps) => progress.step(round, step, steps) : undefined,

@@ -27,7 +27,7 @@ export async function runStatus(options: { api: string; json: boolean }): Promis
     `run ${status.runId.slice(0, 16)}, backend ${status.backend}, weights ${status.weightsHash.slice(0, 16)}`,
     `round ${status.round}, phase ${status.phase}${status.phase === 'train' ? ` (step ${status.innerStep}/${status.innerSteps})` : ''}`,
     last
-      ? `last round ${last.round}: train loss ${last.trainLoss.toFixed(3)}, held-out ${last.evalLoss.toFixed(3)}, ${last.contributors} contributors, ${Math.round(last.tokensPerSecond)} tok/s`
+      ? `last round ${last.round}: train loss ${last.trainLoss.toFixed(3)}, held-out ${last.evalLoss.toFixed(3)}, ${last.contributors} contributors, ${Math.round(last.tokensPerSecond)} ${last.evalAccuracy == null ? 'tok/s' : `samples/s, held-out accuracy ${(100 * last.evalAccuracy).toFixed(1)} %`}`
       : 'no round completed yet',
     `${status.peers.length} peers:`,
     ...status.peers.map(

@@ -10,7 +10,13 @@ import { fileURLToPath } from 'node:url'
 import { writeSwarmKeyFile } from '../net/swarm-key.js'
 import { createKeyFile } from '../store/keys.js'
 import type { BackendName } from '../train/backend.js'
-import { defaultGenesis, type Genesis, type GenesisOptions, runIdHex } from '../wire/genesis.js'
+import {
+  defaultGenesis,
+  describeModel,
+  type Genesis,
+  type GenesisOptions,
+  runIdHex,
+} from '../wire/genesis.js'
 import type { NodeEvent } from './events.js'
 
 export interface TestnetOptions {
@@ -37,6 +43,8 @@ export interface TestnetSummary {
   stateDir: string
   /** held-out loss of the global weights: index 0 before training, index r after round r */
   evalLoss: number[]
+  /** a classifier's held-out accuracy after each round (index r: round r); empty for a language model */
+  evalAccuracy: number[]
   /** mean inner-loop train loss of each node, per round */
   trainLoss: number[][]
   modelHashes: string[]
@@ -85,7 +93,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     `dtrain testnet: ${options.nodes} nodes, ${options.rounds} rounds, run ${runId.slice(0, 16)}, state in ${stateDir}`,
   )
   say(
-    `model ${genesis.model.dModel}x${genesis.model.layers} (context ${genesis.model.contextLength}), H = ${genesis.inner.steps} inner steps, ` +
+    `model: ${describeModel(genesis.model)}, H = ${genesis.inner.steps} inner steps, ` +
       `batch ${genesis.inner.batchSize}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule} aggregation` +
       (options.private ? ', private network (swarm.key)' : ''),
   )
@@ -204,11 +212,11 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
       const max = (f: (r: (typeof reports)[number]) => number) => Math.max(...reports.map(f))
       say(
         `round ${round + 1}/${options.rounds}  train loss [${reports.map((r) => r.trainLoss.toFixed(3)).join(' ')}]  ` +
-          `held-out ${reports[0].evalLoss.toFixed(3)} (ppl ${reports[0].evalPerplexity.toFixed(2)})  ` +
+          `held-out ${reports[0].evalLoss.toFixed(3)} (${reports[0].evalAccuracy === null ? `ppl ${reports[0].evalPerplexity.toFixed(2)}` : `accuracy ${(100 * reports[0].evalAccuracy).toFixed(1)} %`})  ` +
           `sent ${formatBytes(mean((r) => r.bytesSent))}/node  recv ${formatBytes(mean((r) => r.bytesReceived))}/node  ` +
           `train ${max((r) => r.phaseSeconds.train).toFixed(1)}s collect ${max((r) => r.phaseSeconds.collect).toFixed(1)}s ` +
           `aggregate ${max((r) => r.phaseSeconds.aggregate).toFixed(2)}s eval ${max((r) => r.phaseSeconds.eval).toFixed(1)}s  ` +
-          `${Math.round(mean((r) => r.tokensPerSecond))} tok/s/node  proofs ${formatBytes(mean((r) => r.proofBytes))}/node  ` +
+          `${Math.round(mean((r) => r.tokensPerSecond))} ${reports[0].evalAccuracy === null ? 'tok/s' : 'samples/s'}/node  proofs ${formatBytes(mean((r) => r.proofBytes))}/node  ` +
           (hashes.size === 1
             ? `weights ${[...hashes][0].slice(0, 12)} (all agree)`
             : `WEIGHTS DISAGREE (${hashes.size} hashes)`),
@@ -233,6 +241,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     runId,
     stateDir,
     evalLoss: [first.initialEvalLoss ?? Number.NaN, ...first.reports.map((r) => r.evalLoss)],
+    evalAccuracy: first.reports.flatMap((r) => (r.evalAccuracy === null ? [] : [r.evalAccuracy])),
     trainLoss: Array.from({ length: roundsCompleted }, (_, r) =>
       children.map((c) => c.reports.find((x) => x.round === r)?.trainLoss ?? Number.NaN),
     ),

@@ -39,6 +39,16 @@ export class NodeMetrics {
     help: 'Held-out loss of the global weights',
     registers: [this.registry],
   })
+  readonly evalAccuracy = new Gauge({
+    name: 'dtrain_eval_accuracy',
+    help: 'Held-out accuracy of the global weights (classifier runs only)',
+    registers: [this.registry],
+  })
+  readonly mfu = new Gauge({
+    name: 'dtrain_model_flops_utilisation',
+    help: 'Model FLOPs utilisation of the last round on a GPU backend (0-1)',
+    registers: [this.registry],
+  })
   readonly contributors = new Gauge({
     name: 'dtrain_round_contributors',
     help: 'Deltas aggregated in the last round',

@@ -49,7 +49,8 @@ import { DeltaStore } from '../store/delta-store.js'
 import { loadNodeState, saveNodeState } from '../store/node-state.js'
 import { type BackendChoice, type BackendName, selectBackend } from '../train/backend.js'
 import { evalOffsets } from '../train/batches.js'
-import { loadCorpus } from '../train/corpus.js'
+import { loadDataset } from '../train/dataset.js'
+import { gpuName, modelFlopsUtilisation, peakTflopsOf, trainingFlopsPerSample } from '../train/flops.js'
 import { InnerTrainer } from '../train/inner-loop.js'
 import { initialWeights } from '../train/parameters.js'
 import { GradientPool } from '../train/worker-pool.js'
@@ -85,6 +86,11 @@ export interface NodeOptions {
    * by a sleep of (factor - 1) times its duration), to play a straggler. Default 1.
    */
   trainSlowdown?: number
+  /**
+   * the GPU's dense peak in TFLOPS for the MFU figure on the tensorflow-gpu backend; by default
+   * looked up from nvidia-smi's GPU name (flops.ts)
+   */
+  gpuPeakTflops?: number
   /** called after each inner step (a terminal progress bar) */
   onInnerStep?: (step: number, steps: number) => void
   /** called when a phase of a round begins */
@@ -117,6 +123,7 @@ export interface NodeStatus {
       | 'round'
       | 'trainLoss'
       | 'evalLoss'
+      | 'evalAccuracy'
       | 'bytesSent'
       | 'bytesReceived'
       | 'contributors'
@@ -145,6 +152,8 @@ export interface RoundReport {
   evalLoss: number
   /** exp(evalLoss): held-out perplexity per character */
   evalPerplexity: number
+  /** a classifier's held-out accuracy (fraction right); null for a language model */
+  evalAccuracy: number | null
   weightsHash: string
   contributors: number
   /** true when the collect phase ended at the deadline rather than with every expected peer */
@@ -159,7 +168,10 @@ export interface RoundReport {
   cpuSeconds: Record<Phase, number>
   /** resident memory of the process at the end of the round */
   rssBytes: number
+  /** inner-loop throughput: tokens per second (examples per second for a classifier) */
   tokensPerSecond: number
+  /** model FLOPs utilisation of the inner loop on a GPU backend (flops.ts); null elsewhere */
+  mfu: number | null
   /** bytes of the proofs of learning this node keeps (all rounds retained) */
   proofBytes: number
 }
@@ -255,6 +267,8 @@ export class DtrainNode {
   /** the round of this node's previous proof since it started (its optimizer state's origin) */
   private lastProofRound: number | null = null
   private readonly trainTokens: number
+  /** the GPU peak MFU is reported against; null: no GPU backend, or an unknown GPU */
+  private gpuPeakTflops: number | null = null
 
   private constructor(
     private readonly options: NodeOptions,
@@ -292,14 +306,9 @@ export class DtrainNode {
       options.logger.info({ backend: skipped.backend, reason: skipped.reason }, 'backend skipped')
     options.logger.info({ backend: backend.backend }, 'training backend')
     const { genesis } = options
-    const corpus = loadCorpus(genesis.dataset, options.dataPath)
-    const heldOutOffsets = evalOffsets(
-      runIdOf(genesis),
-      corpus.heldOut.length,
-      genesis.model.contextLength,
-      genesis.eval.windows,
-    )
-    const trainer = new InnerTrainer(genesis, corpus)
+    const data = loadDataset(genesis, options.dataPath)
+    const heldOutOffsets = evalOffsets(runIdOf(genesis), data.heldOutLength, data.span, genesis.eval.windows)
+    const trainer = new InnerTrainer(genesis, data)
     const workers = trainWorkersFor(options.trainWorkers ?? 1, genesis, backend.backend)
     const pool = workers > 1 ? await GradientPool.create(genesis.model, backend.backend, workers) : undefined
     if (pool) options.logger.info({ workers }, 'training in worker threads')
@@ -324,8 +333,26 @@ export class DtrainNode {
         options.logger.debug({ peer }, 'connection refused: not on the allowlist')
       },
     })
-    const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, corpus.train.length, metrics)
+    const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, data.trainLength, metrics)
     node.pool = pool
+    if (backend.backend === 'tensorflow-gpu') {
+      const gpu = gpuName()
+      node.gpuPeakTflops = options.gpuPeakTflops ?? (gpu ? (peakTflopsOf(gpu) ?? null) : null)
+      if (node.gpuPeakTflops === null)
+        options.logger.warn(
+          { gpu: gpu ?? 'unknown' },
+          'model FLOPs utilisation not reported: the GPU peak is unknown; give it with --gpu-peak-tflops',
+        )
+      else
+        options.logger.info(
+          {
+            gpu: gpu ?? 'unknown',
+            peakTflops: node.gpuPeakTflops,
+            flopsPerSample: trainingFlopsPerSample(genesis.model),
+          },
+          'reporting model FLOPs utilisation',
+        )
+    }
     node.guard = guard
     try {
       node.keeper = new PeerKeeper(
@@ -921,6 +948,11 @@ export class DtrainNode {
     return this.trainer.evaluate(this.state.weights, this.heldOutOffsets, this.options.genesis.eval.batchSize)
   }
 
+  /** A classifier's held-out accuracy of the current global weights; null for a language model. */
+  accuracy(): number | null {
+    return this.trainer.accuracy(this.state.weights, this.heldOutOffsets, this.options.genesis.eval.batchSize)
+  }
+
   /** Runs one round of SPEC.md 11 and returns its report. */
   async runRound(): Promise<RoundReport> {
     await this.reconcile()
@@ -1124,8 +1156,12 @@ export class DtrainNode {
     })
     const newHashHex = this.ownCommits.get(round)!.weightsHash
 
-    const evalLoss = await timed('eval', () => this.evaluate())
+    const { evalLoss, evalAccuracy } = await timed('eval', () => ({
+      evalLoss: this.evaluate(),
+      evalAccuracy: this.accuracy(),
+    }))
     this.metrics.evalLoss.set(evalLoss)
+    if (evalAccuracy !== null) this.metrics.evalAccuracy.set(evalAccuracy)
     this.metrics.contributors.set(contributions.length)
     this.deltas.delete(round - LIMITS.keptDeltaRounds)
     for (const r of [...this.commits.keys()]) {
@@ -1142,6 +1178,7 @@ export class DtrainNode {
       trainLoss: trained.meanLoss,
       evalLoss,
       evalPerplexity: Math.exp(evalLoss),
+      evalAccuracy,
       weightsHash: newHashHex,
       contributors: contributions.length,
       deadlineHit,
@@ -1151,12 +1188,21 @@ export class DtrainNode {
       cpuSeconds,
       rssBytes: process.memoryUsage().rss,
       tokensPerSecond: trained.tokensPerSecond,
+      mfu:
+        this.gpuPeakTflops === null
+          ? null
+          : modelFlopsUtilisation(
+              trained.samples / trained.seconds,
+              trainingFlopsPerSample(genesis.model),
+              this.gpuPeakTflops,
+            ),
       proofBytes,
     }
     await this.persist(committedState, report)
     log.info({ ...report, phase: 'done' }, 'round complete')
     this.phase = 'idle'
     this.metrics.tokensPerSecond.set(report.tokensPerSecond)
+    if (report.mfu !== null) this.metrics.mfu.set(report.mfu)
     const { phaseSeconds: _, weightsHash: __, cpuSeconds: ___, ...summary } = report
     this.history.push(summary)
     if (this.history.length > STATUS_HISTORY) this.history.shift()

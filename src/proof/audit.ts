@@ -13,6 +13,7 @@ import { pseudoGradient } from '../round/outer.js'
 import { deltaRoot } from '../store/delta-store.js'
 import type { BatchSeed } from '../train/batches.js'
 import type { Corpus } from '../train/corpus.js'
+import { asDataset, type Dataset } from '../train/dataset.js'
 import { InnerTrainer, type TrainingSnapshot } from '../train/inner-loop.js'
 import { encodeOptionsFor, type Genesis, runIdOf } from '../wire/genesis.js'
 import { type Announcement, decodeAnnouncement } from '../wire/messages.js'
@@ -86,7 +87,8 @@ export interface AuditReport {
 
 export interface AuditOptions {
   genesis: Genesis
-  corpus: Corpus
+  /** the run's dataset (loadDataset), or a text corpus for a transformer run */
+  data: Dataset | Corpus
   round: number
   /** the peer the audit is about; when absent, whoever signed the round's announcement */
   peerId?: Uint8Array
@@ -119,7 +121,7 @@ export async function audit(source: ProofSource, options: AuditOptions): Promise
     replaySeconds: 0,
     nonce: toHex(nonce),
   }
-  const trainer = options.trainer ?? new InnerTrainer(options.genesis, options.corpus)
+  const trainer = options.trainer ?? new InnerTrainer(options.genesis, options.data)
   try {
     await runAudit(source, options, nonce, trainer, report)
   } catch (err) {
@@ -204,7 +206,9 @@ async function runAudit(
   report.stepsTrained = genesis.inner.steps
   report.proofBytes = steps.length * cpBytes
   const seed: BatchSeed = { runId, baseHash: h.baseHash, peerId: h.peerId, round }
-  if (!bytesEqual(h.dataCommitment, dataCommitment(genesis, options.corpus.train.length, seed)))
+  if (
+    !bytesEqual(h.dataCommitment, dataCommitment(genesis, asDataset(options.data, genesis).trainLength, seed))
+  )
     fail('the data commitment is not the batches this peer must train on in this round')
   const usesResidual = residualInUse(genesis)
   if (usesResidual !== h.residualIn.length > 0)

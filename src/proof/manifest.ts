@@ -7,7 +7,7 @@ import { leafHash, MerkleTree } from '../crypto/merkle.js'
 import { type BatchSeed, trainingOffsets } from '../train/batches.js'
 import { canonicalJson } from '../wire/canonical-json.js'
 import { hashField, safeInteger } from '../wire/fields.js'
-import type { Genesis } from '../wire/genesis.js'
+import { type Genesis, sampleSpan } from '../wire/genesis.js'
 import { ProofHeader, ProofManifest } from '../wire/proto/dtrain.js'
 
 export class ProofFormatError extends Error {
@@ -57,8 +57,9 @@ export function checkpointSteps(steps: number, interval: number): number[] {
 }
 
 /**
- * The data commitment (SPEC.md 17.2): SHA-256 under domain proof-data of u64le(training tokens)
- * then u32le of every window offset of every step, in step order. It fixes the exact batches.
+ * The data commitment (SPEC.md 17.2): SHA-256 under domain proof-data of u64le(training length:
+ * tokens, or examples) then u32le of every sample position of every step, in step order. It fixes
+ * the exact batches.
  */
 export function dataCommitment(genesis: Genesis, trainTokens: number, seed: BatchSeed): Uint8Array {
   const { steps, batchSize } = genesis.inner
@@ -67,7 +68,7 @@ export function dataCommitment(genesis: Genesis, trainTokens: number, seed: Batc
   view.setBigUint64(0, BigInt(trainTokens), true)
   let at = 8
   for (let step = 0; step < steps; step++) {
-    for (const offset of trainingOffsets(trainTokens, seed, step, genesis.model.contextLength, batchSize)) {
+    for (const offset of trainingOffsets(trainTokens, seed, step, sampleSpan(genesis.model), batchSize)) {
       view.setUint32(at, offset, true)
       at += 4
     }

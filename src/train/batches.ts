@@ -5,12 +5,14 @@
 // grind keys or rounds for easy data (SPEC.md 17.2).
 import { DOMAINS } from '../constants.js'
 import { HashStream } from '../crypto/prng.js'
+import type { BatchInputs } from './flat-model.js'
 
 export interface Batch {
-  /** [batchSize * contextLength] token ids */
-  inputs: Int32Array
-  /** the same windows shifted by one token */
+  /** text: [batchSize * contextLength] token ids; examples: [batchSize * inputSize] features */
+  inputs: BatchInputs
+  /** text: the same windows shifted by one token; examples: [batchSize] class ids */
   targets: Int32Array
+  /** the samples' positions (SPEC.md 7.5) */
   offsets: number[]
 }
 

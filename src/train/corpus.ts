@@ -129,7 +129,7 @@ export function textTokensSha256(tokens: Uint8Array): string {
 }
 
 export interface DatasetSpec {
-  source: 'moby-dick' | 'synthetic' | 'text'
+  source: 'moby-dick' | 'synthetic' | 'text' | 'mnist'
   textSha256?: string
   heldOutFraction: number
 }
@@ -141,6 +141,7 @@ const cache = new Map<string, Uint8Array>()
  * copy) and must hash to the genesis's textSha256, so that every node trains on the same text.
  */
 export function loadCorpus(dataset: DatasetSpec, textPath?: string): Corpus {
+  if (dataset.source === 'mnist') throw new CorpusError('mnist is a set of images, not a text corpus')
   const key = dataset.source === 'text' ? `text:${dataset.textSha256}` : dataset.source
   let tokens = cache.get(key)
   if (tokens === undefined) {

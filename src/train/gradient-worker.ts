@@ -5,7 +5,7 @@ import '../polyfill.js'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { ModelSpec } from '../wire/genesis.js'
 import { type BackendName, selectBackend } from './backend.js'
-import { CharTransformer } from './model.js'
+import { createModel } from './model.js'
 
 interface Init {
   model: ModelSpec
@@ -15,13 +15,13 @@ interface Init {
 export interface GradientRequest {
   id: number
   weights: Float32Array
-  inputs: Int32Array
+  inputs: Int32Array | Float32Array
   targets: Int32Array
 }
 
 const init = workerData as Init
 await selectBackend(init.backend)
-const model = new CharTransformer(init.model)
+const model = createModel(init.model)
 parentPort!.on('message', (request: GradientRequest) => {
   try {
     model.setWeights(request.weights)

@@ -3,9 +3,12 @@
 // The AdamW state stays on the node across rounds (DiLoCo keeps the inner optimizer state local).
 import * as tf from '@tensorflow/tfjs'
 import type { Genesis } from '../wire/genesis.js'
-import { type Batch, type BatchSeed, trainingBatch, windowsAt } from './batches.js'
+import { type Batch, type BatchSeed, trainingOffsets } from './batches.js'
+import { MlpClassifier } from './classifier.js'
 import type { Corpus } from './corpus.js'
-import { CharTransformer } from './model.js'
+import { asDataset, type Dataset } from './dataset.js'
+import type { FlatModel } from './flat-model.js'
+import { createModel } from './model.js'
 import { learningRate } from './schedule.js'
 import type { GradientPool } from './worker-pool.js'
 
@@ -50,16 +53,19 @@ export interface InnerLoopOptions {
 }
 
 export class InnerTrainer {
-  readonly model: CharTransformer
+  readonly model: FlatModel
+  readonly data: Dataset
   private readonly firstMoment: tf.Variable[]
   private readonly secondMoment: tf.Variable[]
   private stepCount = 0
 
+  /** `data`: the run's dataset, or a text corpus for a transformer run */
   constructor(
     private readonly genesis: Genesis,
-    private readonly corpus: Corpus,
+    data: Dataset | Corpus,
   ) {
-    this.model = new CharTransformer(genesis.model)
+    this.data = asDataset(data, genesis)
+    this.model = createModel(genesis.model)
     this.firstMoment = this.model.variables.map((v) => tf.variable(tf.zerosLike(v), false))
     this.secondMoment = this.model.variables.map((v) => tf.variable(tf.zerosLike(v), false))
   }
@@ -74,8 +80,7 @@ export class InnerTrainer {
     seed: BatchSeed,
     options: InnerLoopOptions = {},
   ): Promise<InnerRoundResult> {
-    const { steps, batchSize } = this.genesis.inner
-    const context = this.genesis.model.contextLength
+    const { steps } = this.genesis.inner
     const started = performance.now()
     this.model.setWeights(globalWeights)
     const every = options.checkpointEvery ?? steps
@@ -83,7 +88,7 @@ export class InnerTrainer {
     let lossSum = 0
     for (let step = 0; step < steps; step++) {
       options.signal?.throwIfAborted()
-      const batch = trainingBatch(this.corpus.train, seed, step, context, batchSize)
+      const batch = this.trainingBatch(seed, step)
       lossSum += options.pool ? await this.stepParallel(batch, options.pool) : this.step(batch)
       if (options.onCheckpoint && ((step + 1) % every === 0 || step + 1 === steps))
         options.onCheckpoint(this.snapshot(step + 1))
@@ -94,8 +99,8 @@ export class InnerTrainer {
       weights: this.model.getWeights(),
       meanLoss: lossSum / steps,
       steps,
-      samples: steps * batchSize,
-      tokensPerSecond: (steps * batchSize * context) / seconds,
+      samples: steps * this.genesis.inner.batchSize,
+      tokensPerSecond: (steps * this.genesis.inner.batchSize * this.tokensPerSample) / seconds,
       seconds,
     }
   }
@@ -105,14 +110,24 @@ export class InnerTrainer {
    * batches (SPEC.md 17.4): what an auditor does. Leaves the trainer in the replayed state.
    */
   replay(start: TrainingSnapshot, toStep: number, seed: BatchSeed): TrainingSnapshot {
-    const { batchSize } = this.genesis.inner
-    const context = this.genesis.model.contextLength
     this.model.setWeights(start.weights)
     this.setOptimizerState(start.optimizer)
-    for (let step = start.localStep; step < toStep; step++) {
-      this.step(trainingBatch(this.corpus.train, seed, step, context, batchSize))
-    }
+    for (let step = start.localStep; step < toStep; step++) this.step(this.trainingBatch(seed, step))
     return this.snapshot(toStep)
+  }
+
+  /** The batch of a step (SPEC.md 7.5). */
+  trainingBatch(seed: BatchSeed, step: number): Batch {
+    const { batchSize } = this.genesis.inner
+    return this.data.batch(
+      'train',
+      trainingOffsets(this.data.trainLength, seed, step, this.data.span, batchSize),
+    )
+  }
+
+  /** Tokens a sample trains on (a window's contextLength), 1 for an example: tokens/s counts samples then. */
+  get tokensPerSample(): number {
+    return Math.max(1, this.data.span)
   }
 
   /** The AdamW moments (flattened in the parameter layout) and step counter. */
@@ -154,7 +169,7 @@ export class InnerTrainer {
 
   /** step() with the micro-batches computed by `pool` in parallel; bit-identical to step(). */
   async stepParallel(batch: Batch, pool: GradientPool): Promise<number> {
-    const parts = microBatches(batch, this.genesis.inner.microBatches, this.genesis.model.contextLength)
+    const parts = microBatches(batch, this.genesis.inner.microBatches)
     const result = meanGradient(await pool.gradients(this.model.getWeights(), parts))
     this.applyGradient(result.gradient)
     return result.loss
@@ -162,7 +177,7 @@ export class InnerTrainer {
 
   /** The loss and gradient of a batch at the current weights, without a step (as step() takes it). */
   gradient(batch: Batch): { loss: number; gradient: Float32Array } {
-    const parts = microBatches(batch, this.genesis.inner.microBatches, this.genesis.model.contextLength)
+    const parts = microBatches(batch, this.genesis.inner.microBatches)
     return meanGradient(parts.map((p) => this.model.lossAndGradient(p.inputs, p.targets)))
   }
 
@@ -202,19 +217,30 @@ export class InnerTrainer {
     })
   }
 
-  /** Mean held-out loss (nats per character) of `weights` on the given windows. */
+  /** Mean held-out loss (nats per character, or per example) of `weights` at the given positions. */
   evaluate(weights: Float32Array, heldOutOffsets: readonly number[], batchSize: number): number {
-    const context = this.genesis.model.contextLength
     this.model.setWeights(weights)
     let weighted = 0
     for (let start = 0; start < heldOutOffsets.length; start += batchSize) {
       const offsets = heldOutOffsets.slice(start, start + batchSize)
-      const batch = windowsAt(this.corpus.heldOut, offsets, context)
+      const batch = this.data.batch('heldOut', offsets)
       const loss = this.model.loss(batch.inputs, batch.targets)
       weighted += loss.dataSync()[0] * offsets.length
       loss.dispose()
     }
     return weighted / heldOutOffsets.length
+  }
+
+  /** A classifier's held-out accuracy (fraction right) at the given positions; null for a language model. */
+  accuracy(weights: Float32Array, heldOutOffsets: readonly number[], batchSize: number): number | null {
+    if (!(this.model instanceof MlpClassifier)) return null
+    this.model.setWeights(weights)
+    let right = 0
+    for (let start = 0; start < heldOutOffsets.length; start += batchSize) {
+      const batch = this.data.batch('heldOut', heldOutOffsets.slice(start, start + batchSize))
+      right += this.model.correct(batch.inputs, batch.targets)
+    }
+    return right / heldOutOffsets.length
   }
 
   dispose(): void {
@@ -262,14 +288,15 @@ export function meanGradient(results: ReadonlyArray<{ loss: number; gradient: Fl
 }
 
 /** The `count` equal, contiguous micro-batches of a batch (SPEC.md 7.5). */
-export function microBatches(batch: Batch, count: number, context: number): Batch[] {
+export function microBatches(batch: Batch, count: number): Batch[] {
   const windows = batch.offsets.length
   if (windows % count !== 0)
     throw new RangeError(`a batch of ${windows} windows does not split into ${count}`)
-  const size = (windows / count) * context
+  const inputs = batch.inputs.length / count
+  const targets = batch.targets.length / count
   return Array.from({ length: count }, (_, k) => ({
-    inputs: batch.inputs.subarray(k * size, (k + 1) * size),
-    targets: batch.targets.subarray(k * size, (k + 1) * size),
+    inputs: batch.inputs.subarray(k * inputs, (k + 1) * inputs),
+    targets: batch.targets.subarray(k * targets, (k + 1) * targets),
     offsets: batch.offsets.slice((k * windows) / count, ((k + 1) * windows) / count),
   }))
 }

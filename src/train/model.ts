@@ -4,19 +4,15 @@
 // The embedding is one-hot times the matrix, because the wasm backend lacks the gradient
 // kernel of tf.gather (UnsortedSegmentSum).
 import * as tf from '@tensorflow/tfjs'
-import type { ModelSpec } from '../wire/genesis.js'
-import { type ParameterSpec, parameterCount, parameterLayout, sizeOf } from './parameters.js'
+import type { ModelSpec, TransformerSpec } from '../wire/genesis.js'
+import { MlpClassifier } from './classifier.js'
+import { type BatchInputs, FlatModel } from './flat-model.js'
 
-export class CharTransformer {
-  readonly layout: ParameterSpec[]
-  readonly parameterCount: number
-  readonly variables: tf.Variable[]
+export class CharTransformer extends FlatModel {
   private readonly causalMask: tf.Tensor2D
 
-  constructor(readonly spec: ModelSpec) {
-    this.layout = parameterLayout(spec)
-    this.parameterCount = parameterCount(spec)
-    this.variables = this.layout.map((p) => tf.variable(tf.zeros(p.shape), true))
+  constructor(override readonly spec: TransformerSpec) {
+    super(spec)
     const t = spec.contextLength
     this.causalMask = tf.tidy(() => {
       const lower = tf.linalg.bandPart(tf.ones([t, t]), -1, 0)
@@ -24,56 +20,8 @@ export class CharTransformer {
     })
   }
 
-  /** Loads a flat weight vector (layout order) into the variables. */
-  setWeights(weights: Float32Array): void {
-    if (weights.length !== this.parameterCount) {
-      throw new RangeError(`weights have ${weights.length} values, the model ${this.parameterCount}`)
-    }
-    let offset = 0
-    this.layout.forEach((p, i) => {
-      const size = sizeOf(p.shape)
-      tf.tidy(() =>
-        this.variables[i].assign(tf.tensor(weights.subarray(offset, offset + size), p.shape, 'float32')),
-      )
-      offset += size
-    })
-  }
-
-  /** Reads the variables into one flat weight vector (layout order). */
-  getWeights(): Float32Array {
-    const out = new Float32Array(this.parameterCount)
-    let offset = 0
-    for (const variable of this.variables) {
-      const values = variable.dataSync() as Float32Array
-      out.set(values, offset)
-      offset += values.length
-    }
-    return out
-  }
-
-  /**
-   * Loss and gradient of the current weights on a batch, the gradient flattened in the parameter
-   * layout (SPEC.md 7.3), as a worker or the trainer computes each micro-batch's (SPEC.md 7.5).
-   */
-  lossAndGradient(inputs: Int32Array, targets: Int32Array): { loss: number; gradient: Float32Array } {
-    const gradient = new Float32Array(this.parameterCount)
-    const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => this.loss(inputs, targets), this.variables)
-      let offset = 0
-      for (const v of this.variables) {
-        const g = grads[v.name].dataSync() as Float32Array
-        gradient.set(g, offset)
-        offset += g.length
-      }
-      return value
-    })
-    const value = loss.dataSync()[0]
-    loss.dispose()
-    return { loss: value, gradient }
-  }
-
   /** Mean next-token cross-entropy (nats) of a batch; inputs and targets are [batch * context]. */
-  loss(inputs: Int32Array, targets: Int32Array): tf.Scalar {
+  loss(inputs: BatchInputs, targets: Int32Array): tf.Scalar {
     const { contextLength: t, vocabSize: v } = this.spec
     const batch = inputs.length / t
     return tf.tidy(() => {
@@ -127,8 +75,8 @@ export class CharTransformer {
     return tf.matMul(layerNorm(x, lnfG, lnfB).reshape([batch * t, d]), head)
   }
 
-  dispose(): void {
-    for (const variable of this.variables) variable.dispose()
+  override dispose(): void {
+    super.dispose()
     this.causalMask.dispose()
   }
 }
@@ -140,4 +88,9 @@ function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
 
 function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)))
+}
+
+/** The model a genesis names (SPEC.md 7.2, 7.7). */
+export function createModel(spec: ModelSpec): CharTransformer | MlpClassifier {
+  return spec.kind === 'char-transformer' ? new CharTransformer(spec) : new MlpClassifier(spec)
 }

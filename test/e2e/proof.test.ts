@@ -64,7 +64,7 @@ describe('proofs of learning on a live network', () => {
     const source = new NetworkProofSource(auditor, second.peerId, runIdOf(genesis))
     const options = {
       genesis,
-      corpus,
+      data: corpus,
       peerId: peerIdBytes(second.peerId),
       segments: 2,
       tolerance: 'auto' as const,

@@ -1,6 +1,12 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, describe, expect, it } from 'vitest'
+import { peerIdBytes } from '../../src/crypto/sign.js'
+import { createHost, type Host } from '../../src/net/host.js'
 import type { DtrainNode, RoundReport } from '../../src/node/node.js'
-import { defaultGenesis } from '../../src/wire/genesis.js'
+import { audit } from '../../src/proof/audit.js'
+import { NetworkProofSource } from '../../src/proof/protocol.js'
+import { loadDataset } from '../../src/train/dataset.js'
+import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
 import { startNodes } from './helpers.js'
 
 describe('three nodes on 127.0.0.1', () => {
@@ -67,5 +73,57 @@ describe('three nodes with compressed deltas', () => {
     // top-k with k = 1 % of 15,648 parameters: 156 coordinates, 12 + 8 * 156 bytes a delta.
     expect(last[0].bytesReceived).toBeLessThan(3 * 2 * (12 + 8 * 156) + 1000)
     expect(last[0].evalLoss).toBeLessThan(initialLoss)
+  })
+})
+
+describe('three nodes training the MNIST classifier', () => {
+  let nodes: DtrainNode[] = []
+  let auditor: Host | undefined
+  afterAll(async () => {
+    await Promise.all([...nodes.map((n) => n.stop()), auditor?.stop()])
+  })
+
+  it('agree bit for bit, learn to classify digits, and pass an audit of their proofs', async () => {
+    const genesis = defaultGenesis({
+      preset: 'mlp',
+      innerSteps: 10,
+      expectedPeers: 3,
+      salt: 'e2e-mnist',
+      collectTimeoutMs: 30_000,
+      evalWindows: 256,
+      checkpointInterval: 2,
+    })
+    expect(genesis.dataset.source).toBe('mnist')
+    nodes = await startNodes(genesis, 3)
+    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    const initialLoss = nodes[0].evaluate()
+    const initialAccuracy = nodes[0].accuracy()!
+    const reports: RoundReport[][] = []
+    for (let round = 0; round < 3; round++) reports.push(await Promise.all(nodes.map((n) => n.runRound())))
+    expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
+    for (const r of reports.flat()) expect(r.contributors).toBe(3)
+    const last = reports[2][0]
+    expect(last.evalLoss).toBeLessThan(initialLoss - 0.5)
+    expect(initialAccuracy).toBeLessThan(0.3) // chance is 0.1
+    expect(last.evalAccuracy).toBeGreaterThan(0.6)
+    expect(await nodes[0].metrics.registry.getSingleMetricAsString('dtrain_eval_accuracy')).toContain(
+      `dtrain_eval_accuracy ${last.evalAccuracy}`,
+    )
+
+    // The auditor recomputes node 1's batches of round 2 from (genesis, peer, round, step) and
+    // replays two of its segments.
+    auditor = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: [], bootstrap: [] })
+    await auditor.dial(nodes[1].host.getMultiaddrs()[0])
+    const report = await audit(new NetworkProofSource(auditor, nodes[1].peerId, runIdOf(genesis)), {
+      genesis,
+      data: loadDataset(genesis),
+      round: 2,
+      peerId: peerIdBytes(nodes[1].peerId),
+      segments: 2,
+      tolerance: 'auto',
+      replayBackend: nodes[1].backend.backend,
+    })
+    expect(report.verdict, report.reasons.join('; ')).toBe('valid')
+    expect(report.segments.map((s) => s.verdict)).toEqual(['pass', 'pass'])
   })
 })

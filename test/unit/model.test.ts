@@ -7,7 +7,7 @@ import { detokenize, loadCorpus, tokenize } from '../../src/train/corpus.js'
 import { InnerTrainer, type TrainingSnapshot } from '../../src/train/inner-loop.js'
 import { initialWeights } from '../../src/train/parameters.js'
 import { GradientPool } from '../../src/train/worker-pool.js'
-import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
+import { defaultGenesis, runIdOf, transformerOf } from '../../src/wire/genesis.js'
 
 const genesis = defaultGenesis({
   preset: 'tiny',
@@ -66,7 +66,12 @@ describe('char transformer and inner loop', () => {
   it('starts near the uniform loss ln(96) and lowers its held-out loss by training', async () => {
     const trainer = new InnerTrainer(genesis, corpus)
     const runId = runIdOf(genesis)
-    const offsets = evalOffsets(runId, corpus.heldOut.length, genesis.model.contextLength, 16)
+    const offsets = evalOffsets(
+      runId,
+      corpus.heldOut.length,
+      transformerOf(genesis, 'test').contextLength,
+      16,
+    )
     const w0 = initialWeights(genesis.model)
     const initial = trainer.evaluate(w0, offsets, 8)
     expect(Math.abs(initial - Math.log(96))).toBeLessThan(0.15)
