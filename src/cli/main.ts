@@ -9,7 +9,8 @@ import { ConfigError } from './config-files.js'
 import { runInit } from './init.js'
 import { runKeys } from './keys.js'
 import { resolveNodeConfig } from './node-config.js'
-import { collect, nonNegativeInt, positiveInt } from './parse.js'
+import { collect, collectReplacing, nonNegativeInt, positiveInt } from './parse.js'
+import { runRelay } from './relay.js'
 import { addRunOptions, genesisOptionsFrom } from './run-options.js'
 import { runStart } from './start.js'
 import { addStartOptions } from './start-command.js'
@@ -121,6 +122,36 @@ addRunOptions(
       genesis: genesisOptionsFrom(opts),
       dataPath: opts.data ? resolve(opts.data) : undefined,
       proofRetention: opts.proofRetention,
+    })
+  })
+
+const RELAY_LISTEN = ['/ip4/0.0.0.0/tcp/4002']
+
+program
+  .command('relay')
+  .description(
+    "serve a run as relay and rendezvous peer for nodes behind NATs (circuit relay v2, the run's DHT, AutoNAT); no training",
+  )
+  .requiredOption('--genesis <file>', "the run's genesis (names the run's DHT)")
+  .option('--key <file>', 'key file of the relay identity (created if missing)', './dtrain-relay/key')
+  .option('--listen <multiaddr>', 'listen address (repeatable)', collectReplacing(RELAY_LISTEN), RELAY_LISTEN)
+  .option('--swarm-key <file>', 'pre-shared key file of a private network')
+  .option('--allow <peer id>', 'allowlist: relay for these peers only (repeatable)', collect)
+  .option('--log-level <level>', 'log level: trace, debug, info, warn, error', 'info')
+  .option('--json', 'print the peer id and addresses as JSON', false)
+  .addHelpText(
+    'after',
+    '\nExamples:\n  dtrain relay --genesis ./myrun/genesis.json --listen /ip4/0.0.0.0/tcp/4002\n  dtrain start --genesis genesis.json --bootstrap /ip4/203.0.113.5/tcp/4002/p2p/12D3KooW...',
+  )
+  .action(async (opts) => {
+    process.exitCode = await runRelay({
+      genesis: opts.genesis,
+      key: opts.key,
+      listen: opts.listen,
+      swarmKey: opts.swarmKey,
+      allow: opts.allow,
+      logLevel: opts.logLevel,
+      json: opts.json,
     })
   })
 

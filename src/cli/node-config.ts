@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { z } from 'zod'
+import { RELAY_CLIENT_MODES } from '../net/reachability.js'
 import { BACKEND_NAMES } from '../train/backend.js'
 import { ConfigError } from './config-files.js'
 
@@ -29,6 +30,9 @@ export const nodeConfigSchema = z.strictObject({
   backend: z.enum(BACKEND_NAMES),
   slowdown: z.number().min(1).max(1000),
   gpuPeakTflops: z.number().positive().max(100_000).optional(),
+  relayClient: z.enum(RELAY_CLIENT_MODES),
+  relayServer: z.enum(['auto', 'on', 'off']),
+  mdns: z.boolean(),
 })
 
 export type NodeConfig = z.infer<typeof nodeConfigSchema>

@@ -1,6 +1,7 @@
 // The options of `dtrain start`, each also settable by a DTRAIN_* environment variable and by the
 // --config file (merged by resolveNodeConfig, src/cli/node-config.ts).
 import { type Command, Option } from 'commander'
+import { RELAY_CLIENT_MODES } from '../net/reachability.js'
 import { DEFAULT_PROOF_RETENTION } from '../node/node.js'
 import { BACKEND_NAMES } from '../train/backend.js'
 import { envName } from './node-config.js'
@@ -76,6 +77,27 @@ export function addStartOptions(command: Command): Command {
       ).argParser(collect),
     )
     .addOption(nodeOption('--swarm-key <file>', 'pre-shared key file of a private network', 'swarmKey'))
+    .addOption(
+      nodeOption(
+        '--relay-client <mode>',
+        'reserve a slot on a relay: auto (when AutoNAT confirms no public address), always, off',
+        'relayClient',
+      )
+        .choices([...RELAY_CLIENT_MODES])
+        .default('auto'),
+    )
+    .addOption(
+      nodeOption(
+        '--relay-server <mode>',
+        'relay for peers behind NATs: auto (on for a node without bootstrap peers), on, off',
+        'relayServer',
+      )
+        .choices(['auto', 'on', 'off'])
+        .default('auto'),
+    )
+    .addOption(
+      nodeOption('--mdns', "find the run's peers on the LAN by multicast DNS", 'mdns').default(false),
+    )
     .addOption(
       nodeOption(
         '--join',

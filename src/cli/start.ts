@@ -44,6 +44,13 @@ export async function runStart(config: NodeConfig): Promise<number> {
     trainWorkers: config.trainWorkers,
     trainSlowdown: config.slowdown,
     gpuPeakTflops: config.gpuPeakTflops,
+    relayClient: config.relayClient,
+    relayServer: config.relayServer === 'auto' ? undefined : config.relayServer === 'on',
+    mdns: config.mdns,
+    onRelayed: (addresses) => {
+      emit({ type: 'relayed', addresses })
+      if (addresses.length > 0) progress?.message(`reachable through a relay at ${addresses[0]}`)
+    },
     allowlist: config.allow,
     proofRetention: config.proofRetention,
     onInnerStep: progress ? (step, steps) => progress.step(round, step, steps) : undefined,

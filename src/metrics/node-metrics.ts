@@ -49,6 +49,11 @@ export class NodeMetrics {
     help: 'Model FLOPs utilisation of the last round on a GPU backend (0-1)',
     registers: [this.registry],
   })
+  readonly relayedPeers = new Gauge({
+    name: 'dtrain_relayed_peers',
+    help: 'Connected peers reached only through a circuit relay',
+    registers: [this.registry],
+  })
   readonly contributors = new Gauge({
     name: 'dtrain_round_contributors',
     help: 'Deltas aggregated in the last round',

@@ -1,12 +1,18 @@
-// libp2p host factory (SPEC.md 2): TCP, noise, yamux, identify, ping, gossipsub with strict
-// signing; optional private network by pre-shared key; bootstrap peers.
+// libp2p host factory (SPEC.md 2): TCP and circuit relay v2 transports, noise, yamux, identify,
+// ping, gossipsub with strict signing, AutoNAT, DCUtR, the run's own Kademlia DHT; optional
+// private network by pre-shared key; bootstrap peers and opt-in mDNS; optionally a relay server.
 import '../polyfill.js'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -40,6 +46,33 @@ export interface HostOptions {
   meshPeers?: number
   /** Gossipsub peer scoring for a run's topics, with dtrain's own penalties (SPEC.md 2.7). */
   gossipScore?: { topics: readonly string[]; appPenalty: (peer: string) => number }
+  /** the run's Kademlia protocol (SPEC.md 2.8, dhtProtocol()); undefined: no DHT */
+  dhtProtocol?: string
+  /** serve as a circuit relay (SPEC.md 2.9) for peers that cannot be reached directly */
+  relayServer?: boolean
+  /** announce and look for peers on the LAN under this mDNS name (SPEC.md 2.8); undefined: off */
+  mdnsService?: string
+}
+
+/**
+ * Limits of a relayed connection through a dtrain relay (SPEC.md 2.9): libp2p's defaults (2
+ * minutes, 128 KiB) are far too small for deltas; past them the connection is reset and the
+ * peers redial (SPEC.md 2.6).
+ */
+export const RELAY_LIMITS = {
+  dataBytes: 1n << 30n,
+  durationMs: 60 * 60 * 1000,
+  maxReservations: 128,
+}
+
+/** The Kademlia protocol of a run (SPEC.md 2.8): a DHT private to the run, not the public IPFS one. */
+export function dhtProtocol(runIdHex: string): string {
+  return `/dtrain/kad/${runIdHex.slice(0, 16)}/1.0.0`
+}
+
+/** The mDNS service name of a run (SPEC.md 2.8). */
+export function mdnsService(runIdHex: string): string {
+  return `_dtrain-${runIdHex.slice(0, 16)}._udp.local`
 }
 
 /**
@@ -66,7 +99,13 @@ export function connectionGater(
   }
 }
 
-export type Host = Libp2p<{ pubsub: GossipSub; identify: unknown; ping: unknown }>
+export type Host = Libp2p<{
+  pubsub: GossipSub
+  identify: unknown
+  ping: unknown
+  /** present when HostOptions.dhtProtocol was given */
+  dht?: KadDHT
+}>
 
 export async function createHost(options: HostOptions): Promise<Host> {
   const score = options.gossipScore
@@ -75,7 +114,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
   return (await createLibp2p({
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
-    transports: [tcp()],
+    transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionProtector: options.swarmKey ? preSharedKey({ psk: options.swarmKey }) : undefined,
@@ -90,11 +129,40 @@ export async function createHost(options: HostOptions): Promise<Host> {
     metrics: options.metricsRegistry
       ? prometheusMetrics({ registry: options.metricsRegistry, preserveExistingMetrics: true })
       : undefined,
-    peerDiscovery: options.bootstrap?.length ? [bootstrap({ list: options.bootstrap, timeout: 100 })] : [],
+    peerDiscovery: [
+      ...(options.bootstrap?.length ? [bootstrap({ list: options.bootstrap, timeout: 100 })] : []),
+      ...(options.mdnsService ? [mdns({ serviceTag: options.mdnsService, interval: 5000 })] : []),
+    ],
     services: {
       identify: identify(),
       ping: ping(),
+      autoNAT: autoNAT(),
+      dcutr: dcutr(),
+      ...(options.dhtProtocol
+        ? {
+            // Server mode: a run's nodes answer each other's queries. Addresses pass unfiltered,
+            // because a private testnet's are private ones (10.x, 192.168.x).
+            dht: kadDHT({
+              protocol: options.dhtProtocol,
+              clientMode: false,
+              peerInfoMapper: passthroughMapper,
+            }),
+          }
+        : {}),
+      ...(options.relayServer
+        ? {
+            relay: circuitRelayServer({
+              reservations: {
+                maxReservations: RELAY_LIMITS.maxReservations,
+                defaultDataLimit: RELAY_LIMITS.dataBytes,
+                defaultDurationLimit: RELAY_LIMITS.durationMs,
+              },
+            }),
+          }
+        : {}),
       pubsub: gossipsub({
+        // gossip flows over relayed connections too (SPEC.md 2.9)
+        runOnLimitedConnection: true,
         globalSignaturePolicy: 'StrictSign',
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,

@@ -37,6 +37,11 @@ export interface PeerKeeperOptions {
    * lost the peer in the first place.
    */
   reopenGossip?: (peer: PeerId) => Promise<void>
+  /**
+   * Tried when a redial of a peer's known addresses fails: reach it another way (through a
+   * relay, SPEC.md 2.9). Resolves when connected, rejects otherwise.
+   */
+  fallback?: (peer: PeerId, signal: AbortSignal) => Promise<void>
 }
 
 export const PEER_KEEPER_DEFAULTS = {
@@ -118,6 +123,12 @@ export class PeerKeeper {
     })
   }
 
+  /** Dials a kept, unconnected peer at the next tick, whatever its backoff (new addresses for it). */
+  retrySoon(peer: PeerId): void {
+    const kept = this.kept.get(peer.toString())
+    if (kept && this.host.getConnections(peer).length === 0) kept.nextAttempt = 0
+  }
+
   /** Stops keeping `peer` (a banned peer, SPEC.md 2.7). */
   forget(peer: string): void {
     this.kept.delete(peer)
@@ -175,7 +186,12 @@ export class PeerKeeper {
     try {
       const known = (await this.host.peerStore.get(kept.peer).catch(() => undefined))?.addresses.length ?? 0
       const target = known > 0 || kept.address === undefined ? kept.peer : kept.address
-      await this.host.dial(target, { signal: AbortSignal.timeout(this.settings.dialTimeoutMs) })
+      try {
+        await this.host.dial(target, { signal: AbortSignal.timeout(this.settings.dialTimeoutMs) })
+      } catch (err) {
+        if (!this.options.fallback) throw err
+        await this.options.fallback(kept.peer, AbortSignal.timeout(this.settings.dialTimeoutMs))
+      }
       kept.failures = 0
       kept.nextAttempt = 0
       this.options.onRedial?.('connected')

@@ -145,7 +145,8 @@ export async function serveChunks(
         onError(connection.remotePeer, err as Error)
       }
     },
-    { maxInboundStreams: LIMITS.maxInboundDeltaStreams },
+    // relayed connections (SPEC.md 2.8) carry deltas too: nodes behind NATs have no other
+    { maxInboundStreams: LIMITS.maxInboundDeltaStreams, runOnLimitedConnection: true },
   )
 }
 
@@ -310,7 +311,7 @@ async function requestChunks(
   const signal = outerSignal ? AbortSignal.any([outerSignal, timeout]) : timeout
   let stream: Stream
   try {
-    stream = await host.dialProtocol(peer, PROTOCOL.chunkProtocol, { signal })
+    stream = await host.dialProtocol(peer, PROTOCOL.chunkProtocol, { signal, runOnLimitedConnection: true })
   } catch (err) {
     throw new TransferError(
       'stream-failed',

@@ -28,9 +28,10 @@ import {
 import { NodeMetrics } from '../metrics/node-metrics.js'
 import { RejectionLog } from '../metrics/rejection-log.js'
 import { gossipScore, gossipStreams, reopenGossip } from '../net/gossip-internals.js'
-import { createHost, type Host } from '../net/host.js'
+import { createHost, dhtProtocol, type Host, mdnsService } from '../net/host.js'
 import { PEER_SCORE, PeerGuard, type PenaltyReason } from '../net/peer-guard.js'
 import { PeerKeeper } from '../net/peer-keeper.js'
+import { dialThroughRelays, onlyRelayed, Reachability, type RelayClientMode } from '../net/reachability.js'
 import {
   ChunkAssembly,
   fetchChunks,
@@ -91,6 +92,17 @@ export interface NodeOptions {
    * looked up from nvidia-smi's GPU name (flops.ts)
    */
   gpuPeakTflops?: number
+  /**
+   * reserve a slot on a relay (SPEC.md 2.9): 'auto' (the default) when AutoNAT confirms no public
+   * address within a grace period, 'always' from the start, 'off' never
+   */
+  relayClient?: RelayClientMode
+  /** serve as a circuit relay for peers that cannot be reached directly (SPEC.md 2.9) */
+  relayServer?: boolean
+  /** find peers on the LAN by mDNS (SPEC.md 2.8) */
+  mdns?: boolean
+  /** called when the node's relayed addresses change */
+  onRelayed?: (addresses: string[]) => void
   /** called after each inner step (a terminal progress bar) */
   onInnerStep?: (step: number, steps: number) => void
   /** called when a phase of a round begins */
@@ -172,6 +184,9 @@ export interface RoundReport {
   tokensPerSecond: number
   /** model FLOPs utilisation of the inner loop on a GPU backend (flops.ts); null elsewhere */
   mfu: number | null
+  /** connected peers at the end of the round, and of them those reached only through a relay */
+  peers: number
+  relayedPeers: number
   /** bytes of the proofs of learning this node keeps (all rounds retained) */
   proofBytes: number
 }
@@ -253,6 +268,7 @@ export class DtrainNode {
   /** training worker threads, when the node uses more than one core */
   private pool?: GradientPool
   private keeper!: PeerKeeper
+  private reachability?: Reachability
   private guard!: PeerGuard
   private unwatch?: () => void
   /** hex weights hash of the state the current round trains from */
@@ -316,6 +332,10 @@ export class DtrainNode {
     const guard = new PeerGuard()
     const runIdHex = toHex(runIdOf(genesis))
     const host = await createHost({
+      dhtProtocol: dhtProtocol(runIdHex),
+      // the bootstrap node (no bootstrap peers of its own) relays by default (SPEC.md 2.9)
+      relayServer: options.relayServer ?? (options.bootstrap ?? []).length === 0,
+      mdnsService: options.mdns ? mdnsService(runIdHex) : undefined,
       isBanned: (peer) => guard.isBanned(peer),
       meshPeers: genesis.round.expectedPeers - 1,
       gossipScore: {
@@ -362,12 +382,28 @@ export class DtrainNode {
           onRedial: (result) => metrics.redials.inc({ result }),
           gossipStreams: gossipStreams(host.services.pubsub),
           reopenGossip: (peer) => reopenGossip(host, host.services.pubsub, peer),
+          fallback: (peer, signal) => dialThroughRelays(host, peer, signal),
         },
         options.logger.child({ component: 'peers' }),
       )
       await node.restore()
       await node.wire()
       node.keeper.start()
+      node.reachability = new Reachability(
+        host,
+        {
+          relayClient: options.relayClient ?? 'auto',
+          targetPeers: genesis.round.expectedPeers - 1,
+          runPeers: () => host.services.pubsub.getSubscribers(deltaTopic(runIdHex)).length,
+          keep: (peer, fresh) => {
+            node.keeper.keep(peer)
+            if (fresh) node.keeper.retrySoon(peer)
+          },
+          onRelayed: options.onRelayed,
+        },
+        options.logger.child({ component: 'reachability' }),
+      )
+      node.reachability.start()
       node.unwatch = guard.watch(
         host,
         (peer) => node.gossipScore(peer),
@@ -1197,12 +1233,15 @@ export class DtrainNode {
               this.gpuPeakTflops,
             ),
       proofBytes,
+      peers: this.host.getPeers().length,
+      relayedPeers: this.host.getPeers().filter((p) => onlyRelayed(this.host, p)).length,
     }
     await this.persist(committedState, report)
     log.info({ ...report, phase: 'done' }, 'round complete')
     this.phase = 'idle'
     this.metrics.tokensPerSecond.set(report.tokensPerSecond)
     if (report.mfu !== null) this.metrics.mfu.set(report.mfu)
+    this.metrics.relayedPeers.set(report.relayedPeers)
     const { phaseSeconds: _, weightsHash: __, cpuSeconds: ___, ...summary } = report
     this.history.push(summary)
     if (this.history.length > STATUS_HISTORY) this.history.shift()
@@ -1427,6 +1466,7 @@ export class DtrainNode {
     this.abort.abort()
     this.notify()
     this.keeper?.stop()
+    this.reachability?.stop()
     this.unwatch?.()
     await this.host.stop()
     await this.pool?.close()

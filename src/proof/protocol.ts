@@ -102,7 +102,7 @@ export async function serveProofs(
         onError(connection.remotePeer, err as Error)
       }
     },
-    { maxInboundStreams: LIMITS.maxInboundProofStreams },
+    { maxInboundStreams: LIMITS.maxInboundProofStreams, runOnLimitedConnection: true },
   )
 }
 
@@ -140,7 +140,10 @@ export class NetworkProofSource implements ProofSource {
     const signal = AbortSignal.timeout(LIMITS.transferTimeoutMs)
     let stream: Stream
     try {
-      stream = await this.host.dialProtocol(this.peer, PROTOCOL.proofProtocol, { signal })
+      stream = await this.host.dialProtocol(this.peer, PROTOCOL.proofProtocol, {
+        signal,
+        runOnLimitedConnection: true,
+      })
     } catch (err) {
       throw new ProofUnavailableError(`cannot open a proof stream to ${this.peer}: ${(err as Error).message}`)
     }

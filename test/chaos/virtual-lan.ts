@@ -7,7 +7,15 @@ import { execFileSync } from 'node:child_process'
 
 let lans = 0
 
-function ip(args: string[]): void {
+/** The error a drill fails with when it cannot build its namespaces: it says why, never passes. */
+export function namespaceError(err: unknown): Error {
+  const detail = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message
+  return new Error(
+    `cannot create network namespaces for this drill (${detail}); it needs root and iproute2 ('ip netns'), as CI has: run the suite as root`,
+  )
+}
+
+export function ip(args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
@@ -40,10 +48,7 @@ export class VirtualLan {
       }
     } catch (err) {
       lan.destroy()
-      const detail = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message
-      throw new Error(
-        `cannot create network namespaces for this drill (${detail}); it needs root and iproute2 ('ip netns'), as CI has: run the suite as root`,
-      )
+      throw namespaceError(err)
     }
     return lan
   }
@@ -58,6 +63,12 @@ export class VirtualLan {
 
   address(i: number): string {
     return `10.77.0.${i + 1}`
+  }
+
+  /** Routes multicast (mDNS) out of every node's LAN interface. */
+  enableMulticast(): void {
+    for (let i = 0; i < this.size; i++)
+      ip(['-n', this.namespace(i), 'route', 'add', '224.0.0.0/4', 'dev', 'eth0'])
   }
 
   /** Moves `nodes` to the second bridge: they reach each other, and nobody else. */

@@ -24,9 +24,9 @@ describe('dtrain CLI', () => {
   it('lists its commands in --help', async () => {
     const { code, stdout } = await run(['--help'])
     expect(code).toBe(0)
-    for (const command of ['init', 'keys', 'start', 'testnet', 'status', 'audit'])
+    for (const command of ['init', 'keys', 'start', 'testnet', 'status', 'audit', 'relay'])
       expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
-    for (const command of ['init', 'keys', 'start', 'testnet', 'status', 'audit']) {
+    for (const command of ['init', 'keys', 'start', 'testnet', 'status', 'audit', 'relay']) {
       const help = await run([command, '--help'])
       expect(help.code).toBe(0)
       expect(help.stdout, command).toMatch(/Examples:/)

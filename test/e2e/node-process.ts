@@ -46,12 +46,20 @@ export function startNodeProcess(options: NodeProcessOptions): NodeProcess {
     ...options.bootstrap.flatMap((b) => ['--bootstrap', b]),
     ...(options.args ?? []),
   ]
+  return startCliProcess(args, options.dir, options.netns)
+}
+
+/**
+ * Any `dtrain` command as a child process with an IPC channel (its events collected), optionally
+ * inside a network namespace; its stderr (the log) goes to DIR/node-<pid>.log.
+ */
+export function startCliProcess(args: string[], dir: string, netns?: string): NodeProcess {
   const stdio: ['ignore', 'ignore', 'pipe', 'ipc'] = ['ignore', 'ignore', 'pipe', 'ipc']
-  const child = options.netns
-    ? spawn('ip', ['netns', 'exec', options.netns, process.execPath, cli, ...args], { stdio })
+  const child = netns
+    ? spawn('ip', ['netns', 'exec', netns, process.execPath, cli, ...args], { stdio })
     : fork(cli, args, { stdio })
-  mkdirSync(options.dir, { recursive: true })
-  child.stderr?.pipe(createWriteStream(join(options.dir, `node-${child.pid}.log`)))
+  mkdirSync(dir, { recursive: true })
+  child.stderr?.pipe(createWriteStream(join(dir, `node-${child.pid}.log`)))
   const events: NodeEvent[] = []
   child.on('message', (e: NodeEvent) => events.push(e))
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))

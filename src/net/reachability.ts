@@ -1,0 +1,240 @@
+// Reachability and discovery (SPEC.md 2.8, 2.9): a node finds the run's peers beyond its bootstrap
+// list (the DHT, mDNS) and hands them to the peer keeper, which dials and keeps them; a node that
+// AutoNAT cannot confirm as reachable reserves a slot on a relay and advertises the relayed
+// address, so that peers behind other NATs reach it through the relay (and DCUtR upgrades the
+// connection to a direct one where the NATs allow).
+import type { PeerId, PeerInfo } from '@libp2p/interface'
+import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from 'pino'
+import type { Host } from './host.js'
+
+export const RELAY_CLIENT_MODES = ['auto', 'always', 'off'] as const
+export type RelayClientMode = (typeof RELAY_CLIENT_MODES)[number]
+
+export const REACHABILITY_DEFAULTS = {
+  /** how long AutoNAT may take to confirm a public address before 'auto' reserves a relay slot */
+  graceMs: 15_000,
+  /** how often the DHT is asked for more peers while the node has fewer than it wants */
+  lookupIntervalMs: 5000,
+  lookupTimeoutMs: 10_000,
+}
+
+/** libp2p's components that its public interface does not expose, for the relay listener. */
+interface HostComponents {
+  transportManager: TransportManager
+  addressManager: AddressManager
+}
+
+function components(host: Host): HostComponents {
+  return (host as unknown as { components: HostComponents }).components
+}
+
+const isCircuit = (ma: Multiaddr) => ma.getComponents().some((c) => c.name === 'p2p-circuit')
+
+/** RFC 1918, loopback, link-local and unique-local addresses: not reachable from the internet. */
+export function isPrivateAddress(ma: Multiaddr): boolean {
+  const ip = ma.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')
+  if (!ip?.value) return true
+  const v = ip.value.toLowerCase()
+  if (ip.name === 'ip4') {
+    const [a, b] = v.split('.').map(Number)
+    return (
+      a === 10 ||
+      a === 127 ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 169 && b === 254) ||
+      a === 0
+    )
+  }
+  return v === '::1' || v === '::' || v.startsWith('fe80:') || v.startsWith('fc') || v.startsWith('fd')
+}
+
+/** Whether AutoNAT (or the transport) has confirmed a public, direct address of this node. */
+export function hasVerifiedPublicAddress(host: Host): boolean {
+  return components(host)
+    .addressManager.getAddressesWithMetadata()
+    .some((a) => a.verified && !isCircuit(a.multiaddr) && !isPrivateAddress(a.multiaddr))
+}
+
+/** This node's relayed addresses (/p2p-circuit), once a relay granted it a reservation. */
+export function relayedAddresses(host: Host): string[] {
+  return host
+    .getMultiaddrs()
+    .filter(isCircuit)
+    .map((ma) => ma.toString())
+}
+
+const HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
+
+/**
+ * Dials `peer` through each connected relay in turn (/p2p/<relay>/p2p-circuit/p2p/<peer>): it
+ * answers if the peer holds a reservation there. A peer behind a NAT is reached this way even
+ * when the addresses the node learned for it are only its unreachable direct ones.
+ */
+export async function dialThroughRelays(host: Host, peer: PeerId, signal: AbortSignal): Promise<void> {
+  const relays: PeerId[] = []
+  for (const relay of host.getPeers()) {
+    if (relay.equals(peer)) continue
+    const info = await host.peerStore.get(relay).catch(() => undefined)
+    if (info?.protocols.includes(HOP_PROTOCOL) && !onlyRelayed(host, relay)) relays.push(relay)
+  }
+  if (relays.length === 0) throw new Error('no relay connected to reach the peer through')
+  let last: unknown
+  for (const relay of relays) {
+    try {
+      await host.dial(multiaddr(`/p2p/${relay}/p2p-circuit/p2p/${peer}`), { signal })
+      return
+    } catch (err) {
+      last = err
+    }
+  }
+  throw last
+}
+
+/** Whether every open connection to `peer` goes through a relay. */
+export function onlyRelayed(host: Host, peer: PeerId): boolean {
+  const connections = host.getConnections(peer)
+  return connections.length > 0 && connections.every((c) => isCircuit(c.remoteAddr))
+}
+
+export interface ReachabilityOptions {
+  relayClient: RelayClientMode
+  /** the run's other expected peers: the DHT is asked for more while fewer are connected */
+  targetPeers: number
+  /** the run's peers connected now (the subscribers of its delta topic) */
+  runPeers: () => number
+  /**
+   * hands a found peer to the peer keeper, which dials and keeps it (SPEC.md 2.6); `fresh`: the
+   * lookup brought addresses the node did not know (a relayed one, say): dial again soon
+   */
+  keep: (peer: PeerId, fresh: boolean) => void
+  /** called when the node's relayed addresses change (a reservation granted, renewed or lost) */
+  onRelayed?: (addresses: string[]) => void
+  graceMs?: number
+  lookupIntervalMs?: number
+}
+
+export class Reachability {
+  private readonly settings: typeof REACHABILITY_DEFAULTS
+  private timers: NodeJS.Timeout[] = []
+  private reserving = false
+  private reserved = false
+  private lastRelayed = ''
+  private lookingUp = false
+  private stopped = false
+
+  constructor(
+    private readonly host: Host,
+    private readonly options: ReachabilityOptions,
+    private readonly log: Logger,
+  ) {
+    this.settings = {
+      ...REACHABILITY_DEFAULTS,
+      ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
+      ...(options.lookupIntervalMs !== undefined ? { lookupIntervalMs: options.lookupIntervalMs } : {}),
+    }
+  }
+
+  start(): void {
+    this.host.addEventListener('peer:discovery', this.onDiscovery)
+    this.host.addEventListener('self:peer:update', this.onSelfUpdate)
+    if (this.options.relayClient === 'always') void this.reserve('configured')
+    if (this.options.relayClient === 'auto') this.every(this.settings.graceMs, () => this.checkReachable())
+    if (this.host.services.dht) this.every(this.settings.lookupIntervalMs, () => this.lookup())
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.host.removeEventListener('peer:discovery', this.onDiscovery)
+    this.host.removeEventListener('self:peer:update', this.onSelfUpdate)
+    for (const t of this.timers) clearInterval(t)
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms)
+    t.unref()
+    this.timers.push(t)
+  }
+
+  private readonly onDiscovery = (event: CustomEvent<PeerInfo>) => {
+    if (event.detail.id.equals(this.host.peerId)) return
+    this.log.debug({ peer: event.detail.id.toString() }, 'peer discovered')
+    this.options.keep(event.detail.id, false)
+  }
+
+  private readonly onSelfUpdate = () => {
+    const relayed = relayedAddresses(this.host)
+    const key = relayed.join(' ')
+    if (key === this.lastRelayed) return
+    this.lastRelayed = key
+    if (relayed.length > 0) this.log.info({ addresses: relayed }, 'reachable through a relay')
+    else if (this.reserved) this.log.warn('the relay reservation was lost; looking for another relay')
+    this.options.onRelayed?.(relayed)
+  }
+
+  /** 'auto': no public address confirmed within the grace period: reserve a relay slot. */
+  private checkReachable(): void {
+    if (this.reserved || this.reserving || this.stopped) return
+    if (hasVerifiedPublicAddress(this.host)) return
+    void this.reserve('unreachable')
+  }
+
+  /** Listens on /p2p-circuit: the transport reserves a slot on a relay among the connected peers. */
+  private async reserve(why: 'configured' | 'unreachable'): Promise<void> {
+    this.reserving = true
+    try {
+      this.log.info(
+        { why },
+        why === 'unreachable'
+          ? 'AutoNAT confirmed no public address: reserving a slot on a relay'
+          : 'reserving a slot on a relay',
+      )
+      await components(this.host).transportManager.listen([multiaddr('/p2p-circuit')])
+      this.reserved = true
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot listen through a relay')
+    } finally {
+      this.reserving = false
+    }
+  }
+
+  private async found(peer: PeerInfo): Promise<void> {
+    const known = new Set(
+      ((await this.host.peerStore.get(peer.id).catch(() => undefined))?.addresses ?? []).map((a) =>
+        a.multiaddr.toString(),
+      ),
+    )
+    const fresh = peer.multiaddrs.filter((ma) => !known.has(ma.toString()))
+    if (fresh.length > 0) {
+      this.log.debug({ peer: peer.id.toString(), addresses: fresh.map(String) }, 'DHT lookup: new addresses')
+      await this.host.peerStore.merge(peer.id, { multiaddrs: fresh })
+    }
+    this.options.keep(peer.id, fresh.length > 0)
+  }
+
+  /** Asks the DHT for the peers closest to this node while it has fewer connections than it wants. */
+  private async lookup(): Promise<void> {
+    const dht = this.host.services.dht
+    if (!dht || this.lookingUp || this.stopped) return
+    if (this.options.runPeers() >= this.options.targetPeers) return
+    this.lookingUp = true
+    try {
+      const signal = AbortSignal.timeout(this.settings.lookupTimeoutMs)
+      for await (const event of dht.getClosestPeers(this.host.peerId.toMultihash().bytes, { signal })) {
+        // The peers' answers list the closer peers with their current addresses (a relayed one
+        // once a peer reserved a slot); the peer store keeps what it learned first unless told.
+        if (event.name !== 'PEER_RESPONSE') continue
+        for (const peer of event.closer) {
+          if (peer.id.equals(this.host.peerId) || peer.multiaddrs.length === 0) continue
+          await this.found(peer)
+        }
+      }
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'DHT lookup ended')
+    } finally {
+      this.lookingUp = false
+    }
+  }
+}
