@@ -30,6 +30,19 @@ export function positiveNumber(name: string) {
   }
 }
 
+/** Bytes per second: a number with an optional K, M or G (powers of 1000), e.g. 2.5M. */
+export function byteRate(name: string) {
+  return (value: string): number => {
+    const m = /^(\d+(?:\.\d+)?)([KMG]?)(?:B\/s|B)?$/i.exec(value.trim())
+    const n = m ? Number(m[1]) * 1000 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()) : Number.NaN
+    if (!(n >= 1) || !Number.isFinite(n))
+      throw new InvalidArgumentError(
+        `${name} must be bytes per second such as 500K, 2.5M or 1G (got ${value})`,
+      )
+    return n
+  }
+}
+
 export function nonNegativeInt(name: string) {
   return (value: string): number => {
     const n = Number(value)

@@ -7,6 +7,7 @@ import { BACKEND_NAMES } from '../train/backend.js'
 import { envName } from './node-config.js'
 import {
   atLeastOne,
+  byteRate,
   collect,
   collectReplacing,
   nonNegativeInt,
@@ -94,6 +95,13 @@ export function addStartOptions(command: Command): Command {
       )
         .choices(['auto', 'on', 'off'])
         .default('auto'),
+    )
+    .addOption(
+      nodeOption(
+        '--upload-limit <rate>',
+        'most bytes per second uploaded serving deltas, e.g. 2.5M (K, M, G: 1000s; default unlimited)',
+        'uploadLimit',
+      ).argParser(byteRate('--upload-limit')),
     )
     .addOption(
       nodeOption('--mdns', "find the run's peers on the LAN by multicast DNS", 'mdns').default(false),

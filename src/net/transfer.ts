@@ -21,6 +21,7 @@ import {
   verifyProof,
 } from '../crypto/merkle.js'
 import { ChunkRequest, ChunkResponse, ChunkStatus } from '../wire/proto/dtrain.js'
+import type { Pacer } from './link-emulator.js'
 
 /** A proof has one hash per tree level: 64 levels cover any object the size limits allow. */
 const MAX_PROOF_LENGTH = 64
@@ -101,6 +102,11 @@ export async function serveChunks(
   onError: (peer: PeerId, err: Error) => void,
   /** a request this node answered BAD_REQUEST or NOT_FOUND (peer scoring, SPEC.md 2.7) */
   onRefusedRequest?: (peer: PeerId, reason: 'bad-request' | 'not-found') => void,
+  /**
+   * the node's upload limit, shared by every stream it serves: after each chunk the stream waits
+   * until the chunk's bytes have left at this rate (bursts of one chunk)
+   */
+  uplink?: Pacer,
 ): Promise<void> {
   await host.handle(
     PROTOCOL.chunkProtocol,
@@ -138,6 +144,10 @@ export async function serveChunks(
           await lp.write(ChunkResponse.encode({ status: ChunkStatus.OK, index, proof }), { signal })
           await lp.write(held.bytes.subarray(start, end), { signal })
           counters.bytesSent(end - start)
+          if (uplink) {
+            const wait = uplink.departure(end - start, performance.now()) - performance.now()
+            if (wait > 0) await sleep(wait, signal)
+          }
         }
         await stream.close({ signal })
       } catch (err) {

@@ -29,6 +29,7 @@ import { NodeMetrics } from '../metrics/node-metrics.js'
 import { RejectionLog } from '../metrics/rejection-log.js'
 import { gossipScore, gossipStreams, reopenGossip } from '../net/gossip-internals.js'
 import { createHost, dhtProtocol, type Host, mdnsService } from '../net/host.js'
+import { Pacer } from '../net/link-emulator.js'
 import { PEER_SCORE, PeerGuard, type PenaltyReason } from '../net/peer-guard.js'
 import { PeerKeeper } from '../net/peer-keeper.js'
 import { dialThroughRelays, onlyRelayed, Reachability, type RelayClientMode } from '../net/reachability.js'
@@ -99,6 +100,8 @@ export interface NodeOptions {
   relayClient?: RelayClientMode
   /** serve as a circuit relay for peers that cannot be reached directly (SPEC.md 2.9) */
   relayServer?: boolean
+  /** the most bytes per second the node uploads serving deltas (chunk protocol); default unlimited */
+  uploadBytesPerSecond?: number
   /** find peers on the LAN by mDNS (SPEC.md 2.8) */
   mdns?: boolean
   /** called when the node's relayed addresses change */
@@ -490,8 +493,13 @@ export class DtrainNode {
     await serveProofs(this.host, this.runId, this.proofs, serveFailed('a proof'), (peer) =>
       this.penalize(peer.toString(), 'bad-request'),
     )
-    await serveChunks(this.host, this.store, this.counters, serveFailed('a delta'), (peer, reason) =>
-      this.penalize(peer.toString(), reason),
+    await serveChunks(
+      this.host,
+      this.store,
+      this.counters,
+      serveFailed('a delta'),
+      (peer, reason) => this.penalize(peer.toString(), reason),
+      this.options.uploadBytesPerSecond ? new Pacer(this.options.uploadBytesPerSecond) : undefined,
     )
   }
 

@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { byteRate } from '../../src/cli/parse.js'
 import { LIMITS } from '../../src/constants.js'
 import { toHex } from '../../src/crypto/hash.js'
 import { createHost, type Host } from '../../src/net/host.js'
+import { Pacer } from '../../src/net/link-emulator.js'
 import { ChunkAssembly, fetchChunks, serveChunks, TransferError } from '../../src/net/transfer.js'
 import { DeltaStore, deltaRoot } from '../../src/store/delta-store.js'
 
@@ -123,5 +125,46 @@ describe('chunk transfer', () => {
 
   it('refuses to allocate for an oversize delta', () => {
     expect(() => new ChunkAssembly(root, LIMITS.maxDeltaBytes + 1)).toThrow(TransferError)
+  })
+})
+
+describe('upload limit', () => {
+  it('a node serving at 2 MB/s takes at least the time its limit allows, and delivers every byte', async () => {
+    const store = new DeltaStore()
+    store.put(0, payload)
+    const server = await createHost({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    })
+    const client = await createHost({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    })
+    try {
+      const rate = 2_000_000
+      await serveChunks(server, store, noCounters, () => {}, undefined, new Pacer(rate))
+      await client.dial(multiaddr(server.getMultiaddrs()[0].toString()))
+      const started = performance.now()
+      const bytes = await fetchChunks(client, new ChunkAssembly(root, SIZE), [server.peerId], noCounters)
+      const seconds = (performance.now() - started) / 1000
+      expect(Buffer.from(bytes).equals(Buffer.from(payload))).toBe(true)
+      // Each chunk waits until its bytes have left at the rate: all but the last are paced.
+      expect(seconds).toBeGreaterThanOrEqual((SIZE - LIMITS.chunkBytes) / rate)
+    } finally {
+      await Promise.all([server.stop(), client.stop()])
+    }
+  })
+
+  it('--upload-limit reads bytes per second with K, M, G and refuses anything else, naming itself', () => {
+    const parse = byteRate('--upload-limit')
+    expect(parse('2.5M')).toBe(2_500_000)
+    expect(parse('500K')).toBe(500_000)
+    expect(parse('1G')).toBe(1e9)
+    expect(parse('3MB/s')).toBe(3e6)
+    expect(parse('4096')).toBe(4096)
+    expect(() => parse('fast')).toThrow(
+      '--upload-limit must be bytes per second such as 500K, 2.5M or 1G (got fast)',
+    )
+    expect(() => parse('0')).toThrow(/got 0/)
   })
 })
