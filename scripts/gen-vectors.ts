@@ -30,8 +30,11 @@ import {
   encodeAnnouncementBody,
   encodeCommitBody,
   encodeEvidence,
+  encodeHaveBody,
+  type Have,
   signAnnouncement,
   signCommit,
+  signHave,
 } from '../src/wire/messages.js'
 import { ChunkRequest, ChunkResponse } from '../src/wire/proto/dtrain.js'
 
@@ -269,6 +272,15 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       ]),
     )
   const secondAnnouncement = await signAnnouncement(key, { ...announcement, deltaHash: leafHash(int8) })
+  const have: Have = {
+    version: 1,
+    runId,
+    round: 3,
+    peerId: peerIdBytes(peerId),
+    deltaHashes: commit.deltaHashes,
+  }
+  const haveBody = encodeHaveBody(have)
+  const haveEnvelope = await signHave(key, have)
   const messages = {
     specRevision: revision,
     description: 'Gossip messages, SPEC.md 5; signatures by keys.json key 0',
@@ -283,6 +295,12 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       bodyHex: toHex(commitBody),
       signingDigestHex: toHex(domainHash(DOMAINS.commit, commitBody)),
       envelopeHex: toHex(commitEnvelope),
+    },
+    have: {
+      fields: hexFields(have),
+      bodyHex: toHex(haveBody),
+      signingDigestHex: toHex(domainHash(DOMAINS.have, haveBody)),
+      envelopeHex: toHex(haveEnvelope),
     },
     state: {
       fields: { round: 3, weights: [1, -2, 0.5], momentum: [0.1, 0, -0.3], reference: [0.25, -1, 0.001] },

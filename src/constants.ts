@@ -14,6 +14,10 @@ export function commitTopic(runIdHex: string): string {
   return `${constants.topicPrefix}/${runIdHex}/${constants.commitTopicSuffix}`
 }
 
+export function haveTopic(runIdHex: string): string {
+  return `${constants.topicPrefix}/${runIdHex}/${constants.haveTopicSuffix}`
+}
+
 export function evidenceTopic(runIdHex: string): string {
   return `${constants.topicPrefix}/${runIdHex}/${constants.evidenceTopicSuffix}`
 }

@@ -33,6 +33,7 @@ export const nodeConfigSchema = z.strictObject({
   relayClient: z.enum(RELAY_CLIENT_MODES),
   relayServer: z.enum(['auto', 'on', 'off']),
   mdns: z.boolean(),
+  upnp: z.boolean(),
   uploadLimit: z.number().positive().optional(),
 })
 

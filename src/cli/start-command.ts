@@ -104,6 +104,13 @@ export function addStartOptions(command: Command): Command {
       ).argParser(byteRate('--upload-limit')),
     )
     .addOption(
+      nodeOption(
+        '--upnp',
+        "ask the LAN's UPnP gateway to forward the listening port (opt-in; relays work without it)",
+        'upnp',
+      ).default(false),
+    )
+    .addOption(
       nodeOption('--mdns', "find the run's peers on the LAN by multicast DNS", 'mdns').default(false),
     )
     .addOption(

@@ -47,6 +47,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
     relayClient: config.relayClient,
     relayServer: config.relayServer === 'auto' ? undefined : config.relayServer === 'on',
     mdns: config.mdns,
+    upnp: config.upnp,
     uploadBytesPerSecond: config.uploadLimit,
     onRelayed: (addresses) => {
       emit({ type: 'relayed', addresses })

@@ -12,6 +12,8 @@ import {
   decodeAnnouncement,
   decodeCommit,
   decodeEvidence,
+  decodeHave,
+  type Have,
   MalformedMessageError,
   OversizeMessageError,
   type SignedEnvelope,
@@ -132,6 +134,34 @@ export async function checkCommit(
       `commit of round ${c.round}, current round ${ctx.currentRound}`,
     )
   }
+  return { ...envelope, signer }
+}
+
+/**
+ * Have checks, SPEC.md 5.7, in order: 1-6 as for a commit (size, decoding, version, run, peer id,
+ * origin, signature); IGNORE `stale-round` below the current round minus one and `future-round`
+ * beyond `maxRoundsAhead`.
+ */
+export async function checkHave(
+  bytes: Uint8Array,
+  origin: PeerId | undefined,
+  ctx: CommitContext,
+): Promise<Validated<Have>> {
+  const envelope = decodeHave(bytes)
+  const h = envelope.message
+  const signer = await checkSignerAndSignature(envelope, h.runId, h.peerId, origin, ctx.runId, DOMAINS.have)
+  if (h.round + 1 < ctx.currentRound)
+    throw new GossipCheckError(
+      'ignore',
+      'stale-round',
+      `have of round ${h.round}, current round ${ctx.currentRound}`,
+    )
+  if (h.round > ctx.currentRound + LIMITS.maxRoundsAhead)
+    throw new GossipCheckError(
+      'ignore',
+      'future-round',
+      `have of round ${h.round}, current round ${ctx.currentRound}`,
+    )
   return { ...envelope, signer }
 }
 

@@ -17,6 +17,7 @@ import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { LIMITS } from '../constants.js'
@@ -52,6 +53,8 @@ export interface HostOptions {
   relayServer?: boolean
   /** announce and look for peers on the LAN under this mDNS name (SPEC.md 2.8); undefined: off */
   mdnsService?: string
+  /** ask the LAN's UPnP gateway to forward the listening ports (opt-in, SPEC.md 2.9) */
+  upnp?: boolean
 }
 
 /**
@@ -149,6 +152,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
             }),
           }
         : {}),
+      ...(options.upnp ? { upnp: uPnPNAT() } : {}),
       ...(options.relayServer
         ? {
             relay: circuitRelayServer({

@@ -13,13 +13,14 @@ import { AggregationInputError, aggregate, type Contribution, toleratedFaults } 
 import { decodeDelta, type EncodeOptions, encodedDeltaSize } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
 import { decodeState, encodeState } from '../codec/state.js'
-import { commitTopic, deltaTopic, evidenceTopic, LIMITS, PROTOCOL } from '../constants.js'
+import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS, PROTOCOL } from '../constants.js'
 import { fromHex, toHex, weightsHash } from '../crypto/hash.js'
 import { peerIdBytes, peerIdFromBytes } from '../crypto/sign.js'
 import {
   checkAnnouncement,
   checkCommit,
   checkEvidence,
+  checkHave,
   type Equivocation,
   type Validated,
   type Verdict,
@@ -57,7 +58,13 @@ import { InnerTrainer } from '../train/inner-loop.js'
 import { initialWeights } from '../train/parameters.js'
 import { GradientPool } from '../train/worker-pool.js'
 import { encodeOptionsFor, type Genesis, runIdOf } from '../wire/genesis.js'
-import { type Announcement, decodeAnnouncement, encodeEvidence, signCommit } from '../wire/messages.js'
+import {
+  type Announcement,
+  decodeAnnouncement,
+  encodeEvidence,
+  signCommit,
+  signHave,
+} from '../wire/messages.js'
 
 export interface NodeOptions {
   genesis: Genesis
@@ -104,6 +111,8 @@ export interface NodeOptions {
   uploadBytesPerSecond?: number
   /** find peers on the LAN by mDNS (SPEC.md 2.8) */
   mdns?: boolean
+  /** ask the LAN's UPnP gateway to forward the listening ports (SPEC.md 2.9) */
+  upnp?: boolean
   /** called when the node's relayed addresses change */
   onRelayed?: (addresses: string[]) => void
   /** called after each inner step (a terminal progress bar) */
@@ -224,6 +233,9 @@ interface PeerDelta {
 
 /** Peers asked for one delta at most (SPEC.md 10.4). */
 const MAX_SOURCES = 8
+/** fetched deltas are announced in one `have` per this many ms (SPEC.md 5.7) */
+const HAVE_BATCH_MS = 250
+type GossipTopic = 'delta' | 'commit' | 'evidence' | 'have'
 /** Passes over a delta's sources before the fetch gives up (SPEC.md 10.4). */
 const FETCH_PASSES = 6
 /** While collecting, a node re-publishes its announcement this often, for peers that joined late. */
@@ -240,6 +252,11 @@ export class DtrainNode {
   private readonly log: Logger
   private readonly store = new DeltaStore()
   private readonly deltas = new Map<number, Map<string, PeerDelta>>()
+  /** round -> delta hash (hex) -> peers that said they hold it (SPEC.md 5.7) */
+  private readonly holders = new Map<number, Map<string, Set<string>>>()
+  /** deltas fetched since the last `have`, by round */
+  private readonly pendingHave = new Map<number, Uint8Array[]>()
+  private haveTimer: NodeJS.Timeout | undefined
   /** model commits received, by round and peer (SPEC.md 5.5) */
   private readonly commits = new Map<number, Map<string, CommitRecord>>()
   private commitCount = 0
@@ -339,10 +356,11 @@ export class DtrainNode {
       // the bootstrap node (no bootstrap peers of its own) relays by default (SPEC.md 2.9)
       relayServer: options.relayServer ?? (options.bootstrap ?? []).length === 0,
       mdnsService: options.mdns ? mdnsService(runIdHex) : undefined,
+      upnp: options.upnp,
       isBanned: (peer) => guard.isBanned(peer),
       meshPeers: genesis.round.expectedPeers - 1,
       gossipScore: {
-        topics: [deltaTopic(runIdHex), commitTopic(runIdHex), evidenceTopic(runIdHex)],
+        topics: [deltaTopic(runIdHex), commitTopic(runIdHex), evidenceTopic(runIdHex), haveTopic(runIdHex)],
         appPenalty: (peer) => guard.penalty(peer),
       },
       metricsRegistry: metrics.registry,
@@ -444,10 +462,7 @@ export class DtrainNode {
     // stranger connected to a member that has no allowlist still cannot publish to this node.
     const allowed = this.options.allowlist ? new Set(this.options.allowlist) : undefined
     const gate =
-      (
-        topic: 'delta' | 'commit' | 'evidence',
-        next: (peer: PeerId, message: Message) => Promise<TopicValidatorResult>,
-      ) =>
+      (topic: GossipTopic, next: (peer: PeerId, message: Message) => Promise<TopicValidatorResult>) =>
       async (peer: PeerId, message: Message): Promise<TopicValidatorResult> => {
         const origin = message.type === 'signed' ? message.from : undefined
         if (allowed && !(origin && allowed.has(origin.toString()))) {
@@ -478,6 +493,11 @@ export class DtrainNode {
       evidenceTopic(this.runIdHex),
       gate('evidence', (_peer, message) => this.onEvidence(message)),
     )
+    pubsub.topicValidators.set(
+      haveTopic(this.runIdHex),
+      gate('have', (_peer, message) => this.onHave(message)),
+    )
+    pubsub.subscribe(haveTopic(this.runIdHex))
     pubsub.subscribe(deltaTopicName)
     pubsub.subscribe(commitTopicName)
     pubsub.subscribe(evidenceTopic(this.runIdHex))
@@ -571,11 +591,7 @@ export class DtrainNode {
   }
 
   /** Counts every verdict by topic and reason; logs non-accepts once per peer and reason per window. */
-  private countVerdict(
-    topic: 'delta' | 'commit' | 'evidence',
-    verdict: Verdict<unknown>,
-    origin: PeerId | undefined,
-  ): void {
+  private countVerdict(topic: GossipTopic, verdict: Verdict<unknown>, origin: PeerId | undefined): void {
     if (verdict.action === 'accept') {
       this.metrics.gossipVerdicts.inc({ topic, verdict: 'accept', reason: 'ok' })
       return
@@ -606,6 +622,63 @@ export class DtrainNode {
     )
     if (verdict.action !== 'accept') return
     if (this.recordEquivocation(verdict.value)) await this.publish(evidenceTopic(this.runIdHex), evidence)
+  }
+
+  /**
+   * A peer holds deltas of a round (SPEC.md 5.7): it becomes a source for them (10.4), and a
+   * delta no source could deliver so far is fetched again.
+   */
+  private async onHave(message: Message): Promise<TopicValidatorResult> {
+    const origin = message.type === 'signed' ? message.from : undefined
+    const verdict = await validate(() =>
+      checkHave(message.data, origin, { runId: this.runId, currentRound: this.currentRound }),
+    )
+    this.countVerdict('have', verdict, origin)
+    if (verdict.action !== 'accept') return verdict.action as TopicValidatorResult
+    const { round, deltaHashes } = verdict.value.message
+    const holder = verdict.value.signer
+    const byHash = this.holders.get(round) ?? new Map<string, Set<string>>()
+    this.holders.set(round, byHash)
+    for (const hash of deltaHashes) {
+      const key = toHex(hash)
+      const set = byHash.get(key) ?? new Set<string>()
+      if (set.size < MAX_SOURCES) set.add(holder.toString())
+      byHash.set(key, set)
+    }
+    const wanted = new Set(deltaHashes.map(toHex))
+    for (const entry of this.deltas.get(round)?.values() ?? [])
+      if (wanted.has(toHex(entry.deltaHash))) this.retryIfUnavailable(entry.envelope, holder)
+    return 'accept' as TopicValidatorResult
+  }
+
+  /**
+   * Says, in one `have` per HAVE_BATCH_MS, which deltas of the round this node now holds verified
+   * (SPEC.md 5.7), so that peers fetch them from it too.
+   */
+  private announceHave(round: number, deltaHash: Uint8Array): void {
+    const pending = this.pendingHave.get(round) ?? []
+    if (pending.length >= LIMITS.maxHaveHashes) return
+    pending.push(deltaHash)
+    this.pendingHave.set(round, pending)
+    if (this.haveTimer) return
+    this.haveTimer = setTimeout(() => {
+      this.haveTimer = undefined
+      const batches = [...this.pendingHave.entries()]
+      this.pendingHave.clear()
+      for (const [r, hashes] of batches) {
+        if (r + 1 < this.currentRound || this.stopped) continue
+        void signHave(this.options.privateKey, {
+          version: PROTOCOL.protocolVersion,
+          runId: this.runId,
+          round: r,
+          peerId: peerIdBytes(this.peerId),
+          deltaHashes: hashes,
+        })
+          .then((signed) => this.publish(haveTopic(this.runIdHex), signed))
+          .catch(() => {})
+      }
+    }, HAVE_BATCH_MS)
+    this.haveTimer.unref()
   }
 
   private async onEvidence(message: Message): Promise<TopicValidatorResult> {
@@ -668,17 +741,29 @@ export class DtrainNode {
     }
     byPeer.set(announcement.signer.toString(), entry)
     this.enqueueFetch(() =>
-      this.fetchInto(entry, announcement, this.sourcesFor(announcement.signer, propagationSource)),
+      this.fetchInto(
+        entry,
+        announcement,
+        this.sourcesFor(
+          announcement.signer,
+          propagationSource,
+          announcement.message.round,
+          announcement.message.deltaHash,
+        ),
+      ),
     )
   }
 
   /**
-   * Deltas are content-addressed (SPEC.md 10.4): the announcer holds the bytes, so does the peer
-   * that relayed the announcement once it has fetched them, and so may any peer of the topic.
-   * Asked in that order; at most MAX_SOURCES.
+   * Deltas are content-addressed (SPEC.md 10.4): the announcer holds the bytes, so does every peer
+   * that said so in a `have` (5.7), so does the peer that relayed the announcement once it has
+   * fetched them, and so may any peer of the topic. Asked in that order; at most MAX_SOURCES.
    */
-  private sourcesFor(announcer: PeerId, relay: PeerId): PeerId[] {
-    const sources = [announcer, relay]
+  private sourcesFor(announcer: PeerId, relay: PeerId, round: number, deltaHash: Uint8Array): PeerId[] {
+    const holders = [...(this.holders.get(round)?.get(toHex(deltaHash)) ?? [])].map((p) =>
+      peerIdFromString(p),
+    )
+    const sources = [announcer, ...holders, relay]
     for (const peer of this.host.services.pubsub.getSubscribers(deltaTopic(this.runIdHex))) sources.push(peer)
     const seen = new Set<string>()
     return sources
@@ -703,7 +788,11 @@ export class DtrainNode {
     entry.state = 'fetching'
     entry.failure = undefined
     this.enqueueFetch(() =>
-      this.fetchInto(entry, { ...announcement, signer }, this.sourcesFor(signer, relay)),
+      this.fetchInto(
+        entry,
+        { ...announcement, signer },
+        this.sourcesFor(signer, relay, announcement.message.round, announcement.message.deltaHash),
+      ),
     )
   }
 
@@ -762,6 +851,7 @@ export class DtrainNode {
       entry.state = 'valid'
       entry.validAt = Date.now()
       this.store.put(message.round, bytes)
+      this.announceHave(message.round, message.deltaHash)
       log.debug({ bytes: bytes.length }, 'delta received')
       this.notify()
       return
@@ -1208,6 +1298,7 @@ export class DtrainNode {
     if (evalAccuracy !== null) this.metrics.evalAccuracy.set(evalAccuracy)
     this.metrics.contributors.set(contributions.length)
     this.deltas.delete(round - LIMITS.keptDeltaRounds)
+    this.holders.delete(round - LIMITS.keptDeltaRounds)
     for (const r of [...this.commits.keys()]) {
       if (r <= round - LIMITS.keptDeltaRounds) {
         this.commitCount -= this.commits.get(r)!.size
@@ -1475,6 +1566,7 @@ export class DtrainNode {
     this.notify()
     this.keeper?.stop()
     this.reachability?.stop()
+    if (this.haveTimer) clearTimeout(this.haveTimer)
     this.unwatch?.()
     await this.host.stop()
     await this.pool?.close()

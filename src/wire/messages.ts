@@ -8,6 +8,7 @@ import { hashField as checkHash, safeInteger as checkInteger } from './fields.js
 import {
   DeltaAnnouncement,
   DeltaEncoding,
+  DeltaHave,
   EquivocationEvidence,
   ModelCommit,
   Signed,
@@ -50,6 +51,15 @@ export interface Commit {
   deltaHashes: Uint8Array[]
   stateRoot: Uint8Array
   stateSize: number
+}
+
+/** "I hold these deltas of round `round`, verified, and serve them" (SPEC.md 5.7). */
+export interface Have {
+  version: number
+  runId: Uint8Array
+  round: number
+  peerId: Uint8Array
+  deltaHashes: Uint8Array[]
 }
 
 export interface SignedEnvelope<T> {
@@ -102,6 +112,16 @@ export function encodeCommitBody(c: Commit): Uint8Array {
   })
 }
 
+export function encodeHaveBody(h: Have): Uint8Array {
+  return DeltaHave.encode({
+    version: h.version,
+    runId: h.runId as Uint8Array<ArrayBuffer>,
+    round: BigInt(h.round),
+    peerId: h.peerId as Uint8Array<ArrayBuffer>,
+    deltaHashes: h.deltaHashes as Uint8Array<ArrayBuffer>[],
+  })
+}
+
 export function encodeEnvelope(body: Uint8Array, signature: Uint8Array): Uint8Array {
   return Signed.encode({
     body: body as Uint8Array<ArrayBuffer>,
@@ -117,6 +137,11 @@ export async function signAnnouncement(key: PrivateKey, a: Announcement): Promis
 export async function signCommit(key: PrivateKey, c: Commit): Promise<Uint8Array> {
   const body = encodeCommitBody(c)
   return encodeEnvelope(body, await signBody(key, DOMAINS.commit, body))
+}
+
+export async function signHave(key: PrivateKey, h: Have): Promise<Uint8Array> {
+  const body = encodeHaveBody(h)
+  return encodeEnvelope(body, await signBody(key, DOMAINS.have, body))
 }
 
 function decodeEnvelope(bytes: Uint8Array): { body: Uint8Array; signature: Uint8Array } {
@@ -178,6 +203,24 @@ export function decodeCommit(bytes: Uint8Array): SignedEnvelope<Commit> {
       deltaHashes: raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`)),
       stateRoot: hashField(raw.stateRoot, 'stateRoot'),
       stateSize: safeInteger(raw.stateSize, 'stateSize'),
+    },
+  }
+}
+
+export function decodeHave(bytes: Uint8Array): SignedEnvelope<Have> {
+  const { body, signature } = decodeEnvelope(bytes)
+  const raw = parse(() => DeltaHave.decode(body, { limits: { deltaHashes: LIMITS.maxHaveHashes } }), 'have')
+  checkVersion(raw.version)
+  if (raw.deltaHashes.length === 0) throw new MalformedMessageError('a have lists no delta')
+  return {
+    body,
+    signature,
+    message: {
+      version: raw.version,
+      runId: hashField(raw.runId, 'runId'),
+      round: safeInteger(raw.round, 'round'),
+      peerId: raw.peerId,
+      deltaHashes: raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`)),
     },
   }
 }

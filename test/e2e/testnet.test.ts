@@ -41,6 +41,14 @@ describe('three nodes on 127.0.0.1', () => {
       expect(r.deadlineHit).toBe(false)
     }
     expect(reports[0][1].evalLoss).toBeLessThan(initialLoss)
+    // Every node said which deltas it fetched (SPEC.md 5.7), and the others accepted it.
+    for (const node of nodes) {
+      const haves = await node.metrics.registry.getSingleMetricAsString('dtrain_gossip_messages_total')
+      const accepted = haves.match(
+        /dtrain_gossip_messages_total\{topic="have",verdict="accept",reason="ok"\} (\d+)/,
+      )
+      expect(Number(accepted?.[1] ?? 0), haves).toBeGreaterThanOrEqual(2)
+    }
   })
 })
 

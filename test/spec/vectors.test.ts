@@ -19,7 +19,7 @@ import { type AnnouncementContext, checkAnnouncement, validate } from '../../src
 import { decidedState } from '../../src/round/agreement.js'
 import { nesterovStep } from '../../src/round/outer.js'
 import { parseGenesis, runIdHex } from '../../src/wire/genesis.js'
-import { decodeAnnouncement, decodeCommit, decodeEvidence } from '../../src/wire/messages.js'
+import { decodeAnnouncement, decodeCommit, decodeEvidence, decodeHave } from '../../src/wire/messages.js'
 import { ChunkRequest, ChunkResponse } from '../../src/wire/proto/dtrain.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: vector files are untyped JSON
@@ -131,12 +131,18 @@ describe('vectors checked with the standard primitives alone', () => {
     for (const [kind, domain] of [
       ['announcement', 'dtrain/v1/announcement'],
       ['commit', 'dtrain/v1/commit'],
+      ['have', 'dtrain/v1/have'],
     ] as const) {
       const body = hexToBytes(m[kind].bodyHex)
       const digest = domainHash(domain, body)
       expect(bytesToHex(digest)).toBe(m[kind].signingDigestHex)
       const envelope = hexToBytes(m[kind].envelopeHex)
-      const decoded = kind === 'announcement' ? decodeAnnouncement(envelope) : decodeCommit(envelope)
+      const decoded =
+        kind === 'announcement'
+          ? decodeAnnouncement(envelope)
+          : kind === 'commit'
+            ? decodeCommit(envelope)
+            : decodeHave(envelope)
       expect(bytesToHex(decoded.body)).toBe(m[kind].bodyHex)
       expect(ed25519.verify(decoded.signature, digest, publicKey)).toBe(true)
       expect(peerIdFromBytes(hexToBytes(m[kind].fields.peerId)).toString()).toBe(load('keys').keys[0].peerId)

@@ -2,20 +2,24 @@ import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { LIMITS } from '../../src/constants.js'
 import { sha256 } from '../../src/crypto/hash.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
 import {
   type AnnouncementContext,
   checkAnnouncement,
   checkCommit,
+  checkHave,
   validate,
 } from '../../src/gossip/validate.js'
 import {
   type Announcement,
   encodeAnnouncementBody,
   encodeEnvelope,
+  type Have,
   signAnnouncement,
   signCommit,
+  signHave,
 } from '../../src/wire/messages.js'
 
 const runId = sha256(new Uint8Array([1]))
@@ -144,5 +148,50 @@ describe('model commit validation (SPEC.md 5.5)', () => {
     expect(
       (await validate(() => checkCommit(asAnnouncement, undefined, { runId, currentRound: 5 }))).action,
     ).toBe('reject')
+  })
+})
+
+describe('have validation (SPEC.md 5.7)', () => {
+  const have = (overrides: Partial<Have> = {}): Have => ({
+    version: 1,
+    runId,
+    round: 5,
+    peerId: peerIdBytes(peerIdFromPrivateKey(key)),
+    deltaHashes: [sha256(new Uint8Array([3])), sha256(new Uint8Array([4]))],
+    ...overrides,
+  })
+  const ctx = { runId, currentRound: 5 }
+  const verdict = async (bytes: Uint8Array, origin = peerIdFromPrivateKey(key)) => {
+    const v = await validate(() => checkHave(bytes, origin, ctx))
+    return v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`
+  }
+
+  it('accepts a signed have of the current or the previous round and names its signer', async () => {
+    const v = await validate(async () => checkHave(await signHave(key, have()), undefined, ctx))
+    expect(v.action).toBe('accept')
+    if (v.action === 'accept') {
+      expect(v.value.signer.toString()).toBe(peerIdFromPrivateKey(key).toString())
+      expect(v.value.message.deltaHashes).toHaveLength(2)
+    }
+    expect(await verdict(await signHave(key, have({ round: 4 })))).toBe('accept')
+  })
+
+  it('rejects or ignores a bad one, with the reason of the spec', async () => {
+    const other = await generateKeyPair('Ed25519')
+    expect(await verdict(await signHave(key, have({ round: 3 })))).toBe('ignore: stale-round')
+    expect(await verdict(await signHave(key, have({ round: 8 })))).toBe('ignore: future-round')
+    expect(await verdict(await signHave(key, have({ runId: sha256(new Uint8Array([9])) })))).toBe(
+      'reject: wrong-run',
+    )
+    expect(await verdict(await signHave(other, have()))).toBe('reject: bad-signature')
+    expect(await verdict(await signHave(key, have()), peerIdFromPrivateKey(other))).toBe(
+      'reject: origin-mismatch',
+    )
+    expect(await verdict(await signHave(key, have({ deltaHashes: [] })))).toBe('reject: malformed')
+    const tooMany = Array.from({ length: LIMITS.maxHaveHashes + 1 }, (_, i) => sha256(new Uint8Array([i])))
+    expect(await verdict(await signHave(key, have({ deltaHashes: tooMany })))).toBe('reject: malformed')
+    expect(await verdict(await signHave(key, have({ deltaHashes: [new Uint8Array(31)] })))).toBe(
+      'reject: malformed',
+    )
   })
 })

@@ -1074,6 +1074,206 @@ export namespace ChunkResponse {
   }
 }
 
+export interface DeltaHave {
+  version: number
+  runId: Uint8Array<ArrayBuffer>
+  round: bigint
+  peerId: Uint8Array<ArrayBuffer>
+  deltaHashes: Uint8Array<ArrayBuffer>[]
+}
+
+export namespace DeltaHave {
+  let _codec: Codec<DeltaHave>
+
+  export const codec = (): Codec<DeltaHave> => {
+    if (_codec == null) {
+      _codec = message<DeltaHave>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.runId != null && obj.runId.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.runId)
+        }
+
+        if ((obj.round != null && obj.round !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.round)
+        }
+
+        if ((obj.peerId != null && obj.peerId.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.peerId)
+        }
+
+        if (obj.deltaHashes != null && obj.deltaHashes.length > 0) {
+          for (const value of obj.deltaHashes) {
+            w.uint32(42)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          runId: uint8ArrayAlloc(0),
+          round: 0n,
+          peerId: uint8ArrayAlloc(0),
+          deltaHashes: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.runId = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.round = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.peerId = reader.bytes()
+              break
+            }
+            case 5: {
+              if (opts.limits?.deltaHashes != null && obj.deltaHashes.length === opts.limits.deltaHashes) {
+                throw new MaxLengthError('Decode error - repeated field "deltaHashes" had too many elements')
+              }
+
+              obj.deltaHashes.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          deltaHashes: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.runId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.round`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.peerId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              if (opts.limits?.deltaHashes != null && obj.deltaHashes === opts.limits.deltaHashes) {
+                throw new MaxLengthError('Streaming decode error - repeated field "deltaHashes" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.deltaHashes[]`,
+                index: obj.deltaHashes,
+                value: reader.bytes()
+              }
+
+              obj.deltaHashes++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DeltaHaveVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface DeltaHaveRunIdFieldEvent {
+    field: '$.runId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface DeltaHaveRoundFieldEvent {
+    field: '$.round'
+    value: bigint
+  }
+
+  export interface DeltaHavePeerIdFieldEvent {
+    field: '$.peerId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface DeltaHaveDeltaHashesFieldEvent {
+    field: '$.deltaHashes[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<DeltaHave>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, DeltaHave.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaHave>): DeltaHave {
+    return decodeMessage(buf, DeltaHave.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DeltaHave>): Generator<DeltaHaveVersionFieldEvent | DeltaHaveRunIdFieldEvent | DeltaHaveRoundFieldEvent | DeltaHavePeerIdFieldEvent | DeltaHaveDeltaHashesFieldEvent> {
+    return streamMessage(buf, DeltaHave.codec(), opts)
+  }
+}
+
 export interface EquivocationEvidence {
   first: Uint8Array<ArrayBuffer>
   second: Uint8Array<ArrayBuffer>
