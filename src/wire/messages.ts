@@ -159,15 +159,22 @@ function decodeEnvelope(bytes: Uint8Array): { body: Uint8Array; signature: Uint8
   return envelope
 }
 
-export function decodeAnnouncement(bytes: Uint8Array): SignedEnvelope<Announcement> {
-  const { body, signature } = decodeEnvelope(bytes)
-  const raw = parse(() => DeltaAnnouncement.decode(body), 'announcement')
+/** The fields every signed gossip message begins with (SPEC.md 5.3, 5.5, 5.7), checked. */
+function headerFields(raw: { version: number; runId: Uint8Array; round: bigint; peerId: Uint8Array }) {
   checkVersion(raw.version)
-  const message: Announcement = {
+  return {
     version: raw.version,
     runId: hashField(raw.runId, 'runId'),
     round: safeInteger(raw.round, 'round'),
     peerId: raw.peerId,
+  }
+}
+
+export function decodeAnnouncement(bytes: Uint8Array): SignedEnvelope<Announcement> {
+  const { body, signature } = decodeEnvelope(bytes)
+  const raw = parse(() => DeltaAnnouncement.decode(body), 'announcement')
+  const message: Announcement = {
+    ...headerFields(raw),
     baseHash: hashField(raw.baseHash, 'baseHash'),
     deltaHash: hashField(raw.deltaHash, 'deltaHash'),
     encodedSize: safeInteger(raw.encodedSize, 'encodedSize'),
@@ -190,15 +197,11 @@ export function decodeCommit(bytes: Uint8Array): SignedEnvelope<Commit> {
     () => ModelCommit.decode(body, { limits: { deltaHashes: LIMITS.maxCommitDeltaHashes } }),
     'model commit',
   )
-  checkVersion(raw.version)
   return {
     body,
     signature,
     message: {
-      version: raw.version,
-      runId: hashField(raw.runId, 'runId'),
-      round: safeInteger(raw.round, 'round'),
-      peerId: raw.peerId,
+      ...headerFields(raw),
       weightsHash: hashField(raw.weightsHash, 'weightsHash'),
       deltaHashes: raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`)),
       stateRoot: hashField(raw.stateRoot, 'stateRoot'),
@@ -210,16 +213,13 @@ export function decodeCommit(bytes: Uint8Array): SignedEnvelope<Commit> {
 export function decodeHave(bytes: Uint8Array): SignedEnvelope<Have> {
   const { body, signature } = decodeEnvelope(bytes)
   const raw = parse(() => DeltaHave.decode(body, { limits: { deltaHashes: LIMITS.maxHaveHashes } }), 'have')
-  checkVersion(raw.version)
+  const header = headerFields(raw)
   if (raw.deltaHashes.length === 0) throw new MalformedMessageError('a have lists no delta')
   return {
     body,
     signature,
     message: {
-      version: raw.version,
-      runId: hashField(raw.runId, 'runId'),
-      round: safeInteger(raw.round, 'round'),
-      peerId: raw.peerId,
+      ...header,
       deltaHashes: raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`)),
     },
   }
