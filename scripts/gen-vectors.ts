@@ -178,18 +178,22 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     { encoding: 'int4-block', blockSize: 4 },
     { encoding: 'top-k', k: 3 },
   ]
-  const feedbackRounds: Array<{ delta: number[]; sent: number[]; residual: number[]; bytesHex: string }> = []
-  let residual: Float32Array | undefined
-  for (let r = 0; r < 3; r++) {
-    const delta = f32([0.5 - r, 0.25 * r, -1, 0.125, 2 - r, -0.75])
-    const step = compressWithFeedback(delta, residual, { encoding: 'top-k', k: 2 })
-    residual = step.residual
-    feedbackRounds.push({
-      delta: list(delta),
-      sent: list(step.sent),
-      residual: list(step.residual),
-      bytesHex: toHex(step.bytes),
-    })
+  /** Three rounds of top-k (k = 2) with error feedback whose residual decays by `decay`. */
+  const feedbackRounds = (decay: number) => {
+    const rounds: Array<{ delta: number[]; sent: number[]; residual: number[]; bytesHex: string }> = []
+    let residual: Float32Array | undefined
+    for (let r = 0; r < 3; r++) {
+      const delta = f32([0.5 - r, 0.25 * r, -1, 0.125, 2 - r, -0.75])
+      const step = compressWithFeedback(delta, residual, { encoding: 'top-k', k: 2 }, decay)
+      residual = step.residual
+      rounds.push({
+        delta: list(delta),
+        sent: list(step.sent),
+        residual: list(step.residual),
+        bytesHex: toHex(step.bytes),
+      })
+    }
+    return rounds
   }
   const deltas = {
     specRevision: revision,
@@ -206,7 +210,8 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
         decoded: list(decodeDelta(bytes, deltaValues.length).values),
       }
     }),
-    errorFeedback: { encoding: 'top-k', k: 2, rounds: feedbackRounds },
+    errorFeedback: { encoding: 'top-k', k: 2, rounds: feedbackRounds(1) },
+    errorFeedbackDecay: { encoding: 'top-k', k: 2, feedbackDecay: 0.3, rounds: feedbackRounds(0.3) },
   }
 
   const merkleData = Uint8Array.from({ length: 21 }, (_, i) => i)

@@ -1156,7 +1156,12 @@ export class DtrainNode {
       // Our own contribution is exactly what peers will decode (SPEC.md 8.0).
       const withResidual = residualInUse(genesis)
       const residualBefore = withResidual ? (this.residual ?? new Float32Array(delta.length)) : undefined
-      const compressed = compressWithFeedback(delta, residualBefore, this.encodeOptions)
+      const compressed = compressWithFeedback(
+        delta,
+        residualBefore,
+        this.encodeOptions,
+        genesis.delta.feedbackDecay,
+      )
       if (withResidual) this.residual = compressed.residual
       const encoded = compressed.bytes
       const deltaHash = this.store.put(round, encoded)

@@ -279,6 +279,7 @@ async function runAudit(
     pseudoGradient(first.weights, last.weights),
     residual,
     encodeOptionsFor(genesis.delta, d),
+    genesis.delta.feedbackDecay,
   )
   if (!bytesEqual(deltaRoot(compressed.bytes).root, announcement.deltaHash))
     fail('the announced delta is not the encoding of (first checkpoint - last checkpoint)')

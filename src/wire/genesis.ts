@@ -130,6 +130,8 @@ export const genesisSchema = z
       blockSize: positiveInt.max(MAX_BLOCK_SIZE), // int8-block and int4-block
       topkFraction: z.number().gt(0).max(1), // top-k
       errorFeedback: z.boolean(),
+      // residual decay beta of error feedback (SPEC.md 6.9); absent: 1
+      feedbackDecay: z.number().gt(0).max(1).optional(),
     }),
     round: z.strictObject({
       expectedPeers: positiveInt.max(10_000),
@@ -392,6 +394,7 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
   const classifier = MODEL_PRESETS[preset].kind === 'mlp-classifier'
   // a classifier's sample is one small example: larger batches, and more of them held out to evaluate
   const batchSize = options.batchSize ?? (classifier ? 32 : 8)
+  const topk = options.encoding === 'top-k'
   return parseGenesis({
     version: 1,
     name: options.name ?? 'dtrain-testnet',
@@ -425,7 +428,15 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
         minLrFraction: 0.1,
       },
     },
-    outer: { optimizer: { kind: 'nesterov', lr: 0.7, momentum: 0.9 } }, // DiLoCo's outer defaults
+    outer: {
+      // DiLoCo's outer defaults; top-k follows SparseLoCo (Sarfi et al. 2025): the decayed error
+      // feedback residual replaces the outer momentum, and the averaged sparse deltas are applied
+      // as they are. With Nesterov momentum on top of 1 % top-k and plain error feedback, the
+      // residuals grow round after round and the run diverges (SPEC.md 9).
+      optimizer: topk
+        ? { kind: 'nesterov', lr: 1, momentum: 0 }
+        : { kind: 'nesterov', lr: 0.7, momentum: 0.9 },
+    },
     // ByzFL's recipe (Allouah et al. 2023): NNM then trimmed mean with f = ceil(0.2 n).
     aggregation: options.aggregation ?? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 },
     delta: {
@@ -433,6 +444,7 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
       blockSize: 256,
       topkFraction: 0.01,
       errorFeedback: options.errorFeedback ?? true, // a no-op for fp32, whose residual is zero
+      ...(topk ? { feedbackDecay: 0.95 } : {}),
     },
     round: {
       expectedPeers,

@@ -92,17 +92,23 @@ describe('vectors checked with the standard primitives alone', () => {
       expect(bytesToHex(encodeDelta(Float32Array.from(v.values), options))).toBe(c.bytesHex)
     }
     expect(v.cases[0].decoded).toEqual(Array.from(Float32Array.from(v.values)))
-    let residual: Float32Array | undefined
-    for (const round of v.errorFeedback.rounds) {
-      const step = compressWithFeedback(Float32Array.from(round.delta), residual, {
-        encoding: 'top-k',
-        k: v.errorFeedback.k,
-      })
-      residual = step.residual
-      expect(bytesToHex(step.bytes)).toBe(round.bytesHex)
-      expect(Array.from(step.sent)).toEqual(round.sent)
-      expect(Array.from(step.residual)).toEqual(round.residual)
+    for (const sequence of [v.errorFeedback, v.errorFeedbackDecay]) {
+      let residual: Float32Array | undefined
+      for (const round of sequence.rounds) {
+        const step = compressWithFeedback(
+          Float32Array.from(round.delta),
+          residual,
+          { encoding: 'top-k', k: sequence.k },
+          sequence.feedbackDecay,
+        )
+        residual = step.residual
+        expect(bytesToHex(step.bytes)).toBe(round.bytesHex)
+        expect(Array.from(step.sent)).toEqual(round.sent)
+        expect(Array.from(step.residual)).toEqual(round.residual)
+      }
     }
+    // the decay changes what is sent from the second round on
+    expect(v.errorFeedbackDecay.rounds[1].residual).not.toEqual(v.errorFeedback.rounds[1].residual)
   })
 
   it('merkle: leaves, root and every proof check with SHA-256 alone', () => {

@@ -224,6 +224,24 @@ describe('error feedback', () => {
     expect(residual).toBeDefined()
   })
 
+  it('decays the residual by beta before adding it (SparseLoCo), and beta = 1 is plain error feedback', () => {
+    const options = { encoding: 'top-k' as const, k: 50 }
+    const first = compressWithFeedback(randomVector(1000, 40), undefined, options, 0.95)
+    const delta = randomVector(1000, 41)
+    const plain = compressWithFeedback(delta, first.residual, options)
+    expect(compressWithFeedback(delta, first.residual, options, 1).bytes).toEqual(plain.bytes)
+    const decayed = compressWithFeedback(delta, first.residual, options, 0.95)
+    const beta = Math.fround(0.95)
+    for (let i = 0; i < 1000; i++) {
+      const v = Math.fround(delta[i] + Math.fround(beta * first.residual[i]))
+      expect(decayed.sent[i] + decayed.residual[i]).toBeCloseTo(v, 6)
+      expect(Math.fround(v - decayed.sent[i])).toBe(decayed.residual[i])
+    }
+    expect(decayed.bytes).not.toEqual(plain.bytes)
+    expect(() => compressWithFeedback(delta, first.residual, options, 0)).toThrow(RangeError)
+    expect(() => compressWithFeedback(delta, first.residual, options, 1.5)).toThrow(RangeError)
+  })
+
   it('is a no-op for fp32: the residual stays zero', () => {
     const delta = randomVector(100, 30)
     const step = compressWithFeedback(delta, undefined, { encoding: 'fp32' })

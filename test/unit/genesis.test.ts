@@ -22,6 +22,20 @@ describe('genesis', () => {
     expect(runIdHex(defaultGenesis({ salt: 't' }))).not.toBe(runIdHex(genesis))
   })
 
+  it('gives a top-k run the SparseLoCo recipe, and leaves feedbackDecay out of other runs', () => {
+    const topk = defaultGenesis({ encoding: 'top-k' })
+    expect(topk.outer.optimizer).toEqual({ kind: 'nesterov', lr: 1, momentum: 0 })
+    expect(topk.delta.feedbackDecay).toBe(0.95)
+    const int8 = defaultGenesis({ encoding: 'int8-block' })
+    expect(int8.outer.optimizer).toEqual({ kind: 'nesterov', lr: 0.7, momentum: 0.9 })
+    expect('feedbackDecay' in int8.delta).toBe(false)
+    // absent means 1 and changes nothing in the canonical text, so older run ids stay valid
+    expect(JSON.stringify(int8)).not.toContain('feedbackDecay')
+    const bad = structuredClone(topk) as unknown as { delta: { feedbackDecay: number } }
+    bad.delta.feedbackDecay = 1.5
+    expect(() => parseGenesis(bad)).toThrow(/delta\.feedbackDecay/)
+  })
+
   it('writes canonical JSON with sorted keys and no whitespace', () => {
     expect(canonicalJson({ b: [1, 0.5, 'x'], a: { d: null, c: true } })).toBe(
       '{"a":{"c":true,"d":null},"b":[1,0.5,"x"]}',
