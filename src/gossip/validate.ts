@@ -127,14 +127,18 @@ export async function checkCommit(
   const signer = await checkSignerAndSignature(envelope, c.runId, c.peerId, origin, ctx.runId, DOMAINS.commit)
   // A commit for round r is published after round r, so it may arrive while we are in r + 1.
   // Commits of later rounds are kept: they tell a node that it is behind (SPEC.md 12.2).
-  if (c.round + 1 < ctx.currentRound) {
+  ignoreStale('commit', c.round, ctx.currentRound)
+  return { ...envelope, signer }
+}
+
+/** IGNORE `stale-round`: a message of a round before the previous one (commits and haves). */
+function ignoreStale(kind: string, round: number, currentRound: number): void {
+  if (round + 1 < currentRound)
     throw new GossipCheckError(
       'ignore',
       'stale-round',
-      `commit of round ${c.round}, current round ${ctx.currentRound}`,
+      `${kind} of round ${round}, current round ${currentRound}`,
     )
-  }
-  return { ...envelope, signer }
 }
 
 /**
@@ -150,12 +154,7 @@ export async function checkHave(
   const envelope = decodeHave(bytes)
   const h = envelope.message
   const signer = await checkSignerAndSignature(envelope, h.runId, h.peerId, origin, ctx.runId, DOMAINS.have)
-  if (h.round + 1 < ctx.currentRound)
-    throw new GossipCheckError(
-      'ignore',
-      'stale-round',
-      `have of round ${h.round}, current round ${ctx.currentRound}`,
-    )
+  ignoreStale('have', h.round, ctx.currentRound)
   if (h.round > ctx.currentRound + LIMITS.maxRoundsAhead)
     throw new GossipCheckError(
       'ignore',

@@ -83,12 +83,19 @@ const ENCODING_FROM_WIRE: Record<DeltaEncoding, DeltaEncodingName> = {
   [DeltaEncoding.TOP_K]: 'top-k',
 }
 
+/** The fields every signed gossip message begins with, in their wire types (the inverse of headerFields). */
+function headerToWire(m: { version: number; runId: Uint8Array; round: number; peerId: Uint8Array }) {
+  return {
+    version: m.version,
+    runId: m.runId as Uint8Array<ArrayBuffer>,
+    round: BigInt(m.round),
+    peerId: m.peerId as Uint8Array<ArrayBuffer>,
+  }
+}
+
 export function encodeAnnouncementBody(a: Announcement): Uint8Array {
   return DeltaAnnouncement.encode({
-    version: a.version,
-    runId: a.runId as Uint8Array<ArrayBuffer>,
-    round: BigInt(a.round),
-    peerId: a.peerId as Uint8Array<ArrayBuffer>,
+    ...headerToWire(a),
     baseHash: a.baseHash as Uint8Array<ArrayBuffer>,
     deltaHash: a.deltaHash as Uint8Array<ArrayBuffer>,
     encodedSize: BigInt(a.encodedSize),
@@ -101,10 +108,7 @@ export function encodeAnnouncementBody(a: Announcement): Uint8Array {
 
 export function encodeCommitBody(c: Commit): Uint8Array {
   return ModelCommit.encode({
-    version: c.version,
-    runId: c.runId as Uint8Array<ArrayBuffer>,
-    round: BigInt(c.round),
-    peerId: c.peerId as Uint8Array<ArrayBuffer>,
+    ...headerToWire(c),
     weightsHash: c.weightsHash as Uint8Array<ArrayBuffer>,
     deltaHashes: c.deltaHashes as Uint8Array<ArrayBuffer>[],
     stateRoot: c.stateRoot as Uint8Array<ArrayBuffer>,
@@ -114,10 +118,7 @@ export function encodeCommitBody(c: Commit): Uint8Array {
 
 export function encodeHaveBody(h: Have): Uint8Array {
   return DeltaHave.encode({
-    version: h.version,
-    runId: h.runId as Uint8Array<ArrayBuffer>,
-    round: BigInt(h.round),
-    peerId: h.peerId as Uint8Array<ArrayBuffer>,
+    ...headerToWire(h),
     deltaHashes: h.deltaHashes as Uint8Array<ArrayBuffer>[],
   })
 }
