@@ -99,7 +99,10 @@ export async function runStart(config: NodeConfig): Promise<number> {
     progress?.message(`resumed after round ${node.restoredRound} from ${config.state}`)
   const peers = await node.waitForPeers(genesis.round.expectedPeers, config.startTimeout * 1000)
   if (node.restoredRound !== null) {
-    const outcome = await node.catchUp(Math.min(RESUME_WAIT_MS, genesis.round.collectTimeoutMs))
+    const outcome = await node.catchUp(
+      Math.min(RESUME_WAIT_MS, genesis.round.collectTimeoutMs),
+      RESUME_WAIT_MS,
+    )
     logger.info({ outcome, round: node.round }, 'resumed')
   } else if (config.join) {
     const synced = await node.syncFromNetwork(genesis.round.collectTimeoutMs)

@@ -45,7 +45,7 @@ import { residualInUse } from '../proof/audit.js'
 import { serveProofs } from '../proof/protocol.js'
 import { ProofRecorder } from '../proof/recorder.js'
 import { ProofStore } from '../proof/store.js'
-import { decidedState } from '../round/agreement.js'
+import { decidedState, type StateVotes } from '../round/agreement.js'
 import { collectDeadlineMs, DEADLINE_HISTORY_ROUNDS } from '../round/deadline.js'
 import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js'
 import { DeltaStore } from '../store/delta-store.js'
@@ -1012,11 +1012,7 @@ export class DtrainNode {
     const rounds = [...this.commits.keys()].filter((r) => r >= this.currentRound - 1).sort((a, b) => b - a)
     for (const round of rounds) {
       const own = this.ownCommits.get(round)
-      const commits: Array<[string, CommitRecord]> = [...(this.commits.get(round) ?? [])]
-      if (own) commits.push([this.peerId.toString(), own])
-      const { expectedPeers } = this.options.genesis.round
-      const faults = toleratedFaults(this.options.genesis.aggregation, expectedPeers)
-      const top = decidedState(commits, expectedPeers, faults, round >= this.currentRound)
+      const top = this.decidedOf(round)
       if (top === undefined) continue
       const behind = round >= this.currentRound
       const minority = !behind && own !== undefined && toHex(own.stateRoot) !== toHex(top.record.stateRoot)
@@ -1024,6 +1020,28 @@ export class DtrainNode {
       const sources = top.peers.filter((p) => p !== this.peerId.toString()).map((p) => peerIdFromString(p))
       return await this.syncState(round, top.record, sources, behind ? 'behind' : 'minority')
     }
+    return false
+  }
+
+  /** The decided state of `round` (SPEC.md 12.2) from the commits held, this node's own included. */
+  private decidedOf(round: number): StateVotes<CommitRecord> | undefined {
+    const own = this.ownCommits.get(round)
+    const commits: Array<[string, CommitRecord]> = [...(this.commits.get(round) ?? [])]
+    if (own) commits.push([this.peerId.toString(), own])
+    const { expectedPeers } = this.options.genesis.round
+    const faults = toleratedFaults(this.options.genesis.aggregation, expectedPeers)
+    return decidedState(commits, expectedPeers, faults, round >= this.currentRound)
+  }
+
+  /**
+   * Whether the network has decided a round after the one this node is running: it is a whole
+   * round behind (it was restarted, or it is far slower) and the next reconciliation will sync
+   * it. Peers' commits of the current round do not count: a node still fetching the last deltas
+   * of a round the others just closed finishes it and settles (SPEC.md 11, step 6).
+   */
+  private networkAhead(): boolean {
+    for (const round of this.commits.keys())
+      if (round > this.currentRound && this.decidedOf(round) !== undefined) return true
     return false
   }
 
@@ -1220,6 +1238,12 @@ export class DtrainNode {
         // state will not send another one this round).
         if (this.arrivedDeltas(round) >= expectedPeers) return false
         if (this.stopped) return true
+        // Peers have closed this round already (this node is behind): the deltas it waits for
+        // will not come; end the round and catch up at the next reconciliation (SPEC.md 12.2).
+        if (this.networkAhead()) {
+          log.warn({ phase: 'collect', have }, 'the network has closed this round: ending it to catch up')
+          return true
+        }
         if (Date.now() >= deadline) {
           // Below quorum the deadline is extended once, by its own length and at least to
           // collectTimeoutMs after the collect phase began (SPEC.md 11.3): an adaptive deadline
@@ -1504,13 +1528,15 @@ export class DtrainNode {
   }
 
   /**
-   * After a restart: waits up to `waitMs` for the network's commits. If a majority committed a
+   * After a restart: waits up to `waitMs` for the network's commits, and once commits of later
+   * rounds came without a decided state, up to `aheadWaitMs` from then (the next round's commits
+   * decide it). If a majority committed a
    * later round, syncs its state (SPEC.md 12). Returns 'synced'; 'in-step' when peers commit the
    * round this node resumed after and none later; 'behind' when later commits came but no
    * majority state could be fetched in time (the next rounds' reconciliation goes on trying);
    * 'alone' when no commit came (the others are restarting too, or not there).
    */
-  async catchUp(waitMs: number): Promise<'synced' | 'in-step' | 'behind' | 'alone'> {
+  async catchUp(waitMs: number, aheadWaitMs = waitMs): Promise<'synced' | 'in-step' | 'behind' | 'alone'> {
     let deadline = Date.now() + waitMs
     let extended = false
     for (;;) {
@@ -1519,10 +1545,12 @@ export class DtrainNode {
       const ahead = rounds.some((r) => r >= this.currentRound)
       if (!ahead && rounds.includes(this.currentRound - 1)) return 'in-step'
       // Commits of later rounds came but no state is decided yet (one peer's commit of a round
-      // arrived before the others'): wait once more rather than train a round the others closed.
+      // arrived before the others', or this node subscribed in the middle of a round's commits):
+      // wait up to `aheadWaitMs` for the next round's commits rather than train a round the others
+      // closed.
       if (ahead && !extended) {
         extended = true
-        deadline = Math.max(deadline, Date.now() + waitMs)
+        deadline = Math.max(deadline, Date.now() + aheadWaitMs)
       }
       if (Date.now() >= deadline || this.stopped) return ahead ? 'behind' : 'alone'
       await this.changed(Math.min(1000, deadline - Date.now()))

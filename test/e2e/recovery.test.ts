@@ -94,9 +94,11 @@ describe('crash recovery', () => {
       )
       const match = held.find((h) => reportsOf(a).find((x) => x.round === h.round)?.weightsHash === h.hash)
       expect(match, JSON.stringify(held)).toBeDefined()
-      expect(match!.round, `network at round ${networkAtReady} when it was ready`).toBeLessThanOrEqual(
-        networkAtReady + 2,
-      )
+      const network = reportsOf(a).map((r) => `${r.round}:${r.weightsHash.slice(0, 8)}`)
+      expect(
+        match!.round,
+        `network at round ${networkAtReady} when it was ready; held ${JSON.stringify(held.map((h) => `${h.round}:${h.hash.slice(0, 8)}`))}; a ${JSON.stringify(network)}`,
+      ).toBeLessThanOrEqual(networkAtReady + 2)
     }
   })
 })
