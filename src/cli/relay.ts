@@ -62,5 +62,6 @@ export async function runRelay(options: RelayOptions): Promise<number> {
   })
   await host.stop()
   logger.info({ signal }, 'relay stopped')
-  return signal === 'SIGINT' ? 130 : 0
+  // As `dtrain start`: 128 + the signal's number (a service manager expects 143 after SIGTERM).
+  return signal === 'SIGINT' ? 130 : 143
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { readGenesisFile } from '../../src/cli/config-files.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
 import { runCli } from './helpers.js'
+import { drillRun, listeningOf, startCliProcess, startNodeProcess } from './node-process.js'
 
 // `npm test` builds first; the CLI under test is the built one, as `npx dtrain` runs it.
 const cli = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
@@ -169,5 +170,34 @@ describe('dtrain CLI', () => {
     child.kill('SIGINT')
     expect(await exited).toBe(130)
     expect(nodeProcessesUsing(state)).toEqual([])
+  })
+
+  it('stops a node and a relay cleanly on SIGTERM with exit code 143, as a service manager expects', async () => {
+    const { root, genesisPath } = drillRun('sigterm')
+    const relay = startCliProcess(
+      [
+        'relay',
+        '--genesis',
+        genesisPath,
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--key',
+        join(root, 'relay', 'key'),
+      ],
+      join(root, 'relay'),
+    )
+    const relayAt = await listeningOf(relay)
+    // A node that runs until stopped (--rounds 0), bootstrapped from the relay.
+    const node = startNodeProcess({
+      dir: join(root, 'a'),
+      genesisPath,
+      bootstrap: relayAt.addresses,
+      rounds: 0,
+    })
+    await listeningOf(node)
+    node.child.kill('SIGTERM')
+    relay.child.kill('SIGTERM')
+    expect(await Promise.all([node.exit, relay.exit])).toEqual([143, 143])
+    expect(readFileSync(join(root, 'relay', `node-${relay.child.pid}.log`), 'utf8')).toMatch(/relay stopped/)
   })
 })
