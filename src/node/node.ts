@@ -45,7 +45,8 @@ import { residualInUse } from '../proof/audit.js'
 import { serveProofs } from '../proof/protocol.js'
 import { ProofRecorder } from '../proof/recorder.js'
 import { ProofStore } from '../proof/store.js'
-import { decidedState, type StateVotes } from '../round/agreement.js'
+import type { StateVotes } from '../round/agreement.js'
+import { CommitBook, type CommitRecord } from '../round/commit-book.js'
 import { collectDeadlineMs, DEADLINE_HISTORY_ROUNDS } from '../round/deadline.js'
 import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js'
 import { DeltaStore } from '../store/delta-store.js'
@@ -203,14 +204,6 @@ export interface RoundReport {
   proofBytes: number
 }
 
-interface CommitRecord {
-  weightsHash: string
-  stateRoot: Uint8Array
-  stateSize: number
-  /** the roots of the deltas the committer aggregated (SPEC.md 5.5); the settle step reads them */
-  deltaHashes?: Uint8Array[]
-}
-
 /** Commits kept in memory at most (all rounds together); a flood of commits cannot grow it further. */
 const MAX_COMMITS_TRACKED = 65_536
 
@@ -257,10 +250,8 @@ export class DtrainNode {
   /** deltas fetched since the last `have`, by round */
   private readonly pendingHave = new Map<number, Uint8Array[]>()
   private haveTimer: NodeJS.Timeout | undefined
-  /** model commits received, by round and peer (SPEC.md 5.5) */
-  private readonly commits = new Map<number, Map<string, CommitRecord>>()
-  private commitCount = 0
-  private readonly ownCommits = new Map<number, CommitRecord>()
+  /** model commits received and this node's own (SPEC.md 5.5) */
+  private readonly commits: CommitBook
   private readonly encodedSize: number
   private readonly encodeOptions: EncodeOptions
   /** error-feedback residual (SPEC.md 6.9): what earlier encodings dropped */
@@ -330,6 +321,13 @@ export class DtrainNode {
     this.encodeOptions = encodeOptionsFor(genesis.delta, weights.length)
     this.encodedSize = encodedDeltaSize(weights.length, this.encodeOptions)
     this.rejections = new RejectionLog(this.log, LIMITS.rejectionLogWindowMs)
+    const { expectedPeers } = genesis.round
+    this.commits = new CommitBook({
+      self: this.peerId.toString(),
+      expectedPeers,
+      faults: toleratedFaults(genesis.aggregation, expectedPeers),
+      maxTracked: MAX_COMMITS_TRACKED,
+    })
     this.counters = {
       bytesSent: (n) => this.metrics.bytesSent.inc({ kind: 'delta' }, n),
       bytesReceived: (n) => this.metrics.bytesReceived.inc({ kind: 'delta' }, n),
@@ -553,19 +551,14 @@ export class DtrainNode {
     this.countVerdict('commit', verdict, origin)
     if (verdict.action !== 'accept') return verdict.action as TopicValidatorResult
     const { round, weightsHash: hash, stateRoot, stateSize } = verdict.value.message
-    const byPeer = this.commits.get(round) ?? new Map<string, CommitRecord>()
     const peer = verdict.value.signer.toString()
-    if (!byPeer.has(peer)) {
-      if (this.commitCount >= MAX_COMMITS_TRACKED) return 'ignore' as TopicValidatorResult
-      this.commitCount++
-    }
-    this.commits.set(round, byPeer)
-    byPeer.set(peer, {
+    const record = {
       weightsHash: toHex(hash),
       stateRoot,
       stateSize,
       deltaHashes: verdict.value.message.deltaHashes,
-    })
+    }
+    if (!this.commits.add(round, peer, record)) return 'ignore' as TopicValidatorResult
     this.checkCommitAgreement(round, peer, toHex(hash))
     this.notify()
     return 'accept' as TopicValidatorResult
@@ -718,7 +711,7 @@ export class DtrainNode {
   }
 
   private checkCommitAgreement(round: number, peer: string, hash: string): void {
-    const ours = this.ownCommits.get(round)?.weightsHash
+    const ours = this.commits.ownOf(round)?.weightsHash
     if (ours !== undefined && ours !== hash) {
       this.metrics.commitMismatches.inc()
       this.log.warn({ round, remote: peer, theirs: hash, ours }, 'peer committed other global weights')
@@ -1009,9 +1002,12 @@ export class DtrainNode {
    * committed it, verifies it, and continues from round R + 1. Returns true when it synced.
    */
   async reconcile(): Promise<boolean> {
-    const rounds = [...this.commits.keys()].filter((r) => r >= this.currentRound - 1).sort((a, b) => b - a)
+    const rounds = this.commits
+      .rounds()
+      .filter((r) => r >= this.currentRound - 1)
+      .sort((a, b) => b - a)
     for (const round of rounds) {
-      const own = this.ownCommits.get(round)
+      const own = this.commits.ownOf(round)
       const top = this.decidedOf(round)
       if (top === undefined) continue
       const behind = round >= this.currentRound
@@ -1025,12 +1021,7 @@ export class DtrainNode {
 
   /** The decided state of `round` (SPEC.md 12.2) from the commits held, this node's own included. */
   private decidedOf(round: number): StateVotes<CommitRecord> | undefined {
-    const own = this.ownCommits.get(round)
-    const commits: Array<[string, CommitRecord]> = [...(this.commits.get(round) ?? [])]
-    if (own) commits.push([this.peerId.toString(), own])
-    const { expectedPeers } = this.options.genesis.round
-    const faults = toleratedFaults(this.options.genesis.aggregation, expectedPeers)
-    return decidedState(commits, expectedPeers, faults, round >= this.currentRound)
+    return this.commits.decided(round, round >= this.currentRound)
   }
 
   /**
@@ -1040,7 +1031,7 @@ export class DtrainNode {
    * of a round the others just closed finishes it and settles (SPEC.md 11, step 6).
    */
   private networkAhead(): boolean {
-    for (const round of this.commits.keys())
+    for (const round of this.commits.rounds())
       if (round > this.currentRound && this.decidedOf(round) !== undefined) return true
     return false
   }
@@ -1076,7 +1067,7 @@ export class DtrainNode {
       this.lastAggregate = state.reference
       this.currentRound = round + 1
       this.store.put(round, bytes)
-      this.ownCommits.set(round, { ...record })
+      this.commits.setOwn(round, { ...record })
       this.metrics.stateSyncs.inc({ reason: why })
       await this.persist(bytes)
       // Say so: a re-commit of the adopted state (SPEC.md 12.3) replaces our earlier commit in
@@ -1294,7 +1285,7 @@ export class DtrainNode {
     await timed('commit', async () => {
       committedState = await this.commitRound(round, contributions)
       for (;;) {
-        const theirs = this.commits.get(round) ?? new Map<string, CommitRecord>()
+        const theirs = this.commits.peersOf(round)
         const listed = new Set(contributions.map((c) => toHex(c.id)))
         for (const record of theirs.values()) for (const h of record.deltaHashes ?? []) listed.add(toHex(h))
         const grown = this.checkContributions(round, log, before.state.weights, listed)
@@ -1309,7 +1300,7 @@ export class DtrainNode {
           committedState = await this.commitRound(round, contributions)
           continue
         }
-        const own = this.ownCommits.get(round)!
+        const own = this.commits.ownOf(round)!
         const contributors = this.contributorsOf(round, contributions)
         const settled = contributors.every((p) => theirs.get(p)?.weightsHash === own.weightsHash)
         if (settled || Date.now() >= settleDeadline || this.stopped) return
@@ -1317,7 +1308,7 @@ export class DtrainNode {
         await this.changed(Math.min(settleDeadline - Date.now(), REANNOUNCE_MS))
       }
     })
-    const newHashHex = this.ownCommits.get(round)!.weightsHash
+    const newHashHex = this.commits.ownOf(round)!.weightsHash
 
     const { evalLoss, evalAccuracy } = await timed('eval', () => ({
       evalLoss: this.evaluate(),
@@ -1328,13 +1319,7 @@ export class DtrainNode {
     this.metrics.contributors.set(contributions.length)
     this.deltas.delete(round - LIMITS.keptDeltaRounds)
     this.holders.delete(round - LIMITS.keptDeltaRounds)
-    for (const r of [...this.commits.keys()]) {
-      if (r <= round - LIMITS.keptDeltaRounds) {
-        this.commitCount -= this.commits.get(r)!.size
-        this.commits.delete(r)
-      }
-    }
-    this.ownCommits.delete(round - LIMITS.keptDeltaRounds)
+    this.commits.forgetThrough(round - LIMITS.keptDeltaRounds)
     this.evidence.delete(round - LIMITS.keptDeltaRounds)
     this.currentRound = round + 1
     const report: RoundReport = {
@@ -1421,8 +1406,8 @@ export class DtrainNode {
       stateRoot,
       stateSize: stateBytes.length,
     }
-    this.ownCommits.set(round, record)
-    for (const [peer, theirs] of this.commits.get(round) ?? [])
+    this.commits.setOwn(round, record)
+    for (const [peer, theirs] of this.commits.peersOf(round))
       this.checkCommitAgreement(round, peer, theirs.weightsHash)
     await this.publishCommit(round, { ...record, deltaHashes })
     return stateBytes
@@ -1449,8 +1434,8 @@ export class DtrainNode {
       // 12.2) as soon as a majority shows; the others keep serving until every expected peer has
       // committed the same weights (a minority peer may still need their state), or the deadline.
       await this.reconcile()
-      const records = [...(this.commits.get(round)?.values() ?? [])]
-      const own = this.ownCommits.get(round)
+      const records = [...this.commits.peersOf(round).values()]
+      const own = this.commits.ownOf(round)
       const committed = records.length + (own ? 1 : 0)
       const agreed = own !== undefined && records.every((r) => r.weightsHash === own.weightsHash)
       if ((committed >= expectedPeers && agreed) || Date.now() >= deadline || this.stopped) return committed
@@ -1501,7 +1486,7 @@ export class DtrainNode {
     this.residual = saved.residual
     this.lastProofRound = saved.lastProofRound
     const stateRoot = this.store.put(state.round, saved.global)
-    this.ownCommits.set(state.round, {
+    this.commits.setOwn(state.round, {
       weightsHash: this.globalWeightsHash,
       stateRoot,
       stateSize: saved.global.length,
@@ -1541,7 +1526,7 @@ export class DtrainNode {
     let extended = false
     for (;;) {
       if (await this.reconcile()) return 'synced'
-      const rounds = [...this.commits.keys()]
+      const rounds = this.commits.rounds()
       const ahead = rounds.some((r) => r >= this.currentRound)
       if (!ahead && rounds.includes(this.currentRound - 1)) return 'in-step'
       // Commits of later rounds came but no state is decided yet (one peer's commit of a round
