@@ -236,6 +236,10 @@ const REANNOUNCE_MS = 2000
 /** At start, once some peers are subscribed, wait this long for more before training. */
 const PEER_SETTLE_MS = 2000
 
+/** What a round's training starts from (SPEC.md 7.5) and what it returns. */
+type RoundSeed = Parameters<InnerTrainer['trainRound']>[1]
+type TrainedRound = Awaited<ReturnType<InnerTrainer['trainRound']>>
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export class DtrainNode {
@@ -1134,7 +1138,6 @@ export class DtrainNode {
     const myPeerBytes = peerIdBytes(this.peerId)
 
     const seed = { runId: this.runId, baseHash, peerId: myPeerBytes, round }
-    let proofBytes = 0
     const recorder = new ProofRecorder()
     this.innerStep = 0
     const slowdown = this.options.trainSlowdown ?? 1
@@ -1160,98 +1163,9 @@ export class DtrainNode {
     )
     this.metrics.trainLoss.set(trained.meanLoss)
 
-    await timed('announce', async () => {
-      const delta = pseudoGradient(this.state.weights, trained.weights)
-      // Our own contribution is exactly what peers will decode (SPEC.md 8.0).
-      const withResidual = residualInUse(genesis)
-      const residualBefore = withResidual ? (this.residual ?? new Float32Array(delta.length)) : undefined
-      const compressed = compressWithFeedback(
-        delta,
-        residualBefore,
-        this.encodeOptions,
-        genesis.delta.feedbackDecay,
-      )
-      if (withResidual) this.residual = compressed.residual
-      const encoded = compressed.bytes
-      const deltaHash = this.store.put(round, encoded)
-      // The proof of learning is fixed before the delta is announced (SPEC.md 17.3).
-      const proof = await recorder.announce(this.options.privateKey, {
-        genesis,
-        seed,
-        trainTokens: this.trainTokens,
-        backend: this.backend.backend,
-        deltaHash,
-        residual: residualBefore ? { before: residualBefore, after: compressed.residual } : undefined,
-        previousRound: this.lastProofRound,
-        encodedSize: encoded.length,
-        trainLoss: trained.meanLoss,
-        sampleCount: trained.samples,
-      })
-      const signed = proof.announcement
-      await this.proofs.put(proof)
-      this.lastProofRound = round
-      proofBytes = await this.proofs.bytesUsed()
-      this.metrics.proofBytes.set(proofBytes)
-      log.debug({ proofRoot: toHex(proof.root).slice(0, 16), proofBytes }, 'proof of learning stored')
-      const byPeer = this.deltas.get(round) ?? new Map<string, PeerDelta>()
-      this.deltas.set(round, byPeer)
-      byPeer.set(this.peerId.toString(), {
-        deltaHash,
-        baseHash,
-        state: 'valid',
-        values: compressed.sent,
-        envelope: signed,
-      })
-      await this.publish(deltaTopic(this.runIdHex), signed)
-      this.lastAnnouncement = { signed, publishedAt: Date.now() }
-      log.info(
-        {
-          phase: 'announce',
-          delta: toHex(deltaHash).slice(0, 16),
-          bytes: encoded.length,
-          trainLoss: trained.meanLoss,
-        },
-        'delta announced',
-      )
-    })
+    const proofBytes = await timed('announce', () => this.announceDelta(round, seed, trained, recorder, log))
 
-    const { expectedPeers, minPeers, minCollectMs, collectTimeoutMs } = genesis.round
-    const elapsed = Date.now() - (this.roundStartedAt.get(round) ?? Date.now())
-    const deadlineMs = collectDeadlineMs(this.arrivalDelays, minCollectMs, collectTimeoutMs, elapsed)
-    this.metrics.collectDeadlineSeconds.set(deadlineMs / 1000)
-    let extended = false
-    const deadlineHit = await timed('collect', async () => {
-      const started = Date.now()
-      let deadline = started + deadlineMs
-      for (;;) {
-        const have = this.validContributions(round).length
-        // Collect ends once every expected peer's delta is here, usable or not (a peer on another
-        // state will not send another one this round).
-        if (this.arrivedDeltas(round) >= expectedPeers) return false
-        if (this.stopped) return true
-        // Peers have closed this round already (this node is behind): the deltas it waits for
-        // will not come; end the round and catch up at the next reconciliation (SPEC.md 12.2).
-        if (this.networkAhead()) {
-          log.warn({ phase: 'collect', have }, 'the network has closed this round: ending it to catch up')
-          return true
-        }
-        if (Date.now() >= deadline) {
-          // Below quorum the deadline is extended once, by its own length and at least to
-          // collectTimeoutMs after the collect phase began (SPEC.md 11.3): an adaptive deadline
-          // learned while peers were quick must not split a network in which one peer is late.
-          if (have >= minPeers || extended) return true
-          extended = true
-          const extraMs = Math.max(deadlineMs, started + collectTimeoutMs - Date.now())
-          deadline = Date.now() + extraMs
-          log.warn(
-            { phase: 'collect', have, minPeers, extraMs },
-            'below quorum at the deadline: extending once',
-          )
-        }
-        await this.reannounceIfDue()
-        await this.changed(Math.min(deadline - Date.now(), REANNOUNCE_MS))
-      }
-    })
+    const deadlineHit = await timed('collect', () => this.collectDeltas(round, log))
     this.recordArrivals(round)
     const otherBase = this.arrivedDeltas(round) - this.validContributions(round).length
     if (otherBase > 0) {
@@ -1259,6 +1173,7 @@ export class DtrainNode {
       log.info({ phase: 'collect', otherBase }, 'deltas trained from other global weights left out')
     }
     const before = { state: this.state, reference: this.lastAggregate }
+    const { minPeers } = genesis.round
     let contributions = this.checkContributions(round, log, before.state.weights)
     if (contributions.length < minPeers) {
       this.metrics.belowQuorumRounds.inc()
@@ -1275,39 +1190,9 @@ export class DtrainNode {
     }
 
     await timed('aggregate', () => this.aggregateRound(round, contributions, before, log))
-    let committedState: Uint8Array = new Uint8Array(0)
-    // Settle (SPEC.md 11, step 6): peers whose collect closed around the deadline may have
-    // aggregated other sets. Every delta listed in a peer's commit of this round that this node
-    // holds, verified, trained from its own W_r and kept by the contribution check joins the set;
-    // the round is recomputed from W_r and committed again. Sets only grow, so the nodes that see
-    // each other's commits end on the same set.
-    const settleDeadline = Date.now() + Math.min(LIMITS.settleTimeoutMs, collectTimeoutMs)
-    await timed('commit', async () => {
-      committedState = await this.commitRound(round, contributions)
-      for (;;) {
-        const theirs = this.commits.peersOf(round)
-        const listed = new Set(contributions.map((c) => toHex(c.id)))
-        for (const record of theirs.values()) for (const h of record.deltaHashes ?? []) listed.add(toHex(h))
-        const grown = this.checkContributions(round, log, before.state.weights, listed)
-        if (grown.length > contributions.length) {
-          log.info(
-            { phase: 'commit', before: contributions.length, after: grown.length },
-            'peers aggregated deltas this node left out: recomputing the round with them',
-          )
-          this.metrics.settledRounds.inc()
-          contributions = grown
-          this.aggregateRound(round, contributions, before, log)
-          committedState = await this.commitRound(round, contributions)
-          continue
-        }
-        const own = this.commits.ownOf(round)!
-        const contributors = this.contributorsOf(round, contributions)
-        const settled = contributors.every((p) => theirs.get(p)?.weightsHash === own.weightsHash)
-        if (settled || Date.now() >= settleDeadline || this.stopped) return
-        await this.reannounceIfDue()
-        await this.changed(Math.min(settleDeadline - Date.now(), REANNOUNCE_MS))
-      }
-    })
+    const settled = await timed('commit', () => this.commitAndSettle(round, contributions, before, log))
+    contributions = settled.contributions
+    const committedState = settled.committedState
     const newHashHex = this.commits.ownOf(round)!.weightsHash
 
     const { evalLoss, evalAccuracy } = await timed('eval', () => ({
@@ -1359,6 +1244,163 @@ export class DtrainNode {
     this.history.push(summary)
     if (this.history.length > STATUS_HISTORY) this.history.shift()
     return report
+  }
+
+  /**
+   * Step 2 of a round (SPEC.md 11): encodes this node's delta (with error feedback where the
+   * genesis asks for it), fixes and stores its proof of learning (17.3), and publishes the signed
+   * announcement. Returns the bytes the proofs kept now use.
+   */
+  private async announceDelta(
+    round: number,
+    seed: RoundSeed,
+    trained: TrainedRound,
+    recorder: ProofRecorder,
+    log: Logger,
+  ): Promise<number> {
+    const { genesis } = this.options
+    const baseHash = seed.baseHash
+    const delta = pseudoGradient(this.state.weights, trained.weights)
+    // Our own contribution is exactly what peers will decode (SPEC.md 8.0).
+    const withResidual = residualInUse(genesis)
+    const residualBefore = withResidual ? (this.residual ?? new Float32Array(delta.length)) : undefined
+    const compressed = compressWithFeedback(
+      delta,
+      residualBefore,
+      this.encodeOptions,
+      genesis.delta.feedbackDecay,
+    )
+    if (withResidual) this.residual = compressed.residual
+    const encoded = compressed.bytes
+    const deltaHash = this.store.put(round, encoded)
+    // The proof of learning is fixed before the delta is announced (SPEC.md 17.3).
+    const proof = await recorder.announce(this.options.privateKey, {
+      genesis,
+      seed,
+      trainTokens: this.trainTokens,
+      backend: this.backend.backend,
+      deltaHash,
+      residual: residualBefore ? { before: residualBefore, after: compressed.residual } : undefined,
+      previousRound: this.lastProofRound,
+      encodedSize: encoded.length,
+      trainLoss: trained.meanLoss,
+      sampleCount: trained.samples,
+    })
+    const signed = proof.announcement
+    await this.proofs.put(proof)
+    this.lastProofRound = round
+    const proofBytes = await this.proofs.bytesUsed()
+    this.metrics.proofBytes.set(proofBytes)
+    log.debug({ proofRoot: toHex(proof.root).slice(0, 16), proofBytes }, 'proof of learning stored')
+    const byPeer = this.deltas.get(round) ?? new Map<string, PeerDelta>()
+    this.deltas.set(round, byPeer)
+    byPeer.set(this.peerId.toString(), {
+      deltaHash,
+      baseHash,
+      state: 'valid',
+      values: compressed.sent,
+      envelope: signed,
+    })
+    await this.publish(deltaTopic(this.runIdHex), signed)
+    this.lastAnnouncement = { signed, publishedAt: Date.now() }
+    log.info(
+      {
+        phase: 'announce',
+        delta: toHex(deltaHash).slice(0, 16),
+        bytes: encoded.length,
+        trainLoss: trained.meanLoss,
+      },
+      'delta announced',
+    )
+    return proofBytes
+  }
+
+  /**
+   * Step 3 of a round (SPEC.md 11, 11.2, 11.3): waits for the peers' deltas until every expected
+   * peer's arrived, the (adaptive, once extended below quorum) deadline, or the network is a whole
+   * round ahead. Returns whether it ended without every expected peer's delta.
+   */
+  private async collectDeltas(round: number, log: Logger): Promise<boolean> {
+    const { expectedPeers, minPeers, minCollectMs, collectTimeoutMs } = this.options.genesis.round
+    const elapsed = Date.now() - (this.roundStartedAt.get(round) ?? Date.now())
+    const deadlineMs = collectDeadlineMs(this.arrivalDelays, minCollectMs, collectTimeoutMs, elapsed)
+    this.metrics.collectDeadlineSeconds.set(deadlineMs / 1000)
+    let extended = false
+    const started = Date.now()
+    let deadline = started + deadlineMs
+    for (;;) {
+      const have = this.validContributions(round).length
+      // Collect ends once every expected peer's delta is here, usable or not (a peer on another
+      // state will not send another one this round).
+      if (this.arrivedDeltas(round) >= expectedPeers) return false
+      if (this.stopped) return true
+      // Peers have closed this round already (this node is behind): the deltas it waits for
+      // will not come; end the round and catch up at the next reconciliation (SPEC.md 12.2).
+      if (this.networkAhead()) {
+        log.warn({ phase: 'collect', have }, 'the network has closed this round: ending it to catch up')
+        return true
+      }
+      if (Date.now() >= deadline) {
+        // Below quorum the deadline is extended once, by its own length and at least to
+        // collectTimeoutMs after the collect phase began (SPEC.md 11.3): an adaptive deadline
+        // learned while peers were quick must not split a network in which one peer is late.
+        if (have >= minPeers || extended) return true
+        extended = true
+        const extraMs = Math.max(deadlineMs, started + collectTimeoutMs - Date.now())
+        deadline = Date.now() + extraMs
+        log.warn(
+          { phase: 'collect', have, minPeers, extraMs },
+          'below quorum at the deadline: extending once',
+        )
+      }
+      await this.reannounceIfDue()
+      await this.changed(Math.min(deadline - Date.now(), REANNOUNCE_MS))
+    }
+  }
+
+  /**
+   * Steps 5 and 6 of a round (SPEC.md 11): commits the aggregate, then settles: grows the set by
+   * the deltas listed in peers' commits and recomputes, until every contributor committed the same
+   * weights or the settle timeout. Returns the final set and the encoded state committed.
+   */
+  private async commitAndSettle(
+    round: number,
+    initial: Contribution[],
+    before: { state: OuterState; reference?: Float32Array },
+    log: Logger,
+  ): Promise<{ contributions: Contribution[]; committedState: Uint8Array }> {
+    let contributions = initial
+    // Settle (SPEC.md 11, step 6): peers whose collect closed around the deadline may have
+    // aggregated other sets. Every delta listed in a peer's commit of this round that this node
+    // holds, verified, trained from its own W_r and kept by the contribution check joins the set;
+    // the round is recomputed from W_r and committed again. Sets only grow, so the nodes that see
+    // each other's commits end on the same set.
+    const { collectTimeoutMs } = this.options.genesis.round
+    const settleDeadline = Date.now() + Math.min(LIMITS.settleTimeoutMs, collectTimeoutMs)
+    let committedState = await this.commitRound(round, contributions)
+    for (;;) {
+      const theirs = this.commits.peersOf(round)
+      const listed = new Set(contributions.map((c) => toHex(c.id)))
+      for (const record of theirs.values()) for (const h of record.deltaHashes ?? []) listed.add(toHex(h))
+      const grown = this.checkContributions(round, log, before.state.weights, listed)
+      if (grown.length > contributions.length) {
+        log.info(
+          { phase: 'commit', before: contributions.length, after: grown.length },
+          'peers aggregated deltas this node left out: recomputing the round with them',
+        )
+        this.metrics.settledRounds.inc()
+        contributions = grown
+        this.aggregateRound(round, contributions, before, log)
+        committedState = await this.commitRound(round, contributions)
+        continue
+      }
+      const own = this.commits.ownOf(round)!
+      const contributors = this.contributorsOf(round, contributions)
+      const settled = contributors.every((p) => theirs.get(p)?.weightsHash === own.weightsHash)
+      if (settled || Date.now() >= settleDeadline || this.stopped) return { contributions, committedState }
+      await this.reannounceIfDue()
+      await this.changed(Math.min(settleDeadline - Date.now(), REANNOUNCE_MS))
+    }
   }
 
   /** Applies the aggregate of `contributions` to the round's starting state (SPEC.md 8, 9). */
