@@ -16,6 +16,7 @@ import { decodeState, encodeState } from '../codec/state.js'
 import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS, PROTOCOL } from '../constants.js'
 import { fromHex, toHex, weightsHash } from '../crypto/hash.js'
 import { peerIdBytes, peerIdFromBytes } from '../crypto/sign.js'
+import { HaveBatcher, HolderBook } from '../gossip/holders.js'
 import {
   checkAnnouncement,
   checkCommit,
@@ -249,11 +250,10 @@ export class DtrainNode {
   private readonly log: Logger
   private readonly store = new DeltaStore()
   private readonly deltas = new Map<number, Map<string, PeerDelta>>()
-  /** round -> delta hash (hex) -> peers that said they hold it (SPEC.md 5.7) */
-  private readonly holders = new Map<number, Map<string, Set<string>>>()
-  /** deltas fetched since the last `have`, by round */
-  private readonly pendingHave = new Map<number, Uint8Array[]>()
-  private haveTimer: NodeJS.Timeout | undefined
+  /** peers that said they hold a delta (SPEC.md 5.7) */
+  private readonly holders = new HolderBook(MAX_SOURCES)
+  /** this node's own haves, batched */
+  private readonly haves: HaveBatcher
   /** model commits received and this node's own (SPEC.md 5.5) */
   private readonly commits: CommitBook
   private readonly encodedSize: number
@@ -331,6 +331,11 @@ export class DtrainNode {
       expectedPeers,
       faults: toleratedFaults(genesis.aggregation, expectedPeers),
       maxTracked: MAX_COMMITS_TRACKED,
+    })
+    this.haves = new HaveBatcher({
+      batchMs: HAVE_BATCH_MS,
+      maxHashes: LIMITS.maxHaveHashes,
+      send: (round, deltaHashes) => this.publishHave(round, deltaHashes),
     })
     this.counters = {
       bytesSent: (n) => this.metrics.bytesSent.inc({ kind: 'delta' }, n),
@@ -634,14 +639,7 @@ export class DtrainNode {
     if (verdict.action !== 'accept') return verdict.action as TopicValidatorResult
     const { round, deltaHashes } = verdict.value.message
     const holder = verdict.value.signer
-    const byHash = this.holders.get(round) ?? new Map<string, Set<string>>()
-    this.holders.set(round, byHash)
-    for (const hash of deltaHashes) {
-      const key = toHex(hash)
-      const set = byHash.get(key) ?? new Set<string>()
-      if (set.size < MAX_SOURCES) set.add(holder.toString())
-      byHash.set(key, set)
-    }
+    this.holders.add(round, holder.toString(), deltaHashes)
     const wanted = new Set(deltaHashes.map(toHex))
     for (const entry of this.deltas.get(round)?.values() ?? [])
       if (wanted.has(toHex(entry.deltaHash))) this.retryIfUnavailable(entry.envelope, holder)
@@ -649,33 +647,21 @@ export class DtrainNode {
   }
 
   /**
-   * Says, in one `have` per HAVE_BATCH_MS, which deltas of the round this node now holds verified
-   * (SPEC.md 5.7), so that peers fetch them from it too.
+   * Says which deltas of the round this node now holds verified (SPEC.md 5.7), so that peers
+   * fetch them from it too: one `have` per round and HAVE_BATCH_MS (HaveBatcher). A have of a
+   * round older than the previous one is not worth sending any more.
    */
-  private announceHave(round: number, deltaHash: Uint8Array): void {
-    const pending = this.pendingHave.get(round) ?? []
-    if (pending.length >= LIMITS.maxHaveHashes) return
-    pending.push(deltaHash)
-    this.pendingHave.set(round, pending)
-    if (this.haveTimer) return
-    this.haveTimer = setTimeout(() => {
-      this.haveTimer = undefined
-      const batches = [...this.pendingHave.entries()]
-      this.pendingHave.clear()
-      for (const [r, hashes] of batches) {
-        if (r + 1 < this.currentRound || this.stopped) continue
-        void signHave(this.options.privateKey, {
-          version: PROTOCOL.protocolVersion,
-          runId: this.runId,
-          round: r,
-          peerId: peerIdBytes(this.peerId),
-          deltaHashes: hashes,
-        })
-          .then((signed) => this.publish(haveTopic(this.runIdHex), signed))
-          .catch(() => {})
-      }
-    }, HAVE_BATCH_MS)
-    this.haveTimer.unref()
+  private publishHave(round: number, deltaHashes: Uint8Array[]): void {
+    if (round + 1 < this.currentRound || this.stopped) return
+    void signHave(this.options.privateKey, {
+      version: PROTOCOL.protocolVersion,
+      runId: this.runId,
+      round,
+      peerId: peerIdBytes(this.peerId),
+      deltaHashes,
+    })
+      .then((signed) => this.publish(haveTopic(this.runIdHex), signed))
+      .catch(() => {})
   }
 
   private async onEvidence(message: Message): Promise<TopicValidatorResult> {
@@ -757,9 +743,7 @@ export class DtrainNode {
    * fetched them, and so may any peer of the topic. Asked in that order; at most MAX_SOURCES.
    */
   private sourcesFor(announcer: PeerId, relay: PeerId, round: number, deltaHash: Uint8Array): PeerId[] {
-    const holders = [...(this.holders.get(round)?.get(toHex(deltaHash)) ?? [])].map((p) =>
-      peerIdFromString(p),
-    )
+    const holders = this.holders.of(round, deltaHash).map((p) => peerIdFromString(p))
     const sources = [announcer, ...holders, relay]
     for (const peer of this.host.services.pubsub.getSubscribers(deltaTopic(this.runIdHex))) sources.push(peer)
     const seen = new Set<string>()
@@ -848,7 +832,7 @@ export class DtrainNode {
       entry.state = 'valid'
       entry.validAt = Date.now()
       this.store.put(message.round, bytes)
-      this.announceHave(message.round, message.deltaHash)
+      this.haves.add(message.round, message.deltaHash)
       log.debug({ bytes: bytes.length }, 'delta received')
       this.notify()
       return
@@ -1203,7 +1187,7 @@ export class DtrainNode {
     if (evalAccuracy !== null) this.metrics.evalAccuracy.set(evalAccuracy)
     this.metrics.contributors.set(contributions.length)
     this.deltas.delete(round - LIMITS.keptDeltaRounds)
-    this.holders.delete(round - LIMITS.keptDeltaRounds)
+    this.holders.forget(round - LIMITS.keptDeltaRounds)
     this.commits.forgetThrough(round - LIMITS.keptDeltaRounds)
     this.evidence.delete(round - LIMITS.keptDeltaRounds)
     this.currentRound = round + 1
@@ -1626,7 +1610,7 @@ export class DtrainNode {
     this.notify()
     this.keeper?.stop()
     this.reachability?.stop()
-    if (this.haveTimer) clearTimeout(this.haveTimer)
+    this.haves.stop()
     this.unwatch?.()
     await this.host.stop()
     await this.pool?.close()
