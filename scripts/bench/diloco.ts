@@ -18,9 +18,10 @@
 //
 // Usage: npm run bench:diloco [-- --quick] [-- --json] [-- --preset tiny|small] [-- --samples S]
 //        [-- --nodes 4,8] [-- --inner-steps 50,100,500] [-- --encodings fp32,int8-block,...]
-//        [-- --no-wan] [-- --out FILE]
+//        [-- --no-wan] [-- --out FILE] [-- --section LABEL]
 //   --quick: tiny model, n = 4, H = 50, int8 deltas, S = 1200 (6 rounds); prints only.
-//   default: writes BENCHMARKS.md (or --out).
+//   default: writes its section of BENCHMARKS.md (or --out), `diloco <preset>`, or with --section
+//   `diloco <preset> <label>` (a run with other settings beside the grid, e.g. a longer one).
 import '../../src/polyfill.js'
 import { aggregate } from '../../src/aggregate/rules.js'
 import { type DeltaEncodingName, decodeDelta, encodeDelta } from '../../src/codec/delta.js'
@@ -61,6 +62,8 @@ const ENCODINGS = (value('--encodings')?.split(',') ??
 const SAMPLES = Number(value('--samples') ?? (quick ? 1200 : 8000))
 const EVAL_WINDOWS = Number(value('--eval-windows') ?? 256)
 const outFile = value('--out') ?? (quick ? undefined : 'BENCHMARKS.md')
+const label = value('--section')
+const section = label ? `diloco ${preset} ${label}` : `diloco ${preset}`
 const SALT = 'diloco-bench'
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
@@ -410,7 +413,7 @@ if (wan) {
 const totalSeconds = (performance.now() - started) / 1000
 const syncOf = (n: number) => results.find((r) => r.kind === 'sync' && r.nodes === n)!
 const lines = [
-  `## DiLoCo against synchronous training: \`${preset}\` model`,
+  `## DiLoCo against synchronous training: \`${preset}\` model${label ? `, ${label}` : ''}`,
   '',
   `Written by \`npm run bench:diloco -- ${args.filter((a) => a !== '--json').join(' ')}\` on ${new Date().toISOString().slice(0, 10)} (${totalSeconds.toFixed(0)} s on this machine: 2 cores).`,
   '',
@@ -447,7 +450,7 @@ const lines = [
 ]
 const report = lines.join('\n')
 console.log(report)
-if (outFile) writeSection(outFile, `diloco ${preset}`, report)
+if (outFile) writeSection(outFile, section, report)
 if (json) {
   const headline = results.find((r) => r.kind === 'diloco' && r.rule === 'default')!
   const sync = syncOf(headline.nodes)
