@@ -415,9 +415,14 @@ const syncOf = (n: number) => results.find((r) => r.kind === 'sync' && r.nodes =
 const lines = [
   `## DiLoCo against synchronous training: \`${preset}\` model${label ? `, ${label}` : ''}`,
   '',
-  `Written by \`npm run bench:diloco -- ${args.filter((a) => a !== '--json').join(' ')}\` on ${new Date().toISOString().slice(0, 10)} (${totalSeconds.toFixed(0)} s on this machine: 2 cores).`,
+  `Written by \`npm run bench:diloco -- ${args
+    .filter((a) => a !== '--json')
+    .map((a) => (/\s/.test(a) ? `"${a}"` : a))
+    .join(
+      ' ',
+    )}\` on ${new Date().toISOString().slice(0, 10)} (${totalSeconds.toFixed(0)} s on this machine: 2 cores).`,
   '',
-  `Model: char-level transformer, preset \`${preset}\` (${start.length.toLocaleString('en-US')} parameters), Moby Dick, batch ${batchSize} x ${context} characters, tfjs ${backend} backend. Every run uses S = ${SAMPLES} worker-steps of one batch, the same initial weights, the same inner AdamW recipe (warmup 10 steps, cosine decay over the run's steps, clipping 1) and the same ${EVAL_WINDOWS} held-out windows. DiLoCo uses dtrain's default aggregation (NNM + trimmed mean), outer Nesterov (lr 0.7, momentum 0.9) and error feedback; top-k (1 % of the coordinates) uses the genesis defaults of a top-k run, SparseLoCo's recipe: outer lr 1 without momentum, error feedback decayed by 0.95 (SPEC.md 9).`,
+  `Model: char-level transformer, preset \`${preset}\` (${start.length.toLocaleString('en-US')} parameters), Moby Dick, batch ${batchSize} x ${context} characters, tfjs ${backend} backend. Every run uses S = ${SAMPLES} worker-steps of one batch, the same initial weights, the same inner AdamW recipe (warmup 10 steps, cosine decay over the run's steps, clipping 1) and the same ${EVAL_WINDOWS} held-out windows. DiLoCo uses dtrain's default aggregation (NNM + trimmed mean), outer Nesterov (lr 0.7, momentum 0.9) and error feedback${ENCODINGS.includes('top-k') ? "; top-k (1 % of the coordinates) uses the genesis defaults of a top-k run, SparseLoCo's recipe: outer lr 1 without momentum, error feedback decayed by 0.95 (SPEC.md 9)" : ''}.`,
   '',
   '| run | rounds or steps | final held-out loss | bytes sent per node | communication reduction vs (b) | wall time (n machines) | of which exchange |',
   '|---|---|---|---|---|---|---|',

@@ -78,11 +78,14 @@ describe('crash recovery', () => {
     // (no quorum extension: a and b are minPeers), and c, restarted, held the network's weights
     // again within two rounds of being ready.
     const reportsOf = (p: NodeProcess) => roundEvents(p).map((e) => e.report)
+    const collects: number[] = []
     for (const killed of kills) {
       const report = reportsOf(a).find((r) => r.round === killed)
       expect(report, `a's report of round ${killed}`).toBeDefined()
       expect(report!.phaseSeconds.collect).toBeLessThanOrEqual(genesis.round.collectTimeoutMs / 1000 + 0.5)
+      collects.push(report!.phaseSeconds.collect)
     }
+    const lags: number[] = []
     for (const { proc, networkAtReady } of restarts) {
       // What the restarted node held, by round: the states it adopted and the rounds it closed.
       const held = proc.events.flatMap((e) =>
@@ -99,6 +102,10 @@ describe('crash recovery', () => {
         match!.round,
         `network at round ${networkAtReady} when it was ready; held ${JSON.stringify(held.map((h) => `${h.round}:${h.hash.slice(0, 8)}`))}; a ${JSON.stringify(network)}`,
       ).toBeLessThanOrEqual(networkAtReady + 2)
+      lags.push(match!.round - networkAtReady)
     }
+    process.stderr.write(
+      `recovery drill: killed mid-round ${kills.join(' and ')}; the others' collect of those rounds ${collects.map((c) => c.toFixed(2)).join(', ')} s (deadline ${genesis.round.collectTimeoutMs / 1000} s); after each restart it held the network's weights ${lags.map((l) => (l <= 0 ? 'on being ready' : `${l} round(s) after being ready`)).join(' and ')}\n`,
+    )
   })
 })

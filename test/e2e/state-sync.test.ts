@@ -2,6 +2,7 @@
 // state, verified chunk by chunk against the committed root and by the weights hash, and then
 // trains in step with the others.
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../src/log.js'
 import { DtrainNode } from '../../src/node/node.js'
@@ -62,5 +63,32 @@ describe('a late joiner', () => {
       expect(r.contributors).toBe(4)
     }
     expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
+  })
+
+  // Continues with the four nodes above, now at round 4.
+  it('a node a whole round behind ends its collect once the network has closed a later round, then syncs', async () => {
+    expect(nodes).toHaveLength(4)
+    // A node with no peers starts round 0 (nothing tells it the network is ahead yet) ...
+    const behind = await DtrainNode.create({
+      genesis,
+      privateKey: await generateKeyPair('Ed25519'),
+      bootstrap: [],
+      logger: silentLogger(),
+    })
+    nodes.push(behind)
+    const ownRound = behind.runRound()
+    // ... and meets the network while it trains; the others close round 4 meanwhile.
+    for (const node of nodes.slice(0, 4)) await behind.host.dial(multiaddr(node.addresses()[0]))
+    await Promise.all(nodes.slice(0, 4).map((n) => n.runRound()))
+    const report = await ownRound
+    expect(report.round).toBe(0)
+    expect(report.contributors).toBe(1)
+    // No peer will send a delta of round 0: without the network's commits of later rounds it
+    // would wait for the deadline (4 s) and, below quorum, once more (8 s in all).
+    expect(report.phaseSeconds.collect).toBeLessThan(genesis.round.collectTimeoutMs / 1000)
+    // The next reconciliation brings it to the network's state.
+    expect(await behind.reconcile()).toBe(true)
+    expect(behind.round).toBe(nodes[0].round)
+    expect(behind.globalWeightsHash).toBe(nodes[0].globalWeightsHash)
   })
 })
