@@ -990,6 +990,33 @@ export class DtrainNode {
    * committed it, verifies it, and continues from round R + 1. Returns true when it synced.
    */
   async reconcile(): Promise<boolean> {
+    if (await this.reconcileOnce()) return true
+    // The two halves of a healed partition run in step but a little apart: the faster half starts
+    // round R + 1 before the slower half's commits of R arrive, finds R undecided, and would never
+    // apply a decision (the next round's start looks at R + 1). A node whose state lost round
+    // R - 1 knows its lineage is the losing one: it waits for round R's decision (SPEC.md 12.2).
+    const last = this.currentRound - 1
+    if (!this.lostRound(last - 1) || this.decidedOf(last) !== undefined) return false
+    const deadline = Date.now() + this.options.genesis.round.collectTimeoutMs
+    this.log.info(
+      { round: last },
+      'lost the round before the last one: waiting for the last round to be decided',
+    )
+    while (Date.now() < deadline && !this.stopped) {
+      await this.changed(Math.min(500, deadline - Date.now()))
+      if (this.decidedOf(last) !== undefined) return await this.reconcileOnce()
+    }
+    return false
+  }
+
+  /** Whether a state other than this node's own commit of `round` was decided (SPEC.md 12.2). */
+  private lostRound(round: number): boolean {
+    const own = this.commits.ownOf(round)
+    const top = own && this.decidedOf(round)
+    return top !== undefined && toHex(top.record.stateRoot) !== toHex(own!.stateRoot)
+  }
+
+  private async reconcileOnce(): Promise<boolean> {
     const rounds = this.commits
       .rounds()
       .filter((r) => r >= this.currentRound - 1)
