@@ -652,7 +652,7 @@ export class DtrainNode {
    * round older than the previous one is not worth sending any more.
    */
   private publishHave(round: number, deltaHashes: Uint8Array[]): void {
-    if (round + 1 < this.currentRound || this.stopped) return
+    if (round + 1 < this.currentRound) return
     void signHave(this.options.privateKey, {
       version: PROTOCOL.protocolVersion,
       runId: this.runId,
@@ -987,7 +987,8 @@ export class DtrainNode {
    * majority of the expected peers, this node's own counted; the most votes, then the lowest
    * state root). If R is ahead of this node,
    * or R is its last round and its own state differs, it fetches that state from the peers that
-   * committed it, verifies it, and continues from round R + 1. Returns true when it synced.
+   * committed it, verifies it, and continues from round R + 1. A node that lost the round before
+   * its last one first waits for its last round's decision (below). Returns true when it synced.
    */
   async reconcile(): Promise<boolean> {
     if (await this.reconcileOnce()) return true
@@ -1012,22 +1013,22 @@ export class DtrainNode {
   /** Whether a state other than this node's own commit of `round` was decided (SPEC.md 12.2). */
   private lostRound(round: number): boolean {
     const own = this.commits.ownOf(round)
-    const top = own && this.decidedOf(round)
-    return top !== undefined && toHex(top.record.stateRoot) !== toHex(own!.stateRoot)
+    if (own === undefined) return false
+    const top = this.decidedOf(round)
+    return top !== undefined && toHex(top.record.stateRoot) !== toHex(own.stateRoot)
   }
 
+  /** One pass of reconcile(), without waiting. */
   private async reconcileOnce(): Promise<boolean> {
     const rounds = this.commits
       .rounds()
       .filter((r) => r >= this.currentRound - 1)
       .sort((a, b) => b - a)
     for (const round of rounds) {
-      const own = this.commits.ownOf(round)
       const top = this.decidedOf(round)
       if (top === undefined) continue
       const behind = round >= this.currentRound
-      const minority = !behind && own !== undefined && toHex(own.stateRoot) !== toHex(top.record.stateRoot)
-      if (!behind && !minority) return false
+      if (!behind && !this.lostRound(round)) return false
       const sources = top.peers.filter((p) => p !== this.peerId.toString()).map((p) => peerIdFromString(p))
       return await this.syncState(round, top.record, sources, behind ? 'behind' : 'minority')
     }
