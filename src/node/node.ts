@@ -1011,10 +1011,10 @@ export class DtrainNode {
   }
 
   /** Whether a state other than this node's own commit of `round` was decided (SPEC.md 12.2). */
-  private lostRound(round: number): boolean {
+  private lostRound(round: number, ahead = round >= this.currentRound): boolean {
     const own = this.commits.ownOf(round)
     if (own === undefined) return false
-    const top = this.decidedOf(round)
+    const top = this.decidedOf(round, ahead)
     return top !== undefined && toHex(top.record.stateRoot) !== toHex(own.stateRoot)
   }
 
@@ -1036,8 +1036,8 @@ export class DtrainNode {
   }
 
   /** The decided state of `round` (SPEC.md 12.2) from the commits held, this node's own included. */
-  private decidedOf(round: number): StateVotes<CommitRecord> | undefined {
-    return this.commits.decided(round, round >= this.currentRound)
+  private decidedOf(round: number, ahead = round >= this.currentRound): StateVotes<CommitRecord> | undefined {
+    return this.commits.decided(round, ahead)
   }
 
   /**
@@ -1409,7 +1409,14 @@ export class DtrainNode {
       const own = this.commits.ownOf(round)!
       const contributors = this.contributorsOf(round, contributions)
       const settled = contributors.every((p) => theirs.get(p)?.weightsHash === own.weightsHash)
-      if (settled || Date.now() >= settleDeadline || this.stopped) return { contributions, committedState }
+      // Outvoted: a majority of the expected peers committed another state of this round, and
+      // this node's set could not grow to it. Waiting for its contributors is pointless; the
+      // reconciliation after this round adopts that state (SPEC.md 12.2).
+      const outvoted =
+        this.lostRound(round, false) &&
+        this.decidedOf(round, false)!.peers.length > this.options.genesis.round.expectedPeers / 2
+      if (settled || outvoted || Date.now() >= settleDeadline || this.stopped)
+        return { contributions, committedState }
       await this.reannounceIfDue()
       await this.changed(Math.min(settleDeadline - Date.now(), REANNOUNCE_MS))
     }
