@@ -22,6 +22,7 @@ import { selectBackend } from '../../src/train/backend.js'
 import { loadCorpus } from '../../src/train/corpus.js'
 import { InnerTrainer } from '../../src/train/inner-loop.js'
 import { initialWeights } from '../../src/train/parameters.js'
+import { TfjsTrainer } from '../../src/train/tfjs-trainer.js'
 import { defaultGenesis, encodeOptionsFor, type ModelPreset, runIdOf } from '../../src/wire/genesis.js'
 
 const args = process.argv.slice(2)
@@ -99,7 +100,7 @@ for (const preset of presets) {
       segments,
       tolerance: 'auto',
       replayBackend: 'wasm',
-      trainer: auditor,
+      trainer: new TfjsTrainer(auditor, 'wasm'),
     })
     if (report.verdict !== 'valid')
       throw new Error(`honest proof judged ${report.verdict}: ${report.reasons}`)
@@ -128,7 +129,7 @@ for (const preset of presets) {
         segments: 1_000,
         tolerance: 'auto',
         replayBackend: backend,
-        trainer: replayer,
+        trainer: new TfjsTrainer(replayer, backend),
       })
       if (report.verdict !== 'valid') throw new Error(`honest replay on ${backend}: ${report.reasons}`)
       max = Math.max(max, ...report.segments.map((s) => s.relativeDistance))

@@ -13,6 +13,7 @@ import { type AuditReport, audit } from '../proof/audit.js'
 import { NetworkProofSource, type ProofSource, StoreProofSource } from '../proof/protocol.js'
 import { ProofStore } from '../proof/store.js'
 import { type BackendName, selectBackend } from '../train/backend.js'
+import { createTrainer } from '../train/create-trainer.js'
 import { loadDataset } from '../train/dataset.js'
 import { runIdOf } from '../wire/genesis.js'
 import { ConfigError, readGenesisFile, readSwarmKeyFile } from './config-files.js'
@@ -28,6 +29,8 @@ export interface AuditCliOptions {
   bootstrap: string[]
   swarmKey?: string
   backend: BackendName
+  /** the Python of the torch backends */
+  python?: string
   nonce?: string
   /** the run's text, when its genesis trains on a user's text */
   dataPath?: string
@@ -44,8 +47,10 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
       '--genesis <file> is needed (with --proof it defaults to genesis.json beside or above the state directory)',
     )
   const genesis = await readGenesisFile(genesisPath)
-  const backend = await selectBackend(options.backend)
+  const backend = await selectBackend(options.backend, { python: options.python })
   const data = loadDataset(genesis, options.dataPath)
+  // Deterministic algorithms where torch has them: a replay on CUDA then reproduces itself.
+  const trainer = await createTrainer(genesis, data, backend, { deterministic: true })
   const nonce = options.nonce ? Uint8Array.from(Buffer.from(options.nonce, 'hex')) : undefined
 
   let host: Host | undefined
@@ -87,11 +92,13 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
       tolerance: options.tolerance,
       replayBackend: backend.backend,
       nonce,
+      trainer,
     })
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : summary(report))
     return AUDIT_EXIT[report.verdict]
   } finally {
     await host?.stop()
+    await trainer.close()
   }
 }
 

@@ -111,7 +111,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
       synced ? 'joined the running network' : 'found no majority state to join; starting from round 0',
     )
   }
-  const initialEvalLoss = node.evaluate()
+  const initialEvalLoss = await node.evaluate()
   node.initialEvalLoss = initialEvalLoss
   emit({ type: 'ready', peers, initialEvalLoss, round: node.round })
   logger.info({ peers, initialEvalLoss }, 'starting rounds')

@@ -52,13 +52,14 @@ import { collectDeadlineMs, DEADLINE_HISTORY_ROUNDS } from '../round/deadline.js
 import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js'
 import { DeltaStore } from '../store/delta-store.js'
 import { loadNodeState, saveNodeState } from '../store/node-state.js'
-import { type BackendChoice, type BackendName, selectBackend } from '../train/backend.js'
+import { type BackendChoice, type BackendName, isTorchBackend, selectBackend } from '../train/backend.js'
 import { evalOffsets } from '../train/batches.js'
+import { createTrainer } from '../train/create-trainer.js'
 import { loadDataset } from '../train/dataset.js'
 import { gpuName, modelFlopsUtilisation, peakTflopsOf, trainingFlopsPerSample } from '../train/flops.js'
-import { InnerTrainer } from '../train/inner-loop.js'
 import { initialWeights } from '../train/parameters.js'
-import { GradientPool } from '../train/worker-pool.js'
+import type { Precision } from '../train/torch-trainer.js'
+import type { InnerRoundResult, Trainer } from '../train/trainer.js'
 import { encodeOptionsFor, type Genesis, runIdOf } from '../wire/genesis.js'
 import {
   type Announcement,
@@ -75,6 +76,12 @@ export interface NodeOptions {
   bootstrap?: string[]
   swarmKey?: Uint8Array
   backend?: BackendName
+  /** the Python interpreter of the torch backends (default: python3, then /usr/bin/python3) */
+  python?: string
+  /** torch's intra-op threads (default: torch's own, one per core) */
+  trainThreads?: number
+  /** torch-cuda: bf16 autocast (fp32 weights and optimizer state either way) */
+  precision?: Precision
   logger: Logger
   /**
    * peer ids allowed to connect and to author gossip (a private testnet's membership); the node's
@@ -164,6 +171,8 @@ export interface NodeStatus {
 
 /** How many training workers a node uses (NodeOptions.trainWorkers). */
 export function trainWorkersFor(requested: number | 'auto', genesis: Genesis, backend: BackendName): number {
+  // torch uses every core within one process (its intra-op threads): workers are tfjs's
+  if (isTorchBackend(backend)) return 1
   if (requested !== 'auto') return Math.max(1, Math.min(requested, genesis.inner.microBatches))
   if (backend !== 'wasm' && backend !== 'cpu') return 1
   return Math.max(1, Math.min(genesis.inner.microBatches, availableParallelism()))
@@ -238,8 +247,8 @@ const REANNOUNCE_MS = 2000
 const PEER_SETTLE_MS = 2000
 
 /** What a round's training starts from (SPEC.md 7.5) and what it returns. */
-type RoundSeed = Parameters<InnerTrainer['trainRound']>[1]
-type TrainedRound = Awaited<ReturnType<InnerTrainer['trainRound']>>
+type RoundSeed = Parameters<Trainer['trainRound']>[1]
+type TrainedRound = InnerRoundResult
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -280,8 +289,6 @@ export class DtrainNode {
   private lastAnnouncement?: { signed: Uint8Array; publishedAt: number }
   private readonly abort = new AbortController()
   readonly proofs: ProofStore
-  /** training worker threads, when the node uses more than one core */
-  private pool?: GradientPool
   private keeper!: PeerKeeper
   private reachability?: Reachability
   private guard!: PeerGuard
@@ -304,7 +311,7 @@ export class DtrainNode {
   private constructor(
     private readonly options: NodeOptions,
     readonly host: Host,
-    private readonly trainer: InnerTrainer,
+    private readonly trainer: Trainer,
     readonly backend: BackendChoice,
     private readonly heldOutOffsets: number[],
     trainTokens: number,
@@ -344,17 +351,28 @@ export class DtrainNode {
   }
 
   static async create(options: NodeOptions): Promise<DtrainNode> {
-    const backend = await selectBackend(options.backend ?? 'auto')
+    const backend = await selectBackend(options.backend ?? 'auto', { python: options.python })
     for (const skipped of backend.skipped)
       options.logger.info({ backend: skipped.backend, reason: skipped.reason }, 'backend skipped')
-    options.logger.info({ backend: backend.backend }, 'training backend')
+    options.logger.info(
+      {
+        backend: backend.backend,
+        ...(backend.torch ? { python: backend.torch.executable, torch: backend.torch.torch } : {}),
+        ...(backend.torch?.cudaName ? { gpu: backend.torch.cudaName } : {}),
+      },
+      'training backend',
+    )
     const { genesis } = options
     const data = loadDataset(genesis, options.dataPath)
     const heldOutOffsets = evalOffsets(runIdOf(genesis), data.heldOutLength, data.span, genesis.eval.windows)
-    const trainer = new InnerTrainer(genesis, data)
     const workers = trainWorkersFor(options.trainWorkers ?? 1, genesis, backend.backend)
-    const pool = workers > 1 ? await GradientPool.create(genesis.model, backend.backend, workers) : undefined
-    if (pool) options.logger.info({ workers }, 'training in worker threads')
+    const trainer = await createTrainer(genesis, data, backend, {
+      workers,
+      threads: options.trainThreads,
+      precision: options.precision,
+      onStderr: (line) => options.logger.warn({ component: 'torch' }, line),
+    })
+    if (workers > 1) options.logger.info({ workers }, 'training in worker threads')
     const metrics = new NodeMetrics()
     const guard = new PeerGuard()
     const runIdHex = toHex(runIdOf(genesis))
@@ -382,9 +400,8 @@ export class DtrainNode {
       },
     })
     const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, data.trainLength, metrics)
-    node.pool = pool
-    if (backend.backend === 'tensorflow-gpu') {
-      const gpu = gpuName()
+    if (backend.backend === 'tensorflow-gpu' || backend.backend === 'torch-cuda') {
+      const gpu = backend.torch?.cudaName ?? gpuName()
       node.gpuPeakTflops = options.gpuPeakTflops ?? (gpu ? (peakTflopsOf(gpu) ?? null) : null)
       if (node.gpuPeakTflops === null)
         options.logger.warn(
@@ -894,12 +911,12 @@ export class DtrainNode {
    * Scores feed a per-peer reputation (an exponential average); with a threshold set, deltas
    * scoring above it are left out of the aggregate.
    */
-  private checkContributions(
+  private async checkContributions(
     round: number,
     log: Logger,
     weights: Float32Array,
     among?: Set<string>,
-  ): Contribution[] {
+  ): Promise<Contribution[]> {
     const { contribution, outer, eval: evalConfig } = this.options.genesis
     const candidates = this.validContributions(round).filter((c) => !among || among.has(toHex(c.id)))
     if (!contribution.check) return candidates
@@ -914,10 +931,10 @@ export class DtrainNode {
         if (entry.kept) kept.push({ id: entry.deltaHash, values: entry.values })
         continue
       }
-      base ??= this.trainer.evaluate(weights, windows, evalConfig.batchSize)
+      base ??= await this.trainer.evaluate(weights, windows, evalConfig.batchSize)
       const values = entry.values
       const trial = Float32Array.from(weights, (w, i) => w - lr * values[i])
-      const score = this.trainer.evaluate(trial, windows, evalConfig.batchSize) - base
+      const score = (await this.trainer.evaluate(trial, windows, evalConfig.batchSize)) - base
       const reputation = 0.8 * (this.reputation.get(peer) ?? 0) + 0.2 * score
       this.reputation.set(peer, reputation)
       this.metrics.contributionScore.set({ peer }, score)
@@ -1103,12 +1120,12 @@ export class DtrainNode {
   }
 
   /** Held-out loss of the current global weights. */
-  evaluate(): number {
+  evaluate(): Promise<number> {
     return this.trainer.evaluate(this.state.weights, this.heldOutOffsets, this.options.genesis.eval.batchSize)
   }
 
   /** A classifier's held-out accuracy of the current global weights; null for a language model. */
-  accuracy(): number | null {
+  accuracy(): Promise<number | null> {
     return this.trainer.accuracy(this.state.weights, this.heldOutOffsets, this.options.genesis.eval.batchSize)
   }
 
@@ -1170,7 +1187,6 @@ export class DtrainNode {
         signal: this.abort.signal,
         checkpointEvery: genesis.proof.checkpointInterval,
         onCheckpoint: recorder.onCheckpoint,
-        pool: this.pool,
       }),
     )
     this.metrics.trainLoss.set(trained.meanLoss)
@@ -1186,7 +1202,7 @@ export class DtrainNode {
     }
     const before = { state: this.state, reference: this.lastAggregate }
     const { minPeers } = genesis.round
-    let contributions = this.checkContributions(round, log, before.state.weights)
+    let contributions = await this.checkContributions(round, log, before.state.weights)
     if (contributions.length < minPeers) {
       this.metrics.belowQuorumRounds.inc()
       log.warn(
@@ -1207,9 +1223,9 @@ export class DtrainNode {
     const committedState = settled.committedState
     const newHashHex = this.commits.ownOf(round)!.weightsHash
 
-    const { evalLoss, evalAccuracy } = await timed('eval', () => ({
-      evalLoss: this.evaluate(),
-      evalAccuracy: this.accuracy(),
+    const { evalLoss, evalAccuracy } = await timed('eval', async () => ({
+      evalLoss: await this.evaluate(),
+      evalAccuracy: await this.accuracy(),
     }))
     this.metrics.evalLoss.set(evalLoss)
     if (evalAccuracy !== null) this.metrics.evalAccuracy.set(evalAccuracy)
@@ -1394,7 +1410,7 @@ export class DtrainNode {
       const theirs = this.commits.peersOf(round)
       const listed = new Set(contributions.map((c) => toHex(c.id)))
       for (const record of theirs.values()) for (const h of record.deltaHashes ?? []) listed.add(toHex(h))
-      const grown = this.checkContributions(round, log, before.state.weights, listed)
+      const grown = await this.checkContributions(round, log, before.state.weights, listed)
       if (grown.length > contributions.length) {
         log.info(
           { phase: 'commit', before: contributions.length, after: grown.length },
@@ -1543,7 +1559,7 @@ export class DtrainNode {
     this.state = { weights: state.weights, momentum: state.momentum }
     this.lastAggregate = state.reference
     this.currentRound = state.round + 1
-    this.trainer.setOptimizerState(saved.optimizer)
+    await this.trainer.setOptimizerState(saved.optimizer)
     this.residual = saved.residual
     this.lastProofRound = saved.lastProofRound
     const stateRoot = this.store.put(state.round, saved.global)
@@ -1566,7 +1582,7 @@ export class DtrainNode {
     await saveNodeState(dir, {
       runId: this.runId,
       global,
-      optimizer: this.trainer.optimizerState(),
+      optimizer: await this.trainer.optimizerState(),
       residual: this.residual,
       lastProofRound: this.lastProofRound,
     })
@@ -1648,7 +1664,6 @@ export class DtrainNode {
     this.haves.stop()
     this.unwatch?.()
     await this.host.stop()
-    await this.pool?.close()
-    this.trainer.dispose()
+    await this.trainer.close()
   }
 }

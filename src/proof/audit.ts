@@ -14,7 +14,9 @@ import { deltaRoot } from '../store/delta-store.js'
 import type { BatchSeed } from '../train/batches.js'
 import type { Corpus } from '../train/corpus.js'
 import { asDataset, type Dataset } from '../train/dataset.js'
-import { InnerTrainer, type TrainingSnapshot } from '../train/inner-loop.js'
+import { InnerTrainer } from '../train/inner-loop.js'
+import { TfjsTrainer } from '../train/tfjs-trainer.js'
+import type { Trainer, TrainingSnapshot } from '../train/trainer.js'
 import { encodeOptionsFor, type Genesis, runIdOf } from '../wire/genesis.js'
 import { type Announcement, decodeAnnouncement } from '../wire/messages.js'
 import {
@@ -98,8 +100,11 @@ export interface AuditOptions {
   replayBackend: string
   /** fixes the segment choice (tests); by default 32 fresh random bytes */
   nonce?: Uint8Array
-  /** replays on this trainer (tests reuse one); otherwise one is built and disposed */
-  trainer?: InnerTrainer
+  /**
+   * replays on this trainer (dtrain audit builds one for its backend: createTrainer); otherwise a
+   * tfjs trainer on this process's backend is built and closed
+   */
+  trainer?: Trainer
 }
 
 class AuditFailure extends Error {}
@@ -121,7 +126,8 @@ export async function audit(source: ProofSource, options: AuditOptions): Promise
     replaySeconds: 0,
     nonce: toHex(nonce),
   }
-  const trainer = options.trainer ?? new InnerTrainer(options.genesis, options.data)
+  const trainer =
+    options.trainer ?? new TfjsTrainer(new InnerTrainer(options.genesis, options.data), options.replayBackend)
   try {
     await runAudit(source, options, nonce, trainer, report)
   } catch (err) {
@@ -133,7 +139,7 @@ export async function audit(source: ProofSource, options: AuditOptions): Promise
       report.reasons.push(err.message)
     } else throw err
   } finally {
-    if (!options.trainer) trainer.dispose()
+    if (!options.trainer) await trainer.close()
     report.bytesRead = source.bytesReceived
     report.seconds = (performance.now() - started) / 1000
   }
@@ -151,7 +157,7 @@ async function runAudit(
   source: ProofSource,
   options: AuditOptions,
   nonce: Uint8Array,
-  trainer: InnerTrainer,
+  trainer: Trainer,
   report: AuditReport,
 ): Promise<void> {
   const { genesis, round } = options
@@ -297,7 +303,7 @@ async function runAudit(
     if (Math.abs(claimed - actual) > 1e-3 * Math.max(actual, 1e-12))
       fail(`segment ${index} declares an update of ${claimed}, its checkpoints differ by ${actual}`)
     const replayStarted = performance.now()
-    const replayed = trainer.replay(start, steps[index + 1], seed)
+    const replayed = await trainer.replay(start, steps[index + 1], seed)
     report.replaySeconds += (performance.now() - replayStarted) / 1000
     report.stepsReplayed += steps[index + 1] - steps[index]
     const gap = distance(replayed.weights, end.weights)

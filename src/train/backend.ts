@@ -1,25 +1,57 @@
-// TensorFlow.js backend selection (SPEC.md does not constrain it: training is local).
-// auto tries the native GPU build, the native CPU build, WebAssembly, then pure JavaScript,
-// and reports why each skipped one failed. tfjs backends are process-global, so the choice
-// is made once per process.
+// Training backend selection (SPEC.md does not constrain it: training is local). PyTorch in a
+// worker process (torch-cuda, torch-cpu; src/train/python.ts) or TensorFlow.js in this process
+// (tensorflow-gpu, tensorflow, wasm, cpu). auto tries torch-cuda, tensorflow-gpu, torch-cpu,
+// tensorflow, wasm, then cpu, and reports why it skipped each one. tfjs backends are
+// process-global, so a tfjs choice is made once per process; torch runs in its own process per
+// trainer.
 import * as tf from '@tensorflow/tfjs'
+import { findTorch, TORCH_INSTALL_HINT, type TorchProbe } from './python.js'
 
-export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const
+export const BACKEND_NAMES = [
+  'auto',
+  'torch-cuda',
+  'tensorflow-gpu',
+  'torch-cpu',
+  'tensorflow',
+  'wasm',
+  'cpu',
+] as const
 export type BackendName = (typeof BACKEND_NAMES)[number]
-type ConcreteBackend = Exclude<BackendName, 'auto'>
+export type ConcreteBackend = Exclude<BackendName, 'auto'>
+export type TorchBackend = 'torch-cuda' | 'torch-cpu'
+
+export function isTorchBackend(backend: string): backend is TorchBackend {
+  return backend === 'torch-cuda' || backend === 'torch-cpu'
+}
 
 export interface BackendChoice {
   backend: ConcreteBackend
-  /** tfjs's own backend name (tensorflow, wasm or cpu) */
-  tfBackend: string
+  /** tfjs's own backend name (tensorflow, wasm or cpu); undefined for torch */
+  tfBackend?: string
+  /** the Python and torch found, for torch-cuda and torch-cpu */
+  torch?: TorchProbe
   skipped: Array<{ backend: ConcreteBackend; reason: string }>
+}
+
+export interface BackendOptions {
+  /** the Python interpreter for torch (default: python3, then /usr/bin/python3) */
+  python?: string
 }
 
 export class BackendUnavailableError extends Error {
   override name = 'BackendUnavailableError'
+  constructor(
+    message: string,
+    /** the short reason, as `auto` reports a skipped backend */
+    readonly reason?: string,
+  ) {
+    super(message)
+  }
 }
 
 const INSTALL_HINT: Record<ConcreteBackend, string> = {
+  'torch-cuda': `${TORCH_INSTALL_HINT}; torch-cuda also needs an NVIDIA GPU, its driver and a CUDA build of torch`,
+  'torch-cpu': TORCH_INSTALL_HINT,
   'tensorflow-gpu':
     'install it with `npm install @tensorflow/tfjs-node-gpu` on a machine with internet access, CUDA and cuDNN (its install downloads libtensorflow)',
   tensorflow:
@@ -29,13 +61,15 @@ const INSTALL_HINT: Record<ConcreteBackend, string> = {
 }
 
 const PACKAGE: Record<ConcreteBackend, string> = {
+  'torch-cuda': 'PyTorch (CUDA)',
+  'torch-cpu': 'PyTorch',
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
   tensorflow: '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs',
 }
 
-async function load(backend: ConcreteBackend): Promise<string> {
+async function load(backend: Exclude<ConcreteBackend, TorchBackend>): Promise<string> {
   switch (backend) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
@@ -60,23 +94,67 @@ async function load(backend: ConcreteBackend): Promise<string> {
 let chosen: Promise<BackendChoice> | undefined
 let chosenFor: BackendName | undefined
 
-/** Loads the requested backend (once per process); `auto` falls back in the documented order. */
-export function selectBackend(requested: BackendName = 'auto'): Promise<BackendChoice> {
-  if (chosen !== undefined) {
-    if (requested !== 'auto' && chosenFor !== requested) {
-      return chosen.then((c) => {
-        if (c.backend !== requested) {
-          throw new BackendUnavailableError(
-            `this process already uses the ${c.backend} backend; cannot switch to ${requested}`,
-          )
-        }
-        return c
-      })
+/**
+ * Chooses the training backend: `requested`, or under `auto` the first that loads in the
+ * documented order. A tfjs backend is loaded once per process; torch is probed (cached per Python).
+ */
+export async function selectBackend(
+  requested: BackendName = 'auto',
+  options: BackendOptions = {},
+): Promise<BackendChoice> {
+  const order: ConcreteBackend[] =
+    requested === 'auto' ? BACKEND_NAMES.filter((b): b is ConcreteBackend => b !== 'auto') : [requested]
+  const skipped: BackendChoice['skipped'] = []
+  for (const backend of order) {
+    if (isTorchBackend(backend)) {
+      const reason = await torchUnavailable(backend, options)
+      if (typeof reason !== 'string') return { backend, torch: reason, skipped }
+      if (requested !== 'auto')
+        throw new BackendUnavailableError(
+          `backend ${backend} cannot be used (${reason}); ${INSTALL_HINT[backend]}`,
+        )
+      skipped.push({ backend, reason })
+      continue
     }
-    return chosen
+    try {
+      const choice = await selectTfjs(backend)
+      return { ...choice, skipped: [...skipped, ...choice.skipped] }
+    } catch (err) {
+      if (requested !== 'auto') throw err
+      skipped.push({ backend, reason: (err as BackendUnavailableError).reason ?? firstLine(err) })
+    }
+  }
+  throw new BackendUnavailableError(
+    `no training backend could be loaded: ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`,
+  )
+}
+
+/** The torch found for `backend`, or why there is none. */
+async function torchUnavailable(
+  backend: TorchBackend,
+  options: BackendOptions,
+): Promise<TorchProbe | string> {
+  const search = await findTorch(options.python)
+  if (!search.found) return search.tried.map((t) => t.reason).join('; ')
+  if (backend === 'torch-cuda' && !search.found.cuda)
+    return `no CUDA device: torch ${search.found.torch} at ${search.found.executable} sees none (torch.cuda.is_available() is False)`
+  return search.found
+}
+
+/** Loads one tfjs backend (once per process: tfjs backends are global). */
+function selectTfjs(requested: Exclude<ConcreteBackend, TorchBackend>): Promise<BackendChoice> {
+  if (chosen !== undefined) {
+    return chosen.then((c) => {
+      if (c.backend !== requested)
+        throw new BackendUnavailableError(
+          `this process already uses the ${c.backend} backend; cannot switch to ${requested}`,
+          'another tfjs backend is loaded in this process',
+        )
+      return c
+    })
   }
   chosenFor = requested
-  chosen = choose(requested)
+  chosen = loadTfjs(requested)
   chosen.catch(() => {
     chosen = undefined
     chosenFor = undefined
@@ -84,28 +162,23 @@ export function selectBackend(requested: BackendName = 'auto'): Promise<BackendC
   return chosen
 }
 
-async function choose(requested: BackendName): Promise<BackendChoice> {
-  const order: ConcreteBackend[] =
-    requested === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] : [requested]
-  const skipped: BackendChoice['skipped'] = []
-  for (const backend of order) {
-    try {
-      const tfBackend = await load(backend)
-      await tf.ready()
-      return { backend, tfBackend, skipped }
-    } catch (err) {
-      const reason = `${PACKAGE[backend]}: ${firstLine(err)}`
-      if (requested !== 'auto') {
-        throw new BackendUnavailableError(
-          `backend ${backend} cannot be loaded (${reason}); ${INSTALL_HINT[backend]}`,
-        )
-      }
-      skipped.push({ backend, reason })
-    }
+async function loadTfjs(backend: Exclude<ConcreteBackend, TorchBackend>): Promise<BackendChoice> {
+  try {
+    const tfBackend = await load(backend)
+    await tf.ready()
+    return { backend, tfBackend, skipped: [] }
+  } catch (err) {
+    const reason = `${PACKAGE[backend]}: ${firstLine(err)}`
+    throw new BackendUnavailableError(
+      `backend ${backend} cannot be loaded (${reason}); ${INSTALL_HINT[backend]}`,
+      reason,
+    )
   }
-  throw new BackendUnavailableError(
-    `no tfjs backend could be loaded: ${skipped.map((s) => s.reason).join('; ')}`,
-  )
+}
+
+/** The tfjs backend this process uses, once one was selected. */
+export function tfjsBackendInUse(): BackendName | undefined {
+  return chosenFor
 }
 
 function firstLine(err: unknown): string {

@@ -6,6 +6,7 @@
 import { DOMAINS } from '../constants.js'
 import { HashStream } from '../crypto/prng.js'
 import type { BatchInputs } from './flat-model.js'
+import type { Tokens } from './tokenizer.js'
 
 export interface Batch {
   /** text: [batchSize * contextLength] token ids; examples: [batchSize * inputSize] features */
@@ -52,7 +53,7 @@ export function batchOffsets(
   return offsets
 }
 
-export function windowsAt(tokens: Uint8Array, offsets: readonly number[], contextLength: number): Batch {
+export function windowsAt(tokens: Tokens, offsets: readonly number[], contextLength: number): Batch {
   const inputs = new Int32Array(offsets.length * contextLength)
   const targets = new Int32Array(offsets.length * contextLength)
   offsets.forEach((offset, b) => {
@@ -77,7 +78,7 @@ export function trainingOffsets(
 }
 
 export function trainingBatch(
-  tokens: Uint8Array,
+  tokens: Tokens,
   seed: BatchSeed,
   step: number,
   contextLength: number,

@@ -1,42 +1,20 @@
-// Text corpora and the fixed character vocabulary (SPEC.md 7.1).
+// Text corpora (SPEC.md 7.4), tokenized by the genesis's tokenizer (tokenizer.ts).
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
 import { sha256, toHex } from '../crypto/hash.js'
 import { HashStream } from '../crypto/prng.js'
+import { encodeText, type TokenizerName, type Tokens, tokenBytes } from './tokenizer.js'
 
-export const VOCAB_SIZE = 96
-
-/**
- * Character to token (SPEC.md 7.1): '\n' -> 0, printable ASCII 0x20..0x7E -> 1..95,
- * U+2014 (em dash) -> '-', anything else -> '?'.
- */
-export function tokenize(text: string): Uint8Array {
-  const out = new Uint8Array(text.length)
-  let n = 0
-  for (const ch of text) {
-    const code = ch.codePointAt(0)!
-    if (code === 10) out[n++] = 0
-    else if (code >= 32 && code <= 126) out[n++] = code - 31
-    else if (code === 0x2014) out[n++] = 45 - 31
-    else out[n++] = 63 - 31
-  }
-  return out.subarray(0, n)
-}
-
-export function detokenize(tokens: Uint8Array): string {
-  let s = ''
-  for (const t of tokens) s += t === 0 ? '\n' : String.fromCharCode(t + 31)
-  return s
-}
+export { detokenize, tokenize, VOCAB_SIZE } from './tokenizer.js'
 
 export interface Corpus {
-  train: Uint8Array
-  heldOut: Uint8Array
+  train: Tokens
+  heldOut: Tokens
 }
 
 /** Splits a token sequence: the last floor(len * heldOutFraction) tokens are held out (SPEC.md 7.4). */
-export function splitCorpus(tokens: Uint8Array, heldOutFraction: number): Corpus {
+export function splitCorpus(tokens: Tokens, heldOutFraction: number): Corpus {
   const heldOutLength = Math.floor(tokens.length * heldOutFraction)
   return {
     train: tokens.subarray(0, tokens.length - heldOutLength),
@@ -124,8 +102,8 @@ export function userText(path: string): string {
 }
 
 /** The identity of a text dataset in the genesis: SHA-256 (hex) of its token bytes. */
-export function textTokensSha256(tokens: Uint8Array): string {
-  return toHex(sha256(tokens))
+export function textTokensSha256(tokens: Tokens): string {
+  return toHex(sha256(tokenBytes(tokens)))
 }
 
 export interface DatasetSpec {
@@ -134,15 +112,19 @@ export interface DatasetSpec {
   heldOutFraction: number
 }
 
-const cache = new Map<string, Uint8Array>()
+const cache = new Map<string, Tokens>()
 
 /**
  * The corpus a genesis names. A 'text' dataset is read from `textPath` (each node has its own
  * copy) and must hash to the genesis's textSha256, so that every node trains on the same text.
  */
-export function loadCorpus(dataset: DatasetSpec, textPath?: string): Corpus {
+export function loadCorpus(
+  dataset: DatasetSpec,
+  textPath?: string,
+  tokenizer: TokenizerName = 'chars',
+): Corpus {
   if (dataset.source === 'mnist') throw new CorpusError('mnist is a set of images, not a text corpus')
-  const key = dataset.source === 'text' ? `text:${dataset.textSha256}` : dataset.source
+  const key = `${tokenizer}:${dataset.source === 'text' ? `text:${dataset.textSha256}` : dataset.source}`
   let tokens = cache.get(key)
   if (tokens === undefined) {
     if (dataset.source === 'text') {
@@ -150,13 +132,13 @@ export function loadCorpus(dataset: DatasetSpec, textPath?: string): Corpus {
         throw new CorpusError(
           `this run trains on its own text (SHA-256 ${dataset.textSha256?.slice(0, 16)}...): give the path of your copy with --data`,
         )
-      tokens = tokenize(userText(textPath))
+      tokens = encodeText(userText(textPath), tokenizer)
       const hash = textTokensSha256(tokens)
       if (hash !== dataset.textSha256)
         throw new CorpusError(
           `the text at ${textPath} hashes to ${hash.slice(0, 16)}..., the genesis expects ${dataset.textSha256?.slice(0, 16)}...: every node needs exactly the run's text`,
         )
-    } else tokens = tokenize(dataset.source === 'moby-dick' ? mobyDickText() : syntheticText())
+    } else tokens = encodeText(dataset.source === 'moby-dick' ? mobyDickText() : syntheticText(), tokenizer)
     cache.set(key, tokens)
   }
   return splitCorpus(tokens, dataset.heldOutFraction)

@@ -3,7 +3,7 @@
 // position: a window's first token, or an example's index; trainingOffsets and evalOffsets draw
 // positions below length - span, so one function gives every node and every auditor the batches.
 import type { Genesis } from '../wire/genesis.js'
-import { sampleSpan } from '../wire/genesis.js'
+import { sampleSpan, tokenizerOf } from '../wire/genesis.js'
 import { type Batch, windowsAt } from './batches.js'
 import { type Corpus, loadCorpus } from './corpus.js'
 import { type Examples, mnistByClass, splitExamples, syntheticByClass } from './examples.js'
@@ -48,7 +48,8 @@ export function exampleDataset(split: { train: Examples; heldOut: Examples }): D
 /** The dataset a genesis names; `dataPath` is the node's copy of a 'text' dataset. */
 export function loadDataset(genesis: Genesis, dataPath?: string): Dataset {
   const { model, dataset } = genesis
-  if (model.kind === 'char-transformer') return textDataset(loadCorpus(dataset, dataPath), sampleSpan(model))
+  if (model.kind !== 'mlp-classifier')
+    return textDataset(loadCorpus(dataset, dataPath, tokenizerOf(model)), sampleSpan(model))
   const byClass =
     dataset.source === 'mnist' ? mnistByClass() : syntheticByClass(model.inputSize, model.classes)
   return exampleDataset(splitExamples(byClass, dataset.heldOutFraction))

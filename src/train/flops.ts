@@ -15,11 +15,12 @@ export function trainingFlopsPerSample(spec: ModelSpec): number {
     return 3 * 2 * macs
   }
   const { vocabSize: v, contextLength: t, dModel: d, layers, mlpHidden: m } = spec
-  // per token: the one-hot embedding product (SPEC.md 7.2), per layer qkv, projection, the two MLP
-  // matrices and attention (scores and the weighted sum, t positions each: the causal mask does not
-  // save work here), then the head
+  // per token: the char-transformer's one-hot embedding product (SPEC.md 7.2; a GPT looks its
+  // embedding up, 7.8), per layer qkv, projection, the two MLP matrices and attention (scores and
+  // the weighted sum, t positions each: the causal mask does not save work here), then the head
   const perLayer = d * 3 * d + d * d + 2 * d * m + 2 * t * d
-  const macsPerToken = v * d + layers * perLayer + d * v
+  const embedding = spec.kind === 'gpt' ? 0 : v * d
+  const macsPerToken = embedding + layers * perLayer + d * v
   return 3 * 2 * macsPerToken * t
 }
 

@@ -3,54 +3,26 @@
 // The AdamW state stays on the node across rounds (DiLoCo keeps the inner optimizer state local).
 import * as tf from '@tensorflow/tfjs'
 import type { Genesis } from '../wire/genesis.js'
-import { type Batch, type BatchSeed, trainingOffsets } from './batches.js'
+import type { Batch, BatchSeed } from './batches.js'
 import { MlpClassifier } from './classifier.js'
 import type { Corpus } from './corpus.js'
 import { asDataset, type Dataset } from './dataset.js'
 import type { FlatModel } from './flat-model.js'
 import { createModel } from './model.js'
 import { learningRate } from './schedule.js'
+import {
+  type InnerLoopOptions,
+  type InnerRoundResult,
+  type OptimizerState,
+  runInnerLoop,
+  stepBatch,
+  type TrainingSnapshot,
+} from './trainer.js'
 import type { GradientPool } from './worker-pool.js'
 
 export type AdamWConfig = Genesis['inner']['optimizer']
 
-export interface InnerRoundResult {
-  weights: Float32Array
-  meanLoss: number
-  steps: number
-  samples: number
-  tokensPerSecond: number
-  seconds: number
-}
-
-/** The AdamW state a step starts from: moments in the parameter layout and the step counter. */
-export interface OptimizerState {
-  firstMoment: Float32Array
-  secondMoment: Float32Array
-  /** AdamW's t: steps taken so far on this node (bias correction and warmup use t + 1 next) */
-  step: number
-}
-
-/** Weights and optimizer state after `localStep` steps of a round: a proof-of-learning checkpoint. */
-export interface TrainingSnapshot {
-  localStep: number
-  weights: Float32Array
-  optimizer: OptimizerState
-}
-
-export interface InnerLoopOptions {
-  /** Called between steps so that the node's networking keeps running while it trains. */
-  yieldEvery?: () => Promise<void>
-  signal?: AbortSignal
-  /**
-   * Called with the state before the first step and after every `checkpointEvery`-th step and the
-   * last step (SPEC.md 17.1).
-   */
-  onCheckpoint?: (snapshot: TrainingSnapshot) => void
-  checkpointEvery?: number
-  /** compute each step's micro-batches in these workers, in parallel (bit-identical results) */
-  pool?: GradientPool
-}
+export type { InnerLoopOptions, InnerRoundResult, OptimizerState, TrainingSnapshot } from './trainer.js'
 
 export class InnerTrainer {
   readonly model: FlatModel
@@ -75,34 +47,24 @@ export class InnerTrainer {
   }
 
   /** Trains `inner.steps` steps from `globalWeights` on this peer's batches of `round`. */
-  async trainRound(
+  trainRound(
     globalWeights: Float32Array,
     seed: BatchSeed,
     options: InnerLoopOptions = {},
   ): Promise<InnerRoundResult> {
-    const { steps } = this.genesis.inner
-    const started = performance.now()
-    this.model.setWeights(globalWeights)
-    const every = options.checkpointEvery ?? steps
-    options.onCheckpoint?.(this.snapshot(0, globalWeights))
-    let lossSum = 0
-    for (let step = 0; step < steps; step++) {
-      options.signal?.throwIfAborted()
-      const batch = this.trainingBatch(seed, step)
-      lossSum += options.pool ? await this.stepParallel(batch, options.pool) : this.step(batch)
-      if (options.onCheckpoint && ((step + 1) % every === 0 || step + 1 === steps))
-        options.onCheckpoint(this.snapshot(step + 1))
-      if (options.yieldEvery) await options.yieldEvery()
-    }
-    const seconds = (performance.now() - started) / 1000
-    return {
-      weights: this.model.getWeights(),
-      meanLoss: lossSum / steps,
-      steps,
-      samples: steps * this.genesis.inner.batchSize,
-      tokensPerSecond: (steps * this.genesis.inner.batchSize * this.tokensPerSample) / seconds,
-      seconds,
-    }
+    return runInnerLoop(
+      {
+        setWeights: (weights) => this.model.setWeights(weights),
+        getWeights: () => this.model.getWeights(),
+        step: (batch, { pool }) => (pool ? this.stepParallel(batch, pool) : this.step(batch)),
+        snapshot: (localStep, weights) => this.snapshot(localStep, weights),
+      },
+      this.genesis,
+      this.data,
+      globalWeights,
+      seed,
+      options,
+    )
   }
 
   /**
@@ -118,11 +80,7 @@ export class InnerTrainer {
 
   /** The batch of a step (SPEC.md 7.5). */
   trainingBatch(seed: BatchSeed, step: number): Batch {
-    const { batchSize } = this.genesis.inner
-    return this.data.batch(
-      'train',
-      trainingOffsets(this.data.trainLength, seed, step, this.data.span, batchSize),
-    )
+    return stepBatch(this.genesis, this.data, seed, step)
   }
 
   /** Tokens a sample trains on (a window's contextLength), 1 for an example: tokens/s counts samples then. */

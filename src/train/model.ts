@@ -1,17 +1,18 @@
-// The character-level transformer in TensorFlow.js (SPEC.md 7.2 gives the architecture).
-// Pre-norm GPT blocks: x + attn(ln1(x)), then x + mlp(ln2(x)); causal attention; GELU
-// (sigmoid approximation x * sigmoid(1.702 x)); untied output head.
+// The language models in TensorFlow.js: the character-level transformer (SPEC.md 7.2) and the
+// GPT (7.8). Pre-norm GPT blocks: x + attn(ln1(x)), then x + mlp(ln2(x)); causal attention; GELU
+// (the char-transformer's sigmoid approximation x * sigmoid(1.702 x), the GPT's tanh
+// approximation); an untied output head, or (GPT) the embedding transposed.
 // The embedding is one-hot times the matrix, because the wasm backend lacks the gradient
 // kernel of tf.gather (UnsortedSegmentSum).
 import * as tf from '@tensorflow/tfjs'
-import type { ModelSpec, TransformerSpec } from '../wire/genesis.js'
+import type { LanguageModelSpec, ModelSpec } from '../wire/genesis.js'
 import { MlpClassifier } from './classifier.js'
 import { type BatchInputs, FlatModel } from './flat-model.js'
 
 export class CharTransformer extends FlatModel {
   private readonly causalMask: tf.Tensor2D
 
-  constructor(override readonly spec: TransformerSpec) {
+  constructor(override readonly spec: LanguageModelSpec) {
     super(spec)
     const t = spec.contextLength
     this.causalMask = tf.tidy(() => {
@@ -66,13 +67,16 @@ export class CharTransformer extends FlatModel {
         .reshape([batch * t, d])
       x = tf.add(x, tf.matMul(attended, projW).reshape([batch, t, d])) as tf.Tensor3D
       const h2 = layerNorm(x, ln2g, ln2b).reshape([batch * t, d])
-      const hidden = gelu(tf.add(tf.matMul(h2, fcW), fcB))
+      const preActivation = tf.add(tf.matMul(h2, fcW), fcB)
+      const hidden = this.spec.kind === 'gpt' ? geluTanh(preActivation) : gelu(preActivation)
       x = tf.add(x, tf.add(tf.matMul(hidden, mlpW), mlpB).reshape([batch, t, d])) as tf.Tensor3D
     }
     const lnfG = next()
     const lnfB = next()
-    const head = next()
-    return tf.matMul(layerNorm(x, lnfG, lnfB).reshape([batch * t, d]), head)
+    const normed = layerNorm(x, lnfG, lnfB).reshape([batch * t, d]) as tf.Tensor2D
+    // a GPT's head is its embedding transposed (SPEC.md 7.8)
+    if (this.spec.kind === 'gpt') return tf.matMul(normed, tokEmbedding, false, true)
+    return tf.matMul(normed, next())
   }
 
   override dispose(): void {
@@ -90,7 +94,13 @@ function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)))
 }
 
-/** The model a genesis names (SPEC.md 7.2, 7.7). */
+/** GPT-2's GELU: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), as torch's approximate='tanh'. */
+function geluTanh(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1))
+}
+
+/** The model a genesis names (SPEC.md 7.2, 7.7, 7.8). */
 export function createModel(spec: ModelSpec): CharTransformer | MlpClassifier {
-  return spec.kind === 'char-transformer' ? new CharTransformer(spec) : new MlpClassifier(spec)
+  return spec.kind === 'mlp-classifier' ? new MlpClassifier(spec) : new CharTransformer(spec)
 }

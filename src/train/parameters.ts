@@ -1,4 +1,4 @@
-// Parameter layout and initial weights of the models (SPEC.md 7.2, 7.3, 7.7).
+// Parameter layout and initial weights of the models (SPEC.md 7.2, 7.3, 7.7, 7.8).
 // The flat weight vector is the concatenation of these tensors, row-major, in this order;
 // deltas, hashes and the outer step all work on that vector.
 import { DOMAINS } from '../constants.js'
@@ -39,8 +39,10 @@ export function parameterLayout(spec: ModelSpec): ParameterSpec[] {
   layout.push(
     { name: 'ln_f.gamma', shape: [d], init: 'ones', decay: false },
     { name: 'ln_f.beta', shape: [d], init: 'zeros', decay: false },
-    { name: 'head', shape: [d, v], init: 'uniform', decay: true },
   )
+  // a GPT ties its output head to tok_embedding (SPEC.md 7.8)
+  if (spec.kind === 'char-transformer')
+    layout.push({ name: 'head', shape: [d, v], init: 'uniform', decay: true })
   return layout
 }
 

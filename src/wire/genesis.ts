@@ -11,6 +11,7 @@ import {
 import { topkCount } from '../codec/topk.js'
 import { DOMAINS } from '../constants.js'
 import { domainHash, toHex } from '../crypto/hash.js'
+import { GPT_TOKENIZERS, TOKENIZER_VOCAB, type TokenizerName } from '../train/tokenizer.js'
 import { canonicalJson } from './canonical-json.js'
 
 const positiveInt = z.number().int().positive()
@@ -27,6 +28,24 @@ export const transformerSchema = z.strictObject({
   initStd: z.number().positive().max(1),
 })
 
+/**
+ * A decoder-only GPT (SPEC.md 7.8): the blocks of 7.2 with tanh-GELU and tied embeddings (the
+ * logits are the final norm's output times tok_embedding transposed), over the tokens of a
+ * tokenizer the genesis names: UTF-8 bytes (256) or GPT-2's BPE (50,257).
+ */
+export const gptSchema = z.strictObject({
+  kind: z.literal('gpt'),
+  tokenizer: z.enum(GPT_TOKENIZERS),
+  vocabSize: positiveInt.max(65_536),
+  contextLength: positiveInt.max(8192),
+  dModel: positiveInt.max(16384),
+  layers: positiveInt.max(256),
+  heads: positiveInt.max(256),
+  mlpHidden: positiveInt.max(65536),
+  initSeed: z.string().min(1).max(256),
+  initStd: z.number().positive().max(1),
+})
+
 /** A multilayer perceptron classifier (SPEC.md 7.7): ReLU hidden layers, softmax cross-entropy. */
 export const classifierSchema = z.strictObject({
   kind: z.literal('mlp-classifier'),
@@ -37,7 +56,7 @@ export const classifierSchema = z.strictObject({
   initStd: z.number().positive().max(1),
 })
 
-export const modelSchema = z.discriminatedUnion('kind', [transformerSchema, classifierSchema])
+export const modelSchema = z.discriminatedUnion('kind', [transformerSchema, classifierSchema, gptSchema])
 
 /** Optional pre-steps of every aggregation rule (SPEC.md 8.7-8.9). */
 const preSteps = {
@@ -229,7 +248,14 @@ export const genesisSchema = z
           message: `mnist has ${MNIST_INPUT_SIZE} inputs (28 x 28 pixels) and ${MNIST_CLASSES} classes: set model.inputSize ${MNIST_INPUT_SIZE} and model.classes ${MNIST_CLASSES}`,
         })
     }
-    if (g.model.kind === 'char-transformer' && g.model.dModel % g.model.heads !== 0) {
+    if (g.model.kind === 'gpt' && g.model.vocabSize !== TOKENIZER_VOCAB[g.model.tokenizer]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'vocabSize'],
+        message: `tokenizer "${g.model.tokenizer}" has ${TOKENIZER_VOCAB[g.model.tokenizer]} tokens: set model.vocabSize ${TOKENIZER_VOCAB[g.model.tokenizer]} (got ${g.model.vocabSize})`,
+      })
+    }
+    if (g.model.kind !== 'mlp-classifier' && g.model.dModel % g.model.heads !== 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['model', 'heads'],
@@ -256,6 +282,15 @@ export type Genesis = z.infer<typeof genesisSchema>
 export type ModelSpec = Genesis['model']
 export type TransformerSpec = Extract<ModelSpec, { kind: 'char-transformer' }>
 export type ClassifierSpec = Extract<ModelSpec, { kind: 'mlp-classifier' }>
+export type GptSpec = Extract<ModelSpec, { kind: 'gpt' }>
+/** The two language models: they share the block layout of SPEC.md 7.2. */
+export type LanguageModelSpec = TransformerSpec | GptSpec
+
+/** The tokenizer a model's text is cut with (SPEC.md 7.1, 7.8); undefined for a classifier. */
+export function tokenizerOf(model: ModelSpec): TokenizerName | undefined {
+  if (model.kind === 'mlp-classifier') return undefined
+  return model.kind === 'gpt' ? model.tokenizer : 'chars'
+}
 
 export const MNIST_INPUT_SIZE = 784
 export const MNIST_CLASSES = 10
@@ -265,18 +300,22 @@ export const MNIST_CLASSES = 10
  * contextLength + 1 tokens starts at most contextLength before the end; an example is one item.
  */
 export function sampleSpan(model: ModelSpec): number {
-  return model.kind === 'char-transformer' ? model.contextLength : 0
+  return model.kind === 'mlp-classifier' ? 0 : model.contextLength
 }
 
-/** The transformer of a genesis, for tools that only handle the language model. */
-export function transformerOf(genesis: Genesis, tool: string): TransformerSpec {
-  if (genesis.model.kind !== 'char-transformer')
-    throw new GenesisError(`${tool} needs a char-transformer model, not ${genesis.model.kind}`)
+/** The language model of a genesis, for tools that only handle language models. */
+export function transformerOf(genesis: Genesis, tool: string): LanguageModelSpec {
+  if (genesis.model.kind === 'mlp-classifier')
+    throw new GenesisError(
+      `${tool} needs a language model (char-transformer or gpt), not ${genesis.model.kind}`,
+    )
   return genesis.model
 }
 
 /** One line for logs: "96-wide 2-layer transformer (context 64)" or "784-256-256-10 MLP". */
 export function describeModel(model: ModelSpec): string {
+  if (model.kind === 'gpt')
+    return `${model.dModel}-wide ${model.layers}-layer GPT (context ${model.contextLength}, ${model.tokenizer} tokens)`
   return model.kind === 'char-transformer'
     ? `${model.dModel}-wide ${model.layers}-layer transformer (context ${model.contextLength})`
     : `${[model.inputSize, ...model.hiddenSizes, model.classes].join('-')} MLP classifier`
@@ -312,7 +351,16 @@ export function runIdHex(genesis: Genesis): string {
   return toHex(runIdOf(genesis))
 }
 
-export type ModelPreset = 'tiny' | 'small' | 'medium' | 'mlp'
+export const MODEL_PRESET_NAMES = [
+  'tiny',
+  'small',
+  'medium',
+  'mlp',
+  'gpt-tiny',
+  'gpt-10m',
+  'gpt-124m',
+] as const
+export type ModelPreset = (typeof MODEL_PRESET_NAMES)[number]
 
 type WithoutSeed<T> = T extends unknown ? Omit<T, 'initSeed'> : never
 
@@ -359,6 +407,43 @@ export const MODEL_PRESETS: Record<ModelPreset, WithoutSeed<ModelSpec>> = {
     hiddenSizes: [256, 256],
     classes: MNIST_CLASSES,
     initStd: 0.05,
+  },
+  // GPTs (SPEC.md 7.8), for torch-cpu and torch-cuda. gpt-tiny is for tests (0.2 M parameters);
+  // gpt-10m: 10.8 M parameters on byte tokens, a model a CPU node or any GPU trains;
+  // gpt-124m: GPT-2 small's shape and tokenizer (124 M parameters, 38.6 M of them the tied
+  // embedding), for a GPU.
+  'gpt-tiny': {
+    kind: 'gpt',
+    tokenizer: 'bytes',
+    vocabSize: 256,
+    contextLength: 64,
+    dModel: 64,
+    layers: 2,
+    heads: 4,
+    mlpHidden: 256,
+    initStd: 0.02,
+  },
+  'gpt-10m': {
+    kind: 'gpt',
+    tokenizer: 'bytes',
+    vocabSize: 256,
+    contextLength: 256,
+    dModel: 384,
+    layers: 6,
+    heads: 6,
+    mlpHidden: 1536,
+    initStd: 0.02,
+  },
+  'gpt-124m': {
+    kind: 'gpt',
+    tokenizer: 'gpt2',
+    vocabSize: 50_257,
+    contextLength: 1024,
+    dModel: 768,
+    layers: 12,
+    heads: 12,
+    mlpHidden: 3072,
+    initStd: 0.02,
   },
 }
 
@@ -452,7 +537,11 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
       minCollectMs: Math.min(options.minCollectMs ?? 2000, options.collectTimeoutMs ?? 120_000),
       collectTimeoutMs: options.collectTimeoutMs ?? 120_000, // the deadline's upper bound (SPEC.md 11.2)
     },
-    eval: { windows: options.evalWindows ?? (classifier ? 512 : 64), batchSize: classifier ? 256 : 32 },
+    // a GPT's logits are large (GPT-2's vocabulary x its context): it evaluates in smaller batches
+    eval: {
+      windows: options.evalWindows ?? (classifier ? 512 : 64),
+      batchSize: classifier ? 256 : MODEL_PRESETS[preset].kind === 'gpt' ? 8 : 32,
+    },
     contribution: options.contribution ?? { check: false, windows: 8, maxLossIncrease: null },
     // about 25 segments per round (at most H): an audit of 2 segments replays 8 % of the training,
     // 10 % at the default H = 20 (SPEC.md 17.4)

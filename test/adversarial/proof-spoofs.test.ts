@@ -19,6 +19,7 @@ import { selectBackend } from '../../src/train/backend.js'
 import { type Corpus, loadCorpus } from '../../src/train/corpus.js'
 import { InnerTrainer, type OptimizerState, type TrainingSnapshot } from '../../src/train/inner-loop.js'
 import { initialWeights } from '../../src/train/parameters.js'
+import { TfjsTrainer } from '../../src/train/tfjs-trainer.js'
 import { defaultGenesis, encodeOptionsFor, type Genesis, runIdOf } from '../../src/wire/genesis.js'
 import { type Announcement, signAnnouncement } from '../../src/wire/messages.js'
 
@@ -140,7 +141,7 @@ async function auditOf(
     segments: 2,
     tolerance: 'auto',
     replayBackend: tf.getBackend() === 'wasm' ? 'wasm' : 'cpu',
-    trainer: auditor,
+    trainer: new TfjsTrainer(auditor, tf.getBackend() === 'wasm' ? 'wasm' : 'cpu'),
     ...options,
   })
 }

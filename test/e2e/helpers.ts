@@ -14,17 +14,28 @@ const logger = () =>
   process.env.DTRAIN_TEST_LOG ? createLogger(process.env.DTRAIN_TEST_LOG) : silentLogger()
 
 import { DtrainNode } from '../../src/node/node.js'
+import type { BackendName } from '../../src/train/backend.js'
 import { initialWeights, parameterCount } from '../../src/train/parameters.js'
 import { type Genesis, runIdHex, runIdOf } from '../../src/wire/genesis.js'
 import { signAnnouncement } from '../../src/wire/messages.js'
 
-/** Starts `count` real nodes on 127.0.0.1; node 0 is the others' bootstrap peer. */
-export async function startNodes(genesis: Genesis, count: number): Promise<DtrainNode[]> {
+/**
+ * Starts `count` real nodes on 127.0.0.1; node 0 is the others' bootstrap peer. Node i trains on
+ * `backends[i]` (the last entry for the rest): tfjs-wasm unless a test asks for another (auto
+ * would pick torch-cpu where PyTorch is installed).
+ */
+export async function startNodes(
+  genesis: Genesis,
+  count: number,
+  backends: BackendName[] = ['wasm'],
+): Promise<DtrainNode[]> {
+  const backendOf = (i: number) => backends[Math.min(i, backends.length - 1)]
   const first = await DtrainNode.create({
     genesis,
     privateKey: await generateKeyPair('Ed25519'),
     logger: logger(),
-    backend: 'auto',
+    backend: backendOf(0),
+    trainThreads: 1,
   })
   const nodes = [first]
   for (let i = 1; i < count; i++) {
@@ -34,7 +45,8 @@ export async function startNodes(genesis: Genesis, count: number): Promise<Dtrai
         privateKey: await generateKeyPair('Ed25519'),
         bootstrap: first.addresses(),
         logger: logger(),
-        backend: 'auto',
+        backend: backendOf(i),
+        trainThreads: 1,
       }),
     )
   }

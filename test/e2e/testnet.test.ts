@@ -28,7 +28,7 @@ describe('three nodes on 127.0.0.1', () => {
   it('train two rounds and end with identical global weights and a lower held-out loss', async () => {
     nodes = await startNodes(genesis, 3)
     await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
-    const initialLoss = nodes[0].evaluate()
+    const initialLoss = await nodes[0].evaluate()
     const reports: RoundReport[][] = nodes.map(() => [])
     for (let round = 0; round < 2; round++) {
       const results = await Promise.all(nodes.map((n) => n.runRound()))
@@ -73,7 +73,7 @@ describe('three nodes with compressed deltas', () => {
     })
     nodes = await startNodes(genesis, 3)
     await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
-    const initialLoss = nodes[0].evaluate()
+    const initialLoss = await nodes[0].evaluate()
     let last: RoundReport[] = []
     for (let round = 0; round < 3; round++) last = await Promise.all(nodes.map((n) => n.runRound()))
     expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
@@ -104,8 +104,8 @@ describe('three nodes training the MNIST classifier', () => {
     expect(genesis.dataset.source).toBe('mnist')
     nodes = await startNodes(genesis, 3)
     await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
-    const initialLoss = nodes[0].evaluate()
-    const initialAccuracy = nodes[0].accuracy()!
+    const initialLoss = await nodes[0].evaluate()
+    const initialAccuracy = (await nodes[0].accuracy())!
     const reports: RoundReport[][] = []
     for (let round = 0; round < 3; round++) reports.push(await Promise.all(nodes.map((n) => n.runRound())))
     expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)

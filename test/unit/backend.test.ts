@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { BackendUnavailableError, selectBackend } from '../../src/train/backend.js'
+import { findTorch } from '../../src/train/python.js'
 
 // The native packages (@tensorflow/tfjs-node, -gpu) cannot be installed on CI machines without
 // internet access; this file checks what happens without them. (Where they are installed, the
@@ -9,6 +10,7 @@ const nativeInstalled = await import(nativePackage).then(
   () => true,
   () => false,
 )
+const torch = (await findTorch()).found
 
 describe('backend selection', () => {
   it.skipIf(nativeInstalled)(
@@ -21,20 +23,44 @@ describe('backend selection', () => {
     },
   )
 
-  it('falls back, under auto, to the best backend that loads and says why it skipped the others', async () => {
+  it('tries, under auto, torch-cuda, tensorflow-gpu, torch-cpu, tensorflow, wasm in order and says why it skipped each', async () => {
     const choice = await selectBackend('auto')
-    if (nativeInstalled) {
-      expect(choice.backend).toMatch(/^tensorflow/)
-      return
+    const skipped = choice.skipped.map((s) => s.backend)
+    if (torch?.cuda) {
+      expect(choice.backend).toBe('torch-cuda')
+      expect(skipped).toEqual([])
+    } else if (torch) {
+      // a machine with PyTorch and no GPU (CI installs Debian's python3-torch)
+      expect(choice.backend).toBe('torch-cpu')
+      expect(choice.torch?.torch).toBe(torch.torch)
+      expect(skipped).toEqual(['torch-cuda', 'tensorflow-gpu'])
+      expect(choice.skipped[0].reason).toMatch(/no CUDA device/)
+    } else if (!nativeInstalled) {
+      expect(choice.backend).toBe('wasm')
+      expect(skipped).toEqual(['torch-cuda', 'tensorflow-gpu', 'torch-cpu', 'tensorflow'])
+      expect(choice.skipped[2].reason).toMatch(/torch missing|not found/)
     }
-    expect(choice.backend).toBe('wasm')
-    expect(choice.skipped.map((s) => s.backend)).toEqual(['tensorflow-gpu', 'tensorflow'])
-    expect(choice.skipped[0].reason).toContain('@tensorflow/tfjs-node-gpu')
+    expect(choice.skipped.find((s) => s.backend === 'tensorflow-gpu')?.reason).toContain(
+      '@tensorflow/tfjs-node-gpu',
+    )
   })
 
-  it('keeps one backend per process and refuses to switch', async () => {
-    const first = await selectBackend('auto')
-    const other = first.backend === 'cpu' ? 'wasm' : 'cpu'
-    await expect(selectBackend(other)).rejects.toThrow(/already uses/)
+  it('names the fix when a forced torch backend cannot load', async () => {
+    const err = await selectBackend('torch-cpu', { python: '/nonexistent/python3' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(BackendUnavailableError)
+    expect((err as Error).message).toContain('/nonexistent/python3: not found')
+    expect((err as Error).message).toContain('apt-get install python3-torch libopenblas0-pthread')
+    expect((err as Error).message).toContain('--python')
+  })
+
+  it.skipIf(torch?.cuda)('refuses torch-cuda where torch sees no CUDA device, and says so', async () => {
+    const err = await selectBackend('torch-cuda').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(BackendUnavailableError)
+    expect((err as Error).message).toMatch(torch ? /no CUDA device/ : /torch missing|not found/)
+  })
+
+  it('keeps one tfjs backend per process and refuses to switch', async () => {
+    await selectBackend('wasm')
+    await expect(selectBackend('cpu')).rejects.toThrow(/already uses/)
   })
 })

@@ -1,0 +1,63 @@
+// Builds the trainer a backend choice names (trainer.ts): PyTorch in a worker process, or
+// TensorFlow.js in this process with optional worker threads.
+import type { Genesis, ModelSpec } from '../wire/genesis.js'
+import { type BackendChoice, BackendUnavailableError } from './backend.js'
+import type { Dataset } from './dataset.js'
+import { InnerTrainer } from './inner-loop.js'
+import { TfjsTrainer } from './tfjs-trainer.js'
+import { type Precision, TorchTrainer } from './torch-trainer.js'
+import type { Trainer } from './trainer.js'
+import { GradientPool } from './worker-pool.js'
+
+export interface TrainerOptions {
+  /** tfjs: worker threads for micro-batches (1: the main thread) */
+  workers?: number
+  /** torch: intra-op threads (0: torch's default) */
+  threads?: number
+  /** torch-cuda: bf16 autocast */
+  precision?: Precision
+  /** torch: deterministic algorithms (audits) */
+  deterministic?: boolean
+  onStderr?: (line: string) => void
+}
+
+/**
+ * The largest vocabulary the tfjs trainers embed: wasm has no gradient kernel for tf.gather
+ * (UnsortedSegmentSum), so tokens are embedded as one-hot rows times the matrix (SPEC.md 7.2),
+ * a [batch x context, vocab] product per step. At GPT-2's 50,257 tokens that matrix alone is
+ * 1.6 GB for a batch of 8 x 1024.
+ */
+export const TFJS_MAX_VOCAB = 4096
+
+/** Why the tfjs trainers cannot train `model`, or undefined when they can. */
+export function tfjsRefusal(model: ModelSpec): string | undefined {
+  if (model.kind === 'gpt' && model.vocabSize > TFJS_MAX_VOCAB)
+    return `the tfjs backends embed tokens as one-hot rows times the embedding (wasm lacks the gradient of tf.gather), and a ${model.vocabSize}-token vocabulary makes that a [batch x context, ${model.vocabSize}] matrix per step: train this model with --backend torch-cpu or torch-cuda`
+  return undefined
+}
+
+export async function createTrainer(
+  genesis: Genesis,
+  data: Dataset,
+  choice: BackendChoice,
+  options: TrainerOptions = {},
+): Promise<Trainer> {
+  if (choice.torch) {
+    return TorchTrainer.create(genesis, data, {
+      probe: choice.torch,
+      device: choice.backend === 'torch-cuda' ? 'cuda' : 'cpu',
+      threads: options.threads,
+      precision: options.precision,
+      deterministic: options.deterministic,
+      onStderr: options.onStderr,
+    })
+  }
+  const refusal = tfjsRefusal(genesis.model)
+  if (refusal)
+    throw new BackendUnavailableError(`backend ${choice.backend} cannot train this model: ${refusal}`)
+  if (options.precision === 'bf16')
+    throw new BackendUnavailableError('bf16 autocast needs --backend torch-cuda')
+  const workers = options.workers ?? 1
+  const pool = workers > 1 ? await GradientPool.create(genesis.model, choice.backend, workers) : undefined
+  return new TfjsTrainer(new InnerTrainer(genesis, data), choice.backend, pool)
+}

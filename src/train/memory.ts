@@ -1,0 +1,97 @@
+// Memory preflight (issue 16): before the first step, estimate what training a model needs and
+// refuse with the estimate, what is free and a fix, instead of running out of memory an hour in
+// (rl-swarm #405: CUDA out of memory after 1-3 h on 12 GB).
+//
+// The estimate counts fp32 weights, gradients and AdamW's two moments (16 bytes a parameter),
+// the update's temporary (4), and the activations autograd keeps for the backward pass of one
+// micro-batch. Per token and layer a pre-norm block keeps about 10 d + 2 mlp values (norm
+// outputs, q, k, v, the attended values, the residual stream, the MLP's input, pre-activation and
+// activation), plus the attention probabilities (heads x context) where attention is not fused;
+// the head keeps the logits and their softmax (2 x vocab). bf16 autocast halves the activations.
+// A margin of 20 % covers the allocator and the framework.
+import { freemem } from 'node:os'
+import type { Genesis, ModelSpec } from '../wire/genesis.js'
+import { parameterCount } from './parameters.js'
+
+export interface MemoryEstimate {
+  parameters: number
+  /** weights, gradients, moments and the update's temporary */
+  stateBytes: number
+  /** activations of one micro-batch */
+  activationBytes: number
+  /** both, with the margin */
+  totalBytes: number
+}
+
+const MARGIN = 1.2
+
+/** Training memory of `model` at `samples` samples per micro-batch. */
+export function trainingMemory(
+  model: ModelSpec,
+  samples: number,
+  precision: 'fp32' | 'bf16' = 'fp32',
+): MemoryEstimate {
+  const parameters = parameterCount(model)
+  const stateBytes = 20 * parameters
+  let activationValues: number
+  if (model.kind === 'mlp-classifier') {
+    const widths = [model.inputSize, ...model.hiddenSizes, model.classes]
+    activationValues = samples * widths.reduce((sum, w) => sum + 2 * w, 0)
+  } else {
+    const { contextLength: t, dModel: d, layers, heads, mlpHidden: m, vocabSize: v } = model
+    const perTokenLayer = 10 * d + 2 * m + heads * t
+    activationValues = samples * t * (layers * perTokenLayer + 2 * v + 2 * d)
+  }
+  const activationBytes = activationValues * (precision === 'bf16' ? 2 : 4)
+  return {
+    parameters,
+    stateBytes,
+    activationBytes,
+    totalBytes: Math.ceil((stateBytes + activationBytes) * MARGIN),
+  }
+}
+
+export class InsufficientMemoryError extends Error {
+  override name = 'InsufficientMemoryError'
+}
+
+export interface MemoryBudget {
+  /** bytes free where the model trains; default: the free system memory */
+  freeBytes?: number
+  /** where, for the message: "the GPU (NVIDIA ...)" or "this machine" */
+  where?: string
+}
+
+const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`
+
+/**
+ * Throws InsufficientMemoryError when training the genesis's model would not fit: the message
+ * gives the estimate, what is free and a micro-batch count or batch size that fits.
+ */
+export function checkMemory(
+  genesis: Genesis,
+  device: 'cpu' | 'cuda',
+  precision: 'fp32' | 'bf16',
+  budget: MemoryBudget = {},
+): MemoryEstimate {
+  const { batchSize, microBatches } = genesis.inner
+  const free = budget.freeBytes ?? freemem()
+  const where = budget.where ?? (device === 'cuda' ? 'the GPU' : 'this machine')
+  const estimate = trainingMemory(genesis.model, batchSize / microBatches, precision)
+  if (estimate.totalBytes <= free) return estimate
+  const fits = (samples: number) => trainingMemory(genesis.model, samples, precision).totalBytes <= free
+  const divisors = Array.from({ length: batchSize }, (_, i) => i + 1).filter((m) => batchSize % m === 0)
+  const microFix = divisors.find((m) => m > microBatches && fits(batchSize / m))
+  const fix =
+    microFix !== undefined
+      ? `a run with inner.microBatches ${microFix} fits (the same batch in ${microFix} parts; dtrain init and the genesis set it)`
+      : fits(1)
+        ? `even ${microBatches} micro-batches do not divide the batch finely enough: use a batch size with more divisors`
+        : `the weights and optimizer state alone need ${gb(estimate.stateBytes * MARGIN)}: use a smaller preset or a device with more memory`
+  throw new InsufficientMemoryError(
+    `training ${estimate.parameters.toLocaleString('en')} parameters needs about ${gb(estimate.totalBytes)} ` +
+      `(${gb(estimate.stateBytes)} weights, gradients and AdamW moments, ${gb(estimate.activationBytes)} activations ` +
+      `for ${batchSize / microBatches} samples per micro-batch, ${precision}, plus 20 %), ` +
+      `but ${where} has ${gb(free)} free; ${fix}`,
+  )
+}

@@ -1,0 +1,362 @@
+"""dtrain's PyTorch worker: trains the models of SPEC.md 7.2, 7.7 and 7.8 for a dtrain node.
+
+The node starts it (src/train/torch-worker.ts) and talks to it over stdin and stdout with the
+length-prefixed binary protocol of docs/torch-worker.md. The worker is a function of what it is
+sent: weights, moments, batches (token ids or features), the learning rate and AdamW's step
+counter. It never reads the dataset, draws no random numbers and keeps no state beyond the
+weights and moments it holds. Anything it prints goes to stderr; stdout carries frames only.
+
+`worker.py --probe` prints one JSON line (python, torch version, CUDA) and exits: the node's
+backend selection runs it before it starts a worker.
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+# The oldest PyTorch the worker is tested with: Debian bookworm's python3-torch.
+MIN_TORCH = (1, 13)
+
+OP_INIT = 1
+OP_SET_WEIGHTS = 2
+OP_GET_WEIGHTS = 3
+OP_SET_MOMENTS = 4
+OP_GET_MOMENTS = 5
+OP_STEP = 6
+OP_EVAL = 7
+OP_MEMORY = 8
+
+STATUS_OK = 0
+STATUS_ERROR = 1
+
+
+def torch_version_tuple(version):
+    parts = []
+    for piece in version.split("+")[0].split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def probe():
+    report = {"python": sys.version.split()[0], "executable": sys.executable}
+    try:
+        import torch
+    except Exception as err:  # noqa: BLE001 - any import failure means "no torch here"
+        report["error"] = f"import torch failed: {err}"
+        print(json.dumps(report))
+        return
+    report["torch"] = torch.__version__
+    report["supported"] = torch_version_tuple(torch.__version__) >= MIN_TORCH
+    report["cuda"] = bool(torch.cuda.is_available())
+    report["cudaDevices"] = torch.cuda.device_count() if report["cuda"] else 0
+    if report["cuda"]:
+        report["cudaName"] = torch.cuda.get_device_name(0)
+        report["cudaMemory"] = torch.cuda.get_device_properties(0).total_memory
+        report["bf16"] = bool(torch.cuda.is_bf16_supported())
+    report["sdpa"] = hasattr(torch.nn.functional, "scaled_dot_product_attention")
+    print(json.dumps(report))
+
+
+def die_with_parent():
+    """Linux: receive SIGTERM when the node that started us dies, even mid-step."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            sys.exit(0)
+    except Exception:  # noqa: BLE001 - not Linux: stdin's EOF still ends the worker
+        pass
+
+
+class Worker:
+    def __init__(self, config):
+        import torch
+        import torch.nn.functional as F
+
+        self.torch = torch
+        self.F = F
+        self.spec = config["model"]
+        self.kind = self.spec["kind"]
+        self.optimizer = config["optimizer"]
+        self.micro_batches = int(config["microBatches"])
+        self.device = torch.device(config["device"])
+        self.precision = config.get("precision", "fp32")
+        threads = int(config.get("threads", 0))
+        if threads > 0:
+            torch.set_num_threads(threads)
+        if config.get("deterministic"):
+            # CUBLAS_WORKSPACE_CONFIG is set by the node before CUDA starts (docs/torch-worker.md).
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+        if self.device.type == "cuda":
+            # fp32 means fp32: no TF32 in matmuls, so replays compare with what the spec says.
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+        self.layout = config["layout"]
+        self.count = sum(math.prod(p["shape"]) for p in self.layout)
+        self.weights = torch.zeros(self.count, dtype=torch.float32, device=self.device, requires_grad=True)
+        self.m = torch.zeros(self.count, dtype=torch.float32, device=self.device)
+        self.v = torch.zeros(self.count, dtype=torch.float32, device=self.device)
+        self.offsets = {}
+        self.decayed = []
+        offset = 0
+        for p in self.layout:
+            size = math.prod(p["shape"])
+            self.offsets[p["name"]] = (offset, size, tuple(p["shape"]))
+            if p["decay"]:
+                self.decayed.append((offset, size))
+            offset += size
+        self.sdpa = hasattr(F, "scaled_dot_product_attention")
+        if self.kind != "mlp-classifier":
+            t = self.spec["contextLength"]
+            # SPEC.md 7.2 adds -1e9 above the diagonal; SDPA's -inf gives the same softmax in fp32.
+            self.mask = torch.triu(torch.full((t, t), -1e9, device=self.device), diagonal=1)
+
+    # --- the models (SPEC.md 7.2, 7.7, 7.8), over views of the one flat weight tensor ---
+
+    def param(self, flat, name):
+        offset, size, shape = self.offsets[name]
+        return flat[offset : offset + size].view(shape)
+
+    def gelu(self, x):
+        if self.kind == "gpt":
+            return self.F.gelu(x, approximate="tanh")
+        return x * self.torch.sigmoid(1.702 * x)
+
+    def logits(self, flat, inputs):
+        if self.kind == "mlp-classifier":
+            x = inputs
+            layers = len(self.layout) // 2
+            for layer in range(layers):
+                x = x @ self.param(flat, f"fc{layer}.weight") + self.param(flat, f"fc{layer}.bias")
+                if layer + 1 < layers:
+                    x = self.torch.relu(x)
+            return x
+        F = self.F
+        spec = self.spec
+        d, heads = spec["dModel"], spec["heads"]
+        dh = d // heads
+        batch, t = inputs.shape
+        tok = self.param(flat, "tok_embedding")
+        x = F.embedding(inputs, tok) + self.param(flat, "pos_embedding")
+        for layer in range(spec["layers"]):
+            p = f"layer{layer}."
+            h = F.layer_norm(x, (d,), self.param(flat, p + "ln1.gamma"), self.param(flat, p + "ln1.beta"), 1e-5)
+            qkv = (h @ self.param(flat, p + "attn.qkv")).view(batch, t, 3, heads, dh).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            if self.sdpa:
+                attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            else:
+                scores = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(dh)) + self.mask
+                attended = self.torch.softmax(scores, dim=-1) @ v
+            attended = attended.transpose(1, 2).reshape(batch, t, d)
+            x = x + attended @ self.param(flat, p + "attn.proj")
+            h2 = F.layer_norm(x, (d,), self.param(flat, p + "ln2.gamma"), self.param(flat, p + "ln2.beta"), 1e-5)
+            hidden = self.gelu(h2 @ self.param(flat, p + "mlp.fc") + self.param(flat, p + "mlp.fc_bias"))
+            x = x + hidden @ self.param(flat, p + "mlp.proj") + self.param(flat, p + "mlp.proj_bias")
+        x = F.layer_norm(x, (d,), self.param(flat, "ln_f.gamma"), self.param(flat, "ln_f.beta"), 1e-5)
+        if self.kind == "gpt":
+            return x @ tok.t()  # tied embeddings (SPEC.md 7.8)
+        return x @ self.param(flat, "head")
+
+    def loss(self, flat, inputs, targets):
+        with self.autocast():
+            logits = self.logits(flat, inputs)
+        logits = logits.float()
+        return self.F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    def autocast(self):
+        if self.precision == "bf16" and self.device.type == "cuda":
+            return self.torch.autocast("cuda", dtype=self.torch.bfloat16)
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    # --- batches from the wire ---
+
+    def batch(self, payload, at, samples):
+        torch = self.torch
+        if self.kind == "mlp-classifier":
+            width = self.spec["inputSize"]
+            size = samples * width * 4
+            inputs = torch.frombuffer(bytearray(payload[at : at + size]), dtype=torch.float32).view(samples, width)
+            at += size
+            targets = torch.frombuffer(bytearray(payload[at : at + samples * 4]), dtype=torch.int32)
+            at += samples * 4
+        else:
+            t = self.spec["contextLength"]
+            size = samples * t * 4
+            inputs = torch.frombuffer(bytearray(payload[at : at + size]), dtype=torch.int32).view(samples, t)
+            at += size
+            targets = torch.frombuffer(bytearray(payload[at : at + size]), dtype=torch.int32).view(samples, t)
+            at += size
+        if at != len(payload):
+            raise ValueError(f"batch payload of {len(payload)} bytes, expected {at}")
+        inputs = inputs.to(self.device)
+        if self.kind != "mlp-classifier":
+            inputs = inputs.long()
+        return inputs, targets.to(self.device).long()
+
+    # --- one AdamW step (SPEC.md 7.5) ---
+
+    def step(self, payload):
+        torch = self.torch
+        lr, t, samples = struct.unpack_from("<dII", payload, 0)
+        inputs, targets = self.batch(payload, 16, samples)
+        micro = self.micro_batches
+        if samples % micro != 0:
+            raise ValueError(f"a batch of {samples} samples does not split into {micro} micro-batches")
+        part = samples // micro
+        self.weights.grad = None
+        losses = []
+        for k in range(micro):
+            loss = self.loss(self.weights, inputs[k * part : (k + 1) * part], targets[k * part : (k + 1) * part])
+            loss.backward()
+            losses.append(loss.detach())
+        cfg = self.optimizer
+        with torch.no_grad():
+            g = self.weights.grad
+            if micro > 1:
+                g.div_(micro)  # the sum of the micro-batch gradients, in order, over their number
+            norm = torch.sqrt(torch.sum(g * g))
+            clip = torch.clamp(cfg["gradClipNorm"] / (norm + 1e-6), max=1.0)
+            g.mul_(clip)
+            beta1, beta2 = cfg["beta1"], cfg["beta2"]
+            self.m.mul_(beta1).add_(g, alpha=1 - beta1)
+            self.v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            bias1 = 1 - beta1**t
+            bias2 = 1 - beta2**t
+            update = (self.m / bias1) / (torch.sqrt(self.v / bias2) + cfg["epsilon"])
+            w = self.weights.data
+            decay = 1 - lr * cfg["weightDecay"]
+            for offset, size in self.decayed:
+                w[offset : offset + size].mul_(decay)
+            w.sub_(update * lr)
+        self.weights.grad = None
+        return struct.pack("<d", float(torch.stack(losses).double().mean().item()))
+
+    def evaluate(self, payload):
+        torch = self.torch
+        (samples,) = struct.unpack_from("<I", payload, 0)
+        inputs, targets = self.batch(payload, 4, samples)
+        with torch.no_grad():
+            with self.autocast():
+                logits = self.logits(self.weights.detach(), inputs)
+            logits = logits.float()
+            loss = self.F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            correct = 0
+            if self.kind == "mlp-classifier":
+                correct = int((torch.argmax(logits, dim=1) == targets).sum().item())
+        return struct.pack("<dI", float(loss.double().item()), correct)
+
+    # --- state ---
+
+    def set_flat(self, tensor, payload):
+        if len(payload) != self.count * 4:
+            raise ValueError(f"{len(payload)} bytes for {self.count} parameters")
+        values = self.torch.frombuffer(bytearray(payload), dtype=self.torch.float32)
+        with self.torch.no_grad():
+            tensor.copy_(values.to(self.device))
+
+    def get_flat(self, tensor):
+        return tensor.detach().to("cpu").contiguous().numpy().tobytes()
+
+    def memory(self):
+        if self.device.type == "cuda":
+            free, total = self.torch.cuda.mem_get_info()
+            peak = self.torch.cuda.max_memory_allocated()
+            return json.dumps({"free": free, "total": total, "peak": peak}).encode()
+        return json.dumps({}).encode()
+
+    def handle(self, op, payload):
+        if op == OP_SET_WEIGHTS:
+            self.set_flat(self.weights, payload)
+            return b""
+        if op == OP_GET_WEIGHTS:
+            return self.get_flat(self.weights)
+        if op == OP_SET_MOMENTS:
+            half = len(payload) // 2
+            self.set_flat(self.m, payload[:half])
+            self.set_flat(self.v, payload[half:])
+            return b""
+        if op == OP_GET_MOMENTS:
+            return self.get_flat(self.m) + self.get_flat(self.v)
+        if op == OP_STEP:
+            return self.step(payload)
+        if op == OP_EVAL:
+            return self.evaluate(payload)
+        if op == OP_MEMORY:
+            return self.memory()
+        raise ValueError(f"unknown operation {op}")
+
+
+def read_exact(stream, size):
+    chunks = []
+    left = size
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def reply(out, status, payload):
+    out.write(struct.pack("<IB", len(payload), status))
+    out.write(payload)
+    out.flush()
+
+
+def serve():
+    stdin = sys.stdin.buffer
+    stdout = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must never corrupt the frames
+    die_with_parent()
+    worker = None
+    while True:
+        header = read_exact(stdin, 5)
+        if header is None:
+            return  # the node closed the pipe: it stopped or died
+        length, op = struct.unpack("<IB", header)
+        payload = read_exact(stdin, length)
+        if payload is None:
+            return
+        try:
+            if op == OP_INIT:
+                import torch
+
+                config = json.loads(payload.decode("utf-8"))
+                worker = Worker(config)
+                info = {
+                    "torch": torch.__version__,
+                    "device": str(worker.device),
+                    "deviceName": torch.cuda.get_device_name(worker.device) if worker.device.type == "cuda" else "cpu",
+                    "threads": torch.get_num_threads(),
+                    "sdpa": worker.sdpa,
+                    "parameters": worker.count,
+                    "precision": worker.precision,
+                }
+                reply(stdout, STATUS_OK, json.dumps(info).encode())
+            elif worker is None:
+                raise ValueError("the first message must be init")
+            else:
+                reply(stdout, STATUS_OK, worker.handle(op, payload))
+        except Exception as err:  # noqa: BLE001 - every failure goes back to the node, named
+            kind = type(err).__name__
+            if "out of memory" in str(err).lower():
+                kind = "OutOfMemory"
+            reply(stdout, STATUS_ERROR, json.dumps({"kind": kind, "message": str(err)}).encode())
+
+
+if __name__ == "__main__":
+    if "--probe" in sys.argv:
+        probe()
+    else:
+        serve()

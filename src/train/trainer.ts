@@ -1,0 +1,130 @@
+// The trainer seam (issue 16): what a node asks of whatever trains its model. TensorFlow.js
+// (tfjs-trainer.ts) and PyTorch (torch-trainer.ts) implement it. Batches, seeds, the learning-rate
+// schedule, checkpoints and everything after the inner loop stay in TypeScript, whatever trains:
+// a trainer is given the global weights and the round's committed batches (SPEC.md 7.5), and
+// returns weights, losses and the AdamW state.
+import type { Genesis } from '../wire/genesis.js'
+import { type Batch, type BatchSeed, trainingOffsets } from './batches.js'
+import type { Dataset } from './dataset.js'
+import type { GradientPool } from './worker-pool.js'
+
+export interface InnerRoundResult {
+  weights: Float32Array
+  meanLoss: number
+  steps: number
+  samples: number
+  tokensPerSecond: number
+  seconds: number
+}
+
+/** The AdamW state a step starts from: moments in the parameter layout and the step counter. */
+export interface OptimizerState {
+  firstMoment: Float32Array
+  secondMoment: Float32Array
+  /** AdamW's t: steps taken so far on this node (bias correction and warmup use t + 1 next) */
+  step: number
+}
+
+/** Weights and optimizer state after `localStep` steps of a round: a proof-of-learning checkpoint. */
+export interface TrainingSnapshot {
+  localStep: number
+  weights: Float32Array
+  optimizer: OptimizerState
+}
+
+export interface InnerLoopOptions {
+  /** Called between steps so that the node's networking keeps running while it trains. */
+  yieldEvery?: () => Promise<void>
+  signal?: AbortSignal
+  /**
+   * Called with the state before the first step and after every `checkpointEvery`-th step and the
+   * last step (SPEC.md 17.1).
+   */
+  onCheckpoint?: (snapshot: TrainingSnapshot) => void
+  checkpointEvery?: number
+  /** tfjs only: compute each step's micro-batches in these workers, in parallel (bit-identical results) */
+  pool?: GradientPool
+}
+
+/** What a node, an auditor and the benchmarks ask of a trainer. */
+export interface Trainer {
+  /** the backend that trains: wasm, cpu, tensorflow, tensorflow-gpu, torch-cpu or torch-cuda */
+  readonly backend: string
+  readonly parameterCount: number
+  /** tokens a sample trains on (a window's context), 1 for an example */
+  readonly tokensPerSample: number
+  /** Trains `inner.steps` steps from `globalWeights` on this peer's batches of `seed.round`. */
+  trainRound(
+    globalWeights: Float32Array,
+    seed: BatchSeed,
+    options?: InnerLoopOptions,
+  ): Promise<InnerRoundResult>
+  /** Replays local steps [start.localStep, toStep) from a checkpoint (SPEC.md 17.4). */
+  replay(start: TrainingSnapshot, toStep: number, seed: BatchSeed): Promise<TrainingSnapshot>
+  /** Mean held-out loss of `weights` at these positions, in batches of `batchSize` (SPEC.md 7.6). */
+  evaluate(weights: Float32Array, positions: readonly number[], batchSize: number): Promise<number>
+  /** A classifier's held-out accuracy; null for a language model. */
+  accuracy(weights: Float32Array, positions: readonly number[], batchSize: number): Promise<number | null>
+  optimizerState(): Promise<OptimizerState>
+  setOptimizerState(state: OptimizerState): Promise<void>
+  /** Frees the trainer (a worker process ends). */
+  close(): Promise<void>
+}
+
+/** The batch of a step (SPEC.md 7.5). */
+export function stepBatch(genesis: Genesis, data: Dataset, seed: BatchSeed, step: number): Batch {
+  return data.batch(
+    'train',
+    trainingOffsets(data.trainLength, seed, step, data.span, genesis.inner.batchSize),
+  )
+}
+
+/** One trainer's steps, as the shared round loop below drives them. */
+export interface StepEngine {
+  setWeights(weights: Float32Array): Promise<void> | void
+  getWeights(): Promise<Float32Array> | Float32Array
+  /** one AdamW step on the batch; the mean loss before the update */
+  step(batch: Batch, options: InnerLoopOptions): Promise<number> | number
+  snapshot(localStep: number, weights?: Float32Array): Promise<TrainingSnapshot> | TrainingSnapshot
+}
+
+/**
+ * The inner loop of a round (SPEC.md 7.5, 17.1), the same for every trainer: H steps from the
+ * global weights on the committed batches, a checkpoint before the first step, after every k-th
+ * and after the last. The next step's batch is drawn while the current step runs.
+ */
+export async function runInnerLoop(
+  engine: StepEngine,
+  genesis: Genesis,
+  data: Dataset,
+  globalWeights: Float32Array,
+  seed: BatchSeed,
+  options: InnerLoopOptions,
+): Promise<InnerRoundResult> {
+  const { steps, batchSize } = genesis.inner
+  const started = performance.now()
+  await engine.setWeights(globalWeights)
+  const every = options.checkpointEvery ?? steps
+  if (options.onCheckpoint) options.onCheckpoint(await engine.snapshot(0, globalWeights))
+  let lossSum = 0
+  let batch = stepBatch(genesis, data, seed, 0)
+  for (let step = 0; step < steps; step++) {
+    options.signal?.throwIfAborted()
+    const pending = engine.step(batch, options)
+    if (step + 1 < steps) batch = stepBatch(genesis, data, seed, step + 1)
+    lossSum += await pending
+    if (options.onCheckpoint && ((step + 1) % every === 0 || step + 1 === steps))
+      options.onCheckpoint(await engine.snapshot(step + 1))
+    if (options.yieldEvery) await options.yieldEvery()
+  }
+  const seconds = (performance.now() - started) / 1000
+  const tokensPerSample = Math.max(1, data.span)
+  return {
+    weights: await engine.getWeights(),
+    meanLoss: lossSum / steps,
+    steps,
+    samples: steps * batchSize,
+    tokensPerSecond: (steps * batchSize * tokensPerSample) / seconds,
+    seconds,
+  }
+}

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { weightsHash } from '../../src/crypto/hash.js'
+import { selectBackend } from '../../src/train/backend.js'
+import { loadDataset } from '../../src/train/dataset.js'
+import { InnerTrainer } from '../../src/train/inner-loop.js'
+import { initialWeights } from '../../src/train/parameters.js'
+import type { TorchProbe } from '../../src/train/python.js'
+import { TorchTrainer } from '../../src/train/torch-trainer.js'
+import { TorchWorkerError } from '../../src/train/torch-worker.js'
+import type { TrainingSnapshot } from '../../src/train/trainer.js'
+import { defaultGenesis, type Genesis, type ModelPreset, runIdOf } from '../../src/wire/genesis.js'
+import { requireTorch } from './helpers.js'
+
+let probe: TorchProbe
+const open: TorchTrainer[] = []
+beforeAll(async () => {
+  probe = await requireTorch()
+  await selectBackend('wasm')
+})
+afterAll(async () => {
+  await Promise.all(open.map((t) => t.close()))
+})
+
+async function torchTrainer(genesis: Genesis): Promise<TorchTrainer> {
+  const trainer = await TorchTrainer.create(genesis, loadDataset(genesis), {
+    probe,
+    device: 'cpu',
+    threads: 1,
+  })
+  open.push(trainer)
+  return trainer
+}
+
+function genesisFor(preset: ModelPreset, innerSteps = 1): Genesis {
+  return defaultGenesis({
+    preset,
+    dataset: 'synthetic',
+    innerSteps,
+    salt: `torch-${preset}`,
+    checkpointInterval: 1,
+  })
+}
+
+const seedOf = (genesis: Genesis, weights: Float32Array) => ({
+  runId: runIdOf(genesis),
+  baseHash: weightsHash(weights),
+  peerId: new Uint8Array([7]),
+  round: 0,
+})
+
+const norm = (a: Float32Array, b?: Float32Array) => {
+  let sum = 0
+  for (let i = 0; i < a.length; i++) sum += (a[i] - (b ? b[i] : 0)) ** 2
+  return Math.sqrt(sum)
+}
+
+describe('the PyTorch trainer', () => {
+  // The same model, optimizer and batches on two frameworks: one step's update, compared.
+  // Measured relative distances are printed; the bound is 1e-3 of the update (float32 rounding in
+  // another order, and the GELU and softmax of another library).
+  for (const preset of ['tiny', 'gpt-tiny', 'mlp'] as const) {
+    it(`takes the same AdamW step as tfjs-wasm from the same weights and batch (${preset})`, async () => {
+      const genesis = genesisFor(preset, 3)
+      const w0 = initialWeights(genesis.model)
+      const seed = seedOf(genesis, w0)
+      const wasm = new InnerTrainer(genesis, loadDataset(genesis))
+      const expected = await wasm.trainRound(w0, seed)
+      const torch = await torchTrainer(genesis)
+      const got = await torch.trainRound(w0, seed)
+      const relative = norm(got.weights, expected.weights) / norm(expected.weights, w0)
+      console.log(`${preset}: 3 steps, torch-cpu vs wasm, relative distance ${relative.toExponential(2)}`)
+      expect(got.weights.length).toBe(w0.length)
+      expect(relative).toBeLessThan(1e-3)
+      expect(Math.abs(got.meanLoss - expected.meanLoss)).toBeLessThan(1e-3 * expected.meanLoss)
+      const [a, b] = [await torch.optimizerState(), wasm.optimizerState()]
+      expect(a.step).toBe(3)
+      expect(norm(a.firstMoment, b.firstMoment) / norm(b.firstMoment)).toBeLessThan(1e-3)
+      const positions = [0, 5, 9]
+      const heldOut = await torch.evaluate(got.weights, positions, 2)
+      expect(Math.abs(heldOut - wasm.evaluate(got.weights, positions, 2))).toBeLessThan(1e-4 * heldOut)
+      wasm.dispose()
+    })
+  }
+
+  it('replays a segment of its own round bit for bit (SPEC.md 17.4)', async () => {
+    const genesis = genesisFor('gpt-tiny', 4)
+    const trainer = await torchTrainer(genesis)
+    const w0 = initialWeights(genesis.model)
+    const seed = seedOf(genesis, w0)
+    const checkpoints: TrainingSnapshot[] = []
+    await trainer.trainRound(w0, seed, { checkpointEvery: 2, onCheckpoint: (s) => checkpoints.push(s) })
+    expect(checkpoints.map((c) => c.localStep)).toEqual([0, 2, 4])
+    const replayed = await trainer.replay(checkpoints[1], 4, seed)
+    expect(replayed.optimizer.step).toBe(checkpoints[2].optimizer.step)
+    expect(norm(replayed.weights, checkpoints[2].weights)).toBe(0)
+    expect(norm(replayed.optimizer.secondMoment, checkpoints[2].optimizer.secondMoment)).toBe(0)
+  })
+
+  it('fails a pending step with the worker exit status when the worker dies, never hanging', async () => {
+    const genesis = genesisFor('tiny', 50)
+    const trainer = await torchTrainer(genesis)
+    const w0 = initialWeights(genesis.model)
+    const training = trainer.trainRound(w0, seedOf(genesis, w0), {
+      yieldEvery: async () => {
+        process.kill(trainer.workerPid!, 'SIGKILL')
+      },
+    })
+    const err = await training.catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TorchWorkerError)
+    expect((err as Error).message).toMatch(/was killed by SIGKILL/)
+    // and every later request fails at once, with the same reason
+    await expect(trainer.optimizerState()).rejects.toThrow(/was killed by SIGKILL/)
+  })
+})
