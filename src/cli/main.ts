@@ -3,7 +3,7 @@
 import '../polyfill.js'
 import { resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { BACKEND_NAMES, type BackendName } from '../train/backend.js'
+import { BACKEND_HELP, BACKEND_NAMES, type BackendName } from '../train/backend.js'
 import { runAudit } from './audit.js'
 import { ConfigError } from './config-files.js'
 import { runInit } from './init.js'
@@ -18,12 +18,9 @@ import { runStatus } from './status.js'
 import { runTestnet } from './testnet.js'
 
 const backendOption = () =>
-  new Option(
-    '--backend <name>',
-    'tfjs backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in that order',
-  )
-    .choices([...BACKEND_NAMES])
-    .default('auto')
+  new Option('--backend <name>', BACKEND_HELP).choices([...BACKEND_NAMES]).default('auto')
+const pythonOption = () =>
+  new Option('--python <path>', 'the Python of the torch backends (default: python3, then /usr/bin/python3)')
 
 const program = new Command()
   .name('dtrain')
@@ -106,6 +103,12 @@ addRunOptions(
     2,
   )
   .addOption(backendOption())
+  .addOption(pythonOption())
+  .option(
+    '--train-threads <n>',
+    "torch's CPU threads per node (default: the cores shared among the nodes)",
+    positiveInt('--train-threads'),
+  )
   .addHelpText(
     'after',
     '\nExamples:\n  dtrain testnet                          3 nodes, 5 rounds, default model\n  dtrain testnet --nodes 4 --rounds 10 --encoding int8-block --private --state ./tn\n  dtrain testnet --preset tiny --dataset synthetic --rounds 2 --json',
@@ -117,6 +120,8 @@ addRunOptions(
       state: opts.state,
       json: opts.json,
       backend: opts.backend as BackendName,
+      python: opts.python,
+      trainThreads: opts.trainThreads,
       startTimeout: opts.startTimeout,
       private: opts.private,
       genesis: genesisOptionsFrom(opts),
@@ -210,6 +215,7 @@ program
   .option('--data <path>', "the run's own text, when its genesis trains on one")
   .addOption(new Option('--nonce <hex>', 'fix the segment choice (reproduce an audit)').hideHelp())
   .addOption(backendOption())
+  .addOption(pythonOption())
   .addHelpText(
     'after',
     '\nExamples:\n  dtrain audit --proof ./tn/node-1 --round 3\n  dtrain audit --peer /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW... --round 12 --genesis run.json --segments 4 --json',
@@ -226,6 +232,7 @@ program
       bootstrap: opts.bootstrap,
       swarmKey: opts.swarmKey,
       backend: opts.backend as BackendName,
+      python: opts.python,
       nonce: opts.nonce,
       dataPath: opts.data,
     })
@@ -245,6 +252,8 @@ try {
       'ApiListenError',
       'NodeStateError',
       'StatusUnavailableError',
+      'InsufficientMemoryError',
+      'TorchWorkerError',
     ].includes((err as Error).name)
   ) {
     process.stderr.write(`dtrain: ${(err as Error).message}\n`)

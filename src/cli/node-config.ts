@@ -28,6 +28,8 @@ export const nodeConfigSchema = z.strictObject({
   startTimeout: z.number().int().min(1),
   logLevel: z.enum(LOG_LEVELS).optional(),
   backend: z.enum(BACKEND_NAMES),
+  python: z.string().min(1).optional(),
+  trainThreads: z.number().int().min(1).max(1024).optional(),
   slowdown: z.number().min(1).max(1000),
   gpuPeakTflops: z.number().positive().max(100_000).optional(),
   relayClient: z.enum(RELAY_CLIENT_MODES),

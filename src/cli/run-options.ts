@@ -2,8 +2,16 @@
 // genesis through defaultGenesis (SPEC.md 3.3).
 import { type Command, Option } from 'commander'
 import { DELTA_ENCODINGS } from '../codec/delta.js'
-import { textTokensSha256, tokenize, userText } from '../train/corpus.js'
-import type { GenesisOptions } from '../wire/genesis.js'
+import { textTokensSha256, userText } from '../train/corpus.js'
+import { encodeText } from '../train/tokenizer.js'
+import {
+  type GenesisOptions,
+  MODEL_PRESET_NAMES,
+  MODEL_PRESETS,
+  type ModelPreset,
+  type ModelSpec,
+  tokenizerOf,
+} from '../wire/genesis.js'
 import { positiveInt } from './parse.js'
 
 export function addRunOptions(command: Command): Command {
@@ -11,9 +19,9 @@ export function addRunOptions(command: Command): Command {
     .addOption(
       new Option(
         '--preset <name>',
-        'model preset: tiny (tests), small (CPU), medium (GPU), mlp (MNIST digit classifier)',
+        'model preset: tiny (tests), small (CPU), medium, mlp (MNIST digit classifier); GPTs for torch: gpt-tiny (tests), gpt-10m (CPU or GPU), gpt-124m (GPU, GPT-2 small)',
       )
-        .choices(['tiny', 'small', 'medium', 'mlp'])
+        .choices([...MODEL_PRESET_NAMES])
         .default('small'),
     )
     .option('--inner-steps <h>', 'inner steps per round (DiLoCo H; default 20)', positiveInt('--inner-steps'))
@@ -49,12 +57,15 @@ export function addRunOptions(command: Command): Command {
 export function genesisOptionsFrom(opts: Record<string, unknown>): GenesisOptions {
   const rule = opts.aggregation as string
   // Own text: the genesis names it by the hash of its tokens, and each node reads its own copy.
+  // The tokens are the genesis model's: characters, bytes or GPT-2 BPE (SPEC.md 7.1, 7.8).
+  const preset = (opts.preset ?? 'small') as ModelPreset
+  const tokenizer = tokenizerOf({ ...MODEL_PRESETS[preset], initSeed: '-' } as ModelSpec) ?? 'chars'
   const text =
     typeof opts.data === 'string'
-      ? { dataset: 'text' as const, textSha256: textTokensSha256(tokenize(userText(opts.data))) }
+      ? { dataset: 'text' as const, textSha256: textTokensSha256(encodeText(userText(opts.data), tokenizer)) }
       : { dataset: opts.dataset as GenesisOptions['dataset'] }
   return {
-    preset: opts.preset as GenesisOptions['preset'],
+    preset,
     innerSteps: opts.innerSteps as number | undefined,
     batchSize: opts.batchSize as number | undefined,
     encoding: opts.encoding as GenesisOptions['encoding'],

@@ -3,7 +3,7 @@
 import { type Command, Option } from 'commander'
 import { RELAY_CLIENT_MODES } from '../net/reachability.js'
 import { DEFAULT_PROOF_RETENTION } from '../node/node.js'
-import { BACKEND_NAMES } from '../train/backend.js'
+import { BACKEND_HELP, BACKEND_NAMES } from '../train/backend.js'
 import { envName } from './node-config.js'
 import {
   atLeastOne,
@@ -164,19 +164,31 @@ export function addStartOptions(command: Command): Command {
     .addOption(
       nodeOption(
         '--gpu-peak-tflops <n>',
-        "the GPU's dense peak (TFLOPS) for the MFU figure on tensorflow-gpu (default: looked up by the GPU's name)",
+        "the GPU's dense peak (TFLOPS) for the MFU figure on torch-cuda and tensorflow-gpu (default: looked up by the GPU's name)",
         'gpuPeakTflops',
       ).argParser(positiveNumber('--gpu-peak-tflops')),
     )
     .addOption(
-      new Option(
-        '--backend <name>',
-        'tfjs backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in that order',
-      )
+      new Option('--backend <name>', BACKEND_HELP)
         .choices([...BACKEND_NAMES])
         .default('auto')
         .env(envName('backend')),
     )
+    .addOption(
+      nodeOption(
+        '--python <path>',
+        'the Python of the torch backends (default: python3 on PATH, then /usr/bin/python3)',
+        'python',
+      ),
+    )
+    .addOption(
+      nodeOption(
+        '--train-threads <n>',
+        "torch's CPU threads (default: one per core)",
+        'trainThreads',
+      ).argParser(positiveInt('--train-threads')),
+    )
+
     .addHelpText(
       'after',
       '\nExamples:\n  dtrain start --genesis run.json --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  dtrain start --genesis run.json --listen /ip4/0.0.0.0/tcp/4001 --rounds 100\n  DTRAIN_STATE=/var/lib/dtrain dtrain start --config node.json',

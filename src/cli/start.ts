@@ -38,6 +38,8 @@ export async function runStart(config: NodeConfig): Promise<number> {
     bootstrap: config.bootstrap,
     swarmKey,
     backend: config.backend,
+    python: config.python,
+    trainThreads: config.trainThreads,
     logger,
     stateDir: config.state,
     dataPath: config.data,

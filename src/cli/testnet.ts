@@ -4,7 +4,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeSwarmKeyFile } from '../net/swarm-key.js'
@@ -25,6 +25,10 @@ export interface TestnetOptions {
   state?: string
   json: boolean
   backend: BackendName
+  /** the Python of the torch backends */
+  python?: string
+  /** torch's CPU threads per node; default: the cores shared among the nodes */
+  trainThreads?: number
   genesis: GenesisOptions
   /** the run's own text (genesis dataset 'text'), given to every node */
   dataPath?: string
@@ -138,6 +142,9 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
         String(options.rounds),
         '--backend',
         options.backend,
+        ...(options.python ? ['--python', options.python] : []),
+        '--train-threads',
+        String(options.trainThreads ?? Math.max(1, Math.floor(availableParallelism() / options.nodes))),
         '--api',
         '127.0.0.1:0',
         // several nodes share this machine's cores already

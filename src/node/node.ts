@@ -58,7 +58,6 @@ import { createTrainer } from '../train/create-trainer.js'
 import { loadDataset } from '../train/dataset.js'
 import { gpuName, modelFlopsUtilisation, peakTflopsOf, trainingFlopsPerSample } from '../train/flops.js'
 import { initialWeights } from '../train/parameters.js'
-import type { Precision } from '../train/torch-trainer.js'
 import type { InnerRoundResult, Trainer } from '../train/trainer.js'
 import { encodeOptionsFor, type Genesis, runIdOf } from '../wire/genesis.js'
 import {
@@ -80,8 +79,6 @@ export interface NodeOptions {
   python?: string
   /** torch's intra-op threads (default: torch's own, one per core) */
   trainThreads?: number
-  /** torch-cuda: bf16 autocast (fp32 weights and optimizer state either way) */
-  precision?: Precision
   logger: Logger
   /**
    * peer ids allowed to connect and to author gossip (a private testnet's membership); the node's
@@ -369,7 +366,6 @@ export class DtrainNode {
     const trainer = await createTrainer(genesis, data, backend, {
       workers,
       threads: options.trainThreads,
-      precision: options.precision,
       onStderr: (line) => options.logger.warn({ component: 'torch' }, line),
     })
     if (workers > 1) options.logger.info({ workers }, 'training in worker threads')
@@ -1307,6 +1303,7 @@ export class DtrainNode {
       seed,
       trainTokens: this.trainTokens,
       backend: this.backend.backend,
+      precision: this.trainer.precision,
       deltaHash,
       residual: residualBefore ? { before: residualBefore, after: compressed.residual } : undefined,
       previousRound: this.lastProofRound,

@@ -294,7 +294,10 @@ async function runAudit(
 
   // 5. Segments, drawn after the commitment: the largest claimed updates, then random ones.
   const picks = pickSegments(h.updateNorms, options.segments, domainHash(DOMAINS.auditSegments, root, nonce))
-  const tolerance = toleranceFor(h.backend, options.replayBackend, options.tolerance, genesis)
+  const tolerance = toleranceFor(h.backend, options.replayBackend, options.tolerance, genesis, {
+    trained: h.precision,
+    replay: trainer.precision,
+  })
   for (const { index, picked } of picks) {
     const start = await load(index)
     const end = await load(index + 1)

@@ -34,6 +34,8 @@ export interface Header {
   residualOut: Uint8Array
   /** the round of this peer's previous proof, or null for its first */
   previousRound: number | null
+  /** bf16: the steps ran under bf16 autocast (genesis inner.precision, SPEC.md 17.2) */
+  precision: 'fp32' | 'bf16'
 }
 
 export interface Manifest {
@@ -100,6 +102,7 @@ export function encodeHeader(h: Header): Uint8Array {
     residualIn: h.residualIn as Uint8Array<ArrayBuffer>,
     residualOut: h.residualOut as Uint8Array<ArrayBuffer>,
     previousRoundPlusOne: h.previousRound === null ? 0n : BigInt(h.previousRound + 1),
+    precision: h.precision === 'bf16' ? 'bf16' : '',
   })
 }
 
@@ -154,7 +157,10 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
     residualIn: hash(h.residualIn, 'residualIn', true),
     residualOut: hash(h.residualOut, 'residualOut', true),
     previousRound: h.previousRoundPlusOne === 0n ? null : safe(h.previousRoundPlusOne, 'previousRound') - 1,
+    precision: h.precision === 'bf16' ? 'bf16' : 'fp32',
   }
+  if (h.precision !== '' && h.precision !== 'bf16')
+    throw new ProofFormatError(`precision "${h.precision.slice(0, 32)}": only "bf16" or empty (fp32) exist`)
   const roots = raw.checkpointRoots.map((r, i) => hash(r, `checkpointRoots[${i}]`))
   if (roots.length < 2 || roots.length !== header.checkpointSteps.length)
     throw new ProofFormatError(

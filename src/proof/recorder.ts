@@ -40,6 +40,8 @@ export interface ProofContext {
   /** residual before and after this round's encoding, when the run uses error feedback */
   residual?: { before: Float32Array; after: Float32Array }
   previousRound: number | null
+  /** bf16 when the trainer ran under bf16 autocast; default fp32 */
+  precision?: 'fp32' | 'bf16'
 }
 
 export class ProofRecorder {
@@ -103,6 +105,7 @@ export class ProofRecorder {
       residualIn: context.residual ? residualHash(context.residual.before) : new Uint8Array(0),
       residualOut: context.residual ? residualHash(context.residual.after) : new Uint8Array(0),
       previousRound: context.previousRound,
+      precision: context.precision ?? 'fp32',
     })
     const roots = this.checkpoints.map(objectRoot)
     return {

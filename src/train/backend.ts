@@ -17,6 +17,10 @@ export const BACKEND_NAMES = [
   'cpu',
 ] as const
 export type BackendName = (typeof BACKEND_NAMES)[number]
+
+/** The --backend option's help. */
+export const BACKEND_HELP =
+  'training backend; auto tries torch-cuda, tensorflow-gpu, torch-cpu, tensorflow, wasm, cpu in that order'
 export type ConcreteBackend = Exclude<BackendName, 'auto'>
 export type TorchBackend = 'torch-cuda' | 'torch-cpu'
 

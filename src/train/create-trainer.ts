@@ -5,7 +5,7 @@ import { type BackendChoice, BackendUnavailableError } from './backend.js'
 import type { Dataset } from './dataset.js'
 import { InnerTrainer } from './inner-loop.js'
 import { TfjsTrainer } from './tfjs-trainer.js'
-import { type Precision, TorchTrainer } from './torch-trainer.js'
+import { TorchTrainer } from './torch-trainer.js'
 import type { Trainer } from './trainer.js'
 import { GradientPool } from './worker-pool.js'
 
@@ -14,8 +14,6 @@ export interface TrainerOptions {
   workers?: number
   /** torch: intra-op threads (0: torch's default) */
   threads?: number
-  /** torch-cuda: bf16 autocast */
-  precision?: Precision
   /** torch: deterministic algorithms (audits) */
   deterministic?: boolean
   onStderr?: (line: string) => void
@@ -47,7 +45,8 @@ export async function createTrainer(
       probe: choice.torch,
       device: choice.backend === 'torch-cuda' ? 'cuda' : 'cpu',
       threads: options.threads,
-      precision: options.precision,
+      // the genesis decides: bf16 autocast on CUDA in a run that allows it (SPEC.md 7.5)
+      precision: choice.backend === 'torch-cuda' && genesis.inner.precision === 'bf16' ? 'bf16' : 'fp32',
       deterministic: options.deterministic,
       onStderr: options.onStderr,
     })
@@ -55,8 +54,6 @@ export async function createTrainer(
   const refusal = tfjsRefusal(genesis.model)
   if (refusal)
     throw new BackendUnavailableError(`backend ${choice.backend} cannot train this model: ${refusal}`)
-  if (options.precision === 'bf16')
-    throw new BackendUnavailableError('bf16 autocast needs --backend torch-cuda')
   const workers = options.workers ?? 1
   const pool = workers > 1 ? await GradientPool.create(genesis.model, choice.backend, workers) : undefined
   return new TfjsTrainer(new InnerTrainer(genesis, data), choice.backend, pool)

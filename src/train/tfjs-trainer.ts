@@ -12,6 +12,7 @@ import type {
 import type { GradientPool } from './worker-pool.js'
 
 export class TfjsTrainer implements Trainer {
+  readonly precision = 'fp32'
   constructor(
     readonly inner: InnerTrainer,
     readonly backend: string,

@@ -42,6 +42,7 @@ export interface TorchTrainerOptions {
 export class TorchTrainer implements Trainer {
   readonly backend: 'torch-cpu' | 'torch-cuda'
   readonly parameterCount: number
+  readonly precision: Precision
   private stepCount = 0
 
   private constructor(
@@ -53,6 +54,7 @@ export class TorchTrainer implements Trainer {
   ) {
     this.backend = device === 'cuda' ? 'torch-cuda' : 'torch-cpu'
     this.parameterCount = info.parameters
+    this.precision = info.precision === 'bf16' ? 'bf16' : 'fp32'
   }
 
   /**

@@ -50,6 +50,8 @@ export interface InnerLoopOptions {
 export interface Trainer {
   /** the backend that trains: wasm, cpu, tensorflow, tensorflow-gpu, torch-cpu or torch-cuda */
   readonly backend: string
+  /** bf16: the steps run under bf16 autocast (torch-cuda in a run that allows it); else fp32 */
+  readonly precision: 'fp32' | 'bf16'
   readonly parameterCount: number
   /** tokens a sample trains on (a window's context), 1 for an example */
   readonly tokensPerSample: number

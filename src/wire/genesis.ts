@@ -11,7 +11,7 @@ import {
 import { topkCount } from '../codec/topk.js'
 import { DOMAINS } from '../constants.js'
 import { domainHash, toHex } from '../crypto/hash.js'
-import { GPT_TOKENIZERS, TOKENIZER_VOCAB, type TokenizerName } from '../train/tokenizer.js'
+import { GPT_TOKENIZERS, type GptTokenizer, TOKENIZER_VOCAB, type TokenizerName } from '../train/tokenizer.js'
 import { canonicalJson } from './canonical-json.js'
 
 const positiveInt = z.number().int().positive()
@@ -102,6 +102,9 @@ export const genesisSchema = z
         totalSteps: positiveInt.optional(),
         minLrFraction: z.number().min(0).max(1),
       }),
+      // bf16: nodes on torch-cuda run their steps under bf16 autocast (fp32 weights and AdamW
+      // state); other backends train in fp32. Absent: fp32 everywhere (SPEC.md 7.5, 17.2)
+      precision: z.enum(['fp32', 'bf16']).optional(),
     }),
     outer: z.strictObject({
       optimizer: z.strictObject({
@@ -469,6 +472,10 @@ export interface GenesisOptions {
   checkpointInterval?: number
   /** planned rounds: the inner learning rate then decays on a cosine over rounds x steps */
   plannedRounds?: number
+  /** bf16: torch-cuda nodes train under bf16 autocast (genesis inner.precision) */
+  precision?: 'fp32' | 'bf16'
+  /** a GPT preset's tokenizer instead of the preset's own (its vocabulary follows) */
+  tokenizer?: GptTokenizer
 }
 
 /** A genesis with dtrain's defaults; every default is explained in SPEC.md 3.3. */
@@ -486,6 +493,9 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
     salt: options.salt ?? '',
     model: {
       ...MODEL_PRESETS[preset],
+      ...(options.tokenizer && MODEL_PRESETS[preset].kind === 'gpt'
+        ? { tokenizer: options.tokenizer, vocabSize: TOKENIZER_VOCAB[options.tokenizer] }
+        : {}),
       initSeed: `${options.name ?? 'dtrain-testnet'}/${options.salt ?? ''}`,
     },
     dataset: {
@@ -498,6 +508,7 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
       steps: innerSteps,
       batchSize,
       microBatches: batchSize % 2 === 0 ? 2 : 1,
+      ...(options.precision === 'bf16' ? { precision: 'bf16' } : {}),
       optimizer: {
         kind: 'adamw',
         lr: 0.003,

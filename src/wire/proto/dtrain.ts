@@ -1404,6 +1404,7 @@ export interface ProofHeader {
   residualIn: Uint8Array<ArrayBuffer>
   residualOut: Uint8Array<ArrayBuffer>
   previousRoundPlusOne: bigint
+  precision: string
 }
 
 export namespace ProofHeader {
@@ -1505,6 +1506,11 @@ export namespace ProofHeader {
           w.uint64(obj.previousRoundPlusOne)
         }
 
+        if ((obj.precision != null && obj.precision !== '')) {
+          w.uint32(146)
+          w.string(obj.precision)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1526,7 +1532,8 @@ export namespace ProofHeader {
           optimizerOut: uint8ArrayAlloc(0),
           residualIn: uint8ArrayAlloc(0),
           residualOut: uint8ArrayAlloc(0),
-          previousRoundPlusOne: 0n
+          previousRoundPlusOne: 0n,
+          precision: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1609,6 +1616,10 @@ export namespace ProofHeader {
             }
             case 17: {
               obj.previousRoundPlusOne = reader.uint64()
+              break
+            }
+            case 18: {
+              obj.precision = reader.string()
               break
             }
             default: {
@@ -1766,6 +1777,13 @@ export namespace ProofHeader {
               }
               break
             }
+            case 18: {
+              yield {
+                field: `${prefix}.precision`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1865,6 +1883,11 @@ export namespace ProofHeader {
     value: bigint
   }
 
+  export interface ProofHeaderPrecisionFieldEvent {
+    field: '$.precision'
+    value: string
+  }
+
   export function encode (obj: Partial<ProofHeader>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ProofHeader.codec())
   }
@@ -1873,7 +1896,7 @@ export namespace ProofHeader {
     return decodeMessage(buf, ProofHeader.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProofHeader>): Generator<ProofHeaderVersionFieldEvent | ProofHeaderRunIdFieldEvent | ProofHeaderRoundFieldEvent | ProofHeaderPeerIdFieldEvent | ProofHeaderBaseHashFieldEvent | ProofHeaderDeltaHashFieldEvent | ProofHeaderHyperparametersFieldEvent | ProofHeaderBackendFieldEvent | ProofHeaderCheckpointIntervalFieldEvent | ProofHeaderDataCommitmentFieldEvent | ProofHeaderCheckpointStepsFieldEvent | ProofHeaderUpdateNormsFieldEvent | ProofHeaderOptimizerInFieldEvent | ProofHeaderOptimizerOutFieldEvent | ProofHeaderResidualInFieldEvent | ProofHeaderResidualOutFieldEvent | ProofHeaderPreviousRoundPlusOneFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProofHeader>): Generator<ProofHeaderVersionFieldEvent | ProofHeaderRunIdFieldEvent | ProofHeaderRoundFieldEvent | ProofHeaderPeerIdFieldEvent | ProofHeaderBaseHashFieldEvent | ProofHeaderDeltaHashFieldEvent | ProofHeaderHyperparametersFieldEvent | ProofHeaderBackendFieldEvent | ProofHeaderCheckpointIntervalFieldEvent | ProofHeaderDataCommitmentFieldEvent | ProofHeaderCheckpointStepsFieldEvent | ProofHeaderUpdateNormsFieldEvent | ProofHeaderOptimizerInFieldEvent | ProofHeaderOptimizerOutFieldEvent | ProofHeaderResidualInFieldEvent | ProofHeaderResidualOutFieldEvent | ProofHeaderPreviousRoundPlusOneFieldEvent | ProofHeaderPrecisionFieldEvent> {
     return streamMessage(buf, ProofHeader.codec(), opts)
   }
 }
