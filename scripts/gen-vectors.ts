@@ -20,9 +20,10 @@ import { type AnnouncementContext, checkAnnouncement, validate } from '../src/go
 import { decidedState } from '../src/round/agreement.js'
 import { nesterovStep } from '../src/round/outer.js'
 import { batchOffsets, batchSeed, trainingOffsets } from '../src/train/batches.js'
-import { tokenize } from '../src/train/corpus.js'
+import { textTokensSha256, tokenize } from '../src/train/corpus.js'
 import { examplesSha256, mnistByClass, splitExamples, syntheticByClass } from '../src/train/examples.js'
 import { initialWeights, parameterCount } from '../src/train/parameters.js'
+import { encodeText } from '../src/train/tokenizer.js'
 import { canonicalGenesis, defaultGenesis, runIdOf } from '../src/wire/genesis.js'
 import {
   type Announcement,
@@ -82,7 +83,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
   })
   const prng = { specRevision: revision, description: 'HashStream, SPEC.md 4.4', cases: prngCases }
 
-  const genesisVectors = (['tiny', 'small', 'mlp'] as const).map((preset) => {
+  const genesisVectors = (['tiny', 'small', 'mlp', 'gpt-tiny'] as const).map((preset) => {
     const genesis = defaultGenesis({ preset, salt: 'vectors', name: 'vectors' })
     const weights = initialWeights(genesis.model)
     return {
@@ -137,6 +138,12 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     description:
       'Tokenizer (SPEC.md 7.1), batch offsets (SPEC.md 7.5) and classification examples (SPEC.md 7.7): SHA-256 of a split is of its features (float32 little-endian) then its labels',
     tokenize: { text, tokens: Array.from(tokenize(text)) },
+    // a GPT's tokenizers (SPEC.md 7.8): UTF-8 bytes, and GPT-2's BPE; the text hash (7.4) is over
+    // the token bytes, u16 little-endian for gpt2
+    gptTokenizers: (['bytes', 'gpt2'] as const).map((tokenizer) => {
+      const tokens = encodeText(text, tokenizer)
+      return { tokenizer, text, tokens: Array.from(tokens), textSha256: textTokensSha256(tokens) }
+    }),
     batches: batchCases,
     examples: {
       synthetic: {

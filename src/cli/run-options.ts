@@ -3,7 +3,7 @@
 import { type Command, Option } from 'commander'
 import { DELTA_ENCODINGS } from '../codec/delta.js'
 import { textTokensSha256, userText } from '../train/corpus.js'
-import { encodeText } from '../train/tokenizer.js'
+import { encodeText, GPT_TOKENIZERS, type GptTokenizer } from '../train/tokenizer.js'
 import {
   type GenesisOptions,
   MODEL_PRESET_NAMES,
@@ -12,6 +12,7 @@ import {
   type ModelSpec,
   tokenizerOf,
 } from '../wire/genesis.js'
+import { ConfigError } from './config-files.js'
 import { positiveInt } from './parse.js'
 
 export function addRunOptions(command: Command): Command {
@@ -47,6 +48,20 @@ export function addRunOptions(command: Command): Command {
         'training data (default: moby-dick; mnist for --preset mlp; synthetic fits every preset)',
       ).choices(['moby-dick', 'synthetic', 'mnist']),
     )
+    .addOption(
+      new Option(
+        '--tokenizer <name>',
+        "a GPT preset's tokens: bytes (UTF-8, 256) or gpt2 (GPT-2's BPE, 50,257); default: the preset's",
+      ).choices([...GPT_TOKENIZERS]),
+    )
+    .addOption(
+      new Option(
+        '--precision <p>',
+        'bf16: nodes on torch-cuda train under bf16 autocast (fp32 weights and AdamW state); others train fp32',
+      )
+        .choices(['fp32', 'bf16'])
+        .default('fp32'),
+    )
     .option(
       '--data <path>',
       'train on your own text instead: a file, or a folder of .txt/.md files (every node needs a copy)',
@@ -59,13 +74,23 @@ export function genesisOptionsFrom(opts: Record<string, unknown>): GenesisOption
   // Own text: the genesis names it by the hash of its tokens, and each node reads its own copy.
   // The tokens are the genesis model's: characters, bytes or GPT-2 BPE (SPEC.md 7.1, 7.8).
   const preset = (opts.preset ?? 'small') as ModelPreset
-  const tokenizer = tokenizerOf({ ...MODEL_PRESETS[preset], initSeed: '-' } as ModelSpec) ?? 'chars'
+  const model = MODEL_PRESETS[preset]
+  if (opts.tokenizer !== undefined && model.kind !== 'gpt')
+    throw new ConfigError(
+      `--tokenizer applies to the GPT presets (gpt-tiny, gpt-10m, gpt-124m), not ${preset}`,
+    )
+  const tokenizer =
+    (opts.tokenizer as GptTokenizer | undefined) ??
+    tokenizerOf({ ...model, initSeed: '-' } as ModelSpec) ??
+    'chars'
   const text =
     typeof opts.data === 'string'
       ? { dataset: 'text' as const, textSha256: textTokensSha256(encodeText(userText(opts.data), tokenizer)) }
       : { dataset: opts.dataset as GenesisOptions['dataset'] }
   return {
     preset,
+    tokenizer: opts.tokenizer as GptTokenizer | undefined,
+    precision: opts.precision as 'fp32' | 'bf16' | undefined,
     innerSteps: opts.innerSteps as number | undefined,
     batchSize: opts.batchSize as number | undefined,
     encoding: opts.encoding as GenesisOptions['encoding'],

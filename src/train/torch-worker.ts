@@ -48,6 +48,7 @@ let exitHookInstalled = false
 
 export class TorchWorker {
   private readonly pending: Array<{ resolve: (b: Uint8Array) => void; reject: (e: Error) => void }> = []
+  /** the bytes of a reply header read so far */
   private chunks: Buffer[] = []
   private buffered = 0
   private readonly stderrTail: string[] = []
@@ -153,44 +154,55 @@ export class TorchWorker {
     for (const p of this.pending.splice(0)) p.reject(this.failure)
   }
 
+  /** The frame being read: its status and payload, filled chunk by chunk (one copy). */
+  private frame?: { status: number; payload: Uint8Array; filled: number }
+
   private receive(chunk: Buffer): void {
-    this.chunks.push(chunk)
-    this.buffered += chunk.length
-    for (;;) {
-      if (this.buffered < 5) return
-      const head = this.chunks[0].length >= 5 ? this.chunks[0] : this.flatten()
-      const length = head.readUInt32LE(0)
-      const status = head.readUInt8(4)
-      if (this.buffered < 5 + length) return
-      const all = this.flatten()
-      // a fresh, aligned copy: callers view it as a Float32Array
-      const payload = new Uint8Array(length)
-      payload.set(all.subarray(5, 5 + length))
-      const rest = all.subarray(5 + length)
-      this.chunks = rest.length ? [rest] : []
-      this.buffered = rest.length
-      const waiter = this.pending.shift()
-      if (!waiter) {
-        this.fail(new TorchWorkerError('the PyTorch worker sent a reply nobody asked for'))
-        this.child.kill('SIGKILL')
-        return
+    let at = 0
+    while (at < chunk.length) {
+      if (!this.frame) {
+        // the 5-byte header may straddle chunks
+        const need = 5 - this.buffered
+        const take = Math.min(need, chunk.length - at)
+        this.chunks.push(chunk.subarray(at, at + take))
+        this.buffered += take
+        at += take
+        if (this.buffered < 5) return
+        const head = Buffer.concat(this.chunks)
+        this.chunks = []
+        this.buffered = 0
+        this.frame = { status: head.readUInt8(4), payload: new Uint8Array(head.readUInt32LE(0)), filled: 0 }
       }
-      if (status === 0) waiter.resolve(payload)
-      else {
-        let kind = 'error'
-        let message = new TextDecoder().decode(payload)
-        try {
-          const parsed = JSON.parse(message) as { kind: string; message: string }
-          kind = parsed.kind
-          message = parsed.message
-        } catch {}
-        waiter.reject(new TorchWorkerError(`the PyTorch worker failed (${kind}): ${message}`, kind))
-      }
+      const frame = this.frame
+      const take = Math.min(frame.payload.length - frame.filled, chunk.length - at)
+      frame.payload.set(chunk.subarray(at, at + take), frame.filled)
+      frame.filled += take
+      at += take
+      if (frame.filled < frame.payload.length) return
+      this.frame = undefined
+      if (!this.deliver(frame.status, frame.payload)) return
     }
   }
 
-  private flatten(): Buffer {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)]
-    return this.chunks[0]
+  /** Hands a reply to the request it answers; false when the worker broke the protocol. */
+  private deliver(status: number, payload: Uint8Array): boolean {
+    const waiter = this.pending.shift()
+    if (!waiter) {
+      this.fail(new TorchWorkerError('the PyTorch worker sent a reply nobody asked for'))
+      this.child.kill('SIGKILL')
+      return false
+    }
+    if (status === 0) waiter.resolve(payload)
+    else {
+      let kind = 'error'
+      let message = new TextDecoder().decode(payload)
+      try {
+        const parsed = JSON.parse(message) as { kind: string; message: string }
+        kind = parsed.kind
+        message = parsed.message
+      } catch {}
+      waiter.reject(new TorchWorkerError(`the PyTorch worker failed (${kind}): ${message}`, kind))
+    }
+    return true
   }
 }

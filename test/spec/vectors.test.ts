@@ -13,11 +13,15 @@ import { decodeDelta, encodeDelta } from '../../src/codec/delta.js'
 import { compressWithFeedback } from '../../src/codec/error-feedback.js'
 import { decodeState } from '../../src/codec/state.js'
 import { PROTOCOL } from '../../src/constants.js'
+import { weightsHash } from '../../src/crypto/hash.js'
 import { verifyProof } from '../../src/crypto/merkle.js'
 import { peerIdFromBytes } from '../../src/crypto/sign.js'
 import { type AnnouncementContext, checkAnnouncement, validate } from '../../src/gossip/validate.js'
 import { decidedState } from '../../src/round/agreement.js'
 import { nesterovStep } from '../../src/round/outer.js'
+import { textTokensSha256, tokenize } from '../../src/train/corpus.js'
+import { initialWeights } from '../../src/train/parameters.js'
+import { encodeText } from '../../src/train/tokenizer.js'
 import { parseGenesis, runIdHex } from '../../src/wire/genesis.js'
 import { decodeAnnouncement, decodeCommit, decodeEvidence, decodeHave } from '../../src/wire/messages.js'
 import { ChunkRequest, ChunkResponse } from '../../src/wire/proto/dtrain.js'
@@ -78,6 +82,21 @@ describe('vectors checked with the standard primitives alone', () => {
       expect(bytesToHex(domainHash('dtrain/v1/genesis', utf8ToBytes(c.canonical)))).toBe(c.runIdHex)
       expect(runIdHex(parseGenesis(c.genesis))).toBe(c.runIdHex)
       expect(c.deltaTopic).toBe(`dtrain/1/${c.runIdHex}/delta`)
+      // the parameter layout (7.2, 7.7, 7.8) and initial weights (7.3) of every model kind
+      const weights = initialWeights(parseGenesis(c.genesis).model)
+      expect(weights.length, c.preset).toBe(c.parameterCount)
+      expect(bytesToHex(weightsHash(weights)), c.preset).toBe(c.initialWeightsHashHex)
+    }
+    expect(load('genesis').cases.map((c: { preset: string }) => c.preset)).toContain('gpt-tiny')
+  })
+
+  it('data: the tokenizers of SPEC.md 7.1 and 7.8 and the text hash over their token bytes (7.4)', () => {
+    const d = load('data')
+    expect(Array.from(tokenize(d.tokenize.text))).toEqual(d.tokenize.tokens)
+    for (const t of d.gptTokenizers) {
+      const tokens = encodeText(t.text, t.tokenizer)
+      expect(Array.from(tokens), t.tokenizer).toEqual(t.tokens)
+      expect(textTokensSha256(tokens), t.tokenizer).toBe(t.textSha256)
     }
   })
 

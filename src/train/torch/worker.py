@@ -100,18 +100,28 @@ class Worker:
             torch.backends.cudnn.allow_tf32 = False
         self.layout = config["layout"]
         self.count = sum(math.prod(p["shape"]) for p in self.layout)
-        self.weights = torch.zeros(self.count, dtype=torch.float32, device=self.device, requires_grad=True)
-        self.m = torch.zeros(self.count, dtype=torch.float32, device=self.device)
-        self.v = torch.zeros(self.count, dtype=torch.float32, device=self.device)
-        self.offsets = {}
+        # One flat tensor each for the weights, their gradient and the two moments, in the
+        # parameter layout (SPEC.md 7.3). Each parameter is a leaf view into the flat weights, its
+        # .grad a view into the flat gradient: backward accumulates in place, and the node's
+        # weights and moments move in one copy each.
+        zeros = lambda: torch.zeros(self.count, dtype=torch.float32, device=self.device)  # noqa: E731
+        self.weights = zeros()
+        self.grad = zeros()
+        self.m = zeros()
+        self.v = zeros()
+        self.params = {}
         self.decayed = []
         offset = 0
         for p in self.layout:
             size = math.prod(p["shape"])
-            self.offsets[p["name"]] = (offset, size, tuple(p["shape"]))
+            view = self.weights[offset : offset + size].view(tuple(p["shape"]))
+            view.requires_grad_(True)
+            view.grad = self.grad[offset : offset + size].view(tuple(p["shape"]))
+            self.params[p["name"]] = view
             if p["decay"]:
                 self.decayed.append((offset, size))
             offset += size
+        self.checked = False
         self.sdpa = hasattr(F, "scaled_dot_product_attention")
         if self.kind != "mlp-classifier":
             t = self.spec["contextLength"]
@@ -120,21 +130,20 @@ class Worker:
 
     # --- the models (SPEC.md 7.2, 7.7, 7.8), over views of the one flat weight tensor ---
 
-    def param(self, flat, name):
-        offset, size, shape = self.offsets[name]
-        return flat[offset : offset + size].view(shape)
+    def param(self, name):
+        return self.params[name]
 
     def gelu(self, x):
         if self.kind == "gpt":
             return self.F.gelu(x, approximate="tanh")
         return x * self.torch.sigmoid(1.702 * x)
 
-    def logits(self, flat, inputs):
+    def logits(self, inputs):
         if self.kind == "mlp-classifier":
             x = inputs
             layers = len(self.layout) // 2
             for layer in range(layers):
-                x = x @ self.param(flat, f"fc{layer}.weight") + self.param(flat, f"fc{layer}.bias")
+                x = x @ self.param(f"fc{layer}.weight") + self.param(f"fc{layer}.bias")
                 if layer + 1 < layers:
                     x = self.torch.relu(x)
             return x
@@ -143,12 +152,12 @@ class Worker:
         d, heads = spec["dModel"], spec["heads"]
         dh = d // heads
         batch, t = inputs.shape
-        tok = self.param(flat, "tok_embedding")
-        x = F.embedding(inputs, tok) + self.param(flat, "pos_embedding")
+        tok = self.param("tok_embedding")
+        x = F.embedding(inputs, tok) + self.param("pos_embedding")
         for layer in range(spec["layers"]):
             p = f"layer{layer}."
-            h = F.layer_norm(x, (d,), self.param(flat, p + "ln1.gamma"), self.param(flat, p + "ln1.beta"), 1e-5)
-            qkv = (h @ self.param(flat, p + "attn.qkv")).view(batch, t, 3, heads, dh).permute(2, 0, 3, 1, 4)
+            h = F.layer_norm(x, (d,), self.param(p + "ln1.gamma"), self.param(p + "ln1.beta"), 1e-5)
+            qkv = (h @ self.param(p + "attn.qkv")).view(batch, t, 3, heads, dh).permute(2, 0, 3, 1, 4)
             q, k, v = qkv[0], qkv[1], qkv[2]
             if self.sdpa:
                 attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -156,18 +165,18 @@ class Worker:
                 scores = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(dh)) + self.mask
                 attended = self.torch.softmax(scores, dim=-1) @ v
             attended = attended.transpose(1, 2).reshape(batch, t, d)
-            x = x + attended @ self.param(flat, p + "attn.proj")
-            h2 = F.layer_norm(x, (d,), self.param(flat, p + "ln2.gamma"), self.param(flat, p + "ln2.beta"), 1e-5)
-            hidden = self.gelu(h2 @ self.param(flat, p + "mlp.fc") + self.param(flat, p + "mlp.fc_bias"))
-            x = x + hidden @ self.param(flat, p + "mlp.proj") + self.param(flat, p + "mlp.proj_bias")
-        x = F.layer_norm(x, (d,), self.param(flat, "ln_f.gamma"), self.param(flat, "ln_f.beta"), 1e-5)
+            x = x + attended @ self.param(p + "attn.proj")
+            h2 = F.layer_norm(x, (d,), self.param(p + "ln2.gamma"), self.param(p + "ln2.beta"), 1e-5)
+            hidden = self.gelu(h2 @ self.param(p + "mlp.fc") + self.param(p + "mlp.fc_bias"))
+            x = x + hidden @ self.param(p + "mlp.proj") + self.param(p + "mlp.proj_bias")
+        x = F.layer_norm(x, (d,), self.param("ln_f.gamma"), self.param("ln_f.beta"), 1e-5)
         if self.kind == "gpt":
             return x @ tok.t()  # tied embeddings (SPEC.md 7.8)
-        return x @ self.param(flat, "head")
+        return x @ self.param("head")
 
-    def loss(self, flat, inputs, targets):
+    def loss(self, inputs, targets):
         with self.autocast():
-            logits = self.logits(flat, inputs)
+            logits = self.logits(inputs)
         logits = logits.float()
         return self.F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
@@ -213,15 +222,16 @@ class Worker:
         if samples % micro != 0:
             raise ValueError(f"a batch of {samples} samples does not split into {micro} micro-batches")
         part = samples // micro
-        self.weights.grad = None
+        self.grad.zero_()
         losses = []
         for k in range(micro):
-            loss = self.loss(self.weights, inputs[k * part : (k + 1) * part], targets[k * part : (k + 1) * part])
-            loss.backward()
+            loss = self.loss(inputs[k * part : (k + 1) * part], targets[k * part : (k + 1) * part])
+            loss.backward()  # adds this micro-batch's gradient into self.grad, in order
             losses.append(loss.detach())
+        self.check_grad_views()
         cfg = self.optimizer
         with torch.no_grad():
-            g = self.weights.grad
+            g = self.grad
             if micro > 1:
                 g.div_(micro)  # the sum of the micro-batch gradients, in order, over their number
             norm = torch.sqrt(torch.sum(g * g))
@@ -233,13 +243,23 @@ class Worker:
             bias1 = 1 - beta1**t
             bias2 = 1 - beta2**t
             update = (self.m / bias1) / (torch.sqrt(self.v / bias2) + cfg["epsilon"])
-            w = self.weights.data
+            w = self.weights
             decay = 1 - lr * cfg["weightDecay"]
             for offset, size in self.decayed:
                 w[offset : offset + size].mul_(decay)
             w.sub_(update * lr)
-        self.weights.grad = None
         return struct.pack("<d", float(torch.stack(losses).double().mean().item()))
+
+    def check_grad_views(self):
+        """Autograd must have accumulated into our views, not replaced them (it never should)."""
+        if self.checked:
+            return
+        for view in self.params.values():
+            if view.grad is None or view.grad.data_ptr() < self.grad.data_ptr() or (
+                view.grad.data_ptr() >= self.grad.data_ptr() + 4 * self.count
+            ):
+                raise RuntimeError("a parameter's gradient left the flat gradient buffer")
+        self.checked = True
 
     def evaluate(self, payload):
         torch = self.torch
@@ -247,7 +267,7 @@ class Worker:
         inputs, targets = self.batch(payload, 4, samples)
         with torch.no_grad():
             with self.autocast():
-                logits = self.logits(self.weights.detach(), inputs)
+                logits = self.logits(inputs)
             logits = logits.float()
             loss = self.F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
             correct = 0
@@ -260,12 +280,13 @@ class Worker:
     def set_flat(self, tensor, payload):
         if len(payload) != self.count * 4:
             raise ValueError(f"{len(payload)} bytes for {self.count} parameters")
-        values = self.torch.frombuffer(bytearray(payload), dtype=self.torch.float32)
+        values = self.torch.frombuffer(payload, dtype=self.torch.float32)
         with self.torch.no_grad():
             tensor.copy_(values.to(self.device))
 
     def get_flat(self, tensor):
-        return tensor.detach().to("cpu").contiguous().numpy().tobytes()
+        # a view of the CPU tensor's memory, written to the pipe without another copy
+        return memoryview(tensor.detach().to("cpu").contiguous().numpy()).cast("B")
 
     def memory(self):
         if self.device.type == "cuda":
@@ -282,11 +303,12 @@ class Worker:
             return self.get_flat(self.weights)
         if op == OP_SET_MOMENTS:
             half = len(payload) // 2
-            self.set_flat(self.m, payload[:half])
-            self.set_flat(self.v, payload[half:])
+            view = memoryview(payload)
+            self.set_flat(self.m, view[:half])
+            self.set_flat(self.v, view[half:])
             return b""
         if op == OP_GET_MOMENTS:
-            return self.get_flat(self.m) + self.get_flat(self.v)
+            return [self.get_flat(self.m), self.get_flat(self.v)]
         if op == OP_STEP:
             return self.step(payload)
         if op == OP_EVAL:
@@ -297,20 +319,24 @@ class Worker:
 
 
 def read_exact(stream, size):
-    chunks = []
-    left = size
-    while left > 0:
-        chunk = stream.read(left)
-        if not chunk:
+    """`size` bytes into one writable buffer (torch.frombuffer views it without a copy); None at EOF."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        n = stream.readinto(view[got:])
+        if not n:
             return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+        got += n
+    return buffer
 
 
 def reply(out, status, payload):
-    out.write(struct.pack("<IB", len(payload), status))
-    out.write(payload)
+    """One frame; `payload` is bytes, a memoryview, or a list of them written in order."""
+    parts = payload if isinstance(payload, list) else [payload]
+    out.write(struct.pack("<IB", sum(len(p) for p in parts), status))
+    for part in parts:
+        out.write(part)
     out.flush()
 
 
