@@ -241,7 +241,7 @@ async function runCell(
   return { final: losses.at(-1)!, worstLate: Math.max(...late) }
 }
 
-await selectBackend('auto')
+await selectBackend('auto', { tfjsOnly: true })
 const started = performance.now()
 const cells: Cell[] = []
 for (const data of DATA) {

@@ -348,7 +348,7 @@ async function shapedExchange(
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`
 
-const backend = (await selectBackend('auto')).backend
+const backend = (await selectBackend('auto', { tfjsOnly: true })).backend
 const started = performance.now()
 const results: RunResult[] = []
 const record = (r: RunResult) => {

@@ -150,7 +150,7 @@ function median(values: number[]): number {
 
 const backends: Array<{ backend: string; tokensPerSec: number; bareTokensPerSec: number }> = []
 const unavailable: Array<{ backend: string; reason: string }> = []
-const first = await selectBackend('auto')
+const first = await selectBackend('auto', { tfjsOnly: true })
 for (const skipped of first.skipped) unavailable.push({ backend: skipped.backend, reason: skipped.reason })
 const candidates = BACKEND_NAMES.filter((b): b is Exclude<BackendName, 'auto'> => b !== 'auto')
 for (const backend of candidates) {

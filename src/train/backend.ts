@@ -40,6 +40,8 @@ export interface BackendChoice {
 export interface BackendOptions {
   /** the Python interpreter for torch (default: python3, then /usr/bin/python3) */
   python?: string
+  /** auto among the tfjs backends only: for code that trains with InnerTrainer in this process */
+  tfjsOnly?: boolean
 }
 
 export class BackendUnavailableError extends Error {
@@ -107,7 +109,11 @@ export async function selectBackend(
   options: BackendOptions = {},
 ): Promise<BackendChoice> {
   const order: ConcreteBackend[] =
-    requested === 'auto' ? BACKEND_NAMES.filter((b): b is ConcreteBackend => b !== 'auto') : [requested]
+    requested === 'auto'
+      ? BACKEND_NAMES.filter(
+          (b): b is ConcreteBackend => b !== 'auto' && !(options.tfjsOnly && isTorchBackend(b)),
+        )
+      : [requested]
   const skipped: BackendChoice['skipped'] = []
   for (const backend of order) {
     if (isTorchBackend(backend)) {

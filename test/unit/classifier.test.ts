@@ -21,7 +21,7 @@ function smallGenesis(salt: string): Genesis {
 }
 
 beforeAll(async () => {
-  await selectBackend('auto')
+  await selectBackend('auto', { tfjsOnly: true })
 })
 
 describe('classifier genesis', () => {

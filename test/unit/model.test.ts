@@ -19,7 +19,7 @@ const genesis = defaultGenesis({
 const corpus = loadCorpus(genesis.dataset)
 
 beforeAll(async () => {
-  await selectBackend('auto')
+  await selectBackend('auto', { tfjsOnly: true })
 })
 
 describe('character vocabulary', () => {
