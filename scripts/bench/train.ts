@@ -1,34 +1,56 @@
-// Training speed (issue: training engine). In one run, on the same model (the default char
-// transformer), batch and thread count: tokens/s of dtrain's inner loop on every tfjs backend that
-// loads here, of a bare tfjs loop on the same backend (dtrain's loop overhead: proof recording,
-// deterministic batches, AdamW written out), and of the same model in PyTorch on 2 threads when
-// `python3 -c 'import torch'` works (Debian's python3-torch; it says which BLAS it found).
+// Training speed (issues: training engine, PyTorch trainer). In one run, for each preset and each
+// backend that loads here, on the same model, batch and threads:
+// - tokens/s of dtrain's trainer (the trainer seam: deterministic batches from the round's seed,
+//   AdamW written out; torch: the worker process and its pipe),
+// - the same with proof-of-learning recording at the genesis's checkpoint interval (what a node
+//   does),
+// - a bare loop on the same model: tfjs's own optimizer (tfjs backends), or torch.optim.AdamW in
+//   a plain PyTorch loop over the worker's model code (torch backends, train_torch.py).
+// Overheads are ratios measured side by side (medians of interleaved repeats), because these
+// machines are shared and noisy. A torch row is the headline: dtrain's torch trainer against a
+// bare PyTorch loop (target: at most 5 % overhead), and torch against tfjs-wasm.
 //
-// Usage: npm run bench:train [-- --steps N] [-- --preset tiny|small] [-- --json]
-// With --json the last stdout line is {backends: [{backend, tokensPerSec}], torchTokensPerSec,
-// loopOverhead, ...}.
+// Usage: npm run bench:train [-- --presets small,gpt-10m] [-- --backends torch-cpu,wasm]
+//        [-- --steps N] [-- --threads N] [-- --precision bf16] [-- --repeats N] [-- --no-proofs] [-- --json]
+// With --json the last stdout line is {rows: [...], torchTrainerTokensPerSec,
+// torchBareTokensPerSec, torchOverhead, backends, torchTokensPerSec, loopOverhead, mfu, ...}.
 import '../../src/polyfill.js'
-import { execFileSync } from 'node:child_process'
-import { existsSync, readlinkSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { readlinkSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import * as tf from '@tensorflow/tfjs'
 import { weightsHash } from '../../src/crypto/hash.js'
 import { ProofRecorder } from '../../src/proof/recorder.js'
-import { BACKEND_NAMES, type BackendName, selectBackend } from '../../src/train/backend.js'
-import { trainingBatch } from '../../src/train/batches.js'
-import { loadCorpus } from '../../src/train/corpus.js'
 import {
+  type BackendChoice,
+  type ConcreteBackend,
+  isTorchBackend,
+  selectBackend,
+} from '../../src/train/backend.js'
+import { createTrainer, tfjsRefusal } from '../../src/train/create-trainer.js'
+import { type Dataset, loadDataset } from '../../src/train/dataset.js'
+import {
+  type Arithmetic,
   gpuName,
   modelFlopsUtilisation,
   peakTflopsOf,
   trainingFlopsPerSample,
 } from '../../src/train/flops.js'
-import { InnerTrainer } from '../../src/train/inner-loop.js'
-import { CharTransformer } from '../../src/train/model.js'
-import { initialWeights } from '../../src/train/parameters.js'
+import { trainingMemory } from '../../src/train/memory.js'
+import { createModel } from '../../src/train/model.js'
+import { initialWeights, parameterCount, parameterLayout } from '../../src/train/parameters.js'
+import { TorchTrainer } from '../../src/train/torch-trainer.js'
+import { stepBatch, type Trainer } from '../../src/train/trainer.js'
 import { GradientPool } from '../../src/train/worker-pool.js'
-import { defaultGenesis, type ModelPreset, runIdOf, transformerOf } from '../../src/wire/genesis.js'
+import {
+  defaultGenesis,
+  type Genesis,
+  MODEL_PRESET_NAMES,
+  type ModelPreset,
+  runIdOf,
+} from '../../src/wire/genesis.js'
 
 const args = process.argv.slice(2)
 const json = args.includes('--json')
@@ -36,42 +58,97 @@ const option = (name: string) => {
   const i = args.indexOf(name)
   return i >= 0 ? args[i + 1] : undefined
 }
-const preset = (option('--preset') ?? 'small') as ModelPreset
-const steps = Number(option('--steps') ?? 20)
-const genesis = defaultGenesis({ preset, innerSteps: steps, salt: 'bench-train' })
-const corpus = loadCorpus(genesis.dataset)
-const transformer = transformerOf(genesis, 'bench:train')
-const { contextLength: context } = transformer
-const { batchSize } = genesis.inner
-const tokensPerStep = batchSize * context
-const runId = runIdOf(genesis)
-const seed = { runId, baseHash: new Uint8Array(32), peerId: new Uint8Array([1]), round: 0 }
-
-/** dtrain's own loop: a round of `steps` inner steps, recording its proof as a node does. */
-async function dtrainLoop(pool?: GradientPool): Promise<number> {
-  const trainer = new InnerTrainer(genesis, corpus)
-  const w0 = initialWeights(genesis.model)
-  await trainer.trainRound(w0, { ...seed, baseHash: weightsHash(w0) }, { pool }) // warm-up
-  const recorder = new ProofRecorder()
-  const started = performance.now()
-  await trainer.trainRound(
-    w0,
-    { ...seed, round: 1, baseHash: weightsHash(w0) },
-    { checkpointEvery: genesis.proof.checkpointInterval, onCheckpoint: recorder.onCheckpoint, pool },
+const list = (name: string) => option(name)?.split(',').filter(Boolean)
+const presets = (list('--presets') ?? list('--preset') ?? ['small', 'gpt-10m']) as ModelPreset[]
+for (const p of presets)
+  if (!MODEL_PRESET_NAMES.includes(p))
+    throw new Error(`--presets: unknown preset ${p} (${MODEL_PRESET_NAMES.join(', ')})`)
+const threads = Number(option('--threads') ?? availableParallelism())
+const precision = option('--precision') === 'bf16' ? 'bf16' : 'fp32'
+const repeats = Number(option('--repeats') ?? 3)
+/** skip the run with proof recording (a 124 M model's checkpoints are 1.5 GB each) */
+const withProofs = !args.includes('--no-proofs')
+const BACKENDS: ConcreteBackend[] = ['torch-cuda', 'tensorflow-gpu', 'torch-cpu', 'tensorflow', 'wasm', 'cpu']
+const requestedBackends = list('--backends') as ConcreteBackend[] | undefined
+/** Steps per measurement: enough to time, few enough for a 2-core machine. */
+const stepsFor = (preset: ModelPreset, backend: string) =>
+  Number(
+    option('--steps') ??
+      (backend === 'torch-cuda' ? 30 : preset.startsWith('gpt-1') || preset === 'medium' ? 4 : 20),
   )
-  const seconds = (performance.now() - started) / 1000
-  trainer.dispose()
-  return seconds
+/** Larger models than this many training FLOPs per step are not run on a CPU unless named. */
+const CPU_STEP_FLOPS_LIMIT = 2e12
+
+interface Row {
+  preset: ModelPreset
+  parameters: number
+  backend: string
+  steps: number
+  tokensPerStep: number
+  /** dtrain's trainer, without proof recording */
+  trainerTokensPerSec: number
+  /** dtrain's trainer recording proofs at the genesis's checkpoint interval */
+  provenTokensPerSec: number | null
+  checkpointInterval: number
+  bareTokensPerSec: number | null
+  /** bare / trainer - 1 */
+  overhead: number | null
+  modelGflops: number
+  mfu: number | null
+  peakMemoryBytes: number | null
+  note?: string
 }
 
-/** A bare tfjs loop on the same model and batches: tf.train.adam minimising the loss. */
-function bareLoop(): number {
-  const model = new CharTransformer(transformer)
+const rows: Row[] = []
+const unavailable: Array<{ backend: string; reason: string }> = []
+
+function genesisOf(preset: ModelPreset, steps: number): Genesis {
+  return defaultGenesis({ preset, innerSteps: steps, salt: 'bench-train', precision })
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+/**
+ * Tokens/s of one round on `trainer`, from the end of its first step to the end of its last: the
+ * first step (and the weights' upload) is warm-up.
+ */
+async function timedRound(
+  trainer: Trainer,
+  genesis: Genesis,
+  data: Dataset,
+  withProof: boolean,
+): Promise<number> {
+  const w0 = initialWeights(genesis.model)
+  const seed = { runId: runIdOf(genesis), baseHash: weightsHash(w0), peerId: new Uint8Array([1]), round: 1 }
+  const ends: number[] = []
+  const recorder = new ProofRecorder()
+  await trainer.trainRound(w0, seed, {
+    yieldEvery: async () => {
+      ends.push(performance.now())
+    },
+    ...(withProof
+      ? { checkpointEvery: genesis.proof.checkpointInterval, onCheckpoint: recorder.onCheckpoint }
+      : {}),
+  })
+  const tokensPerStep = genesis.inner.batchSize * Math.max(1, data.span)
+  return ((ends.length - 1) * tokensPerStep) / ((ends.at(-1)! - ends[0]) / 1000)
+}
+
+/** A bare tfjs loop on the same model and batches: tfjs's Adam minimising the loss. */
+function bareTfjs(genesis: Genesis, data: Dataset, steps: number): number {
+  const model = createModel(genesis.model)
   model.setWeights(initialWeights(genesis.model))
   const optimizer = tf.train.adam(genesis.inner.optimizer.lr, 0.9, 0.95, 1e-8)
-  const batches = Array.from({ length: steps + 2 }, (_, s) =>
-    trainingBatch(corpus.train, seed, s, context, batchSize),
-  )
+  const seed = {
+    runId: runIdOf(genesis),
+    baseHash: new Uint8Array(32),
+    peerId: new Uint8Array([1]),
+    round: 0,
+  }
+  const batches = Array.from({ length: steps + 1 }, (_, s) => stepBatch(genesis, data, seed, s))
   const step = (s: number) => {
     const loss = optimizer.minimize(
       () => model.loss(batches[s].inputs, batches[s].targets),
@@ -82,163 +159,217 @@ function bareLoop(): number {
     loss?.dispose()
   }
   step(0)
-  step(1)
   const started = performance.now()
-  for (let s = 2; s < steps + 2; s++) step(s)
+  for (let s = 1; s <= steps; s++) step(s)
   const seconds = (performance.now() - started) / 1000
   optimizer.dispose()
   model.dispose()
-  return seconds
+  return (steps * genesis.inner.batchSize * Math.max(1, data.span)) / seconds
 }
 
-/** PyTorch on the same model: the median of three runs (this machine is shared and noisy). */
-function torchReference(): { tokensPerSec: number | null; detail: string } {
-  const runs = [torchRun(), torchRun(), torchRun()]
-  const measured = runs
-    .filter((r) => r.tokensPerSec !== null)
-    .sort((a, b) => a.tokensPerSec! - b.tokensPerSec!)
-  if (measured.length === 0) return runs[0]
-  const median = measured[Math.floor(measured.length / 2)]
-  return {
-    tokensPerSec: median.tokensPerSec,
-    detail: `${median.detail}; median of ${measured.length} runs: ${measured.map((r) => r.tokensPerSec!.toFixed(0)).join(', ')} tokens/s`,
-  }
-}
-
-function torchRun(): { tokensPerSec: number | null; detail: string } {
-  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'
+/** The bare PyTorch loop (train_torch.py) on the same model, batch, micro-batches and threads. */
+async function bareTorch(
+  genesis: Genesis,
+  choice: BackendChoice,
+  steps: number,
+): Promise<{ tokensPerSec: number; detail: string; peakMemory: number | null }> {
   const script = fileURLToPath(new URL('../../../scripts/bench/train_torch.py', import.meta.url))
-  const m = transformer
-  try {
-    const out = execFileSync(
-      python,
-      [
-        script,
-        JSON.stringify({
-          vocab: m.vocabSize,
-          context,
-          dModel: m.dModel,
-          heads: m.heads,
-          layers: m.layers,
-          mlp: m.mlpHidden,
-          batch: batchSize,
-          steps: Math.max(steps, 30),
-          threads: 2,
-        }),
-      ],
-      { encoding: 'utf8' },
-    )
-    const result = JSON.parse(out.trim().split('\n').at(-1)!)
-    if (result.skipped) return { tokensPerSec: null, detail: `PyTorch skipped: ${result.skipped}` }
-    let blas = result.blas
-    try {
-      blas = `${result.blas} interface, ${readlinkSync('/etc/alternatives/libblas.so.3-x86_64-linux-gnu')}`
-    } catch {}
-    return {
-      tokensPerSec: result.tokensPerSec,
-      detail: `PyTorch ${result.torch}, ${result.threads} threads, BLAS ${blas}, ${result.parameters} parameters`,
-    }
-  } catch (err) {
-    return { tokensPerSec: null, detail: `PyTorch skipped: ${(err as Error).message.split('\n')[0]}` }
+  const config = {
+    model: genesis.model,
+    layout: parameterLayout(genesis.model),
+    optimizer: genesis.inner.optimizer,
+    microBatches: genesis.inner.microBatches,
+    device: choice.backend === 'torch-cuda' ? 'cuda' : 'cpu',
+    threads,
+    precision: choice.backend === 'torch-cuda' ? precision : 'fp32',
+    batch: genesis.inner.batchSize,
+    steps,
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
-}
-
-const backends: Array<{ backend: string; tokensPerSec: number; bareTokensPerSec: number }> = []
-const unavailable: Array<{ backend: string; reason: string }> = []
-const first = await selectBackend('auto', { tfjsOnly: true })
-for (const skipped of first.skipped) unavailable.push({ backend: skipped.backend, reason: skipped.reason })
-const candidates = BACKEND_NAMES.filter((b): b is Exclude<BackendName, 'auto'> => b !== 'auto')
-for (const backend of candidates) {
-  if (unavailable.some((u) => u.backend === backend)) continue
-  const tfName = backend === 'tensorflow-gpu' ? 'tensorflow' : backend
-  if (!(await tf.setBackend(tfName).catch(() => false))) {
-    unavailable.push({ backend, reason: 'did not initialise' })
-    continue
-  }
-  // Interleaved repeats and medians: this machine is shared and its timings are noisy.
-  const repeats = backend === 'wasm' ? 3 : 1
-  const dtrainTimes: number[] = []
-  const bareTimes: number[] = []
-  for (let r = 0; r < repeats; r++) {
-    dtrainTimes.push(await dtrainLoop())
-    bareTimes.push(bareLoop())
-  }
-  backends.push({
-    backend,
-    tokensPerSec: (steps * tokensPerStep) / median(dtrainTimes),
-    bareTokensPerSec: (steps * tokensPerStep) / median(bareTimes),
+  const { stdout } = await promisify(execFile)(choice.torch!.python, [script, JSON.stringify(config)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
   })
-  if (backend === 'wasm') {
-    // Both cores: the step's micro-batches in worker threads (bit-identical, test/unit/model.test.ts).
-    const workers = Math.min(genesis.inner.microBatches, availableParallelism())
-    const pool = await GradientPool.create(genesis.model, 'wasm', workers)
-    const times: number[] = []
-    for (let r = 0; r < repeats; r++) times.push(await dtrainLoop(pool))
-    await pool.close()
-    backends.push({
-      backend: `wasm x ${workers} workers`,
-      tokensPerSec: (steps * tokensPerStep) / median(times),
-      bareTokensPerSec: Number.NaN,
-    })
+  const result = JSON.parse(stdout.trim().split('\n').at(-1)!)
+  if (result.skipped) throw new Error(result.skipped)
+  let blas = result.blas
+  try {
+    blas = `${result.blas} interface, ${readlinkSync('/etc/alternatives/libblas.so.3-x86_64-linux-gnu')}`
+  } catch {}
+  return {
+    tokensPerSec: result.tokensPerSec,
+    detail: `PyTorch ${result.torch} on ${result.device}, ${result.threads} threads, BLAS ${blas}`,
+    peakMemory: result.peakMemory,
   }
 }
-const torch = torchReference()
-const main = backends.find((b) => b.backend === first.backend) ?? backends[0]
-const loopOverhead = main.bareTokensPerSec / main.tokensPerSec - 1
 
-console.log(
-  `${preset} char transformer (${initialWeights(genesis.model).length.toLocaleString('en')} parameters), batch ${batchSize} x context ${context}, ${steps} steps per measurement`,
+const gpu = gpuName()
+const arithmeticOf = (backend: string): Arithmetic =>
+  backend === 'tensorflow-gpu' ? 'tf32' : precision === 'bf16' ? 'bf16' : 'fp32'
+let torchDetail = 'PyTorch: not available'
+
+// Which backends load here: torch by probing Python, tfjs by loading each (tfjs backends are
+// process-global: the bench switches among those that loaded with tf.setBackend).
+const choices = new Map<string, BackendChoice>()
+await selectBackend('auto', { tfjsOnly: true }).then(
+  (c) => {
+    for (const s of c.skipped) unavailable.push({ backend: s.backend, reason: s.reason })
+    choices.set(c.backend, c)
+  },
+  (err: Error) => unavailable.push({ backend: 'tfjs', reason: err.message }),
 )
-// Model FLOPs (src/train/flops.ts): what each row achieves, and the MFU on a GPU backend.
-const flopsPerToken = trainingFlopsPerSample(transformer) / context
-const gflops = (tokensPerSec: number) => ((tokensPerSec * flopsPerToken) / 1e9).toFixed(2)
-console.log('| backend | dtrain tokens/s | bare tfjs tokens/s | dtrain vs PyTorch | model GFLOPS |')
-console.log('|---|---|---|---|---|')
-for (const b of backends)
+for (const backend of BACKENDS) {
+  if (requestedBackends && !requestedBackends.includes(backend)) continue
+  if (choices.has(backend) || unavailable.some((u) => u.backend === backend)) continue
+  if (isTorchBackend(backend)) {
+    await selectBackend(backend).then(
+      (c) => choices.set(backend, c),
+      (err: Error) => unavailable.push({ backend, reason: err.message.split('; install')[0] }),
+    )
+  } else if (await tf.setBackend(backend === 'tensorflow-gpu' ? 'tensorflow' : backend).catch(() => false)) {
+    choices.set(backend, { backend, tfBackend: tf.getBackend(), skipped: [] })
+  } else unavailable.push({ backend, reason: 'did not initialise' })
+}
+for (const backend of [...choices.keys()])
+  if (requestedBackends && !requestedBackends.includes(backend as ConcreteBackend)) choices.delete(backend)
+
+for (const preset of presets) {
+  for (const [backend, choice] of choices) {
+    const steps = stepsFor(preset, backend)
+    const genesis = genesisOf(preset, steps)
+    const parameters = parameterCount(genesis.model)
+    const stepFlops = trainingFlopsPerSample(genesis.model) * genesis.inner.batchSize
+    const named = list('--presets') !== undefined || list('--preset') !== undefined
+    const skip = (reason: string) => unavailable.push({ backend: `${backend} (${preset})`, reason })
+    if (!isTorchBackend(backend) && tfjsRefusal(genesis.model)) {
+      skip(tfjsRefusal(genesis.model)!.split(':')[0])
+      continue
+    }
+    if (
+      backend !== 'torch-cuda' &&
+      backend !== 'tensorflow-gpu' &&
+      stepFlops > CPU_STEP_FLOPS_LIMIT &&
+      !named
+    ) {
+      skip(
+        `${(stepFlops / 1e12).toFixed(1)} TFLOP per step is minutes per step on a CPU; name it with --presets to measure`,
+      )
+      continue
+    }
+    const data = loadDataset(genesis)
+    if (!isTorchBackend(backend)) await tf.setBackend(choice.tfBackend!)
+    const trainer = await createTrainer(genesis, data, choice, { threads })
+    const tokensPerStep = genesis.inner.batchSize * Math.max(1, data.span)
+    // Interleaved repeats and medians: this machine is shared and its timings are noisy.
+    const trainerRuns: number[] = []
+    const bareRuns: number[] = []
+    let peakMemory: number | null = null
+    for (let r = 0; r < repeats; r++) {
+      trainerRuns.push(await timedRound(trainer, genesis, data, false))
+      if (isTorchBackend(backend)) {
+        const bare = await bareTorch(genesis, choice, steps)
+        bareRuns.push(bare.tokensPerSec)
+        torchDetail = bare.detail
+        peakMemory = bare.peakMemory
+      } else bareRuns.push(bareTfjs(genesis, data, steps))
+    }
+    const proven = withProofs ? await timedRound(trainer, genesis, data, true) : null
+    if (trainer instanceof TorchTrainer && backend === 'torch-cuda')
+      peakMemory = (await trainer.memoryReport()).peak ?? peakMemory
+    await trainer.close()
+    const trainerTokensPerSec = median(trainerRuns)
+    const bareTokensPerSec = median(bareRuns)
+    const peak =
+      gpu && (backend === 'torch-cuda' || backend === 'tensorflow-gpu')
+        ? peakTflopsOf(gpu, arithmeticOf(backend))
+        : undefined
+    const samplesPerSec = trainerTokensPerSec / Math.max(1, data.span)
+    rows.push({
+      preset,
+      parameters,
+      backend,
+      steps,
+      tokensPerStep,
+      trainerTokensPerSec,
+      provenTokensPerSec: proven,
+      checkpointInterval: genesis.proof.checkpointInterval,
+      bareTokensPerSec,
+      overhead: bareTokensPerSec / trainerTokensPerSec - 1,
+      modelGflops: (samplesPerSec * trainingFlopsPerSample(genesis.model)) / 1e9,
+      mfu: peak ? modelFlopsUtilisation(samplesPerSec, trainingFlopsPerSample(genesis.model), peak) : null,
+      peakMemoryBytes: peakMemory,
+    })
+    if (backend === 'wasm') {
+      // Both cores: the step's micro-batches in worker threads (bit-identical, test/unit/model.test.ts).
+      const workers = Math.min(genesis.inner.microBatches, availableParallelism())
+      const pooled = await createTrainer(genesis, data, choice, { workers })
+      const runs: number[] = []
+      for (let r = 0; r < repeats; r++) runs.push(await timedRound(pooled, genesis, data, false))
+      await pooled.close()
+      const tokensPerSec = median(runs)
+      rows.push({
+        ...rows.at(-1)!,
+        backend: `wasm x ${workers} workers`,
+        trainerTokensPerSec: tokensPerSec,
+        provenTokensPerSec: null,
+        bareTokensPerSec: null,
+        overhead: null,
+        modelGflops: ((tokensPerSec / Math.max(1, data.span)) * trainingFlopsPerSample(genesis.model)) / 1e9,
+      })
+    }
+    process.stderr.write(`measured ${preset} on ${backend}\n`)
+  }
+}
+
+const fmt = (n: number | null | undefined, digits = 0) =>
+  n === null || n === undefined ? '' : n.toFixed(digits)
+const pct = (n: number | null | undefined) =>
+  n === null || n === undefined ? '' : `${(100 * n).toFixed(1)} %`
+console.log(
+  `threads ${threads}, precision ${precision}, medians of ${repeats} interleaved runs${gpu ? `, GPU ${gpu}` : ''}`,
+)
+console.log(
+  '| preset | parameters | backend | dtrain tokens/s | with proofs (every k steps) | bare loop tokens/s | dtrain overhead vs bare | vs torch-cpu | vs wasm | model GFLOPS | MFU |',
+)
+console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+for (const r of rows) {
+  const of = (backend: string) =>
+    rows.find((x) => x.preset === r.preset && x.backend === backend)?.trainerTokensPerSec
+  const ratio = (base?: number) => (base ? `${(r.trainerTokensPerSec / base).toFixed(2)}x` : '')
   console.log(
-    `| ${b.backend} | ${b.tokensPerSec.toFixed(0)} | ${Number.isNaN(b.bareTokensPerSec) ? '' : b.bareTokensPerSec.toFixed(0)} | ${torch.tokensPerSec ? `${(b.tokensPerSec / torch.tokensPerSec).toFixed(3)}x` : 'n/a'} | ${gflops(b.tokensPerSec)} |`,
+    `| ${r.preset} | ${(r.parameters / 1e6).toFixed(2)} M | ${r.backend} | ${fmt(r.trainerTokensPerSec)} | ${r.provenTokensPerSec === null ? '' : `${fmt(r.provenTokensPerSec)} (k = ${r.checkpointInterval})`} | ${fmt(r.bareTokensPerSec)} | ${pct(r.overhead)} | ${ratio(of('torch-cpu'))} | ${ratio(of('wasm'))} | ${fmt(r.modelGflops, 2)} | ${pct(r.mfu)} |`,
   )
-console.log(
-  `| PyTorch (CPU) | ${torch.tokensPerSec?.toFixed(0) ?? 'skipped'} | | 1x | ${torch.tokensPerSec ? gflops(torch.tokensPerSec) : ''} |`,
-)
-console.log(`model FLOPs per training token: ${flopsPerToken.toLocaleString('en')} (forward and backward)`)
-const gpuRow = backends.find((b) => b.backend === 'tensorflow-gpu')
-const gpu = gpuRow ? gpuName() : undefined
-const peak = gpu ? peakTflopsOf(gpu) : undefined
-const mfu =
-  gpuRow && peak
-    ? modelFlopsUtilisation(gpuRow.tokensPerSec / context, trainingFlopsPerSample(transformer), peak)
-    : null
-if (gpuRow)
+}
+for (const r of rows.filter((x) => x.peakMemoryBytes))
   console.log(
-    mfu === null
-      ? `MFU not computed: the peak of GPU "${gpu ?? 'unknown'}" is not in src/train/flops.ts`
-      : `MFU on ${gpu}: ${(100 * mfu).toFixed(2)} % of ${peak} TFLOPS`,
+    `${r.preset} on ${r.backend}: peak device memory ${(r.peakMemoryBytes! / 1e9).toFixed(2)} GB (estimate ${(trainingMemory(genesisOf(r.preset, 1).model, genesisOf(r.preset, 1).inner.batchSize / genesisOf(r.preset, 1).inner.microBatches, precision).totalBytes / 1e9).toFixed(2)} GB)`,
   )
-console.log(torch.detail)
-for (const u of unavailable) console.log(`not available: ${u.backend} (${u.reason.split('\n')[0]})`)
+console.log(torchDetail)
+for (const u of unavailable) console.log(`not measured: ${u.backend} (${u.reason.split('\n')[0]})`)
 console.log(
-  `dtrain loop overhead against the bare tfjs loop on ${main.backend}: ${(100 * loopOverhead).toFixed(1)} % (proof recording, deterministic batches, AdamW with clipping written out)`,
+  'bare loops: tfjs Adam via optimizer.minimize; PyTorch torch.optim.AdamW with clip_grad_norm_ over the worker\'s own model code (train_torch.py). "with proofs": the trainer recording SPEC.md 17.1 checkpoints at the genesis\'s default interval, as a node does',
 )
+const torchRow = rows.find((r) => r.preset === presets[0] && isTorchBackend(r.backend))
+const tfjsMain = rows.find((r) => r.preset === presets[0] && !isTorchBackend(r.backend))
 if (json)
   console.log(
     JSON.stringify({
-      backends: backends.map(({ backend, tokensPerSec }) => ({ backend, tokensPerSec })),
-      torchTokensPerSec: torch.tokensPerSec,
-      loopOverhead,
-      mfu,
-      flopsPerToken,
-      preset,
-      steps,
-      torch: torch.detail,
-      bare: backends
-        .filter((b) => !Number.isNaN(b.bareTokensPerSec))
-        .map(({ backend, bareTokensPerSec }) => ({ backend, tokensPerSec: bareTokensPerSec })),
+      rows,
+      torchTrainerTokensPerSec: torchRow?.trainerTokensPerSec ?? null,
+      torchBareTokensPerSec: torchRow?.bareTokensPerSec ?? null,
+      torchOverhead: torchRow?.overhead ?? null,
+      // the fields of the tfjs-era contract, on the first preset
+      backends: rows
+        .filter((r) => r.preset === presets[0])
+        .map(({ backend, trainerTokensPerSec }) => ({ backend, tokensPerSec: trainerTokensPerSec })),
+      torchTokensPerSec: torchRow?.bareTokensPerSec ?? null,
+      loopOverhead: tfjsMain?.overhead ?? null,
+      mfu: rows.find((r) => r.mfu !== null)?.mfu ?? null,
+      flopsPerToken:
+        trainingFlopsPerSample(genesisOf(presets[0], 1).model) /
+        Math.max(1, loadDataset(genesisOf(presets[0], 1)).span),
+      preset: presets[0],
+      presets,
+      torch: torchDetail,
       unavailable,
     }),
   )

@@ -398,7 +398,10 @@ export class DtrainNode {
     const node = new DtrainNode(options, host, trainer, backend, heldOutOffsets, data.trainLength, metrics)
     if (backend.backend === 'tensorflow-gpu' || backend.backend === 'torch-cuda') {
       const gpu = backend.torch?.cudaName ?? gpuName()
-      node.gpuPeakTflops = options.gpuPeakTflops ?? (gpu ? (peakTflopsOf(gpu) ?? null) : null)
+      // the arithmetic the matrix products run in: TF32 (tfjs-node-gpu), FP32 or bf16 (torch-cuda)
+      const arithmetic =
+        backend.backend === 'tensorflow-gpu' ? 'tf32' : trainer.precision === 'bf16' ? 'bf16' : 'fp32'
+      node.gpuPeakTflops = options.gpuPeakTflops ?? (gpu ? (peakTflopsOf(gpu, arithmetic) ?? null) : null)
       if (node.gpuPeakTflops === null)
         options.logger.warn(
           { gpu: gpu ?? 'unknown' },

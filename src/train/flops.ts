@@ -24,33 +24,38 @@ export function trainingFlopsPerSample(spec: ModelSpec): number {
   return 3 * 2 * macsPerToken * t
 }
 
+/** The arithmetic a trainer's matrix products run in, which picks the GPU peak MFU is against. */
+export type Arithmetic = 'tf32' | 'fp32' | 'bf16'
+
 /**
- * Dense peak TFLOPS of the arithmetic tfjs uses on a GPU: float32 matrix products, which
- * libtensorflow runs as TF32 on tensor cores from Ampere on (TensorFlow's default), and as plain
- * FP32 on older GPUs. Vendor data sheets; keyed by a substring of nvidia-smi's name, first match.
+ * Dense peak TFLOPS by arithmetic, from the vendors' data sheets (without sparsity). tf32: what
+ * tfjs-node-gpu runs float32 matrix products as (libtensorflow's default, tensor cores from Ampere
+ * on; plain FP32 before). fp32: the CUDA cores, what torch-cuda runs float32 in (dtrain turns TF32
+ * off, so that float32 means float32). bf16: tensor cores with float32 accumulation, torch-cuda
+ * under bf16 autocast. Keyed by a substring of nvidia-smi's name, first match.
  */
-export const GPU_PEAK_TFLOPS: ReadonlyArray<[string, number]> = [
-  ['H200', 494.7],
-  ['H100 PCIe', 378],
-  ['H100', 494.7],
-  ['A100', 156],
-  ['L40S', 183],
-  ['L4', 60],
-  ['A10G', 35],
-  ['A10', 62.5],
-  ['RTX 4090', 82.6],
-  ['RTX 4080', 48.7],
-  ['RTX 4070', 29.1],
-  ['RTX 3090', 35.6],
-  ['RTX 3080', 29.8],
-  ['RTX 3070', 20.3],
-  ['RTX 3060', 12.7],
-  ['V100', 15.7],
-  ['T4', 8.1],
+export const GPU_PEAK_TFLOPS: ReadonlyArray<[string, Record<Arithmetic, number | undefined>]> = [
+  ['H200', { tf32: 494.7, fp32: 67, bf16: 989.4 }],
+  ['H100 PCIe', { tf32: 378, fp32: 51.2, bf16: 756 }],
+  ['H100', { tf32: 494.7, fp32: 67, bf16: 989.4 }],
+  ['A100', { tf32: 156, fp32: 19.5, bf16: 312 }],
+  ['L40S', { tf32: 183, fp32: 91.6, bf16: 362 }],
+  ['L4', { tf32: 60, fp32: 30.3, bf16: 121 }],
+  ['A10G', { tf32: 35, fp32: 31.2, bf16: 70 }],
+  ['A10', { tf32: 62.5, fp32: 31.2, bf16: 125 }],
+  ['RTX 4090', { tf32: 82.6, fp32: 82.6, bf16: 165.2 }],
+  ['RTX 4080', { tf32: 48.7, fp32: 48.7, bf16: 97.5 }],
+  ['RTX 4070', { tf32: 29.1, fp32: 29.1, bf16: 58.3 }],
+  ['RTX 3090', { tf32: 35.6, fp32: 35.6, bf16: 71 }],
+  ['RTX 3080', { tf32: 29.8, fp32: 29.8, bf16: 59.5 }],
+  ['RTX 3070', { tf32: 20.3, fp32: 20.3, bf16: 40.6 }],
+  ['RTX 3060', { tf32: 12.7, fp32: 12.7, bf16: 25.4 }],
+  ['V100', { tf32: 15.7, fp32: 15.7, bf16: undefined }],
+  ['T4', { tf32: 8.1, fp32: 8.1, bf16: undefined }],
 ]
 
-export function peakTflopsOf(gpuName: string): number | undefined {
-  return GPU_PEAK_TFLOPS.find(([key]) => gpuName.includes(key))?.[1]
+export function peakTflopsOf(gpuName: string, arithmetic: Arithmetic = 'tf32'): number | undefined {
+  return GPU_PEAK_TFLOPS.find(([key]) => gpuName.includes(key))?.[1][arithmetic]
 }
 
 /** The first GPU's name from nvidia-smi, or undefined when there is none. */

@@ -105,6 +105,8 @@ describe('dtrain CLI', () => {
       '8',
       '--json',
       '--private',
+      '--backend',
+      'wasm', // auto would pick torch-cpu where PyTorch is installed: test/torch/cli.test.ts
       '--state',
       state,
     ])
@@ -155,7 +157,20 @@ describe('dtrain CLI', () => {
     const state = mkdtempSync(join(tmpdir(), 'dtrain-sigint-'))
     const child: ChildProcess = spawn(
       process.execPath,
-      [cli, 'testnet', '--rounds', '50', '--preset', 'tiny', '--dataset', 'synthetic', '--state', state],
+      [
+        cli,
+        'testnet',
+        '--rounds',
+        '50',
+        '--preset',
+        'tiny',
+        '--dataset',
+        'synthetic',
+        '--backend',
+        'wasm',
+        '--state',
+        state,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     let output = ''

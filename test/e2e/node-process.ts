@@ -43,6 +43,10 @@ export function startNodeProcess(options: NodeProcessOptions): NodeProcess {
     '1',
     '--start-timeout',
     '20',
+    // the drills' timings were calibrated on tfjs-wasm; auto would pick torch-cpu where PyTorch is
+    // installed (test/torch/ covers it); a test's own --backend comes later and wins
+    '--backend',
+    'wasm',
     ...options.bootstrap.flatMap((b) => ['--bootstrap', b]),
     ...(options.args ?? []),
   ]

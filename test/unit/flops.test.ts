@@ -29,6 +29,10 @@ describe('model FLOPs', () => {
     expect(peakTflopsOf('NVIDIA GeForce RTX 4090')).toBe(82.6)
     expect(peakTflopsOf('Tesla T4')).toBe(8.1)
     expect(peakTflopsOf('Some Future GPU')).toBeUndefined()
+    // torch-cuda: FP32 on the CUDA cores (TF32 off), or bf16 on the tensor cores
+    expect(peakTflopsOf('NVIDIA H100 80GB HBM3', 'fp32')).toBe(67)
+    expect(peakTflopsOf('NVIDIA H200', 'bf16')).toBe(989.4)
+    expect(peakTflopsOf('Tesla T4', 'bf16')).toBeUndefined()
     expect(modelFlopsUtilisation(1000, 2e9, 100)).toBeCloseTo(0.02, 12)
   })
 

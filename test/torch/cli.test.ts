@@ -1,0 +1,97 @@
+// The torch backends through the command line (issue 16): a testnet of node processes, each with
+// its own PyTorch worker; an audit replayed on torch-cpu; and the errors a user meets first.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { runCli } from '../e2e/helpers.js'
+import { requireTorch } from './helpers.js'
+
+/** PyTorch workers still running from `dir`'s nodes (none may outlive their node). */
+function workersOf(dir: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', 'torch/worker.py'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line && line.includes(dir))
+  } catch {
+    return [] // pgrep exits 1 when nothing matches
+  }
+}
+
+describe('dtrain on torch-cpu', () => {
+  const dirs: string[] = []
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('runs a GPT testnet of node processes on torch-cpu that agrees and learns, and audits it on torch-cpu', async () => {
+    await requireTorch()
+    const state = mkdtempSync(join(tmpdir(), 'dtrain-torch-testnet-'))
+    dirs.push(state)
+    const testnet = await runCli([
+      'testnet',
+      '--backend',
+      'torch-cpu',
+      '--preset',
+      'gpt-tiny',
+      '--dataset',
+      'synthetic',
+      '--rounds',
+      '2',
+      '--inner-steps',
+      '8',
+      '--json',
+      '--state',
+      state,
+    ])
+    expect(testnet.code, testnet.stderr).toBe(0)
+    const summary = JSON.parse(testnet.stdout.trim().split('\n').at(-1)!)
+    expect(summary.agreed).toBe(true)
+    expect(summary.backend).toBe('torch-cpu')
+    expect(summary.roundsCompleted).toBe(2)
+    expect(summary.evalLoss[2]).toBeLessThan(summary.evalLoss[0])
+    expect(testnet.stderr).toMatch(/GPT \(context 64, bytes tokens\)/)
+    expect(workersOf(state)).toEqual([])
+
+    const audit = await runCli([
+      'audit',
+      '--proof',
+      join(state, 'node-1'),
+      '--round',
+      '1',
+      '--backend',
+      'torch-cpu',
+      '--json',
+    ])
+    expect(audit.code, audit.stderr + audit.stdout).toBe(0)
+    const report = JSON.parse(audit.stdout.trim().split('\n').at(-1)!)
+    expect(report.verdict).toBe('valid')
+    expect(report.trainedBackend).toBe('torch-cpu')
+    expect(report.replayBackend).toBe('torch-cpu')
+  })
+
+  it('refuses a forced torch backend it cannot load with exit code 2 and the fix', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'dtrain-torch-missing-'))
+    dirs.push(state)
+    const init = await runCli(['init', '--dir', state, '--preset', 'gpt-tiny', '--dataset', 'synthetic'])
+    expect(init.code, init.stderr).toBe(0)
+    const start = await runCli([
+      'start',
+      '--genesis',
+      join(state, 'genesis.json'),
+      '--state',
+      join(state, 'node'),
+      '--backend',
+      'torch-cpu',
+      '--python',
+      '/nonexistent/python3',
+      '--api',
+      'off',
+    ])
+    expect(start.code).toBe(2)
+    expect(start.stderr).toMatch(/backend torch-cpu cannot be used \(\/nonexistent\/python3: not found\)/)
+    expect(start.stderr).toMatch(/apt-get install python3-torch libopenblas0-pthread/)
+    expect(start.stderr).not.toMatch(/\n\s+at /) // a message, not a stack trace
+  })
+})
