@@ -78,6 +78,8 @@ const stepsFor = (preset: ModelPreset, backend: string) =>
   )
 /** Larger models than this many training FLOPs per step are not run on a CPU unless named. */
 const CPU_STEP_FLOPS_LIMIT = 2e12
+/** A measurement estimated to take longer is skipped (and said so) unless asked for by name. */
+const MAX_MEASURE_SECONDS = 240
 
 interface Row {
   preset: ModelPreset
@@ -254,6 +256,18 @@ for (const preset of presets) {
         `${(stepFlops / 1e12).toFixed(1)} TFLOP per step is minutes per step on a CPU; name it with --presets to measure`,
       )
       continue
+    }
+    // A backend measured on an earlier preset tells how long this one would take: skip a
+    // measurement of more than MAX_MEASURE_SECONDS unless its preset and backend were named.
+    const earlier = rows.find((r) => r.backend === backend)
+    if (earlier && !(named && requestedBackends)) {
+      const seconds = ((2 * repeats + 1) * steps * stepFlops) / (earlier.modelGflops * 1e9)
+      if (seconds > MAX_MEASURE_SECONDS) {
+        skip(
+          `about ${Math.round(seconds / 60)} min at the ${earlier.modelGflops.toFixed(1)} model GFLOPS it reached on ${earlier.preset}; measure it with --presets ${preset} --backends ${backend}`,
+        )
+        continue
+      }
     }
     const data = loadDataset(genesis)
     if (!isTorchBackend(backend)) await tf.setBackend(choice.tfBackend!)

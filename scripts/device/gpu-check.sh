@@ -24,9 +24,9 @@ say() { echo "$*" | tee -a "$LOG"; }
 step() { say; say "== $* ($(date -u +%H:%M:%S))"; }
 started=$(date +%s)
 
-BACKEND=torch-cuda BENCH_PRESETS=gpt-124m TESTNET_PRESET=gpt-10m INNER_STEPS=50 BENCH_STEPS=20
+BACKEND=torch-cuda BENCH_PRESETS=gpt-124m FP32_PRESETS=gpt-10m,gpt-124m TESTNET_PRESET=gpt-10m INNER_STEPS=50 BENCH_STEPS=20
 if [ "${1:-}" = --cpu ]; then
-  BACKEND=torch-cpu BENCH_PRESETS=gpt-tiny TESTNET_PRESET=gpt-tiny INNER_STEPS=8 BENCH_STEPS=10
+  BACKEND=torch-cpu BENCH_PRESETS=gpt-tiny FP32_PRESETS=gpt-tiny TESTNET_PRESET=gpt-tiny INNER_STEPS=8 BENCH_STEPS=10
 fi
 
 # Node.js and the build: this machine's, or unpacked from the bundle.
@@ -41,15 +41,17 @@ dtrain() { node "$ROOT/dist/src/cli/main.js" "$@"; }
 
 step "GPU"
 if command -v nvidia-smi >/dev/null; then nvidia-smi 2>&1 | tee -a "$LOG"; else say "no nvidia-smi"; fi
-python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' 2>&1 | tee -a "$LOG"
+for py in python3 /usr/bin/python3; do
+  "$py" -c 'import sys, torch; print(sys.executable, "torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' 2>&1 | tail -n 1 | tee -a "$LOG"
+done
 
 step "bench:train on $BACKEND: $BENCH_PRESETS, bf16 autocast"
 if [ "$BACKEND" = torch-cuda ]; then
   timeout 170 node dist/scripts/bench/train.js --presets "$BENCH_PRESETS" --backends "$BACKEND" --precision bf16 \
     --steps "$BENCH_STEPS" --repeats 2 --no-proofs --json 2>&1 | tee "$OUT/bench-bf16.txt" | tee -a "$LOG"
 fi
-step "bench:train on $BACKEND: gpt-10m and $BENCH_PRESETS, fp32"
-timeout 170 node dist/scripts/bench/train.js --presets "gpt-10m,$BENCH_PRESETS" --backends "$BACKEND" \
+step "bench:train on $BACKEND: $FP32_PRESETS, fp32"
+timeout 170 node dist/scripts/bench/train.js --presets "$FP32_PRESETS" --backends "$BACKEND" \
   --steps "$BENCH_STEPS" --repeats 2 --no-proofs --json 2>&1 | tee "$OUT/bench-fp32.txt" | tee -a "$LOG"
 
 STATE=$(mktemp -d /tmp/dtrain-gpu-testnet.XXXXXX)

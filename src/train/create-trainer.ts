@@ -1,9 +1,11 @@
 // Builds the trainer a backend choice names (trainer.ts): PyTorch in a worker process, or
 // TensorFlow.js in this process with optional worker threads.
+import { freemem } from 'node:os'
 import type { Genesis, ModelSpec } from '../wire/genesis.js'
 import { type BackendChoice, BackendUnavailableError } from './backend.js'
 import type { Dataset } from './dataset.js'
 import { InnerTrainer } from './inner-loop.js'
+import { checkMemory } from './memory.js'
 import { TfjsTrainer } from './tfjs-trainer.js'
 import { TorchTrainer } from './torch-trainer.js'
 import type { Trainer } from './trainer.js'
@@ -54,6 +56,11 @@ export async function createTrainer(
   const refusal = tfjsRefusal(genesis.model)
   if (refusal)
     throw new BackendUnavailableError(`backend ${choice.backend} cannot train this model: ${refusal}`)
+  // wasm's linear memory is 32-bit: 4 GiB at most, whatever the machine has free
+  checkMemory(genesis, 'cpu', 'fp32', {
+    freeBytes: choice.backend === 'wasm' ? Math.min(freemem(), 4 * 2 ** 30) : undefined,
+    where: choice.backend === 'wasm' ? "tfjs-wasm's 4 GiB of memory" : undefined,
+  })
   const workers = options.workers ?? 1
   const pool = workers > 1 ? await GradientPool.create(genesis.model, choice.backend, workers) : undefined
   return new TfjsTrainer(new InnerTrainer(genesis, data), choice.backend, pool)

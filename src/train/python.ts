@@ -17,6 +17,8 @@ export interface TorchProbe {
   cudaName?: string
   /** total bytes of CUDA device 0 */
   cudaMemory?: number
+  /** bytes free on CUDA device 0 when probed */
+  cudaFree?: number
   bf16?: boolean
   /** torch has scaled_dot_product_attention (2.0 and later) */
   sdpa: boolean
@@ -77,6 +79,7 @@ function probeOne(python: string): Promise<TorchProbe | { reason: string }> {
             cuda: report.cuda === true,
             cudaName: typeof report.cudaName === 'string' ? report.cudaName : undefined,
             cudaMemory: typeof report.cudaMemory === 'number' ? report.cudaMemory : undefined,
+            cudaFree: typeof report.cudaFree === 'number' ? report.cudaFree : undefined,
             bf16: report.bf16 === true,
             sdpa: report.sdpa === true,
           })

@@ -70,7 +70,8 @@ export class TorchTrainer implements Trainer {
       options.device,
       precision,
       options.memory ?? {
-        freeBytes: options.device === 'cuda' ? options.probe.cudaMemory : undefined,
+        freeBytes:
+          options.device === 'cuda' ? (options.probe.cudaFree ?? options.probe.cudaMemory) : undefined,
         where:
           options.device === 'cuda' ? `the GPU (${options.probe.cudaName ?? 'CUDA device 0'})` : undefined,
       },

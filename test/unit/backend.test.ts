@@ -45,6 +45,20 @@ describe('backend selection', () => {
     )
   })
 
+  it('falls back to tfjs-wasm under auto where no Python has torch, and says why for each torch backend', async () => {
+    const choice = await selectBackend('auto', { python: '/nonexistent/python3' })
+    if (nativeInstalled) return
+    expect(choice.backend).toBe('wasm')
+    expect(choice.skipped.map((s) => s.backend)).toEqual([
+      'torch-cuda',
+      'tensorflow-gpu',
+      'torch-cpu',
+      'tensorflow',
+    ])
+    for (const s of choice.skipped.filter((x) => x.backend.startsWith('torch')))
+      expect(s.reason).toBe('/nonexistent/python3: not found')
+  })
+
   it('names the fix when a forced torch backend cannot load', async () => {
     const err = await selectBackend('torch-cpu', { python: '/nonexistent/python3' }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(BackendUnavailableError)
