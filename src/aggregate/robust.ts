@@ -2,6 +2,7 @@
 // functions over Float32Array. Inputs arrive in canonical order (SPEC.md 8.0); distances, norms
 // and weights are accumulated in binary64 in index order (deterministic IEEE arithmetic, no FMA in
 // JavaScript), and every output vector is rounded to binary32 once per coordinate.
+import { DOMAINS } from '../constants.js'
 import { HashStream } from '../crypto/prng.js'
 
 /** Squared L2 distance in binary64, summed in index order. */
@@ -171,7 +172,7 @@ export function nearestNeighbourMixing(inputs: readonly Float32Array[], f: numbe
  */
 export function bucketMeans(inputs: readonly Float32Array[], size: number, seed: Uint8Array): Float32Array[] {
   const order = [...inputs.keys()]
-  const stream = new HashStream('dtrain/v1/bucketing', seed)
+  const stream = new HashStream(DOMAINS.bucketing, seed)
   for (let i = order.length - 1; i > 0; i--) {
     const j = stream.nextBelow(i + 1)
     ;[order[i], order[j]] = [order[j], order[i]]

@@ -36,6 +36,10 @@ export type RejectReason =
   | 'equivocation'
   | 'not-equivocation'
   | 'not-allowed'
+  /** a valid message this node cannot keep: a bounded book is full (IGNORE) */
+  | 'over-limit'
+  /** our own failure while checking (a bug, not the peer's fault): IGNORE, logged as an error */
+  | 'internal-error'
 
 export type Action = 'ignore' | 'reject'
 
@@ -217,7 +221,11 @@ export async function validate<T>(check: () => Promise<T>): Promise<Verdict<T>> 
   }
 }
 
-/** The one mapping from errors to verdicts. Unknown errors are REJECTs: they mean bad input. */
+/**
+ * The one mapping from errors to verdicts. Decoders turn every parse failure into a named error,
+ * so an unknown error is our own bug: IGNORE with reason internal-error, never REJECT, which
+ * would lower the score of the honest peer that forwarded the message (Lodestar does the same).
+ */
 export function toVerdict(err: unknown): { action: Action; reason: RejectReason; detail: string } {
   if (err instanceof GossipCheckError) return { action: err.action, reason: err.reason, detail: err.message }
   if (err instanceof OversizeMessageError)
@@ -226,7 +234,11 @@ export function toVerdict(err: unknown): { action: Action; reason: RejectReason;
     return { action: 'ignore', reason: 'unsupported-version', detail: err.message }
   if (err instanceof MalformedMessageError)
     return { action: 'reject', reason: 'malformed', detail: err.message }
-  return { action: 'reject', reason: 'malformed', detail: err instanceof Error ? err.message : String(err) }
+  return {
+    action: 'ignore',
+    reason: 'internal-error',
+    detail: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+  }
 }
 
 async function checkSignerAndSignature(

@@ -16,7 +16,7 @@ export class RejectionLog {
 
   /** Returns true when the line was written, false when it was suppressed. */
   report(
-    level: 'warn' | 'info' | 'debug',
+    level: 'error' | 'warn' | 'info' | 'debug',
     peer: string | undefined,
     reason: string,
     fields: object,

@@ -245,7 +245,7 @@ export async function fetchChunks(
   options: FetchOptions = {},
 ): Promise<Uint8Array> {
   const states: SourceState[] = dedupe(sources).map((peer) => ({ peer, banned: false, failures: 0 }))
-  const maxPasses = options.maxPasses ?? 4
+  const maxPasses = options.maxPasses ?? LIMITS.fetchPasses
   let lastError: TransferError = new TransferError('unavailable', 'no source was tried')
   for (let pass = 0; pass < maxPasses && !assembly.complete; pass++) {
     const usable = states.filter((s) => !s.banned)

@@ -50,6 +50,7 @@ import type { StateVotes } from '../round/agreement.js'
 import { CommitBook, type CommitRecord } from '../round/commit-book.js'
 import { collectDeadlineMs, DEADLINE_HISTORY_ROUNDS } from '../round/deadline.js'
 import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js'
+import { awaitLastRound, collectDecision, settleDecision } from '../round/policy.js'
 import { DeltaStore } from '../store/delta-store.js'
 import { loadNodeState, saveNodeState } from '../store/node-state.js'
 import { type BackendChoice, type BackendName, isTorchBackend, selectBackend } from '../train/backend.js'
@@ -211,9 +212,6 @@ export interface RoundReport {
   proofBytes: number
 }
 
-/** Commits kept in memory at most (all rounds together); a flood of commits cannot grow it further. */
-const MAX_COMMITS_TRACKED = 65_536
-
 interface PeerDelta {
   deltaHash: Uint8Array
   /** weights hash of the state the peer trained from (announcement field 5); absent if excluded */
@@ -231,17 +229,7 @@ interface PeerDelta {
   kept?: boolean
 }
 
-/** Peers asked for one delta at most (SPEC.md 10.4). */
-const MAX_SOURCES = 8
-/** fetched deltas are announced in one `have` per this many ms (SPEC.md 5.7) */
-const HAVE_BATCH_MS = 250
 type GossipTopic = 'delta' | 'commit' | 'evidence' | 'have'
-/** Passes over a delta's sources before the fetch gives up (SPEC.md 10.4). */
-const FETCH_PASSES = 6
-/** While collecting, a node re-publishes its announcement this often, for peers that joined late. */
-const REANNOUNCE_MS = 2000
-/** At start, once some peers are subscribed, wait this long for more before training. */
-const PEER_SETTLE_MS = 2000
 
 /** What a round's training starts from (SPEC.md 7.5) and what it returns. */
 type RoundSeed = Parameters<Trainer['trainRound']>[1]
@@ -257,7 +245,7 @@ export class DtrainNode {
   private readonly store = new DeltaStore()
   private readonly deltas = new Map<number, Map<string, PeerDelta>>()
   /** peers that said they hold a delta (SPEC.md 5.7) */
-  private readonly holders = new HolderBook(MAX_SOURCES)
+  private readonly holders = new HolderBook(LIMITS.maxFetchSources)
   /** this node's own haves, batched */
   private readonly haves: HaveBatcher
   /** model commits received and this node's own (SPEC.md 5.5) */
@@ -334,10 +322,10 @@ export class DtrainNode {
       self: this.peerId.toString(),
       expectedPeers,
       faults: toleratedFaults(genesis.aggregation, expectedPeers),
-      maxTracked: MAX_COMMITS_TRACKED,
+      maxTracked: LIMITS.maxCommitsTracked,
     })
     this.haves = new HaveBatcher({
-      batchMs: HAVE_BATCH_MS,
+      batchMs: LIMITS.haveBatchMs,
       maxHashes: LIMITS.maxHaveHashes,
       send: (round, deltaHashes) => this.publishHave(round, deltaHashes),
     })
@@ -573,8 +561,10 @@ export class DtrainNode {
     const verdict = await validate(() =>
       checkCommit(message.data, origin, { runId: this.runId, currentRound: this.currentRound }),
     )
-    this.countVerdict('commit', verdict, origin)
-    if (verdict.action !== 'accept') return verdict.action as TopicValidatorResult
+    if (verdict.action !== 'accept') {
+      this.countVerdict('commit', verdict, origin)
+      return verdict.action as TopicValidatorResult
+    }
     const { round, weightsHash: hash, stateRoot, stateSize } = verdict.value.message
     const peer = verdict.value.signer.toString()
     const record = {
@@ -583,7 +573,16 @@ export class DtrainNode {
       stateSize,
       deltaHashes: verdict.value.message.deltaHashes,
     }
-    if (!this.commits.add(round, peer, record)) return 'ignore' as TopicValidatorResult
+    if (!this.commits.add(round, peer, record)) {
+      // counted once, as what it finally is: a valid commit this node could not keep
+      this.countVerdict(
+        'commit',
+        { action: 'ignore', reason: 'over-limit', detail: 'the commit book is full' },
+        origin,
+      )
+      return 'ignore' as TopicValidatorResult
+    }
+    this.countVerdict('commit', verdict, origin)
     this.checkCommitAgreement(round, peer, toHex(hash))
     this.notify()
     return 'accept' as TopicValidatorResult
@@ -615,7 +614,8 @@ export class DtrainNode {
       return
     }
     this.metrics.gossipVerdicts.inc({ topic, verdict: verdict.action, reason: verdict.reason })
-    const level = verdict.action === 'reject' ? 'warn' : 'debug'
+    const level =
+      verdict.reason === 'internal-error' ? 'error' : verdict.action === 'reject' ? 'warn' : 'debug'
     this.rejections.report(
       level,
       origin?.toString(),
@@ -664,7 +664,7 @@ export class DtrainNode {
 
   /**
    * Says which deltas of the round this node now holds verified (SPEC.md 5.7), so that peers
-   * fetch them from it too: one `have` per round and HAVE_BATCH_MS (HaveBatcher). A have of a
+   * fetch them from it too: one `have` per round and LIMITS.haveBatchMs (HaveBatcher). A have of a
    * round older than the previous one is not worth sending any more.
    */
   private publishHave(round: number, deltaHashes: Uint8Array[]): void {
@@ -685,10 +685,21 @@ export class DtrainNode {
     const verdict = await validate(() =>
       checkEvidence(message.data, { runId: this.runId, currentRound: this.currentRound }),
     )
+    if (verdict.action === 'accept' && !this.recordEquivocation(verdict.value)) {
+      // Evidence we already hold (or past the round's limit) is not forwarded again.
+      this.countVerdict(
+        'evidence',
+        {
+          action: 'ignore',
+          reason: 'duplicate',
+          detail: 'evidence already held, or the round holds its most',
+        },
+        origin,
+      )
+      return 'ignore' as TopicValidatorResult
+    }
     this.countVerdict('evidence', verdict, origin)
-    if (verdict.action !== 'accept') return verdict.action as TopicValidatorResult
-    // Evidence we already hold is not forwarded again.
-    return (this.recordEquivocation(verdict.value) ? 'accept' : 'ignore') as TopicValidatorResult
+    return (verdict.action === 'accept' ? 'accept' : verdict.action) as TopicValidatorResult
   }
 
   /** Returns false when this equivocation was already known. */
@@ -756,7 +767,7 @@ export class DtrainNode {
   /**
    * Deltas are content-addressed (SPEC.md 10.4): the announcer holds the bytes, so does every peer
    * that said so in a `have` (5.7), so does the peer that relayed the announcement once it has
-   * fetched them, and so may any peer of the topic. Asked in that order; at most MAX_SOURCES.
+   * fetched them, and so may any peer of the topic. Asked in that order; at most LIMITS.maxFetchSources.
    */
   private sourcesFor(announcer: PeerId, relay: PeerId, round: number, deltaHash: Uint8Array): PeerId[] {
     const holders = this.holders.of(round, deltaHash).map((p) => peerIdFromString(p))
@@ -765,7 +776,7 @@ export class DtrainNode {
     const seen = new Set<string>()
     return sources
       .filter((p) => !p.equals(this.peerId) && !seen.has(p.toString()) && seen.add(p.toString()))
-      .slice(0, MAX_SOURCES)
+      .slice(0, LIMITS.maxFetchSources)
   }
 
   /**
@@ -827,7 +838,7 @@ export class DtrainNode {
       const assembly = new ChunkAssembly(message.deltaHash, message.encodedSize)
       const bytes = await fetchChunks(this.host, assembly, sources, this.counters, {
         signal: this.abort.signal,
-        maxPasses: FETCH_PASSES,
+        maxPasses: LIMITS.fetchPasses,
         onBadSource: (peer, err) => {
           this.metrics.deltaRejections.inc({ reason: 'bad-chunk' })
           this.penalize(peer.toString(), 'bad-chunk')
@@ -977,7 +988,7 @@ export class DtrainNode {
   /**
    * Waits before the first round until `count` peers (this node included) are directly
    * subscribed to the delta topic, or until at least one is and no more arrived for
-   * PEER_SETTLE_MS (peers reachable only through others are found by gossip), or timeout.
+   * LIMITS.peerSettleMs (peers reachable only through others are found by gossip), or timeout.
    * Returns the number of directly subscribed peers plus one.
    */
   async waitForPeers(count: number, timeoutMs: number): Promise<number> {
@@ -992,7 +1003,7 @@ export class DtrainNode {
         lastChange = Date.now()
       }
       if (peers >= count || Date.now() >= deadline) return peers
-      if (peers > 1 && Date.now() - lastChange >= PEER_SETTLE_MS) return peers
+      if (peers > 1 && Date.now() - lastChange >= LIMITS.peerSettleMs) return peers
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
@@ -1013,7 +1024,13 @@ export class DtrainNode {
     // apply a decision (the next round's start looks at R + 1). A node whose state lost round
     // R - 1 knows its lineage is the losing one: it waits for round R's decision (SPEC.md 12.2).
     const last = this.currentRound - 1
-    if (!this.lostRound(last - 1) || this.decidedOf(last) !== undefined) return false
+    if (
+      !awaitLastRound({
+        lostBeforeLast: this.lostRound(last - 1),
+        lastDecided: this.decidedOf(last) !== undefined,
+      })
+    )
+      return false
     const deadline = Date.now() + this.options.genesis.round.collectTimeoutMs
     this.log.info(
       { round: last },
@@ -1353,36 +1370,45 @@ export class DtrainNode {
     const elapsed = Date.now() - (this.roundStartedAt.get(round) ?? Date.now())
     const deadlineMs = collectDeadlineMs(this.arrivalDelays, minCollectMs, collectTimeoutMs, elapsed)
     this.metrics.collectDeadlineSeconds.set(deadlineMs / 1000)
+    const startedAt = Date.now()
     let extended = false
-    const started = Date.now()
-    let deadline = started + deadlineMs
+    let deadline = startedAt + deadlineMs
     for (;;) {
-      const have = this.validContributions(round).length
-      // Collect ends once every expected peer's delta is here, usable or not (a peer on another
-      // state will not send another one this round).
-      if (this.arrivedDeltas(round) >= expectedPeers) return false
-      if (this.stopped) return true
-      // Peers have closed this round already (this node is behind): the deltas it waits for
-      // will not come; end the round and catch up at the next reconciliation (SPEC.md 12.2).
-      if (this.networkAhead()) {
-        log.warn({ phase: 'collect', have }, 'the network has closed this round: ending it to catch up')
-        return true
+      const valid = this.validContributions(round).length
+      const decision = collectDecision({
+        now: Date.now(),
+        arrived: this.arrivedDeltas(round),
+        valid,
+        expectedPeers,
+        minPeers,
+        networkAhead: this.networkAhead(),
+        stopped: this.stopped,
+        startedAt,
+        deadline,
+        deadlineMs,
+        extended,
+        collectTimeoutMs,
+        pollMs: LIMITS.reannounceMs,
+      })
+      if (decision.action === 'end') {
+        if (decision.why === 'network-ahead')
+          log.warn(
+            { phase: 'collect', have: valid },
+            'the network has closed this round: ending it to catch up',
+          )
+        return decision.deadlineHit
       }
-      if (Date.now() >= deadline) {
-        // Below quorum the deadline is extended once, by its own length and at least to
-        // collectTimeoutMs after the collect phase began (SPEC.md 11.3): an adaptive deadline
-        // learned while peers were quick must not split a network in which one peer is late.
-        if (have >= minPeers || extended) return true
+      if (decision.action === 'extend') {
         extended = true
-        const extraMs = Math.max(deadlineMs, started + collectTimeoutMs - Date.now())
-        deadline = Date.now() + extraMs
+        deadline = decision.deadline
         log.warn(
-          { phase: 'collect', have, minPeers, extraMs },
+          { phase: 'collect', have: valid, minPeers, extraMs: decision.extraMs },
           'below quorum at the deadline: extending once',
         )
+        continue
       }
       await this.reannounceIfDue()
-      await this.changed(Math.min(deadline - Date.now(), REANNOUNCE_MS))
+      await this.changed(decision.waitMs)
     }
   }
 
@@ -1411,7 +1437,20 @@ export class DtrainNode {
       const listed = new Set(contributions.map((c) => toHex(c.id)))
       for (const record of theirs.values()) for (const h of record.deltaHashes ?? []) listed.add(toHex(h))
       const grown = await this.checkContributions(round, log, before.state.weights, listed)
-      if (grown.length > contributions.length) {
+      const own = this.commits.ownOf(round)!
+      const lost = this.lostRound(round, false)
+      const decision = settleDecision({
+        now: Date.now(),
+        deadline: settleDeadline,
+        stopped: this.stopped,
+        canGrow: grown.length > contributions.length,
+        ownHash: own.weightsHash,
+        contributorHashes: this.contributorsOf(round, contributions).map((p) => theirs.get(p)?.weightsHash),
+        lostTo: lost ? { peers: this.decidedOf(round, false)!.peers.length } : undefined,
+        expectedPeers: this.options.genesis.round.expectedPeers,
+        pollMs: LIMITS.reannounceMs,
+      })
+      if (decision.action === 'recompute') {
         log.info(
           { phase: 'commit', before: contributions.length, after: grown.length },
           'peers aggregated deltas this node left out: recomputing the round with them',
@@ -1422,19 +1461,9 @@ export class DtrainNode {
         committedState = await this.commitRound(round, contributions)
         continue
       }
-      const own = this.commits.ownOf(round)!
-      const contributors = this.contributorsOf(round, contributions)
-      const settled = contributors.every((p) => theirs.get(p)?.weightsHash === own.weightsHash)
-      // Outvoted: a majority of the expected peers committed another state of this round, and
-      // this node's set could not grow to it. Waiting for its contributors is pointless; the
-      // reconciliation after this round adopts that state (SPEC.md 12.2).
-      const outvoted =
-        this.lostRound(round, false) &&
-        this.decidedOf(round, false)!.peers.length > this.options.genesis.round.expectedPeers / 2
-      if (settled || outvoted || Date.now() >= settleDeadline || this.stopped)
-        return { contributions, committedState }
+      if (decision.action === 'end') return { contributions, committedState }
       await this.reannounceIfDue()
-      await this.changed(Math.min(settleDeadline - Date.now(), REANNOUNCE_MS))
+      await this.changed(decision.waitMs)
     }
   }
 
@@ -1517,14 +1546,14 @@ export class DtrainNode {
       const agreed = own !== undefined && records.every((r) => r.weightsHash === own.weightsHash)
       if ((committed >= expectedPeers && agreed) || Date.now() >= deadline || this.stopped) return committed
       await this.reannounceIfDue()
-      await this.changed(Math.min(deadline - Date.now(), REANNOUNCE_MS))
+      await this.changed(Math.min(deadline - Date.now(), LIMITS.reannounceMs))
     }
   }
 
   /** Re-publishes this round's announcement (receivers ignore it as a duplicate once they have it). */
   private async reannounceIfDue(): Promise<void> {
     const last = this.lastAnnouncement
-    if (last === undefined || Date.now() - last.publishedAt < REANNOUNCE_MS) return
+    if (last === undefined || Date.now() - last.publishedAt < LIMITS.reannounceMs) return
     last.publishedAt = Date.now()
     await this.publish(deltaTopic(this.runIdHex), last.signed)
   }

@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
+import { DOMAINS } from '../constants.js'
 import { sha256, toHex } from '../crypto/hash.js'
 import { HashStream } from '../crypto/prng.js'
 import { encodeText, type TokenizerName, type Tokens, tokenBytes } from './tokenizer.js'
@@ -50,7 +51,7 @@ export function syntheticText(length = 200_000): string {
     'of',
     'a',
   ]
-  const stream = new HashStream('dtrain/v1/synthetic', new Uint8Array(0))
+  const stream = new HashStream(DOMAINS.synthetic, new Uint8Array(0))
   let text = ''
   while (text.length < length) {
     text += words[stream.nextBelow(words.length)]

@@ -78,11 +78,10 @@ async function expectVerdict(check: () => Promise<unknown>, target: string): Pro
   const v = await validate(check)
   if (v.action !== 'accept' && !VERDICT_REASONS.has(v.reason))
     throw new Error(`${target}: unexpected reason ${v.reason}: ${v.detail}`)
-  // Unknown errors are mapped to 'malformed' with their message; make sure no TypeError or
-  // RangeError from our own code hides behind that mapping.
+  // Unknown errors are our own bugs (reason internal-error, not in VERDICT_REASONS, so the check
+  // above fails on them); and no TypeError or RangeError may hide behind a named reason either.
   if (
     v.action !== 'accept' &&
-    v.reason === 'malformed' &&
     /is not a function|Cannot read|out of bounds|Invalid typed array/.test(v.detail)
   ) {
     throw new Error(`${target}: a crash surfaced as a verdict: ${v.detail}`)
