@@ -234,23 +234,24 @@ class Worker:
         self.check_grad_views()
         cfg = self.optimizer
         with torch.no_grad():
+            # As few passes over the d values as the arithmetic allows: on a small model the step
+            # is bound by the number of operations, not their size.
             g = self.grad
             if micro > 1:
                 g.div_(micro)  # the sum of the micro-batch gradients, in order, over their number
-            norm = torch.sqrt(torch.sum(g * g))
-            clip = torch.clamp(cfg["gradClipNorm"] / (norm + 1e-6), max=1.0)
-            g.mul_(clip)
+            norm = torch.linalg.vector_norm(g)
+            g.mul_(torch.clamp(cfg["gradClipNorm"] / (norm + 1e-6), max=1.0))
             beta1, beta2 = cfg["beta1"], cfg["beta2"]
             self.m.mul_(beta1).add_(g, alpha=1 - beta1)
             self.v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            bias1 = 1 - beta1**t
-            bias2 = 1 - beta2**t
-            update = (self.m / bias1) / (torch.sqrt(self.v / bias2) + cfg["epsilon"])
+            # AdamW with decoupled weight decay (Loshchilov & Hutter 2019; SPEC.md 7.5):
+            # w = w * (1 - lr * wd) on the matrices, then w - lr * (m / bc1) / (sqrt(v / bc2) + eps)
+            denominator = torch.div(self.v, 1 - beta2**t).sqrt_().add_(cfg["epsilon"])
             w = self.weights
             decay = 1 - lr * cfg["weightDecay"]
             for offset, size in self.decayed:
                 w[offset : offset + size].mul_(decay)
-            w.sub_(update * lr)
+            w.addcdiv_(self.m, denominator, value=-lr / (1 - beta1**t))
         return struct.pack("<d", float(torch.stack(losses).double().mean().item()))
 
     def check_grad_views(self):
