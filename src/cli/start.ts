@@ -13,9 +13,6 @@ import type { NodeEvent } from './events.js'
 import type { NodeConfig } from './node-config.js'
 import { TerminalProgress } from './progress.js'
 
-/** After a restart, how long a node waits for the network's commits before it trains on. */
-const RESUME_WAIT_MS = 30_000
-
 function emit(event: NodeEvent): void {
   if (process.send) process.send(event)
 }
@@ -30,7 +27,6 @@ export async function runStart(config: NodeConfig): Promise<number> {
   const privateKey = existsSync(keyPath) ? await readKeyFile(keyPath) : await createKeyFile(keyPath)
   const swarmKey = config.swarmKey ? await readSwarmKeyFile(config.swarmKey) : undefined
 
-  let round = 0
   const node = await DtrainNode.create({
     genesis,
     privateKey,
@@ -57,7 +53,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
     },
     allowlist: config.allow,
     proofRetention: config.proofRetention,
-    onInnerStep: progress ? (step, steps) => progress.step(round, step, steps) : undefined,
+    onInnerStep: progress ? (step, steps) => progress.step(node.round, step, steps) : undefined,
     onPhase: progress ? (r, phase) => phase !== 'train' && progress.phase(r, phase) : undefined,
     onSynced: (syncedRound, weightsHash, why) =>
       emit({ type: 'synced', round: syncedRound, weightsHash, why }),
@@ -99,37 +95,17 @@ export async function runStart(config: NodeConfig): Promise<number> {
   )
   if (node.restoredRound !== null)
     progress?.message(`resumed after round ${node.restoredRound} from ${config.state}`)
-  const peers = await node.waitForPeers(genesis.round.expectedPeers, config.startTimeout * 1000)
-  if (node.restoredRound !== null) {
-    const outcome = await node.catchUp(
-      Math.min(RESUME_WAIT_MS, genesis.round.collectTimeoutMs),
-      RESUME_WAIT_MS,
-    )
-    logger.info({ outcome, round: node.round }, 'resumed')
-  } else if (config.join) {
-    const synced = await node.syncFromNetwork(genesis.round.collectTimeoutMs)
-    logger.info(
-      { synced, round: node.round },
-      synced ? 'joined the running network' : 'found no majority state to join; starting from round 0',
-    )
-  }
-  const initialEvalLoss = await node.evaluate()
-  node.initialEvalLoss = initialEvalLoss
-  emit({ type: 'ready', peers, initialEvalLoss, round: node.round })
-  logger.info({ peers, initialEvalLoss }, 'starting rounds')
-
-  // --rounds R: until the run has completed round R - 1 (0: until stopped). Reconciling first can
-  // move the node forward (a state sync), so the check comes after it.
-  for (;;) {
-    await node.reconcile()
-    if (config.rounds !== 0 && node.round >= config.rounds) break
-    round = node.round
-    const report = await node.runRound()
-    progress?.round(report)
-    emit({ type: 'round', report })
-  }
-  const committed = await node.linger(node.round - 1)
-  logger.info({ committed }, 'all rounds done')
+  const { committed } = await node.run({
+    rounds: config.rounds,
+    startTimeoutMs: config.startTimeout * 1000,
+    join: config.join,
+    onReady: (ready) => emit({ type: 'ready', ...ready }),
+    onRound: (report) => {
+      progress?.round(report)
+      emit({ type: 'round', report })
+    },
+  })
+  logger.debug({ committed }, 'run complete')
   emit({
     type: 'done',
     weightsHash: node.globalWeightsHash,

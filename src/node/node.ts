@@ -3,10 +3,15 @@
 // commit -> evaluate.
 
 import { appendFile } from 'node:fs/promises'
-import { availableParallelism } from 'node:os'
+import type { NodeStatus, Phase, RoundReport } from './interface.js'
+import { DEFAULT_PROOF_RETENTION, type NodeOptions, trainWorkersFor } from './options.js'
+
+export type { NodeStatus, Phase, RoundReport } from './interface.js'
+export { DEFAULT_PROOF_RETENTION, type NodeOptions, trainWorkersFor } from './options.js'
+
 import { join } from 'node:path'
 import type { Message, TopicValidatorResult } from '@libp2p/gossipsub'
-import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { AggregationInputError, aggregate, type Contribution, toleratedFaults } from '../aggregate/rules.js'
@@ -34,7 +39,7 @@ import { createHost, dhtProtocol, type Host, mdnsService } from '../net/host.js'
 import { Pacer } from '../net/link-emulator.js'
 import { PEER_SCORE, PeerGuard, type PenaltyReason } from '../net/peer-guard.js'
 import { PeerKeeper } from '../net/peer-keeper.js'
-import { dialThroughRelays, onlyRelayed, Reachability, type RelayClientMode } from '../net/reachability.js'
+import { dialThroughRelays, onlyRelayed, Reachability } from '../net/reachability.js'
 import {
   ChunkAssembly,
   fetchChunks,
@@ -53,14 +58,14 @@ import { nesterovStep, type OuterState, pseudoGradient } from '../round/outer.js
 import { awaitLastRound, collectDecision, settleDecision } from '../round/policy.js'
 import { DeltaStore } from '../store/delta-store.js'
 import { loadNodeState, saveNodeState } from '../store/node-state.js'
-import { type BackendChoice, type BackendName, isTorchBackend, selectBackend } from '../train/backend.js'
+import { type BackendChoice, selectBackend } from '../train/backend.js'
 import { evalOffsets } from '../train/batches.js'
 import { createTrainer } from '../train/create-trainer.js'
 import { loadDataset } from '../train/dataset.js'
 import { gpuName, modelFlopsUtilisation, peakTflopsOf, trainingFlopsPerSample } from '../train/flops.js'
 import { initialWeights } from '../train/parameters.js'
 import type { InnerRoundResult, Trainer } from '../train/trainer.js'
-import { encodeOptionsFor, type Genesis, runIdOf } from '../wire/genesis.js'
+import { encodeOptionsFor, runIdOf } from '../wire/genesis.js'
 import {
   type Announcement,
   decodeAnnouncement,
@@ -69,148 +74,8 @@ import {
   signHave,
 } from '../wire/messages.js'
 
-export interface NodeOptions {
-  genesis: Genesis
-  privateKey: PrivateKey
-  listen?: string[]
-  bootstrap?: string[]
-  swarmKey?: Uint8Array
-  backend?: BackendName
-  /** the Python interpreter of the torch backends (default: python3, then /usr/bin/python3) */
-  python?: string
-  /** torch's intra-op threads (default: torch's own, one per core) */
-  trainThreads?: number
-  logger: Logger
-  /**
-   * peer ids allowed to connect and to author gossip (a private testnet's membership); the node's
-   * own id need not be listed. Undefined: everyone.
-   */
-  allowlist?: string[]
-  /** with a genesis dataset of source 'text': the path of this node's copy (file or folder) */
-  dataPath?: string
-  /** the node's state directory: proofs of learning go to DIR/proofs; in memory without one */
-  stateDir?: string
-  /** rounds of proofs kept (SPEC.md 17.1); default DEFAULT_PROOF_RETENTION */
-  proofRetention?: number
-  /**
-   * training worker threads: 'auto' uses min(inner.microBatches, CPU cores) on the wasm and cpu
-   * backends and none on the native ones; 1 trains on the main thread (the default)
-   */
-  trainWorkers?: number | 'auto'
-  /**
-   * Drills only: train this many times slower than the machine can (each inner step is followed
-   * by a sleep of (factor - 1) times its duration), to play a straggler. Default 1.
-   */
-  trainSlowdown?: number
-  /**
-   * the GPU's dense peak in TFLOPS for the MFU figure on the tensorflow-gpu backend; by default
-   * looked up from nvidia-smi's GPU name (flops.ts)
-   */
-  gpuPeakTflops?: number
-  /**
-   * reserve a slot on a relay (SPEC.md 2.9): 'auto' (the default) when AutoNAT confirms no public
-   * address within a grace period, 'always' from the start, 'off' never
-   */
-  relayClient?: RelayClientMode
-  /** serve as a circuit relay for peers that cannot be reached directly (SPEC.md 2.9) */
-  relayServer?: boolean
-  /** the most bytes per second the node uploads serving deltas (chunk protocol); default unlimited */
-  uploadBytesPerSecond?: number
-  /** find peers on the LAN by mDNS (SPEC.md 2.8) */
-  mdns?: boolean
-  /** ask the LAN's UPnP gateway to forward the listening ports (SPEC.md 2.9) */
-  upnp?: boolean
-  /** called when the node's relayed addresses change */
-  onRelayed?: (addresses: string[]) => void
-  /** called after each inner step (a terminal progress bar) */
-  onInnerStep?: (step: number, steps: number) => void
-  /** called when a phase of a round begins */
-  onPhase?: (round: number, phase: Phase) => void
-  /** called when the node adopted the network's state of `round` (SPEC.md 12.2) */
-  onSynced?: (round: number, weightsHash: string, why: 'behind' | 'minority') => void
-}
-
-/** Rounds of proof-of-learning checkpoints a node keeps unless told otherwise. */
-export const DEFAULT_PROOF_RETENTION = 4
-
-export type Phase = 'train' | 'announce' | 'collect' | 'aggregate' | 'commit' | 'eval'
-
-/** What `dtrain status` and the status page show (GET /api/status). */
-export interface NodeStatus {
-  peerId: string
-  runId: string
-  addresses: string[]
-  backend: string
-  round: number
-  phase: Phase | 'idle' | 'stopped'
-  innerStep: number
-  innerSteps: number
-  weightsHash: string
-  peers: Array<{ peerId: string; gossipScore: number; reputation: number | null; address: string | null }>
-  /** the last rounds (at most STATUS_HISTORY), oldest first */
-  history: Array<
-    Pick<
-      RoundReport,
-      | 'round'
-      | 'trainLoss'
-      | 'evalLoss'
-      | 'evalAccuracy'
-      | 'bytesSent'
-      | 'bytesReceived'
-      | 'contributors'
-      | 'tokensPerSecond'
-      | 'deadlineHit'
-      | 'proofBytes'
-    >
-  >
-  initialEvalLoss: number | null
-  rejections: Record<string, number>
-}
-
-/** How many training workers a node uses (NodeOptions.trainWorkers). */
-export function trainWorkersFor(requested: number | 'auto', genesis: Genesis, backend: BackendName): number {
-  // torch uses every core within one process (its intra-op threads): workers are tfjs's
-  if (isTorchBackend(backend)) return 1
-  if (requested !== 'auto') return Math.max(1, Math.min(requested, genesis.inner.microBatches))
-  if (backend !== 'wasm' && backend !== 'cpu') return 1
-  return Math.max(1, Math.min(genesis.inner.microBatches, availableParallelism()))
-}
-
 /** Round reports kept for the status page. */
 const STATUS_HISTORY = 1000
-
-export interface RoundReport {
-  round: number
-  trainLoss: number
-  evalLoss: number
-  /** exp(evalLoss): held-out perplexity per character */
-  evalPerplexity: number
-  /** a classifier's held-out accuracy (fraction right); null for a language model */
-  evalAccuracy: number | null
-  weightsHash: string
-  contributors: number
-  /** true when the collect phase ended at the deadline rather than with every expected peer */
-  deadlineHit: boolean
-  bytesSent: number
-  bytesReceived: number
-  phaseSeconds: Record<Phase, number>
-  /**
-   * CPU seconds (user + system) of this process during each phase; what the node does for its
-   * peers meanwhile (serving chunks, relaying gossip) counts in the phase it happens in
-   */
-  cpuSeconds: Record<Phase, number>
-  /** resident memory of the process at the end of the round */
-  rssBytes: number
-  /** inner-loop throughput: tokens per second (examples per second for a classifier) */
-  tokensPerSecond: number
-  /** model FLOPs utilisation of the inner loop on a GPU backend (flops.ts); null elsewhere */
-  mfu: number | null
-  /** connected peers at the end of the round, and of them those reached only through a relay */
-  peers: number
-  relayedPeers: number
-  /** bytes of the proofs of learning this node keeps (all rounds retained) */
-  proofBytes: number
-}
 
 interface PeerDelta {
   deltaHash: Uint8Array
@@ -230,6 +95,22 @@ interface PeerDelta {
 }
 
 type GossipTopic = 'delta' | 'commit' | 'evidence' | 'have'
+
+/** After a restart, how long a node waits for the network's commits before it trains on. */
+const RESUME_WAIT_MS = 30_000
+
+export interface RunOptions {
+  /** train until the run has completed this many rounds (0: until stopped) */
+  rounds: number
+  /** how long to wait for the expected peers before the first round */
+  startTimeoutMs: number
+  /** fetch the running network's committed state before the first round (SPEC.md 12) */
+  join: boolean
+  /** once started: the peers seen and the held-out loss before training */
+  onReady?: (ready: { peers: number; initialEvalLoss: number; round: number }) => void
+  /** after each round */
+  onRound?: (report: RoundReport) => void
+}
 
 /** What a round's training starts from (SPEC.md 7.5) and what it returns. */
 type RoundSeed = Parameters<Trainer['trainRound']>[1]
@@ -1145,9 +1026,51 @@ export class DtrainNode {
     return this.trainer.accuracy(this.state.weights, this.heldOutOffsets, this.options.genesis.eval.batchSize)
   }
 
-  /** Runs one round of SPEC.md 11 and returns its report. */
+  /**
+   * A node's life after its start (SPEC.md 11, 12): waits for its peers, catches up after a
+   * restart or joins a running network, then reconciles and runs rounds until the run has
+   * completed `rounds` rounds (0: until stopped), and lingers until its last round is agreed.
+   */
+  async run(options: RunOptions): Promise<{ committed: number }> {
+    const roundConfig = this.options.genesis.round
+    const peers = await this.waitForPeers(roundConfig.expectedPeers, options.startTimeoutMs)
+    if (this.restoredRound !== null) {
+      const outcome = await this.catchUp(
+        Math.min(RESUME_WAIT_MS, roundConfig.collectTimeoutMs),
+        RESUME_WAIT_MS,
+      )
+      this.log.info({ outcome, round: this.round }, 'resumed')
+    } else if (options.join) {
+      const synced = await this.syncFromNetwork(roundConfig.collectTimeoutMs)
+      this.log.info(
+        { synced, round: this.round },
+        synced ? 'joined the running network' : 'found no majority state to join; starting from round 0',
+      )
+    }
+    const initialEvalLoss = await this.evaluate()
+    this.initialEvalLoss = initialEvalLoss
+    options.onReady?.({ peers, initialEvalLoss, round: this.round })
+    this.log.info({ peers, initialEvalLoss }, 'starting rounds')
+    // Until the run has completed round R - 1 (0: until stopped). Reconciling first can move the
+    // node forward (a state sync), so the check comes after it; the round itself then does not
+    // reconcile again.
+    while (!this.stopped) {
+      await this.reconcile()
+      if (options.rounds !== 0 && this.round >= options.rounds) break
+      options.onRound?.(await this.playRound())
+    }
+    const committed = await this.linger(this.round - 1)
+    this.log.info({ committed }, 'all rounds done')
+    return { committed }
+  }
+
+  /** Runs one round of SPEC.md 11 (after reconciling, 12.2) and returns its report. */
   async runRound(): Promise<RoundReport> {
     await this.reconcile()
+    return this.playRound()
+  }
+
+  private async playRound(): Promise<RoundReport> {
     const { genesis } = this.options
     const round = this.currentRound
     this.roundStartedAt.set(round, Date.now())

@@ -9,7 +9,7 @@ import { deltaRoot } from '../../src/store/delta-store.js'
 import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
 import { type Announcement, signAnnouncement } from '../../src/wire/messages.js'
-import { startAttacker, startNodes } from './helpers.js'
+import { expectPeers, startAttacker, startNodes } from './helpers.js'
 
 async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -63,7 +63,7 @@ describe('a dishonest fourth peer', () => {
     const { host, key, topic } = await startAttacker(genesis, nodes, lyingStore)
     attacker = host
     await until(async () => attacker!.services.pubsub.getSubscribers(topic).length === 3, 10_000)
-    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    await expectPeers(nodes, 3)
 
     const base: Announcement = {
       version: PROTOCOL.protocolVersion,

@@ -10,7 +10,7 @@ import { DtrainNode } from '../../src/node/node.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
 import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
-import { attackerAnnouncement, startAttacker } from './helpers.js'
+import { attackerAnnouncement, expectPeers, startAttacker } from './helpers.js'
 
 describe('allowlist', () => {
   const genesis = defaultGenesis({
@@ -40,7 +40,7 @@ describe('allowlist', () => {
       allowlist: [member.peerId.toString()],
     })
     nodes.push(gated)
-    await Promise.all(nodes.map((n) => n.waitForPeers(2, 10_000)))
+    await expectPeers(nodes, 2)
 
     const count = parameterCount(genesis.model)
     const store = new DeltaStore()
@@ -55,7 +55,7 @@ describe('allowlist', () => {
     expect(await gated.metrics.total(gated.metrics.refusedConnections)).toBeGreaterThanOrEqual(1)
 
     // Through the member, which accepts and relays a valid announcement.
-    await member.waitForPeers(3, 10_000)
+    await expectPeers([member], 3)
     const announcement = await attackerAnnouncement(genesis, attacker, root)
     await stranger.services.pubsub.publish(attacker.topic, announcement)
     const rejected = () =>

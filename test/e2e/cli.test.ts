@@ -1,11 +1,11 @@
 // The command line as a user runs it: real child processes, real TCP on 127.0.0.1.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readGenesisFile } from '../../src/cli/config-files.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
+import { tempDir } from '../fixtures/temp.js'
 import { runCli } from './helpers.js'
 import { drillRun, listeningOf, startCliProcess, startNodeProcess } from './node-process.js'
 
@@ -35,7 +35,7 @@ describe('dtrain CLI', () => {
   })
 
   it('dtrain init writes a run that validates, with a 0600 key and swarm key, and prints the join command', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dtrain-init-'))
+    const dir = tempDir('init')
     const { code, stdout, stderr } = await run([
       'init',
       '--dir',
@@ -71,7 +71,7 @@ describe('dtrain CLI', () => {
   })
 
   it('refuses a genesis with a bad field, naming the field', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dtrain-cli-'))
+    const dir = tempDir('cli')
     const genesis = structuredClone(defaultGenesis()) as unknown as { inner: { steps: number } }
     genesis.inner.steps = -3
     writeFileSync(join(dir, 'bad.json'), JSON.stringify(genesis))
@@ -88,7 +88,7 @@ describe('dtrain CLI', () => {
   })
 
   it('runs a private 3-node testnet as child processes and prints the JSON summary last', async () => {
-    const state = mkdtempSync(join(tmpdir(), 'dtrain-testnet-'))
+    const state = tempDir('testnet')
     const { code, stdout, stderr } = await run([
       'testnet',
       '--nodes',
@@ -154,7 +154,7 @@ describe('dtrain CLI', () => {
   })
 
   it('stops every node on Ctrl-C (SIGINT) and exits 130', async () => {
-    const state = mkdtempSync(join(tmpdir(), 'dtrain-sigint-'))
+    const state = tempDir('sigint')
     const child: ChildProcess = spawn(
       process.execPath,
       [

@@ -6,7 +6,7 @@ import type { DtrainNode } from '../../src/node/node.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
 import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
-import { attackerAnnouncement, startAttacker, startNodes } from './helpers.js'
+import { attackerAnnouncement, expectPeers, startAttacker, startNodes } from './helpers.js'
 
 describe('contribution check', () => {
   const genesis = defaultGenesis({
@@ -38,7 +38,7 @@ describe('contribution check', () => {
     const root = store.put(0, encodeDelta(harmful, { encoding: 'fp32' }))
     const { host, key, topic } = await startAttacker(genesis, nodes, store)
     attacker = host
-    await Promise.all(nodes.map((n) => n.waitForPeers(4, 10_000)))
+    await expectPeers(nodes, 4)
     const announcement = await attackerAnnouncement(genesis, { host, key }, root)
     await attacker.services.pubsub.publish(topic, announcement)
 

@@ -16,7 +16,7 @@ import { DeltaStore } from '../../src/store/delta-store.js'
 import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis, runIdHex, runIdOf } from '../../src/wire/genesis.js'
 import { signHave } from '../../src/wire/messages.js'
-import { attackerAnnouncement, startAttacker, startNodes } from './helpers.js'
+import { attackerAnnouncement, expectPeers, startAttacker, startNodes } from './helpers.js'
 
 describe('have', () => {
   const genesis = defaultGenesis({
@@ -61,7 +61,7 @@ describe('have', () => {
     )
     y.services.pubsub.subscribe(haveTopic(runIdHex(genesis)))
     await y.dial(multiaddr(n.addresses()[0]))
-    await n.waitForPeers(2, 10_000)
+    await expectPeers([n], 2)
     // X and Y know that N takes part in the topics they publish to.
     const start = Date.now()
     const knows = (h: Host, topic: string) =>

@@ -13,11 +13,13 @@ import { type DeltaSource, serveChunks } from '../../src/net/transfer.js'
 const logger = () =>
   process.env.DTRAIN_TEST_LOG ? createLogger(process.env.DTRAIN_TEST_LOG) : silentLogger()
 
+import { expect } from 'vitest'
 import { DtrainNode } from '../../src/node/node.js'
 import type { BackendName } from '../../src/train/backend.js'
 import { initialWeights, parameterCount } from '../../src/train/parameters.js'
 import { type Genesis, runIdHex, runIdOf } from '../../src/wire/genesis.js'
 import { signAnnouncement } from '../../src/wire/messages.js'
+import { whenEvents } from '../fixtures/events.js'
 
 /**
  * Starts `count` real nodes on 127.0.0.1; node 0 is the others' bootstrap peer. Node i trains on
@@ -51,6 +53,29 @@ export async function startNodes(
     )
   }
   return nodes
+}
+
+/**
+ * Waits until every node sees at least `count` peers of the run on its delta topic (itself
+ * included), on subscription events, and fails naming the count each reached.
+ */
+export async function expectPeers(nodes: DtrainNode[], count: number, timeoutMs = 10_000): Promise<void> {
+  const seen = (node: DtrainNode) =>
+    node.host.services.pubsub.getSubscribers(deltaTopic(node.runIdHex)).length + 1
+  await Promise.all(
+    nodes.map((node) =>
+      whenEvents(
+        [node.host.services.pubsub as unknown as EventTarget],
+        ['subscription-change'],
+        () => seen(node) >= count,
+        `${count} peers of the run`,
+        timeoutMs,
+      ).catch(() => {}),
+    ),
+  )
+  expect(nodes.map(seen), `peers each node sees (wanted ${count} each)`).toEqual(
+    nodes.map((n) => Math.max(count, seen(n))),
+  )
 }
 
 /**

@@ -1,11 +1,11 @@
 // `dtrain start` as a child process (a real node in its own process), optionally inside a network
 // namespace, with the node's events (IPC) collected: shared by the crash and chaos drills.
 import { type ChildProcess, fork, spawn } from 'node:child_process'
-import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { NodeEvent } from '../../src/cli/events.js'
 import { defaultGenesis, type Genesis, type GenesisOptions } from '../../src/wire/genesis.js'
+import { tempDir } from '../fixtures/temp.js'
 
 export const cli = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
 
@@ -106,7 +106,7 @@ export function drillRun(
   salt: string,
   overrides: Partial<GenesisOptions> = {},
 ): { root: string; genesis: Genesis; genesisPath: string } {
-  const root = mkdtempSync(join(tmpdir(), `dtrain-${salt}-`))
+  const root = tempDir(salt)
   const genesisPath = join(root, 'genesis.json')
   const genesis = defaultGenesis({
     preset: 'tiny',

@@ -14,7 +14,7 @@ import { NetworkProofSource, StoreProofSource } from '../../src/proof/protocol.j
 import { ProofStore } from '../../src/proof/store.js'
 import { loadCorpus } from '../../src/train/corpus.js'
 import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
-import { startNodes } from './helpers.js'
+import { expectPeers, startNodes } from './helpers.js'
 
 describe('proofs of learning on a live network', () => {
   const genesis = defaultGenesis({
@@ -50,7 +50,7 @@ describe('proofs of learning on a live network', () => {
       proofRetention: 2,
     })
     nodes = [first, second]
-    await Promise.all(nodes.map((n) => n.waitForPeers(2, 10_000)))
+    await expectPeers(nodes, 2)
     for (let r = 0; r < 3; r++) await Promise.all(nodes.map((n) => n.runRound()))
     expect(first.globalWeightsHash).toBe(second.globalWeightsHash)
 

@@ -4,6 +4,10 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createHost, type Host } from '../../src/net/host.js'
+import { whenEvents } from '../fixtures/events.js'
+
+/** gossipsub's mesh (the implementation's method; the exported interface leaves it out) */
+const meshOf = (h: Host) => h.services.pubsub as unknown as { getMeshPeers(topic: string): string[] }
 
 describe('16 hosts on one address', () => {
   const hosts: Host[] = []
@@ -34,13 +38,26 @@ describe('16 hosts on one address', () => {
       h.services.pubsub.subscribe('scale')
       h.services.pubsub.addEventListener('message', () => received.add(h.peerId.toString()))
     }
-    for (let i = 0; i < 100 && first.services.pubsub.getSubscribers('scale').length < 15; i++)
-      await new Promise((r) => setTimeout(r, 100))
+    const pubsubs = hosts.map((h) => h.services.pubsub as unknown as EventTarget)
+    await whenEvents(
+      [first.services.pubsub as unknown as EventTarget],
+      ['subscription-change'],
+      () => first.services.pubsub.getSubscribers('scale').length >= 15,
+      "the 15 hosts' subscriptions",
+      30_000,
+    )
     expect(first.getPeers()).toHaveLength(15)
     expect(first.services.pubsub.getSubscribers('scale')).toHaveLength(15)
-    await new Promise((r) => setTimeout(r, 1500)) // a gossipsub heartbeat builds the mesh
+    // a gossipsub heartbeat builds the mesh: every host grafts at least one peer
+    await whenEvents(
+      pubsubs,
+      ['gossipsub:graft', 'gossipsub:heartbeat'],
+      () => hosts.every((h) => meshOf(h).getMeshPeers('scale').length > 0),
+      'a mesh peer on every host',
+      30_000,
+    )
     await hosts[7].services.pubsub.publish('scale', new TextEncoder().encode('hello'))
-    for (let i = 0; i < 50 && received.size < 15; i++) await new Promise((r) => setTimeout(r, 100))
+    await whenEvents(pubsubs, ['message'], () => received.size >= 15, 'the message at 15 hosts', 30_000)
     expect(received.size).toBe(15) // every host but the sender
   })
 })

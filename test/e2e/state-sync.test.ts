@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../src/log.js'
 import { DtrainNode } from '../../src/node/node.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
-import { startNodes } from './helpers.js'
+import { expectPeers, startNodes } from './helpers.js'
 
 describe('a late joiner', () => {
   const genesis = defaultGenesis({
@@ -29,7 +29,7 @@ describe('a late joiner', () => {
 
   it('syncs the committed state after two rounds and then agrees bit for bit', async () => {
     nodes = await startNodes(genesis, 3)
-    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    await expectPeers(nodes, 3)
     for (let r = 0; r < 2; r++) await Promise.all(nodes.map((n) => n.runRound()))
 
     const joiner = await DtrainNode.create({
@@ -42,7 +42,7 @@ describe('a late joiner', () => {
       logger: silentLogger(),
     })
     nodes.push(joiner)
-    await joiner.waitForPeers(4, 10_000)
+    await expectPeers([joiner], 4)
     const [synced] = await Promise.all([
       joiner.syncFromNetwork(30_000),
       ...nodes.slice(0, 3).map((n) => n.runRound()),

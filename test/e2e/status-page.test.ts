@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { type ApiServer, startApiServer } from '../../src/api/server.js'
 import type { DtrainNode, NodeStatus } from '../../src/node/node.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
-import { runCli, startNodes } from './helpers.js'
+import { expectPeers, runCli, startNodes } from './helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const artifacts = new URL('../../test-artifacts/', import.meta.url).pathname
@@ -37,7 +37,7 @@ describe('status endpoint and page', () => {
       `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`,
     ).toBe(true)
     nodes = await startNodes(genesis, 3)
-    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    await expectPeers(nodes, 3)
     api = await startApiServer(nodes[0], '127.0.0.1:0')
     let running = true
     const rounds = (async () => {

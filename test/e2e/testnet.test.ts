@@ -7,7 +7,7 @@ import { audit } from '../../src/proof/audit.js'
 import { NetworkProofSource } from '../../src/proof/protocol.js'
 import { loadDataset } from '../../src/train/dataset.js'
 import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
-import { startNodes } from './helpers.js'
+import { expectPeers, startNodes } from './helpers.js'
 
 describe('three nodes on 127.0.0.1', () => {
   const genesis = defaultGenesis({
@@ -27,7 +27,7 @@ describe('three nodes on 127.0.0.1', () => {
 
   it('train two rounds and end with identical global weights and a lower held-out loss', async () => {
     nodes = await startNodes(genesis, 3)
-    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    await expectPeers(nodes, 3)
     const initialLoss = await nodes[0].evaluate()
     const reports: RoundReport[][] = nodes.map(() => [])
     for (let round = 0; round < 2; round++) {
@@ -72,7 +72,7 @@ describe('three nodes with compressed deltas', () => {
       evalWindows: 16,
     })
     nodes = await startNodes(genesis, 3)
-    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    await expectPeers(nodes, 3)
     const initialLoss = await nodes[0].evaluate()
     let last: RoundReport[] = []
     for (let round = 0; round < 3; round++) last = await Promise.all(nodes.map((n) => n.runRound()))
@@ -103,7 +103,7 @@ describe('three nodes training the MNIST classifier', () => {
     })
     expect(genesis.dataset.source).toBe('mnist')
     nodes = await startNodes(genesis, 3)
-    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    await expectPeers(nodes, 3)
     const initialLoss = await nodes[0].evaluate()
     const initialAccuracy = (await nodes[0].accuracy())!
     const reports: RoundReport[][] = []

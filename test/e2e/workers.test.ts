@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../src/log.js'
 import { DtrainNode } from '../../src/node/node.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
+import { expectPeers } from './helpers.js'
 
 describe('training workers in a live node', () => {
   const genesis = defaultGenesis({
@@ -35,7 +36,7 @@ describe('training workers in a live node', () => {
       })
     nodes.push(await create(2))
     nodes.push(await create(1, nodes[0].addresses()))
-    await Promise.all(nodes.map((n) => n.waitForPeers(2, 10_000)))
+    await expectPeers(nodes, 2)
     for (let r = 0; r < 2; r++) {
       const reports = await Promise.all(nodes.map((n) => n.runRound()))
       for (const report of reports) expect(report.contributors).toBe(2)

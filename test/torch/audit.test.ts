@@ -10,7 +10,7 @@ import { selectBackend } from '../../src/train/backend.js'
 import { createTrainer } from '../../src/train/create-trainer.js'
 import { loadDataset } from '../../src/train/dataset.js'
 import { defaultGenesis, type ModelPreset } from '../../src/wire/genesis.js'
-import { startNodes } from '../e2e/helpers.js'
+import { expectPeers, startNodes } from '../e2e/helpers.js'
 import { requireTorch } from './helpers.js'
 
 describe('proofs audited across tfjs-wasm and torch-cpu', () => {
@@ -34,7 +34,7 @@ describe('proofs audited across tfjs-wasm and torch-cpu', () => {
         salt: `torch-audit-${preset}`,
       })
       nodes = await startNodes(genesis, 2, ['wasm', 'torch-cpu'])
-      await Promise.all(nodes.map((n) => n.waitForPeers(2, 10_000)))
+      await expectPeers(nodes, 2)
       for (let r = 0; r < 2; r++) await Promise.all(nodes.map((n) => n.runRound()))
       expect(nodes[0].globalWeightsHash).toBe(nodes[1].globalWeightsHash)
 

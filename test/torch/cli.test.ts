@@ -1,11 +1,10 @@
 // The torch backends through the command line (issue 16): a testnet of node processes, each with
 // its own PyTorch worker; an audit replayed on torch-cpu; and the errors a user meets first.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runCli } from '../e2e/helpers.js'
+import { tempDir } from '../fixtures/temp.js'
 import { requireTorch } from './helpers.js'
 
 /** PyTorch workers still running from `dir`'s nodes (none may outlive their node). */
@@ -13,22 +12,16 @@ function workersOf(dir: string): string[] {
   try {
     return execFileSync('pgrep', ['-af', 'torch/worker.py'], { encoding: 'utf8' })
       .split('\n')
-      .filter((line) => line && line.includes(dir))
+      .filter((line) => line?.includes(dir))
   } catch {
     return [] // pgrep exits 1 when nothing matches
   }
 }
 
 describe('dtrain on torch-cpu', () => {
-  const dirs: string[] = []
-  afterAll(() => {
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-  })
-
   it('runs a GPT testnet of node processes on torch-cpu that agrees and learns, and audits it on torch-cpu', async () => {
     await requireTorch()
-    const state = mkdtempSync(join(tmpdir(), 'dtrain-torch-testnet-'))
-    dirs.push(state)
+    const state = tempDir('torch-testnet')
     const testnet = await runCli([
       'testnet',
       '--backend',
@@ -72,8 +65,7 @@ describe('dtrain on torch-cpu', () => {
   })
 
   it('refuses a forced torch backend it cannot load with exit code 2 and the fix', async () => {
-    const state = mkdtempSync(join(tmpdir(), 'dtrain-torch-missing-'))
-    dirs.push(state)
+    const state = tempDir('torch-missing')
     const init = await runCli(['init', '--dir', state, '--preset', 'gpt-tiny', '--dataset', 'synthetic'])
     expect(init.code, init.stderr).toBe(0)
     const start = await runCli([

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import type { DtrainNode, RoundReport } from '../../src/node/node.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
-import { startNodes } from '../e2e/helpers.js'
+import { expectPeers, startNodes } from '../e2e/helpers.js'
 import { requireTorch } from './helpers.js'
 
 // Issue 16: peers on different frameworks train one run. Local training differs in float
@@ -27,7 +27,7 @@ describe('a mixed testnet: two tfjs-wasm nodes and one torch-cpu node', () => {
     })
     nodes = await startNodes(genesis, 3, ['wasm', 'wasm', 'torch-cpu'])
     expect(nodes.map((n) => n.backend.backend)).toEqual(['wasm', 'wasm', 'torch-cpu'])
-    await Promise.all(nodes.map((n) => n.waitForPeers(3, 10_000)))
+    await expectPeers(nodes, 3)
     const initialLoss = await nodes[0].evaluate()
     const torchInitialLoss = await nodes[2].evaluate()
     expect(Math.abs(torchInitialLoss - initialLoss)).toBeLessThan(1e-4 * initialLoss)

@@ -1,14 +1,14 @@
 // A user's own text as the training corpus (SPEC.md 7.4): files in a fixed order, identified in
 // the genesis by the hash of their tokens, refused with a clear error when a node's copy differs.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CorpusError, loadCorpus, textTokensSha256, tokenize, userText } from '../../src/train/corpus.js'
 import { defaultGenesis, parseGenesis } from '../../src/wire/genesis.js'
+import { tempDir } from '../fixtures/temp.js'
 
 describe('user text', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dtrain-text-'))
+  const dir = tempDir('text')
   mkdirSync(join(dir, 'b'))
   writeFileSync(join(dir, 'b', 'two.md'), 'second')
   writeFileSync(join(dir, 'a.txt'), 'first')
@@ -19,7 +19,7 @@ describe('user text', () => {
     expect(userText(dir)).toBe('first\nsecond\nthird')
     expect(userText(join(dir, 'a.txt'))).toBe('first')
     expect(() => userText(join(dir, 'missing'))).toThrow(CorpusError)
-    const empty = mkdtempSync(join(tmpdir(), 'dtrain-empty-'))
+    const empty = tempDir('empty')
     expect(() => userText(empty)).toThrow(/holds no .txt, .md or .text file/)
   })
 

@@ -87,7 +87,9 @@ describe('LinkEmulator', () => {
     cleanup.push(() => link.close())
     const open: Socket = connect({ port: link.port, host: '127.0.0.1' })
     await once(open, 'connect')
-    await new Promise((resolve) => setTimeout(resolve, 20)) // the relay has accepted it
+    // an echo through the link: the relay has accepted the connection and connected the target
+    open.write('ping')
+    await once(open, 'data')
     const closed = once(open, 'close')
     link.cut()
     await closed

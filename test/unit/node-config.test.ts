@@ -1,15 +1,15 @@
 // dtrain start's configuration: one schema for the config file, DTRAIN_* variables and flags,
 // flags over environment over file over defaults; errors name the field, the value and the fix.
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/cli/config-files.js'
 import { envName, resolveNodeConfig } from '../../src/cli/node-config.js'
 import { addStartOptions } from '../../src/cli/start-command.js'
+import { tempDir } from '../fixtures/temp.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'dtrain-config-'))
+const dir = tempDir('config')
 const file = (name: string, content: unknown) => {
   const path = join(dir, name)
   writeFileSync(path, JSON.stringify(content))

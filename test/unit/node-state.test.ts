@@ -1,6 +1,5 @@
 // The node's own state file: round trip, a torn or corrupt file refused, another run's refused.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { encodeState } from '../../src/codec/state.js'
@@ -12,6 +11,7 @@ import {
   NodeStateError,
   saveNodeState,
 } from '../../src/store/node-state.js'
+import { tempDir } from '../fixtures/temp.js'
 
 const d = 100
 const vector = (k: number) => Float32Array.from({ length: d }, (_, i) => Math.sin(i * k))
@@ -37,7 +37,7 @@ describe('node state file', () => {
     flipped[200] ^= 1
     expect(() => decodeNodeState(flipped)).toThrow(/checksum/)
     expect(() => decodeNodeState(bytes.subarray(0, 500))).toThrow(NodeStateError)
-    const dir = mkdtempSync(join(tmpdir(), 'dtrain-node-state-'))
+    const dir = tempDir('node-state')
     expect(await loadNodeState(dir, runId)).toBeUndefined()
     await saveNodeState(dir, saved)
     // A crash after writing the temporary file but before the rename: the old state stands.
