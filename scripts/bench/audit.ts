@@ -91,7 +91,7 @@ for (const preset of presets) {
   const proofBytes = proofs[1].checkpoints.reduce((s, c) => s + c.length, 0) + proofs[1].manifest.length
   const auditor = new InnerTrainer(genesis, corpus)
   const audits: Record<string, number | string>[] = []
-  for (const segments of [1, 2, 4]) {
+  for (const segments of [2, 4]) {
     const source = new StoreProofSource(store)
     const report = await audit(source, {
       genesis,

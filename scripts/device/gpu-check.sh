@@ -57,7 +57,7 @@ timeout 170 node dist/scripts/bench/train.js --presets "$FP32_PRESETS" --backend
 STATE=$(mktemp -d /tmp/dtrain-gpu-testnet.XXXXXX)
 step "testnet: 3 nodes on $BACKEND, $TESTNET_PRESET, 3 rounds, H = $INNER_STEPS, private network"
 timeout 200 node dist/src/cli/main.js testnet --backend "$BACKEND" --preset "$TESTNET_PRESET" --rounds 3 \
-  --inner-steps "$INNER_STEPS" --private --proof-retention 1 --state "$STATE" --json \
+  --inner-steps "$INNER_STEPS" --private --proof-retention 2 --state "$STATE" --json \
   >"$OUT/testnet.json" 2> >(tee -a "$LOG" >&2)
 testnet_rc=$?
 tail -n 1 "$OUT/testnet.json" | tee -a "$LOG"

@@ -3,6 +3,7 @@
 import '../polyfill.js'
 import { resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { MIN_SEGMENTS } from '../proof/audit.js'
 import { BACKEND_HELP, BACKEND_NAMES, type BackendName } from '../train/backend.js'
 import { runAudit } from './audit.js'
 import { ConfigError } from './config-files.js'
@@ -188,8 +189,15 @@ program
   .requiredOption('--round <r>', 'round to audit (0-based, as in the logs)', nonNegativeInt('--round'))
   .option(
     '--segments <q>',
-    'segments to replay: half the largest updates, the rest at random',
-    positiveInt('--segments'),
+    'segments to replay (at least 2): half the largest updates, the rest at random',
+    (value: string): number => {
+      const q = Number(value)
+      if (!(Number.isInteger(q) && q >= MIN_SEGMENTS))
+        throw new InvalidArgumentError(
+          `--segments must be an integer of at least ${MIN_SEGMENTS} (got ${value}): one segment would be the largest update, which the prover can shape in advance`,
+        )
+      return q
+    },
     2,
   )
   .option(

@@ -37,6 +37,7 @@ import {
   residualHash,
 } from './manifest.js'
 import { type ProofSource, ProofUnavailableError } from './protocol.js'
+import { unreachable } from './reachable.js'
 import { distance } from './recorder.js'
 import { type Tolerance, toleranceFor } from './tolerance.js'
 
@@ -109,8 +110,17 @@ export interface AuditOptions {
 
 class AuditFailure extends Error {}
 
+/** Segments an audit replays at least (SPEC.md 17.4, step 5). */
+export const MIN_SEGMENTS = 2
+const WHY_TWO =
+  'one segment would be the largest update, which the prover knows in advance and can shape, or a random one, which misses a forged last step most of the time'
+
 /** Audits one round's proof. Never throws for a bad proof: the report says why. */
 export async function audit(source: ProofSource, options: AuditOptions): Promise<AuditReport> {
+  if (!(Number.isInteger(options.segments) && options.segments >= MIN_SEGMENTS))
+    throw new RangeError(
+      `an audit replays at least ${MIN_SEGMENTS} segments (got ${options.segments}): ${WHY_TWO}`,
+    )
   const started = performance.now()
   const nonce = options.nonce ?? randomBytes(32)
   const report: AuditReport = {
@@ -226,6 +236,7 @@ async function runAudit(
 
   // 3. The chain: the optimizer state (and residual) a round starts from is where the peer's
   //    previous proof ended, or zero for its first.
+  let chainUnchecked: string | undefined
   if (h.previousRound === null) {
     const zero = zeroSnapshot(d)
     if (!bytesEqual(h.optimizerIn, optimizerHash(encodeCheckpoint(zero))))
@@ -243,7 +254,9 @@ async function runAudit(
         fail(`the residual does not continue the peer's proof of round ${h.previousRound}`)
     } catch (err) {
       if (!(err instanceof ProofUnavailableError)) throw err
-      report.notes.push(`chain to round ${h.previousRound} unchecked: ${err.message}`)
+      // Never VALID on evidence the audit could not check: the rest is still checked (an
+      // invalid finding stands), but a proof that passes everything else is "could not audit".
+      chainUnchecked = `the chain to the peer's proof of round ${h.previousRound} could not be checked: ${err.message}`
     }
   }
 
@@ -263,6 +276,9 @@ async function runAudit(
     }
     if (snapshot.localStep !== steps[index])
       fail(`checkpoint ${index} is of step ${snapshot.localStep}, expected ${steps[index]}`)
+    // 4a. Only optimizer states that clipped gradients from zero can reach (reachable.ts).
+    const outOfReach = unreachable(snapshot.optimizer, genesis.inner.optimizer)
+    if (outOfReach) fail(`checkpoint ${index}: no honest training reaches its optimizer state: ${outOfReach}`)
     if (index === 0 && !bytesEqual(optimizerHash(bytes), h.optimizerIn))
       fail('the first checkpoint does not hold the declared optimizer state')
     if (index === steps.length - 1 && !bytesEqual(optimizerHash(bytes), h.optimizerOut))
@@ -338,6 +354,8 @@ async function runAudit(
       verdict: pass ? 'pass' : 'fail',
     })
   }
+  if (chainUnchecked && !report.segments.some((s) => s.verdict === 'fail'))
+    throw new ProofUnavailableError(chainUnchecked)
 }
 
 /**

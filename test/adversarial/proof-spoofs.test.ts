@@ -11,6 +11,7 @@ import { weightsHash } from '../../src/crypto/hash.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
 import { type AuditOptions, type AuditReport, audit } from '../../src/proof/audit.js'
 import { StoreProofSource } from '../../src/proof/protocol.js'
+import { reachOf } from '../../src/proof/reachable.js'
 import { ProofRecorder, type RoundProof } from '../../src/proof/recorder.js'
 import { ProofStore } from '../../src/proof/store.js'
 import { pseudoGradient } from '../../src/round/outer.js'
@@ -162,15 +163,29 @@ describe('proof of learning: honest proofs', () => {
     const reports: AuditReport[] = []
     let base = initialWeights(genesis.model)
     const proofs: RoundProof[] = []
+    const reach = { firstMoment: 0, secondMoment: 0, perCoordinate: 0 }
     for (let round = 0; round < 6; round++) {
-      const { proof, final } = await proveRound(provers[0], round, base, round === 0 ? null : round - 1)
+      const { proof, final, snapshots } = await proveRound(
+        provers[0],
+        round,
+        base,
+        round === 0 ? null : round - 1,
+      )
       proofs.push(proof)
       base = final // a stand-in for the next global weights: any agreed weights will do
+      for (const s of snapshots) {
+        const r = reachOf(s.optimizer, genesis.inner.optimizer)
+        for (const k of ['firstMoment', 'secondMoment', 'perCoordinate'] as const)
+          reach[k] = Math.max(reach[k], r[k])
+      }
     }
+    // Honest AdamW states stay inside the reachable bounds of SPEC.md 17.4 step 4 (1 = on a bound).
+    console.log(`honest proofs, largest fraction of each reachable bound: ${JSON.stringify(reach)}`)
+    for (const value of Object.values(reach)) expect(value).toBeLessThanOrEqual(1)
     for (const backend of ['wasm', 'cpu']) {
       await tf.setBackend(backend)
       for (const [i, proof] of proofs.entries()) {
-        for (const segments of [1, 4]) {
+        for (const segments of [2, 4]) {
           const report = await auditOf(proof, { segments, replayBackend: backend }, proofs.slice(0, i))
           expect(report.verdict, `${backend} round ${proof.round}: ${report.reasons.join('; ')}`).toBe(
             'valid',
@@ -226,6 +241,56 @@ describe('proof of learning: spoofs are caught', () => {
     expect(report.reasons.join('; ')).toMatch(why)
   }
 
+  it('10. a proof computed without gradients: inflated AdamW moments, entered through a previous round nobody serves', async () => {
+    // |m| = 1e9 and v = 1e30 make beta1 m + (1 - beta1) g round to beta1 m: every step replays bit
+    // for bit as a step with no gradient. The declared previous round (3) has no proof to fetch.
+    const inflated: OptimizerState = {
+      step: after[0].step,
+      firstMoment: Float32Array.from(after[0].firstMoment, (_, i) => (i % 2 ? 1e9 : -1e9)),
+      secondMoment: new Float32Array(after[0].firstMoment.length).fill(1e30),
+    }
+    const { proof } = await proveRound(provers[0], 5, base, 3, {}, inflated)
+    const report = await auditSpoof(proof)
+    expectInvalid(
+      report,
+      /checkpoint 0: no honest training reaches its optimizer state: the first moment's norm/,
+    )
+  })
+
+  it('11. inflated moments entered through one segment are caught at the last checkpoint, whichever segments are drawn', async () => {
+    const { proof } = await spoof(0, 1, base, {
+      snapshots: (s) =>
+        s.map((cp, i) =>
+          i < 10
+            ? cp
+            : {
+                ...cp,
+                optimizer: {
+                  step: cp.optimizer.step,
+                  firstMoment: cp.optimizer.firstMoment.map((m) => m * 1e6),
+                  secondMoment: cp.optimizer.secondMoment.map((v) => v * 1e12),
+                },
+              },
+        ),
+    })
+    for (const fill of [1, 2, 3]) {
+      const report = await auditSpoof(proof, { nonce: new Uint8Array(32).fill(fill) })
+      expectInvalid(report, /checkpoint 20: no honest training reaches its optimizer state/)
+    }
+  })
+
+  it('12. an unchecked chain is never valid: the audit of an honest round whose previous proof is not served could not audit', async () => {
+    const { proof } = await spoof(0, 1, base)
+    const report = await auditOf(proof, { segments: 2 }) // round 0's proof is not in the store
+    expect(report.verdict).toBe('unavailable')
+    expect(report.reasons.join('; ')).toMatch(/the chain to the peer's proof of round 0 could not be checked/)
+    expect(report.segments.every((s) => s.verdict === 'pass')).toBe(true) // the rest was checked
+  })
+
+  it('13. refuses to audit a single segment', async () => {
+    await expect(auditSpoof(first[0], { segments: 1 })).rejects.toThrow(/at least 2 segments/)
+  })
+
   it('1. final weights replaced by random or scaled weights', async () => {
     for (const replace of [
       (w: Float32Array) => Float32Array.from(w, (x, i) => x + 0.05 * Math.sin(i * 12.9898)),
@@ -234,7 +299,7 @@ describe('proof of learning: spoofs are caught', () => {
       const { proof } = await spoof(0, 1, base, {
         snapshots: (s) => [...s.slice(0, -1), { ...s.at(-1)!, weights: replace(s.at(-1)!.weights) }],
       })
-      for (const segments of [1, 2])
+      for (const segments of [2, 3])
         expectInvalid(await auditSpoof(proof, { segments }), /segment 19 .*does not replay/)
     }
   })
@@ -252,7 +317,7 @@ describe('proof of learning: spoofs are caught', () => {
         }))
       },
     })
-    for (const segments of [1, 2]) expectInvalid(await auditSpoof(proof, { segments }), /does not replay/)
+    for (const segments of [2, 3]) expectInvalid(await auditSpoof(proof, { segments }), /does not replay/)
   })
 
   it('3. training on other data than the committed batches', async () => {
@@ -321,7 +386,7 @@ describe('proof of learning: spoofs are caught', () => {
     expectInvalid(await auditSpoof(declared.proof), /hyperparameters other than the genesis/)
     // Hidden: the proof claims the genesis's rate; the replay moves ten times further.
     const hidden = await spoof(0, 1, base, { trainWith: slow })
-    for (const segments of [1, 2])
+    for (const segments of [2, 3])
       expectInvalid(await auditSpoof(hidden.proof, { segments }), /does not replay/)
   })
 

@@ -136,7 +136,7 @@ describe('dtrain CLI', () => {
     const report = JSON.parse(valid.stdout.trim().split('\n').at(-1)!)
     expect(report.verdict).toBe('valid')
     expect(report.segments).toHaveLength(2)
-    const human = await run(['audit', '--proof', join(state, 'node-2'), '--round', '0', '--segments', '1'])
+    const human = await run(['audit', '--proof', join(state, 'node-2'), '--round', '0', '--segments', '2'])
     expect(human.code).toBe(0)
     expect(human.stdout).toMatch(/VALID[\s\S]*segment \d+ .*: pass/)
     // A checkpoint altered on disk: the proof is invalid (exit 1), with the reason.
