@@ -355,10 +355,13 @@ for (const r of rows) {
     `| ${r.preset} | ${(r.parameters / 1e6).toFixed(2)} M | ${r.backend} | ${fmt(r.trainerTokensPerSec)} | ${r.provenTokensPerSec === null ? '' : `${fmt(r.provenTokensPerSec)} (k = ${r.checkpointInterval})`} | ${fmt(r.bareTokensPerSec)} | ${pct(r.overhead)} | ${ratio(of('torch-cpu'))} | ${ratio(of('wasm'))} | ${fmt(r.modelGflops, 2)} | ${pct(r.mfu)} |`,
   )
 }
-for (const r of rows.filter((x) => x.peakMemoryBytes))
+for (const r of rows.filter((x) => x.peakMemoryBytes)) {
+  const g = genesisOf(r.preset, 1)
+  const estimate = trainingMemory(g.model, g.inner.batchSize / g.inner.microBatches, precision).totalBytes
   console.log(
-    `${r.preset} on ${r.backend}: peak device memory ${(r.peakMemoryBytes! / 1e9).toFixed(2)} GB (estimate ${(trainingMemory(genesisOf(r.preset, 1).model, genesisOf(r.preset, 1).inner.batchSize / genesisOf(r.preset, 1).inner.microBatches, precision).totalBytes / 1e9).toFixed(2)} GB)`,
+    `${r.preset} on ${r.backend}: peak device memory ${(r.peakMemoryBytes! / 1e9).toFixed(2)} GB (preflight estimate ${(estimate / 1e9).toFixed(2)} GB)`,
   )
+}
 console.log(torchDetail)
 for (const u of unavailable) console.log(`not measured: ${u.backend} (${u.reason.split('\n')[0]})`)
 console.log(
