@@ -36,7 +36,7 @@ import {
   proofRoot,
   residualHash,
 } from './manifest.js'
-import { type ProofSource, ProofUnavailableError } from './protocol.js'
+import { type ProofSource, ProofUnavailableError, ProofWithheldError } from './protocol.js'
 import { unreachable } from './reachable.js'
 import { distance } from './recorder.js'
 import { type Tolerance, toleranceFor } from './tolerance.js'
@@ -109,6 +109,19 @@ export interface AuditOptions {
 }
 
 class AuditFailure extends Error {}
+
+/**
+ * An object the manifest commits, fetched: once the manifest is served, withholding it (not
+ * found, pruned, another size, not a regular file) fails the proof; an unreachable peer does not.
+ */
+async function withheldIsFailure(what: string, fetch: () => Promise<Uint8Array>): Promise<Uint8Array> {
+  try {
+    return await fetch()
+  } catch (err) {
+    if (err instanceof ProofWithheldError) throw new AuditFailure(`${what} was withheld: ${err.message}`)
+    throw err
+  }
+}
 
 /** Segments an audit replays at least (SPEC.md 17.4, step 5). */
 export const MIN_SEGMENTS = 2
@@ -265,7 +278,9 @@ async function runAudit(
   const load = async (index: number): Promise<TrainingSnapshot> => {
     const held = cache.get(index)
     if (held) return held
-    const bytes = await source.checkpoint(round, index, cpBytes)
+    const bytes = await withheldIsFailure(`checkpoint ${index}`, () =>
+      source.checkpoint(round, index, cpBytes),
+    )
     if (!bytesEqual(objectRoot(bytes), manifest.checkpointRoots[index]))
       fail(`checkpoint ${index} does not match its committed root`)
     let snapshot: TrainingSnapshot
@@ -292,7 +307,7 @@ async function runAudit(
   const last = await load(steps.length - 1)
   let residual: Float32Array | undefined
   if (usesResidual) {
-    const bytes = await source.residual(round, 4 * d)
+    const bytes = await withheldIsFailure('the residual', () => source.residual(round, 4 * d))
     if (bytes.length !== 4 * d) fail(`the residual is ${bytes.length} bytes, expected ${4 * d}`)
     residual = float32FromLe(bytes)
     if (!bytesEqual(residualHash(residual), h.residualIn)) fail('the residual does not match its hash')
@@ -323,6 +338,10 @@ async function runAudit(
       fail(`segment ${index} declares an update of ${claimed}, its checkpoints differ by ${actual}`)
     const replayStarted = performance.now()
     const replayed = await trainer.replay(start, steps[index + 1], seed)
+    if (replayed.optimizer.step !== end.optimizer.step)
+      fail(
+        `segment ${index}: checkpoint ${index + 1} declares AdamW's step counter t = ${end.optimizer.step}, the replay from checkpoint ${index} reaches t = ${replayed.optimizer.step}`,
+      )
     report.replaySeconds += (performance.now() - replayStarted) / 1000
     report.stepsReplayed += steps[index + 1] - steps[index]
     const gap = distance(replayed.weights, end.weights)

@@ -8,12 +8,23 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { LIMITS, PROTOCOL } from '../constants.js'
 import { bytesEqual, HASH_LENGTH } from '../crypto/hash.js'
+import { FileShapeError } from '../store/durable-file.js'
 import { ProofItem, ProofRequest, ProofResponse, ProofStatus } from '../wire/proto/dtrain.js'
 import type { ProofStore } from './store.js'
 
 /** Why a proof could not be had: the audit ends with "could not audit" (exit code 2). */
 export class ProofUnavailableError extends Error {
   override name = 'ProofUnavailableError'
+}
+
+/**
+ * The peer (or directory) answered, but without an object the manifest commits: not found,
+ * pruned, not a regular file, or of another size than expected. Once the manifest is served this
+ * is the prover's fault, and an audit counts it as a failed proof (issue 19), not as a network
+ * that could not be reached.
+ */
+export class ProofWithheldError extends ProofUnavailableError {
+  override name = 'ProofWithheldError'
 }
 
 /** Where an auditor reads a peer's proof from: the network or a node's state directory. */
@@ -177,14 +188,15 @@ export class NetworkProofSource implements ProofSource {
       }
       if (response.status !== ProofStatus.PROOF_OK) {
         const why = response.status === ProofStatus.PROOF_PRUNED ? 'pruned' : 'unavailable'
-        throw new ProofUnavailableError(`${this.peer}: proof ${why}: ${response.message}`)
+        const Failure = item === ProofItem.MANIFEST ? ProofUnavailableError : ProofWithheldError
+        throw new Failure(`${this.peer}: proof ${why}: ${response.message}`)
       }
       if (item === ProofItem.MANIFEST) {
         await stream.close({ signal }).catch(() => {})
         return { response, bytes: new Uint8Array(0) }
       }
       if (response.size > BigInt(maxBytes))
-        throw new ProofUnavailableError(
+        throw new ProofWithheldError(
           `${this.peer} offers ${response.size} bytes; at most ${maxBytes} are expected`,
         )
       const bytes = new Uint8Array(Number(response.size))
@@ -192,7 +204,7 @@ export class NetworkProofSource implements ProofSource {
       while (at < bytes.length) {
         const data = (await lp.read({ signal })).subarray()
         if (at + data.length > bytes.length)
-          throw new ProofUnavailableError(`${this.peer} sent more bytes than announced`)
+          throw new ProofWithheldError(`${this.peer} sent more bytes than announced`)
         bytes.set(data, at)
         at += data.length
         this.bytesReceived += data.length
@@ -214,7 +226,13 @@ export class StoreProofSource implements ProofSource {
   constructor(private readonly store: ProofStore) {}
 
   async manifest(round: number): Promise<{ announcement: Uint8Array; manifest: Uint8Array }> {
-    const found = await this.store.manifest(round)
+    let found: Awaited<ReturnType<ProofStore['manifest']>>
+    try {
+      found = await this.store.manifest(round)
+    } catch (err) {
+      if (err instanceof FileShapeError) throw new ProofUnavailableError(`round ${round}: ${err.message}`)
+      throw err
+    }
     if (found.status !== 'ok') throw new ProofUnavailableError(found.message)
     this.bytesReceived += found.value.manifest.length + found.value.announcement.length
     return found.value
@@ -229,10 +247,14 @@ export class StoreProofSource implements ProofSource {
   }
 
   private async item(round: number, item: 'checkpoint' | 'residual', index: number, maxBytes: number) {
-    const found = await this.store.item(round, item, index)
-    if (found.status !== 'ok') throw new ProofUnavailableError(found.message)
-    if (found.value.length > maxBytes)
-      throw new ProofUnavailableError(`${item} ${index} is ${found.value.length} bytes, over ${maxBytes}`)
+    let found: Awaited<ReturnType<ProofStore['item']>>
+    try {
+      found = await this.store.item(round, item, index, maxBytes)
+    } catch (err) {
+      if (err instanceof FileShapeError) throw new ProofWithheldError(`${item} ${index}: ${err.message}`)
+      throw err
+    }
+    if (found.status !== 'ok') throw new ProofWithheldError(found.message)
     this.bytesReceived += found.value.length
     return found.value
   }

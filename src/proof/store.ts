@@ -4,7 +4,8 @@
 // `retention` rounds. Without a directory (tests, light nodes) the proofs stay in memory.
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { readIfPresent, syncDirectory, writeFileSynced } from '../store/durable-file.js'
+import { LIMITS } from '../constants.js'
+import { readIfPresent, readRegularFile, syncDirectory, writeFileSynced } from '../store/durable-file.js'
 import type { RoundProof } from './recorder.js'
 
 export type Lookup<T> =
@@ -83,15 +84,23 @@ export class ProofStore {
         : this.missing(round)
     }
     const at = join(this.dir, `round-${round}`)
-    const announcement = await readIfPresent(join(at, 'announcement'))
-    const manifest = await readIfPresent(join(at, 'manifest'))
+    const announcement = await readRegularFile(join(at, 'announcement'), LIMITS.maxGossipMessageBytes)
+    const manifest = await readRegularFile(join(at, 'manifest'), LIMITS.maxProofManifestBytes)
     return announcement && manifest
       ? { status: 'ok', value: { announcement, manifest } }
       : this.missing(round)
   }
 
-  /** Checkpoint `index` of a round, or its residual. */
-  async item(round: number, item: 'checkpoint' | 'residual', index = 0): Promise<Lookup<Uint8Array>> {
+  /**
+   * Checkpoint `index` of a round, or its residual, of at most `maxBytes` (a file of another
+   * shape or size throws FileShapeError before it is read).
+   */
+  async item(
+    round: number,
+    item: 'checkpoint' | 'residual',
+    index = 0,
+    maxBytes = Number.MAX_SAFE_INTEGER,
+  ): Promise<Lookup<Uint8Array>> {
     let bytes: Uint8Array | undefined
     if (!this.dir) {
       const proof = this.memory.get(round)
@@ -99,7 +108,10 @@ export class ProofStore {
       bytes = item === 'checkpoint' ? proof.checkpoints[index] : proof.residual
     } else {
       const at = join(this.dir, `round-${round}`)
-      bytes = await readIfPresent(join(at, item === 'checkpoint' ? `checkpoint-${index}` : 'residual'))
+      bytes = await readRegularFile(
+        join(at, item === 'checkpoint' ? `checkpoint-${index}` : 'residual'),
+        maxBytes,
+      )
       // Only a miss needs to know whether the round is there at all.
       if (!bytes && !(await readIfPresent(join(at, 'manifest')))) return this.missing(round)
     }

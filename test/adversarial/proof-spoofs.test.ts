@@ -1,5 +1,8 @@
 // Proof of learning (SPEC.md 17): honest proofs pass; each spoof of the issue is built with real
 // training and real signatures, then caught by the auditor.
+import { execFileSync } from 'node:child_process'
+import { mkdir, rm, symlink, truncate } from 'node:fs/promises'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -23,6 +26,7 @@ import { initialWeights } from '../../src/train/parameters.js'
 import { TfjsTrainer } from '../../src/train/tfjs-trainer.js'
 import { defaultGenesis, encodeOptionsFor, type Genesis, runIdOf } from '../../src/wire/genesis.js'
 import { type Announcement, signAnnouncement } from '../../src/wire/messages.js'
+import { tempDir } from '../fixtures/temp.js'
 
 const genesis = defaultGenesis({
   preset: 'tiny',
@@ -289,6 +293,70 @@ describe('proof of learning: spoofs are caught', () => {
 
   it('13. refuses to audit a single segment', async () => {
     await expect(auditSpoof(first[0], { segments: 1 })).rejects.toThrow(/at least 2 segments/)
+  })
+
+  it('14. withholding a committed checkpoint fails the proof; a checkpoint path that is no regular file fails it without a crash or a hang', async () => {
+    const { proof } = await spoof(0, 1, base)
+    const shapes: Array<[string, (path: string) => Promise<void>, RegExp]> = [
+      ['deleted', (path) => rm(path), /checkpoint 20 was withheld: round 1 has no checkpoint 20/],
+      [
+        'a directory',
+        async (path) => {
+          await rm(path)
+          await mkdir(path)
+        },
+        /checkpoint 20 was withheld: .* is not a regular file/,
+      ],
+      [
+        'a FIFO (reading it would hang)',
+        async (path) => {
+          await rm(path)
+          execFileSync('mkfifo', [path])
+        },
+        /is not a regular file/,
+      ],
+      [
+        'a link to /dev/zero (reading it would grow without end)',
+        async (path) => {
+          await rm(path)
+          await symlink('/dev/zero', path)
+        },
+        /is not a regular file/,
+      ],
+      ['cut short', (path) => truncate(path, 100), /checkpoint 20/],
+    ]
+    for (const [shape, change, why] of shapes) {
+      const dir = tempDir('withheld')
+      const store = new ProofStore({ dir, retention: 10 })
+      await store.open()
+      await store.put(first[0])
+      await store.put(proof)
+      await change(join(dir, 'proofs', 'round-1', 'checkpoint-20'))
+      const report = await audit(new StoreProofSource(store), {
+        genesis,
+        data: corpus,
+        round: 1,
+        segments: 2,
+        tolerance: 'auto',
+        replayBackend: 'wasm',
+        trainer: new TfjsTrainer(auditor, 'wasm'),
+      })
+      expect(report.verdict, shape).toBe('invalid')
+      expect(report.reasons.join('; '), shape).toMatch(why)
+    }
+  })
+
+  it('15. a wrong step counter is named as the reason', async () => {
+    const { proof } = await spoof(0, 1, base, {
+      snapshots: (s) =>
+        s.map((cp, i) =>
+          i === 7 ? { ...cp, optimizer: { ...cp.optimizer, step: cp.optimizer.step + 1 } } : cp,
+        ),
+    })
+    expectInvalid(
+      await auditSpoof(proof, { segments: 1000 }),
+      /segment 6: checkpoint 7 declares AdamW's step counter t = \d+, the replay from checkpoint 6 reaches t = \d+/,
+    )
   })
 
   it('1. final weights replaced by random or scaled weights', async () => {
