@@ -5,13 +5,14 @@ import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdBytes } from '../crypto/sign.js'
 import { createHost, type Host } from '../net/host.js'
 import { type AuditReport, audit } from '../proof/audit.js'
 import { NetworkProofSource, type ProofSource, StoreProofSource } from '../proof/protocol.js'
 import { ProofStore } from '../proof/store.js'
+import { readKeyFile } from '../store/keys.js'
 import { type BackendName, selectBackend } from '../train/backend.js'
 import { createTrainer } from '../train/create-trainer.js'
 import { loadDataset } from '../train/dataset.js'
@@ -59,6 +60,9 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
   try {
     if (options.proof) {
       const dir = existsSync(join(options.proof, 'proofs')) ? options.proof : dirname(resolve(options.proof))
+      // The directory is a node's: the audit is of that node, whose key is there (issue 19). Another
+      // peer's proof copied into it must not audit VALID "by" this node.
+      if (existsSync(join(dir, 'key'))) peer = peerIdFromPrivateKey(await readKeyFile(join(dir, 'key')))
       const store = new ProofStore({ dir, retention: Number.MAX_SAFE_INTEGER })
       source = new StoreProofSource(store)
     } else {

@@ -11,6 +11,7 @@ import { HashStream } from '../crypto/prng.js'
 import { peerIdFromBytes, verifyBody } from '../crypto/sign.js'
 import { pseudoGradient } from '../round/outer.js'
 import { deltaRoot } from '../store/delta-store.js'
+import { BACKEND_NAMES } from '../train/backend.js'
 import type { BatchSeed } from '../train/batches.js'
 import type { Corpus } from '../train/corpus.js'
 import { asDataset, type Dataset } from '../train/dataset.js'
@@ -109,6 +110,9 @@ export interface AuditOptions {
 }
 
 class AuditFailure extends Error {}
+
+/** The backends a proof header may name (SPEC.md 17.2). */
+const TRAINING_BACKENDS = BACKEND_NAMES.filter((b) => b !== 'auto')
 
 /**
  * An object the manifest commits, fetched: once the manifest is served, withholding it (not
@@ -219,6 +223,11 @@ async function runAudit(
   // 2. The header says what the announcement and the genesis say.
   const h = manifest.header
   report.trainedBackend = h.backend
+  // A backend nobody knows would pick whatever tolerance the prover likes (issue 19).
+  if (!(TRAINING_BACKENDS as readonly string[]).includes(h.backend))
+    fail(
+      `the proof names an unknown training backend "${h.backend.slice(0, 40)}" (known: ${TRAINING_BACKENDS.join(', ')})`,
+    )
   if (!bytesEqual(h.runId, runId) || h.round !== round || !bytesEqual(h.peerId, announcement.peerId))
     fail('the manifest names another run, round or peer than its announcement')
   if (!bytesEqual(h.baseHash, announcement.baseHash))

@@ -61,6 +61,8 @@ interface Forgery {
   proofRoot?: Uint8Array
   /** train on the batches of another round (an earlier proof passed off as this round's) */
   trainRound?: number
+  /** the backend the header names */
+  backend?: string
 }
 
 /** One round as a node does it (src/node/node.ts), with the hooks a forger would use. */
@@ -102,7 +104,7 @@ async function proveRound(
     genesis: forgery.declare ?? genesis,
     seed,
     trainTokens: corpus.train.length,
-    backend: 'wasm',
+    backend: forgery.backend ?? 'wasm',
     deltaHash,
     previousRound,
   })
@@ -357,6 +359,13 @@ describe('proof of learning: spoofs are caught', () => {
       await auditSpoof(proof, { segments: 1000 }),
       /segment 6: checkpoint 7 declares AdamW's step counter t = \d+, the replay from checkpoint 6 reaches t = \d+/,
     )
+  })
+
+  it('16. a proof naming a backend nobody knows (to pick its own tolerance) is refused', async () => {
+    for (const backend of ['x', 'tensorflow-gpu '.repeat(2000)]) {
+      const { proof } = await spoof(0, 1, base, { backend })
+      expectInvalid(await auditSpoof(proof), /unknown training backend/)
+    }
   })
 
   it('1. final weights replaced by random or scaled weights', async () => {

@@ -1,6 +1,6 @@
 // The command line as a user runs it: real child processes, real TCP on 127.0.0.1.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readGenesisFile } from '../../src/cli/config-files.js'
@@ -150,6 +150,15 @@ describe('dtrain CLI', () => {
     // A round that was never trained: could not audit (exit 2).
     const missing = await run(['audit', '--proof', join(state, 'node-1'), '--round', '7'])
     expect(missing.code).toBe(2)
+    // Another node's proof copied into node 1's directory does not audit VALID "by" node 1: the
+    // directory's key says whose proofs these must be.
+    rmSync(join(state, 'node-1', 'proofs', 'round-0'), { recursive: true })
+    cpSync(join(state, 'node-2', 'proofs', 'round-0'), join(state, 'node-1', 'proofs', 'round-0'), {
+      recursive: true,
+    })
+    const copied = await run(['audit', '--proof', join(state, 'node-1'), '--round', '0'])
+    expect(copied.code).toBe(1)
+    expect(copied.stdout).toMatch(/INVALID[\s\S]*not by the audited peer/)
     expect(missing.stdout).toMatch(/no proof of round 7/)
   })
 
