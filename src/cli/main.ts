@@ -261,6 +261,7 @@ try {
       'NodeStateError',
       'StatusUnavailableError',
       'InsufficientMemoryError',
+      'StartupError',
       'TorchWorkerError',
     ].includes((err as Error).name)
   ) {

@@ -34,6 +34,7 @@ import {
 } from '../gossip/validate.js'
 import { NodeMetrics } from '../metrics/node-metrics.js'
 import { RejectionLog } from '../metrics/rejection-log.js'
+import { diagnoseBootstrap, StartupError } from '../net/bootstrap-check.js'
 import { gossipScore, gossipStreams, reopenGossip } from '../net/gossip-internals.js'
 import { createHost, dhtProtocol, type Host, mdnsService } from '../net/host.js'
 import { Pacer } from '../net/link-emulator.js'
@@ -1034,6 +1035,16 @@ export class DtrainNode {
   async run(options: RunOptions): Promise<{ committed: number }> {
     const roundConfig = this.options.genesis.round
     const peers = await this.waitForPeers(roundConfig.expectedPeers, options.startTimeoutMs)
+    const bootstrap = this.options.bootstrap ?? []
+    if (peers <= 1 && bootstrap.length > 0 && !this.stopped) {
+      // Given peers to join, it reached none: say which and why, rather than train a run of its
+      // own that nobody else trains (issue 19; RL Swarm #106 and its duplicates).
+      const failures = await diagnoseBootstrap(this.host, bootstrap, deltaTopic(this.runIdHex), 5000)
+      if (!failures.every((f) => f.reason.startsWith('reachable and in the run')))
+        throw new StartupError(
+          `reached none of its ${bootstrap.length} bootstrap peer${bootstrap.length > 1 ? 's' : ''} of run ${this.runIdHex.slice(0, 16)} within ${options.startTimeoutMs / 1000} s:\n${failures.map((f) => `  ${f.address}: ${f.reason}`).join('\n')}\n(a node without --bootstrap starts a run of its own)`,
+        )
+    }
     if (this.restoredRound !== null) {
       const outcome = await this.catchUp(
         Math.min(RESUME_WAIT_MS, roundConfig.collectTimeoutMs),

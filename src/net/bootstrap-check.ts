@@ -1,0 +1,66 @@
+// Why a node reached none of its bootstrap peers (issue 19, start-up that fails silently): each
+// address is dialed once more and the failure named: unreachable, another peer at the address,
+// a handshake refused (most likely another swarm key, or none), or a peer that does not take
+// part in this run (another genesis). The classification is a pure function of the error.
+import type { Libp2p } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+
+export class StartupError extends Error {
+  override name = 'StartupError'
+}
+
+/** One bootstrap address and why it failed. */
+export interface BootstrapFailure {
+  address: string
+  reason: string
+}
+
+/** Names a dial failure for an operator (`expected`: the peer id the address ends with). */
+export function classifyDialError(err: unknown, expected: string | undefined): string {
+  const name = (err as Error)?.name ?? ''
+  const message = (err as Error)?.message ?? String(err)
+  if (/does not match expected remote identity/.test(message))
+    return `another peer answers there, not ${expected ?? 'the one named'}: check the /p2p/<peer id> part of the address`
+  if (name === 'EncryptionFailedError' || /handshake|ECONNRESET|EncryptionFailed|pnet|psk/i.test(message))
+    return `the connection handshake failed (${message}): most likely the two nodes use different swarm keys (--swarm-key), or only one of them has one`
+  if (/ECONNREFUSED/.test(message)) return `unreachable: nothing listens there (${message})`
+  if (name === 'AbortError' || name === 'TimeoutError' || /timed? ?out|aborted/i.test(message))
+    return `unreachable: no answer in time (${message}); check the address and any firewall`
+  return `unreachable: ${name ? `${name}: ` : ''}${message}`
+}
+
+/**
+ * Dials every bootstrap address once (in parallel, `timeoutMs` each) and says why each one does
+ * not count as a peer of the run: a dial failure, or a connection to a peer that does not
+ * subscribe to the run's `topic` within `timeoutMs`.
+ */
+export async function diagnoseBootstrap(
+  host: Pick<Libp2p, 'dial'> & {
+    services: { pubsub: { getSubscribers(topic: string): Array<{ toString(): string }> } }
+  },
+  addresses: readonly string[],
+  topic: string,
+  timeoutMs: number,
+): Promise<BootstrapFailure[]> {
+  return Promise.all(
+    addresses.map(async (address): Promise<BootstrapFailure> => {
+      const expected = address.split('/p2p/')[1]
+      try {
+        const connection = await host.dial(multiaddr(address), { signal: AbortSignal.timeout(timeoutMs) })
+        const peer = connection.remotePeer.toString()
+        const deadline = Date.now() + timeoutMs
+        while (Date.now() < deadline) {
+          if (host.services.pubsub.getSubscribers(topic).some((p) => p.toString() === peer))
+            return { address, reason: 'reachable and in the run now (it was not during the start timeout)' }
+          await new Promise((resolve) => setTimeout(resolve, 200))
+        }
+        return {
+          address,
+          reason: `connected, but ${peer} does not take part in this run: it runs another genesis (another run id), or has not started one`,
+        }
+      } catch (err) {
+        return { address, reason: classifyDialError(err, expected) }
+      }
+    }),
+  )
+}
