@@ -2,6 +2,7 @@
 // address is dialed once more and the failure named: unreachable, another peer at the address,
 // a handshake refused (most likely another swarm key, or none), or a peer that does not take
 // part in this run (another genesis). The classification is a pure function of the error.
+import { connect } from 'node:net'
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 
@@ -59,8 +60,42 @@ export async function diagnoseBootstrap(
           reason: `connected, but ${peer} does not take part in this run: it runs another genesis (another run id), or has not started one`,
         }
       } catch (err) {
-        return { address, reason: classifyDialError(err, expected) }
+        const reason = classifyDialError(err, expected)
+        // No answer in time: if TCP connects, the libp2p handshake is what stalls (a private
+        // network with another key answers garbage rather than hanging up).
+        if (reason.startsWith('unreachable: no answer') && (await tcpConnects(address, timeoutMs)))
+          return {
+            address,
+            reason: `the peer accepts TCP connections but the libp2p handshake did not complete (${(err as Error).message}): most likely the two nodes use different swarm keys (--swarm-key), or only one of them has one`,
+          }
+        return { address, reason }
       }
     }),
   )
+}
+
+/** Whether a TCP connection to the address's host and port opens within `timeoutMs`. */
+function tcpConnects(address: string, timeoutMs: number): Promise<boolean> {
+  let target: { host: string; port: number }
+  try {
+    const parts = multiaddr(address).getComponents()
+    const host = parts.find(
+      (c) => c.name === 'ip4' || c.name === 'ip6' || c.name === 'dns4' || c.name === 'dns6',
+    )
+    const tcp = parts.find((c) => c.name === 'tcp')
+    if (!host?.value || !tcp?.value) return Promise.resolve(false)
+    target = { host: host.value, port: Number(tcp.value) }
+  } catch {
+    return Promise.resolve(false)
+  }
+  return new Promise((resolve) => {
+    const socket = connect(target)
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(timeoutMs, () => done(false))
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+  })
 }

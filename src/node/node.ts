@@ -1039,7 +1039,7 @@ export class DtrainNode {
     if (peers <= 1 && bootstrap.length > 0 && !this.stopped) {
       // Given peers to join, it reached none: say which and why, rather than train a run of its
       // own that nobody else trains (issue 19; RL Swarm #106 and its duplicates).
-      const failures = await diagnoseBootstrap(this.host, bootstrap, deltaTopic(this.runIdHex), 5000)
+      const failures = await diagnoseBootstrap(this.host, bootstrap, deltaTopic(this.runIdHex), 10_000)
       if (!failures.every((f) => f.reason.startsWith('reachable and in the run')))
         throw new StartupError(
           `reached none of its ${bootstrap.length} bootstrap peer${bootstrap.length > 1 ? 's' : ''} of run ${this.runIdHex.slice(0, 16)} within ${options.startTimeoutMs / 1000} s:\n${failures.map((f) => `  ${f.address}: ${f.reason}`).join('\n')}\n(a node without --bootstrap starts a run of its own)`,
