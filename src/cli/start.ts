@@ -95,17 +95,23 @@ export async function runStart(config: NodeConfig): Promise<number> {
   )
   if (node.restoredRound !== null)
     progress?.message(`resumed after round ${node.restoredRound} from ${config.state}`)
-  const { committed } = await node.run({
-    rounds: config.rounds,
-    startTimeoutMs: config.startTimeout * 1000,
-    join: config.join,
-    onReady: (ready) => emit({ type: 'ready', ...ready }),
-    onRound: (report) => {
-      progress?.round(report)
-      emit({ type: 'round', report })
-    },
-  })
-  logger.debug({ committed }, 'run complete')
+  try {
+    await node.run({
+      rounds: config.rounds,
+      startTimeoutMs: config.startTimeout * 1000,
+      join: config.join,
+      onReady: (ready) => emit({ type: 'ready', ...ready }),
+      onRound: (report) => {
+        progress?.round(report)
+        emit({ type: 'round', report })
+      },
+    })
+  } catch (err) {
+    // Stopping aborts whatever the node was doing (training, fetching): the signal handler owns
+    // the exit (130 or 143), so the abort is not an error (it exited 7 with a stack trace).
+    if (stopping) await new Promise<never>(() => {})
+    throw err
+  }
   emit({
     type: 'done',
     weightsHash: node.globalWeightsHash,

@@ -1144,6 +1144,8 @@ export class DtrainNode {
     const proofBytes = await timed('announce', () => this.announceDelta(round, seed, trained, recorder, log))
 
     const deadlineHit = await timed('collect', () => this.collectDeltas(round, log))
+    // A node told to stop while collecting neither aggregates nor commits the round (issue 19).
+    this.abort.signal.throwIfAborted()
     this.recordArrivals(round)
     const otherBase = this.arrivedDeltas(round) - this.validContributions(round).length
     if (otherBase > 0) {
