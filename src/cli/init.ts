@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { writeSwarmKeyFile } from '../net/swarm-key.js'
 import { createKeyFile } from '../store/keys.js'
@@ -19,6 +19,8 @@ export interface InitOptions {
   private: boolean
   force: boolean
   json: boolean
+  /** the run's own text (--data): every node needs a copy, and its start command names it */
+  dataPath?: string
   genesis: GenesisOptions
 }
 
@@ -42,8 +44,10 @@ export async function runInit(options: InitOptions): Promise<number> {
   const swarmKeyPath = join(dir, 'swarm.key')
   if (options.private) await writeSwarmKeyFile(swarmKeyPath)
   const swarm = options.private ? ` --swarm-key ${swarmKeyPath}` : ''
-  const first = `dtrain start --genesis ${genesisPath} --state ${join(dir, 'node-0')} --listen /ip4/0.0.0.0/tcp/${options.port}${swarm}`
-  const others = `dtrain start --genesis genesis.json --bootstrap /ip4/<first node's address>/tcp/${options.port}/p2p/${peerId ?? '<its peer id: dtrain keys --key node-0/key>'}${options.private ? ' --swarm-key swarm.key' : ''}`
+  // A run on the operator's own text: each node reads its own copy, named by --data (issue 19).
+  const text = options.dataPath ? basename(options.dataPath) : undefined
+  const first = `dtrain start --genesis ${genesisPath} --state ${join(dir, 'node-0')} --listen /ip4/0.0.0.0/tcp/${options.port}${swarm}${options.dataPath ? ` --data ${options.dataPath}` : ''}`
+  const others = `dtrain start --genesis genesis.json --bootstrap /ip4/<first node's address>/tcp/${options.port}/p2p/${peerId ?? '<its peer id: dtrain keys --key node-0/key>'}${options.private ? ' --swarm-key swarm.key' : ''}${text ? ` --data ${text}` : ''}`
   if (options.json) {
     process.stdout.write(
       `${JSON.stringify({ runId: runIdHex(genesis), genesis: genesisPath, swarmKey: options.private ? swarmKeyPath : null, bootstrapPeerId: peerId ?? null, start: first, join: others })}\n`,
@@ -61,7 +65,7 @@ export async function runInit(options: InitOptions): Promise<number> {
       '',
       'start the first node (the others bootstrap from it):',
       `  ${first}`,
-      `every other node: copy genesis.json${options.private ? ' and swarm.key' : ''} to it, then`,
+      `every other node: copy genesis.json${options.private ? ', swarm.key' : ''}${text ? ` and the text (${options.dataPath}, as ${text}: it must hash to the genesis's dataset.textSha256)` : ''} to it, then`,
       `  ${others}`,
       '',
     ].join('\n'),

@@ -60,6 +60,7 @@ addRunOptions(
       private: opts.private,
       force: opts.force,
       json: opts.json,
+      dataPath: opts.data ? resolve(opts.data) : undefined,
       genesis: { ...genesisOptionsFrom(opts), plannedRounds: opts.rounds },
     })
   })

@@ -24,6 +24,11 @@ export async function readKeyFile(path: string): Promise<PrivateKey> {
     const info = await stat(path)
     if (info.size > 4096)
       throw new KeyFileError(`key file ${path} is ${info.size} bytes; a key file is under 100 bytes`)
+    // As ssh does with a private key: one others can read is refused, not used (issue 19).
+    if (process.platform !== 'win32' && (info.mode & 0o077) !== 0)
+      throw new KeyFileError(
+        `key file ${path} is readable by others (mode 0${(info.mode & 0o777).toString(8)}): anyone who reads it can sign as this node; make it private with \`chmod 600 ${path}\``,
+      )
     bytes = await readFile(path)
   } catch (err) {
     if (err instanceof KeyFileError) throw err

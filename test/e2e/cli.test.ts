@@ -1,6 +1,6 @@
 // The command line as a user runs it: real child processes, real TCP on 127.0.0.1.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readGenesisFile } from '../../src/cli/config-files.js'
@@ -68,6 +68,36 @@ describe('dtrain CLI', () => {
     const again = await run(['init', '--dir', dir])
     expect(again.code).toBe(2)
     expect(again.stderr).toMatch(/exists: choose another --dir, or --force/)
+  })
+
+  it('dtrain init --data names the text in both start commands and says to copy it', async () => {
+    const dir = tempDir('init-data')
+    const text = join(dir, 'book.txt')
+    writeFileSync(text, 'Call me Ishmael. '.repeat(2000))
+    const { code, stdout, stderr } = await run([
+      'init',
+      '--dir',
+      join(dir, 'run'),
+      '--preset',
+      'tiny',
+      '--data',
+      text,
+    ])
+    expect(code, stderr).toBe(0)
+    expect(stdout).toContain(`--data ${text}`) // the first node
+    expect(stdout).toMatch(/--bootstrap .* --data book\.txt/) // every other node
+    expect(stdout).toMatch(/copy genesis\.json and the text .*must hash to the genesis's dataset\.textSha256/)
+  })
+
+  it('refuses a key file others can read, and says how to fix it', async () => {
+    const dir = tempDir('key-mode')
+    const key = join(dir, 'key')
+    expect((await run(['keys', '--key', key])).code).toBe(0)
+    chmodSync(key, 0o644)
+    const { code, stderr } = await run(['keys', '--key', key])
+    expect(code).toBe(2)
+    expect(stderr).toContain(`key file ${key} is readable by others (mode 0644)`)
+    expect(stderr).toContain(`chmod 600 ${key}`)
   })
 
   it('refuses a genesis with a bad field, naming the field', async () => {
