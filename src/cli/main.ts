@@ -263,6 +263,7 @@ try {
       'StatusUnavailableError',
       'InsufficientMemoryError',
       'StartupError',
+      'ListenError',
       'TorchWorkerError',
     ].includes((err as Error).name)
   ) {

@@ -114,80 +114,110 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const score = options.gossipScore
     ? gossipScoreParams(options.gossipScore.topics, options.gossipScore.appPenalty)
     : undefined
-  return (await createLibp2p({
-    privateKey: options.privateKey,
-    addresses: { listen: options.listen },
-    transports: [tcp(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionProtector: options.swarmKey ? preSharedKey({ psk: options.swarmKey }) : undefined,
-    // libp2p accepts 5 inbound connections per second from one address by default: nodes that
-    // start together behind one address (a testnet on one machine, peers behind one NAT) lost
-    // their bootstrap connections beyond the fifth, and bootstrap does not retry.
-    connectionManager: { inboundConnectionThreshold: 64, maxIncomingPendingConnections: 64 },
-    connectionGater:
-      options.allowlist || options.isBanned
-        ? connectionGater(options.allowlist, options.onRefused, options.isBanned)
+  try {
+    return (await createLibp2p({
+      privateKey: options.privateKey,
+      addresses: { listen: options.listen },
+      transports: [tcp(), circuitRelayTransport()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionProtector: options.swarmKey ? preSharedKey({ psk: options.swarmKey }) : undefined,
+      // libp2p accepts 5 inbound connections per second from one address by default: nodes that
+      // start together behind one address (a testnet on one machine, peers behind one NAT) lost
+      // their bootstrap connections beyond the fifth, and bootstrap does not retry.
+      connectionManager: { inboundConnectionThreshold: 64, maxIncomingPendingConnections: 64 },
+      connectionGater:
+        options.allowlist || options.isBanned
+          ? connectionGater(options.allowlist, options.onRefused, options.isBanned)
+          : undefined,
+      metrics: options.metricsRegistry
+        ? prometheusMetrics({ registry: options.metricsRegistry, preserveExistingMetrics: true })
         : undefined,
-    metrics: options.metricsRegistry
-      ? prometheusMetrics({ registry: options.metricsRegistry, preserveExistingMetrics: true })
-      : undefined,
-    peerDiscovery: [
-      ...(options.bootstrap?.length ? [bootstrap({ list: options.bootstrap, timeout: 100 })] : []),
-      ...(options.mdnsService ? [mdns({ serviceTag: options.mdnsService, interval: 5000 })] : []),
-    ],
-    services: {
-      identify: identify(),
-      ping: ping(),
-      autoNAT: autoNAT(),
-      dcutr: dcutr(),
-      ...(options.dhtProtocol
-        ? {
-            // Server mode: a run's nodes answer each other's queries. Addresses pass unfiltered,
-            // because a private testnet's are private ones (10.x, 192.168.x).
-            dht: kadDHT({
-              protocol: options.dhtProtocol,
-              clientMode: false,
-              peerInfoMapper: passthroughMapper,
-            }),
-          }
-        : {}),
-      ...(options.upnp ? { upnp: uPnPNAT() } : {}),
-      ...(options.relayServer
-        ? {
-            relay: circuitRelayServer({
-              reservations: {
-                maxReservations: RELAY_LIMITS.maxReservations,
-                defaultDataLimit: RELAY_LIMITS.dataBytes,
-                defaultDurationLimit: RELAY_LIMITS.durationMs,
-              },
-            }),
-          }
-        : {}),
-      pubsub: gossipsub({
-        // gossip flows over relayed connections too (SPEC.md 2.9)
-        runOnLimitedConnection: true,
-        globalSignaturePolicy: 'StrictSign',
-        allowPublishToZeroTopicPeers: true,
-        emitSelf: false,
-        maxInboundDataLength: LIMITS.maxGossipMessageBytes,
-        // Every node of a run bootstraps from the same few peers, and a mesh holds at most Dhi
-        // peers (12 by default): the peers a bootstrap node pruned beyond it, knowing no one
-        // else, stayed on the edge of the mesh and missed most messages (16 nodes: three of them
-        // never agreed). A run's mesh may hold every expected peer.
-        ...(options.meshPeers && options.meshPeers > 12 ? { Dhi: options.meshPeers } : {}),
-        // gossipsub penalises more than 10 peers on one IP address (a Sybil guard, kept for real
-        // addresses); every node of a testnet on one machine shares the loopback address, and
-        // beyond 10 of them the penalty graylisted them all and gossip stopped.
-        scoreParams: {
-          ...score?.params,
-          IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']),
-          // A private network (pre-shared key or allowlist) keeps Sybils out by membership; its
-          // nodes may well share an address (one machine, one NAT), which the penalty punishes.
-          ...(options.swarmKey || options.allowlist ? { IPColocationFactorWeight: 0 } : {}),
-        },
-        scoreThresholds: score?.thresholds,
-      }),
-    },
-  })) as unknown as Host
+      peerDiscovery: [
+        ...(options.bootstrap?.length ? [bootstrap({ list: options.bootstrap, timeout: 100 })] : []),
+        ...(options.mdnsService ? [mdns({ serviceTag: options.mdnsService, interval: 5000 })] : []),
+      ],
+      services: {
+        identify: identify(),
+        ping: ping(),
+        autoNAT: autoNAT(),
+        dcutr: dcutr(),
+        ...(options.dhtProtocol
+          ? {
+              // Server mode: a run's nodes answer each other's queries. Addresses pass unfiltered,
+              // because a private testnet's are private ones (10.x, 192.168.x).
+              dht: kadDHT({
+                protocol: options.dhtProtocol,
+                clientMode: false,
+                peerInfoMapper: passthroughMapper,
+              }),
+            }
+          : {}),
+        ...(options.upnp ? { upnp: uPnPNAT() } : {}),
+        ...(options.relayServer
+          ? {
+              relay: circuitRelayServer({
+                reservations: {
+                  maxReservations: RELAY_LIMITS.maxReservations,
+                  defaultDataLimit: RELAY_LIMITS.dataBytes,
+                  defaultDurationLimit: RELAY_LIMITS.durationMs,
+                },
+              }),
+            }
+          : {}),
+        pubsub: gossipsub({
+          // gossip flows over relayed connections too (SPEC.md 2.9)
+          runOnLimitedConnection: true,
+          globalSignaturePolicy: 'StrictSign',
+          allowPublishToZeroTopicPeers: true,
+          emitSelf: false,
+          maxInboundDataLength: LIMITS.maxGossipMessageBytes,
+          // Every node of a run bootstraps from the same few peers, and a mesh holds at most Dhi
+          // peers (12 by default): the peers a bootstrap node pruned beyond it, knowing no one
+          // else, stayed on the edge of the mesh and missed most messages (16 nodes: three of them
+          // never agreed). A run's mesh may hold every expected peer.
+          ...(options.meshPeers && options.meshPeers > 12 ? { Dhi: options.meshPeers } : {}),
+          // gossipsub penalises more than 10 peers on one IP address (a Sybil guard, kept for real
+          // addresses); every node of a testnet on one machine shares the loopback address, and
+          // beyond 10 of them the penalty graylisted them all and gossip stopped.
+          scoreParams: {
+            ...score?.params,
+            IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']),
+            // A private network (pre-shared key or allowlist) keeps Sybils out by membership; its
+            // nodes may well share an address (one machine, one NAT), which the penalty punishes.
+            ...(options.swarmKey || options.allowlist ? { IPColocationFactorWeight: 0 } : {}),
+          },
+          scoreThresholds: score?.thresholds,
+        }),
+      },
+    })) as unknown as Host
+  } catch (err) {
+    throw listenError(err, options.listen)
+  }
+}
+
+export class ListenError extends Error {
+  override name = 'ListenError'
+}
+
+/**
+ * libp2p's refusal to listen, for an operator: which address, why (a port another process holds,
+ * an address this machine does not have), and what to do; other errors pass through.
+ */
+export function listenError(err: unknown, listen: readonly string[] = []): unknown {
+  if ((err as Error)?.name !== 'UnsupportedListenAddressesError') return err
+  const failures = (err as Error).message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('/'))
+  const reasons = failures.map((line) =>
+    /EADDRINUSE/.test(line)
+      ? `${line.split(':')[0]}: the port is in use by another process (another dtrain node?)`
+      : /EADDRNOTAVAIL/.test(line)
+        ? `${line.split(':')[0]}: this machine has no such address`
+        : line,
+  )
+  return new ListenError(
+    `cannot listen on ${reasons.length > 0 ? reasons.join('; ') : listen.join(', ')}: choose another address or port with --listen (/ip4/0.0.0.0/tcp/0 takes any free port), or stop the process that holds it`,
+  )
 }

@@ -1,6 +1,7 @@
 // A node given bootstrap peers that reaches none of them says which address failed and why, and
 // exits 2, instead of training a run of its own forever (issue 19: a wrong address or peer id, a
 // missing or wrong swarm key, another genesis). Real node processes on 127.0.0.1.
+import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { classifyDialError } from '../../src/net/bootstrap-check.js'
@@ -80,6 +81,36 @@ describe('start-up that cannot reach its bootstrap peers', () => {
     expect(stderr).toMatch(
       /connected, but 12D3KooW\w+ does not take part in this run: it runs another genesis/,
     )
+  })
+
+  it('names a listen port another process holds, and exits 2 without a stack trace', async () => {
+    const { root, genesisPath } = drillRun('startup-port', { expectedPeers: 1, minPeers: 1 })
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as AddressInfo).port
+    try {
+      const { code, stderr } = await runCli([
+        'start',
+        '--genesis',
+        genesisPath,
+        '--state',
+        join(root, 'a'),
+        '--listen',
+        `/ip4/127.0.0.1/tcp/${port}`,
+        '--api',
+        'off',
+        '--backend',
+        'wasm',
+      ])
+      expect(code, stderr).toBe(2)
+      expect(stderr).toContain(
+        `cannot listen on /ip4/127.0.0.1/tcp/${port}: the port is in use by another process`,
+      )
+      expect(stderr).toContain('--listen')
+      expect(stderr).not.toMatch(/\n\s+at /)
+    } finally {
+      server.close()
+    }
   })
 
   it('tells another peer at the address from the one named', () => {
