@@ -98,7 +98,6 @@ async function load(backend: Exclude<ConcreteBackend, TorchBackend>): Promise<st
 }
 
 let chosen: Promise<BackendChoice> | undefined
-let chosenFor: BackendName | undefined
 
 /**
  * Chooses the training backend: `requested`, or under `auto` the first that loads in the
@@ -163,11 +162,9 @@ function selectTfjs(requested: Exclude<ConcreteBackend, TorchBackend>): Promise<
       return c
     })
   }
-  chosenFor = requested
   chosen = loadTfjs(requested)
   chosen.catch(() => {
     chosen = undefined
-    chosenFor = undefined
   })
   return chosen
 }
@@ -184,11 +181,6 @@ async function loadTfjs(backend: Exclude<ConcreteBackend, TorchBackend>): Promis
       reason,
     )
   }
-}
-
-/** The tfjs backend this process uses, once one was selected. */
-export function tfjsBackendInUse(): BackendName | undefined {
-  return chosenFor
 }
 
 function firstLine(err: unknown): string {

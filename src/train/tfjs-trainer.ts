@@ -23,10 +23,6 @@ export class TfjsTrainer implements Trainer {
     return this.inner.parameterCount
   }
 
-  get tokensPerSample(): number {
-    return this.inner.tokensPerSample
-  }
-
   trainRound(
     globalWeights: Float32Array,
     seed: BatchSeed,

@@ -97,10 +97,6 @@ export class TorchTrainer implements Trainer {
     return new TorchTrainer(genesis, data, worker, info, options.device)
   }
 
-  get tokensPerSample(): number {
-    return Math.max(1, this.data.span)
-  }
-
   trainRound(
     globalWeights: Float32Array,
     seed: BatchSeed,

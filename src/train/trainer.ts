@@ -53,8 +53,6 @@ export interface Trainer {
   /** bf16: the steps run under bf16 autocast (torch-cuda in a run that allows it); else fp32 */
   readonly precision: 'fp32' | 'bf16'
   readonly parameterCount: number
-  /** tokens a sample trains on (a window's context), 1 for an example */
-  readonly tokensPerSample: number
   /** Trains `inner.steps` steps from `globalWeights` on this peer's batches of `seed.round`. */
   trainRound(
     globalWeights: Float32Array,
