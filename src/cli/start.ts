@@ -112,6 +112,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
     if (stopping) await new Promise<never>(() => {})
     throw err
   }
+  if (stopping) await new Promise<never>(() => {})
   emit({
     type: 'done',
     weightsHash: node.globalWeightsHash,

@@ -55,6 +55,8 @@ export interface HostOptions {
   mdnsService?: string
   /** ask the LAN's UPnP gateway to forward the listening ports (opt-in, SPEC.md 2.9) */
   upnp?: boolean
+  /** the node's own protocol services (chunkService, proofService): started and stopped with the host */
+  services?: Record<string, (components: never) => unknown>
 }
 
 /**
@@ -138,6 +140,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
         ...(options.mdnsService ? [mdns({ serviceTag: options.mdnsService, interval: 5000 })] : []),
       ],
       services: {
+        ...options.services,
         identify: identify(),
         ping: ping(),
         autoNAT: autoNAT(),

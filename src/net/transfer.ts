@@ -6,7 +6,7 @@
 // its own as it arrives: a lying source is caught at its first bad chunk, the chunks already
 // verified are kept (a transfer resumes where it stopped), and the missing ones are fetched from
 // the other sources in parallel.
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { pipe } from 'it-pipe'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -22,6 +22,7 @@ import {
 } from '../crypto/merkle.js'
 import { ChunkRequest, ChunkResponse, ChunkStatus } from '../wire/proto/dtrain.js'
 import type { Pacer } from './link-emulator.js'
+import { streamService } from './stream-service.js'
 
 /** A proof has one hash per tree level: 64 levels cover any object the size limits allow. */
 const MAX_PROOF_LENGTH = 64
@@ -94,70 +95,97 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   }
 }
 
-/** Registers the responder side. */
+/** Registers the responder side on a host (tests and benchmarks; a node runs chunkService). */
 export async function serveChunks(
-  host: Libp2p,
+  host: Pick<Libp2p, 'handle'>,
   source: DeltaSource,
   counters: TransferCounters,
   onError: (peer: PeerId, err: Error) => void,
-  /** a request this node answered BAD_REQUEST or NOT_FOUND (peer scoring, SPEC.md 2.7) */
-  onRefusedRequest?: (peer: PeerId, reason: 'bad-request' | 'not-found') => void,
-  /**
-   * the node's upload limit, shared by every stream it serves: after each chunk the stream waits
-   * until the chunk's bytes have left at this rate (bursts of one chunk)
-   */
+  onRefusedRequest?: ChunkServiceInit['onRefusedRequest'],
   uplink?: Pacer,
 ): Promise<void> {
   await host.handle(
     PROTOCOL.chunkProtocol,
-    async (stream: Stream, connection) => {
-      const signal = AbortSignal.timeout(LIMITS.transferTimeoutMs)
-      try {
-        const lp = lpStream(stream, { maxDataLength: LIMITS.maxRequestBytes })
-        let request: ChunkRequest
-        try {
-          request = decodeChunkRequest(await lp.read({ signal }))
-        } catch (err) {
-          // Not a request (malformed, oversize, or none before the timeout): no honest peer sends it.
-          onRefusedRequest?.(connection.remotePeer, 'bad-request')
-          if (!(err instanceof TransferError)) throw err
-          await lp.write(
-            ChunkResponse.encode({ status: ChunkStatus.BAD_REQUEST, message: (err as Error).message }),
-            { signal },
-          )
-          await stream.close({ signal })
-          return
-        }
-        const held = source.get(request.root)
-        if (held === undefined || BigInt(held.bytes.length) !== request.size) {
-          onRefusedRequest?.(connection.remotePeer, 'not-found')
-          await lp.write(
-            ChunkResponse.encode({ status: ChunkStatus.NOT_FOUND, message: 'no such delta here' }),
-            { signal },
-          )
-          await stream.close({ signal })
-          return
-        }
-        for (const index of request.indices) {
-          const { start, end } = chunkRange(held.bytes.length, LIMITS.chunkBytes, index)
-          const proof = held.tree.proof(index) as Uint8Array<ArrayBuffer>[]
-          await lp.write(ChunkResponse.encode({ status: ChunkStatus.OK, index, proof }), { signal })
-          await lp.write(held.bytes.subarray(start, end), { signal })
-          counters.bytesSent(end - start)
-          if (uplink) {
-            const wait = uplink.departure(end - start, performance.now()) - performance.now()
-            if (wait > 0) await sleep(wait, signal)
-          }
-        }
-        await stream.close({ signal })
-      } catch (err) {
-        stream.abort(err as Error)
-        onError(connection.remotePeer, err as Error)
-      }
-    },
-    // relayed connections (SPEC.md 2.8) carry deltas too: nodes behind NATs have no other
-    { maxInboundStreams: LIMITS.maxInboundDeltaStreams, runOnLimitedConnection: true },
+    chunkStreamHandler({ source, counters, onError, onRefusedRequest, uplink }),
+    CHUNK_STREAM_OPTIONS,
   )
+}
+
+export interface ChunkServiceInit {
+  source: DeltaSource
+  counters: TransferCounters
+  onError: (peer: PeerId, err: Error) => void
+  /** a request this node answered BAD_REQUEST or NOT_FOUND (peer scoring, SPEC.md 2.7) */
+  onRefusedRequest?: (peer: PeerId, reason: 'bad-request' | 'not-found') => void
+  /**
+   * the node's upload limit, shared by every stream it serves: after each chunk the stream waits
+   * until the chunk's bytes have left at this rate (bursts of one chunk)
+   */
+  uplink?: Pacer
+}
+
+/** Relayed connections (SPEC.md 2.8) carry deltas too: nodes behind NATs have no other. */
+const CHUNK_STREAM_OPTIONS = {
+  maxInboundStreams: LIMITS.maxInboundDeltaStreams,
+  runOnLimitedConnection: true,
+}
+
+/** The chunk protocol's responder (SPEC.md 10) as a libp2p service (createHost's `services`). */
+export function chunkService(init: ChunkServiceInit) {
+  return streamService({
+    name: 'dtrain.chunks',
+    protocol: PROTOCOL.chunkProtocol,
+    handler: chunkStreamHandler(init),
+    ...CHUNK_STREAM_OPTIONS,
+  })
+}
+
+function chunkStreamHandler({ source, counters, onError, onRefusedRequest, uplink }: ChunkServiceInit) {
+  return async (stream: Stream, connection: Connection): Promise<void> => {
+    const signal = AbortSignal.timeout(LIMITS.transferTimeoutMs)
+    try {
+      const lp = lpStream(stream, { maxDataLength: LIMITS.maxRequestBytes })
+      let request: ChunkRequest
+      try {
+        request = decodeChunkRequest(await lp.read({ signal }))
+      } catch (err) {
+        // Not a request (malformed, oversize, or none before the timeout): no honest peer sends it.
+        onRefusedRequest?.(connection.remotePeer, 'bad-request')
+        if (!(err instanceof TransferError)) throw err
+        await lp.write(
+          ChunkResponse.encode({ status: ChunkStatus.BAD_REQUEST, message: (err as Error).message }),
+          { signal },
+        )
+        await stream.close({ signal })
+        return
+      }
+      const held = source.get(request.root)
+      if (held === undefined || BigInt(held.bytes.length) !== request.size) {
+        onRefusedRequest?.(connection.remotePeer, 'not-found')
+        await lp.write(
+          ChunkResponse.encode({ status: ChunkStatus.NOT_FOUND, message: 'no such delta here' }),
+          { signal },
+        )
+        await stream.close({ signal })
+        return
+      }
+      for (const index of request.indices) {
+        const { start, end } = chunkRange(held.bytes.length, LIMITS.chunkBytes, index)
+        const proof = held.tree.proof(index) as Uint8Array<ArrayBuffer>[]
+        await lp.write(ChunkResponse.encode({ status: ChunkStatus.OK, index, proof }), { signal })
+        await lp.write(held.bytes.subarray(start, end), { signal })
+        counters.bytesSent(end - start)
+        if (uplink) {
+          const wait = uplink.departure(end - start, performance.now()) - performance.now()
+          if (wait > 0) await sleep(wait, signal)
+        }
+      }
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+      onError(connection.remotePeer, err as Error)
+    }
+  }
 }
 
 /** The verified chunks of one delta received so far; survives failed attempts (resumption). */

@@ -1,7 +1,9 @@
 // What a dtrain node tells the rest of the program (the CLI, the status page, tests): its phases,
-// its status snapshot and its per-round report. Types only.
+// its status snapshot and its per-round report (round/report.ts). Types only.
 
-export type Phase = 'train' | 'announce' | 'collect' | 'aggregate' | 'commit' | 'eval'
+import type { Phase, RoundReport } from '../round/report.js'
+
+export type { Phase, RoundReport } from '../round/report.js'
 
 /** What `dtrain status` and the status page show (GET /api/status). */
 export interface NodeStatus {
@@ -33,37 +35,4 @@ export interface NodeStatus {
   >
   initialEvalLoss: number | null
   rejections: Record<string, number>
-}
-
-export interface RoundReport {
-  round: number
-  trainLoss: number
-  evalLoss: number
-  /** exp(evalLoss): held-out perplexity per character */
-  evalPerplexity: number
-  /** a classifier's held-out accuracy (fraction right); null for a language model */
-  evalAccuracy: number | null
-  weightsHash: string
-  contributors: number
-  /** true when the collect phase ended at the deadline rather than with every expected peer */
-  deadlineHit: boolean
-  bytesSent: number
-  bytesReceived: number
-  phaseSeconds: Record<Phase, number>
-  /**
-   * CPU seconds (user + system) of this process during each phase; what the node does for its
-   * peers meanwhile (serving chunks, relaying gossip) counts in the phase it happens in
-   */
-  cpuSeconds: Record<Phase, number>
-  /** resident memory of the process at the end of the round */
-  rssBytes: number
-  /** inner-loop throughput: tokens per second (examples per second for a classifier) */
-  tokensPerSecond: number
-  /** model FLOPs utilisation of the inner loop on a GPU backend (flops.ts); null elsewhere */
-  mfu: number | null
-  /** connected peers at the end of the round, and of them those reached only through a relay */
-  peers: number
-  relayedPeers: number
-  /** bytes of the proofs of learning this node keeps (all rounds retained) */
-  proofBytes: number
 }

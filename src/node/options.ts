@@ -6,6 +6,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { RelayClientMode } from '../net/reachability.js'
 import { type BackendName, isTorchBackend } from '../train/backend.js'
+import type { Clock } from '../util/clock.js'
 import type { Genesis } from '../wire/genesis.js'
 import type { Phase } from './interface.js'
 
@@ -68,6 +69,8 @@ export interface NodeOptions {
   onPhase?: (round: number, phase: Phase) => void
   /** called when the node adopted the network's state of `round` (SPEC.md 12.2) */
   onSynced?: (round: number, weightsHash: string, why: 'behind' | 'minority') => void
+  /** the time every part reads and waits on (default: the machine's; tests pass a fake one) */
+  clock?: Clock
 }
 
 /** Rounds of proof-of-learning checkpoints a node keeps unless told otherwise. */

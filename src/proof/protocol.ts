@@ -4,10 +4,11 @@
 //                checkpoint or residual, its `size` bytes in frames of at most chunkBytes.
 // The requester bounds every size before it allocates and verifies what it receives against the
 // committed roots (the auditor does, src/proof/audit.ts).
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { LIMITS, PROTOCOL } from '../constants.js'
 import { bytesEqual, HASH_LENGTH } from '../crypto/hash.js'
+import { streamService } from '../net/stream-service.js'
 import { FileShapeError } from '../store/durable-file.js'
 import { ProofItem, ProofRequest, ProofResponse, ProofStatus } from '../wire/proto/dtrain.js'
 import type { ProofStore } from './store.js'
@@ -38,83 +39,97 @@ export interface ProofSource {
   readonly bytesReceived: number
 }
 
-/** Registers the responder side: serves this node's own proofs from its store. */
-export async function serveProofs(
-  host: Libp2p,
-  runId: Uint8Array,
-  store: ProofStore,
-  onError: (peer: PeerId, err: Error) => void,
+export interface ProofServiceInit {
+  runId: Uint8Array
+  store: ProofStore
+  onError: (peer: PeerId, err: Error) => void
   /** a request that is not a valid request (peer scoring, SPEC.md 2.7) */
-  onBadRequest?: (peer: PeerId) => void,
-): Promise<void> {
-  await host.handle(
-    PROTOCOL.proofProtocol,
-    async (stream: Stream, connection) => {
-      const signal = AbortSignal.timeout(LIMITS.transferTimeoutMs)
+  onBadRequest?: (peer: PeerId) => void
+}
+
+const PROOF_STREAM_OPTIONS = {
+  maxInboundStreams: LIMITS.maxInboundProofStreams,
+  runOnLimitedConnection: true,
+}
+
+/**
+ * The proof protocol's responder (SPEC.md 17.5) as a libp2p service: it serves this node's own
+ * proofs from its store (createHost's `services`).
+ */
+export function proofService(init: ProofServiceInit) {
+  return streamService({
+    name: 'dtrain.proofs',
+    protocol: PROTOCOL.proofProtocol,
+    handler: proofStreamHandler(init),
+    ...PROOF_STREAM_OPTIONS,
+  })
+}
+
+function proofStreamHandler({ runId, store, onError, onBadRequest }: ProofServiceInit) {
+  return async (stream: Stream, connection: Connection): Promise<void> => {
+    const signal = AbortSignal.timeout(LIMITS.transferTimeoutMs)
+    try {
+      const lp = lpStream(stream, { maxDataLength: LIMITS.maxRequestBytes })
+      const reply = async (status: ProofStatus, message: string): Promise<void> => {
+        await lp.write(ProofResponse.encode({ status, message }), { signal })
+        await stream.close({ signal })
+      }
+      let request: ProofRequest
       try {
-        const lp = lpStream(stream, { maxDataLength: LIMITS.maxRequestBytes })
-        const reply = async (status: ProofStatus, message: string): Promise<void> => {
-          await lp.write(ProofResponse.encode({ status, message }), { signal })
-          await stream.close({ signal })
-        }
-        let request: ProofRequest
-        try {
-          request = ProofRequest.decode(await lp.read({ signal }))
-        } catch (err) {
-          onBadRequest?.(connection.remotePeer)
-          return await reply(
-            ProofStatus.PROOF_BAD_REQUEST,
-            `request does not decode: ${(err as Error).message}`,
-          )
-        }
-        if (request.runId.length !== HASH_LENGTH || !bytesEqual(request.runId, runId))
-          return await reply(ProofStatus.PROOF_NOT_FOUND, 'this node does not train that run')
-        if (request.round > BigInt(Number.MAX_SAFE_INTEGER)) {
-          onBadRequest?.(connection.remotePeer)
-          return await reply(ProofStatus.PROOF_BAD_REQUEST, 'round out of range')
-        }
-        const round = Number(request.round)
-        const missing = (found: { status: 'pruned' | 'not-found'; message: string }) =>
-          reply(
-            found.status === 'pruned' ? ProofStatus.PROOF_PRUNED : ProofStatus.PROOF_NOT_FOUND,
-            found.message,
-          )
-        if (request.item === ProofItem.MANIFEST) {
-          const found = await store.manifest(round)
-          if (found.status !== 'ok') return await missing(found)
-          await lp.write(
-            ProofResponse.encode({
-              status: ProofStatus.PROOF_OK,
-              message: '',
-              announcement: found.value.announcement as Uint8Array<ArrayBuffer>,
-              manifest: found.value.manifest as Uint8Array<ArrayBuffer>,
-            }),
-            { signal },
-          )
-          await stream.close({ signal })
-          return
-        }
-        const found = await store.item(
-          round,
-          request.item === ProofItem.CHECKPOINT ? 'checkpoint' : 'residual',
-          request.index,
+        request = ProofRequest.decode(await lp.read({ signal }))
+      } catch (err) {
+        onBadRequest?.(connection.remotePeer)
+        return await reply(
+          ProofStatus.PROOF_BAD_REQUEST,
+          `request does not decode: ${(err as Error).message}`,
         )
+      }
+      if (request.runId.length !== HASH_LENGTH || !bytesEqual(request.runId, runId))
+        return await reply(ProofStatus.PROOF_NOT_FOUND, 'this node does not train that run')
+      if (request.round > BigInt(Number.MAX_SAFE_INTEGER)) {
+        onBadRequest?.(connection.remotePeer)
+        return await reply(ProofStatus.PROOF_BAD_REQUEST, 'round out of range')
+      }
+      const round = Number(request.round)
+      const missing = (found: { status: 'pruned' | 'not-found'; message: string }) =>
+        reply(
+          found.status === 'pruned' ? ProofStatus.PROOF_PRUNED : ProofStatus.PROOF_NOT_FOUND,
+          found.message,
+        )
+      if (request.item === ProofItem.MANIFEST) {
+        const found = await store.manifest(round)
         if (found.status !== 'ok') return await missing(found)
-        const bytes = found.value
         await lp.write(
-          ProofResponse.encode({ status: ProofStatus.PROOF_OK, message: '', size: BigInt(bytes.length) }),
+          ProofResponse.encode({
+            status: ProofStatus.PROOF_OK,
+            message: '',
+            announcement: found.value.announcement as Uint8Array<ArrayBuffer>,
+            manifest: found.value.manifest as Uint8Array<ArrayBuffer>,
+          }),
           { signal },
         )
-        for (let at = 0; at < bytes.length; at += LIMITS.chunkBytes)
-          await lp.write(bytes.subarray(at, Math.min(bytes.length, at + LIMITS.chunkBytes)), { signal })
         await stream.close({ signal })
-      } catch (err) {
-        stream.abort(err as Error)
-        onError(connection.remotePeer, err as Error)
+        return
       }
-    },
-    { maxInboundStreams: LIMITS.maxInboundProofStreams, runOnLimitedConnection: true },
-  )
+      const found = await store.item(
+        round,
+        request.item === ProofItem.CHECKPOINT ? 'checkpoint' : 'residual',
+        request.index,
+      )
+      if (found.status !== 'ok') return await missing(found)
+      const bytes = found.value
+      await lp.write(
+        ProofResponse.encode({ status: ProofStatus.PROOF_OK, message: '', size: BigInt(bytes.length) }),
+        { signal },
+      )
+      for (let at = 0; at < bytes.length; at += LIMITS.chunkBytes)
+        await lp.write(bytes.subarray(at, Math.min(bytes.length, at + LIMITS.chunkBytes)), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+      onError(connection.remotePeer, err as Error)
+    }
+  }
 }
 
 /** Reads a peer's proofs over /dtrain/proof/1.0.0. */

@@ -96,3 +96,123 @@ export function settleDecision(v: SettleView): SettleDecision {
 export function awaitLastRound(v: { lostBeforeLast: boolean; lastDecided: boolean }): boolean {
   return v.lostBeforeLast && !v.lastDecided
 }
+
+/** A round with commits, as reconciliation (SPEC.md 12.2) sees it. State roots in hex. */
+export interface RoundCommits {
+  round: number
+  /** the decided state's root and the peers that committed it; undefined while undecided */
+  decided?: { stateRoot: string; peers: readonly string[] }
+  /** this node's own commit of the round, if it made one */
+  ownStateRoot?: string
+}
+
+export type ReconcileDecision =
+  | { action: 'stay' }
+  | { action: 'sync'; round: number; why: 'behind' | 'minority'; sources: string[] }
+
+/**
+ * SPEC.md 12.2: the most recent round, not older than the node's last one, whose state is
+ * decided. If it is ahead of the node (the node is behind), or it is the node's last round and
+ * the node committed another state (the node is in the minority), the node fetches the decided
+ * state from the peers that committed it; otherwise it stays.
+ */
+export function reconcileDecision(v: {
+  currentRound: number
+  self: string
+  rounds: readonly RoundCommits[]
+}): ReconcileDecision {
+  const candidates = v.rounds.filter((r) => r.round >= v.currentRound - 1).sort((a, b) => b.round - a.round)
+  for (const r of candidates) {
+    if (r.decided === undefined) continue
+    const behind = r.round >= v.currentRound
+    const lost = r.ownStateRoot !== undefined && r.ownStateRoot !== r.decided.stateRoot
+    if (!behind && !lost) return { action: 'stay' }
+    return {
+      action: 'sync',
+      round: r.round,
+      why: behind ? 'behind' : 'minority',
+      sources: r.decided.peers.filter((p) => p !== v.self),
+    }
+  }
+  return { action: 'stay' }
+}
+
+export type CatchUpOutcome = 'synced' | 'in-step' | 'behind' | 'alone'
+
+export type CatchUpDecision =
+  | { action: 'end'; outcome: Exclude<CatchUpOutcome, 'synced'> }
+  | { action: 'wait'; waitMs: number; deadline: number; extended: boolean }
+
+/**
+ * After a restart (SPEC.md 12.1), once a reconciliation did not sync: the node is in step when
+ * peers committed the round it resumed after and none later. Commits of later rounds without a
+ * decided state (one peer's commit arrived before the others', or the node subscribed in the
+ * middle of a round's commits) extend the wait once, to `aheadWaitMs` from then: the next round's
+ * commits decide it, rather than the node training a round the others closed. At the deadline it
+ * is 'behind' (later commits came; the next rounds' reconciliation goes on trying) or 'alone' (no
+ * commit came: the others are restarting too, or not there).
+ */
+export function catchUpDecision(v: {
+  now: number
+  deadline: number
+  extended: boolean
+  aheadWaitMs: number
+  currentRound: number
+  /** the rounds of the commits held */
+  rounds: readonly number[]
+  stopped: boolean
+  pollMs: number
+}): CatchUpDecision {
+  const ahead = v.rounds.some((r) => r >= v.currentRound)
+  if (!ahead && v.rounds.includes(v.currentRound - 1)) return { action: 'end', outcome: 'in-step' }
+  let { deadline, extended } = v
+  if (ahead && !extended) {
+    extended = true
+    deadline = Math.max(deadline, v.now + v.aheadWaitMs)
+  }
+  if (v.now >= deadline || v.stopped) return { action: 'end', outcome: ahead ? 'behind' : 'alone' }
+  return { action: 'wait', waitMs: Math.min(v.pollMs, deadline - v.now), deadline, extended }
+}
+
+/**
+ * After the last round (SPEC.md 11): a node keeps serving until every expected peer committed the
+ * same weights as it did (a minority peer may still need its state), or the collect timeout.
+ */
+export function lingerDecision(v: {
+  now: number
+  deadline: number
+  stopped: boolean
+  /** commits of the last round held, this node's own included */
+  committed: number
+  /** every commit held names this node's weights */
+  agreed: boolean
+  expectedPeers: number
+  pollMs: number
+}): { action: 'end' } | { action: 'wait'; waitMs: number } {
+  if ((v.committed >= v.expectedPeers && v.agreed) || v.now >= v.deadline || v.stopped)
+    return { action: 'end' }
+  return { action: 'wait', waitMs: Math.min(v.deadline - v.now, v.pollMs) }
+}
+
+/**
+ * Before the first round: wait until `count` peers (this node included) are subscribed to the
+ * delta topic, or until at least one other is and no more came for `settleMs` (peers reachable
+ * only through others are found by gossip), or the timeout.
+ */
+export function peersDecision(v: {
+  now: number
+  deadline: number
+  peers: number
+  count: number
+  /** when `peers` last changed */
+  lastChange: number
+  settleMs: number
+  stopped: boolean
+}): boolean {
+  return (
+    v.peers >= v.count ||
+    v.now >= v.deadline ||
+    v.stopped ||
+    (v.peers > 1 && v.now - v.lastChange >= v.settleMs)
+  )
+}

@@ -1,10 +1,16 @@
 // The round's decisions (src/round/policy.ts, SPEC.md 11 and 12.2), each through a table of
 // cases: a whole round's timeline runs here in microseconds, on no clock but the one in the table.
 import { describe, expect, it } from 'vitest'
+import { decidedState } from '../../src/round/agreement.js'
 import {
   awaitLastRound,
   type CollectView,
+  catchUpDecision,
   collectDecision,
+  lingerDecision,
+  peersDecision,
+  type RoundCommits,
+  reconcileDecision,
   type SettleView,
   settleDecision,
 } from '../../src/round/policy.js'
@@ -146,4 +152,202 @@ describe('the last round after a lost one (SPEC.md 12.2)', () => {
   for (const [lostBeforeLast, lastDecided, waits] of cases)
     it(`${waits ? 'waits' : 'does not wait'} when R - 1 was ${lostBeforeLast ? 'lost' : 'not lost'} and R is ${lastDecided ? 'decided' : 'undecided'}`, () =>
       expect(awaitLastRound({ lostBeforeLast, lastDecided })).toBe(waits))
+})
+
+/** A committed state by a one-letter name: its root is 32 bytes of the letter's code. */
+const state = (name: string) => ({
+  weightsHash: name.repeat(64),
+  stateRoot: new Uint8Array(32).fill(name.charCodeAt(0)),
+  stateSize: 16,
+})
+
+describe('the decided state of a round (SPEC.md 12.2), under ties and partitions', () => {
+  // [case, votes as "peer:state", expected peers, tolerated faults, ahead, decided state or null]
+  const cases: Array<[string, string[], number, number, boolean, string | null]> = [
+    ['two of two split commits do not decide for four expected', ['p1:a', 'p2:b'], 4, 1, false, null],
+    ['with a majority committed, the most votes win', ['p1:a', 'p2:a', 'p3:b'], 4, 1, false, 'a'],
+    ['three of four is a majority', ['p1:a', 'p2:a', 'p3:a', 'p4:b'], 4, 1, false, 'a'],
+    ['a majority alone decides before the others commit', ['p1:a', 'p2:a', 'p3:a'], 5, 1, false, 'a'],
+    ['one commit of five is undecided', ['p1:a'], 5, 1, false, null],
+    [
+      'a healed even partition: the halves tie, and the lower state root wins',
+      ['p1:b', 'p2:b', 'p3:a', 'p4:a'],
+      4,
+      1,
+      false,
+      'a',
+    ],
+    ['a tie of single votes is no decision (no more than f votes)', ['p1:a', 'p2:b'], 2, 1, false, null],
+    [
+      'the most votes win once a majority committed',
+      ['p1:a', 'p2:a', 'p3:b', 'p4:c', 'p5:d'],
+      6,
+      1,
+      false,
+      'a',
+    ],
+    [
+      'but not with f or fewer votes: Byzantine peers cannot win a split',
+      ['p1:a', 'p2:a', 'p3:b', 'p4:c'],
+      6,
+      2,
+      false,
+      null,
+    ],
+    [
+      'a round ahead: the peers that went on decide with more than f votes',
+      ['p1:b', 'p2:b'],
+      6,
+      1,
+      true,
+      'b',
+    ],
+    ['a round ahead with one vote is not enough', ['p1:b'], 6, 0, true, null],
+  ]
+  for (const [name, votes, expectedPeers, faults, ahead, expected] of cases)
+    it(name, () => {
+      const commits = votes.map((v) => {
+        const [peer, s] = v.split(':')
+        return [peer, state(s)] as const
+      })
+      const top = decidedState(commits, expectedPeers, faults, ahead)
+      expect(top?.record.weightsHash[0] ?? null).toBe(expected)
+      // the order the commits arrived in does not matter
+      const reversed = decidedState([...commits].reverse(), expectedPeers, faults, ahead)
+      expect(reversed?.record.weightsHash[0] ?? null).toBe(expected)
+    })
+})
+
+describe('reconciliation (SPEC.md 12.2)', () => {
+  const decided = (root: string, ...peers: string[]) => ({ stateRoot: root, peers })
+  const cases: Array<[string, number, RoundCommits[], ReturnType<typeof reconcileDecision>]> = [
+    ['stays with no commit', 5, [], { action: 'stay' }],
+    ['stays while the last round is undecided', 5, [{ round: 4, ownStateRoot: 'aa' }], { action: 'stay' }],
+    [
+      'stays when the last round decided its own state',
+      5,
+      [{ round: 4, decided: decided('aa', 'me', 'p1'), ownStateRoot: 'aa' }],
+      { action: 'stay' },
+    ],
+    [
+      'syncs from the others when the last round decided another state (minority)',
+      5,
+      [{ round: 4, decided: decided('bb', 'p1', 'p2'), ownStateRoot: 'aa' }],
+      { action: 'sync', round: 4, why: 'minority', sources: ['p1', 'p2'] },
+    ],
+    [
+      'syncs to a later decided round when behind, from its committers but not itself',
+      5,
+      [
+        { round: 4, decided: decided('aa', 'me', 'p1'), ownStateRoot: 'aa' },
+        { round: 6, decided: decided('cc', 'p1', 'p2', 'me') },
+      ],
+      { action: 'sync', round: 6, why: 'behind', sources: ['p1', 'p2'] },
+    ],
+    [
+      'takes the most recent decided round, not the first listed',
+      5,
+      [
+        { round: 5, decided: decided('bb', 'p1', 'p2') },
+        { round: 7, decided: decided('dd', 'p1', 'p2') },
+      ],
+      { action: 'sync', round: 7, why: 'behind', sources: ['p1', 'p2'] },
+    ],
+    [
+      'ignores rounds older than its last one',
+      5,
+      [{ round: 3, decided: decided('bb', 'p1', 'p2'), ownStateRoot: 'aa' }],
+      { action: 'stay' },
+    ],
+    [
+      'an undecided later round does not hide a lost last round',
+      5,
+      [{ round: 5 }, { round: 4, decided: decided('bb', 'p1', 'p2'), ownStateRoot: 'aa' }],
+      { action: 'sync', round: 4, why: 'minority', sources: ['p1', 'p2'] },
+    ],
+  ]
+  for (const [name, currentRound, rounds, expected] of cases)
+    it(name, () => expect(reconcileDecision({ currentRound, self: 'me', rounds })).toEqual(expected))
+})
+
+describe('catching up after a restart (SPEC.md 12.1)', () => {
+  const base = {
+    now: 1_000,
+    deadline: 30_000,
+    extended: false,
+    aheadWaitMs: 30_000,
+    currentRound: 5,
+    rounds: [] as number[],
+    stopped: false,
+    pollMs: 1_000,
+  }
+  const cases: Array<[string, Partial<typeof base>, ReturnType<typeof catchUpDecision>]> = [
+    ['waits for commits', {}, { action: 'wait', waitMs: 1_000, deadline: 30_000, extended: false }],
+    [
+      'is in step when peers commit the round it resumed after',
+      { rounds: [4] },
+      { action: 'end', outcome: 'in-step' },
+    ],
+    ['is alone when no commit came by the deadline', { now: 30_000 }, { action: 'end', outcome: 'alone' }],
+    [
+      'extends the wait once when later rounds are committed but undecided',
+      { now: 25_000, rounds: [4, 5] },
+      { action: 'wait', waitMs: 1_000, deadline: 55_000, extended: true },
+    ],
+    [
+      'does not extend twice',
+      { now: 30_000, rounds: [5], extended: true },
+      { action: 'end', outcome: 'behind' },
+    ],
+    ['ends when the node stops', { stopped: true, rounds: [6] }, { action: 'end', outcome: 'behind' }],
+  ]
+  for (const [name, change, expected] of cases)
+    it(name, () => expect(catchUpDecision({ ...base, ...change })).toEqual(expected))
+})
+
+describe('lingering after the last round (SPEC.md 11)', () => {
+  const base = {
+    now: 0,
+    deadline: 10_000,
+    stopped: false,
+    committed: 2,
+    agreed: true,
+    expectedPeers: 3,
+    pollMs: 2_000,
+  }
+  const cases: Array<[string, Partial<typeof base>, ReturnType<typeof lingerDecision>]> = [
+    ['serves while a peer has not committed', {}, { action: 'wait', waitMs: 2_000 }],
+    ['ends once every expected peer committed its weights', { committed: 3 }, { action: 'end' }],
+    [
+      'serves on when they committed other weights',
+      { committed: 3, agreed: false },
+      { action: 'wait', waitMs: 2_000 },
+    ],
+    ['ends at the deadline', { now: 10_000, agreed: false }, { action: 'end' }],
+    ['ends when stopped', { stopped: true }, { action: 'end' }],
+  ]
+  for (const [name, change, expected] of cases)
+    it(name, () => expect(lingerDecision({ ...base, ...change })).toEqual(expected))
+})
+
+describe('waiting for peers before the first round', () => {
+  const base = {
+    now: 5_000,
+    deadline: 60_000,
+    peers: 2,
+    count: 4,
+    lastChange: 4_000,
+    settleMs: 3_000,
+    stopped: false,
+  }
+  const cases: Array<[string, Partial<typeof base>, boolean]> = [
+    ['waits while peers keep coming', {}, false],
+    ['starts once every expected peer is there', { peers: 4 }, true],
+    ['starts when no more came for the settle time', { now: 7_000 }, true],
+    ['alone, it waits past the settle time', { peers: 1, now: 7_000 }, false],
+    ['starts at the timeout, even alone', { peers: 1, now: 60_000 }, true],
+    ['ends when stopped', { stopped: true }, true],
+  ]
+  for (const [name, change, expected] of cases)
+    it(name, () => expect(peersDecision({ ...base, ...change })).toBe(expected))
 })

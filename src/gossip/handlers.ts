@@ -1,0 +1,211 @@
+// What a node does with each gossip topic's messages (SPEC.md 5.3-5.7), behind the one validator
+// function (validator-fn.ts): announcements are fetched (10.4), commits recorded (5.5, 12.2),
+// equivocations excluded and spread (5.6), haves make their sender a source (5.7).
+
+import type { Message } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import { commitTopic, deltaTopic, evidenceTopic, haveTopic } from '../constants.js'
+import { toHex } from '../crypto/hash.js'
+import { peerIdFromBytes } from '../crypto/sign.js'
+import type { NodeMetrics } from '../metrics/node-metrics.js'
+import type { DeltaFetcher } from '../net/delta-fetcher.js'
+import type { Host } from '../net/host.js'
+import type { CommitBook } from '../round/commit-book.js'
+import type { DeltaBook } from '../round/delta-book.js'
+import type { Changes } from '../util/clock.js'
+import type { Genesis } from '../wire/genesis.js'
+import { decodeAnnouncement, encodeEvidence } from '../wire/messages.js'
+import type { HolderBook } from './holders.js'
+import type { Publisher } from './publisher.js'
+import {
+  checkAnnouncement,
+  checkCommit,
+  checkEvidence,
+  checkHave,
+  type Verdict,
+  validate,
+} from './validate.js'
+import type { GossipValidatorFn } from './validator-fn.js'
+
+export interface GossipHandlersComponents {
+  host: Host
+  runId: Uint8Array
+  runIdHex: string
+  genesis: Genesis
+  deltaBook: DeltaBook
+  commits: CommitBook
+  holders: HolderBook
+  fetcher: DeltaFetcher
+  publisher: Publisher
+  metrics: NodeMetrics
+  logger: Logger
+  changes: Changes
+  validatorFn: GossipValidatorFn
+}
+
+export interface GossipHandlersInit {
+  /** the round the node is in (stale and future rounds, SPEC.md 5.3) */
+  currentRound: () => number
+  /** the size of an encoded delta of this run (SPEC.md 6.8) */
+  encodedSize: number
+}
+
+export class GossipHandlers {
+  constructor(
+    private readonly components: GossipHandlersComponents,
+    private readonly init: GossipHandlersInit,
+  ) {}
+
+  private get topics(): Array<[string, Parameters<GossipValidatorFn>]> {
+    const { runIdHex } = this.components
+    return [
+      [
+        deltaTopic(runIdHex),
+        ['delta', (source, message, origin) => this.onAnnouncement(source, message, origin)],
+      ],
+      [commitTopic(runIdHex), ['commit', (_source, message, origin) => this.onCommit(message, origin)]],
+      [evidenceTopic(runIdHex), ['evidence', (_source, message) => this.onEvidence(message)]],
+      [haveTopic(runIdHex), ['have', (_source, message, origin) => this.onHave(message, origin)]],
+    ]
+  }
+
+  /** Validates and subscribes to the run's four topics (SPEC.md 5.1). */
+  start(): void {
+    const pubsub = this.components.host.services.pubsub
+    for (const [topic, [name, handler]] of this.topics) {
+      pubsub.topicValidators.set(topic, this.components.validatorFn(name, handler))
+      pubsub.subscribe(topic)
+    }
+  }
+
+  stop(): void {
+    const pubsub = this.components.host.services.pubsub
+    for (const [topic] of this.topics) {
+      pubsub.topicValidators.delete(topic)
+      try {
+        pubsub.unsubscribe(topic)
+      } catch {
+        // the host stopped first: nothing is subscribed any more
+      }
+    }
+  }
+
+  /** SPEC.md 5.3; accepted announcements are fetched. */
+  private async onAnnouncement(
+    source: PeerId,
+    message: Message,
+    origin: PeerId | undefined,
+  ): Promise<Verdict<unknown>> {
+    const { runId, genesis, deltaBook, fetcher } = this.components
+    const verdict = await validate(() =>
+      checkAnnouncement(message.data, origin, {
+        runId,
+        currentRound: this.init.currentRound(),
+        encoding: genesis.delta.encoding,
+        encodedSize: this.init.encodedSize,
+        knownDeltaHash: (peer, round) => deltaBook.get(round, peer)?.deltaHash,
+      }),
+    )
+    if (verdict.action === 'accept') fetcher.fetch(verdict.value, source, message.data)
+    else if (verdict.reason === 'equivocation') await this.onEquivocation(message.data)
+    else if (verdict.reason === 'duplicate') fetcher.retryIfUnavailable(message.data, source)
+    return verdict
+  }
+
+  /** SPEC.md 5.5: a commit counts toward its round's decided state (12.2). */
+  private async onCommit(message: Message, origin: PeerId | undefined): Promise<Verdict<unknown>> {
+    const { runId, commits, changes } = this.components
+    const verdict = await validate(() =>
+      checkCommit(message.data, origin, { runId, currentRound: this.init.currentRound() }),
+    )
+    if (verdict.action !== 'accept') return verdict
+    const { round, weightsHash, stateRoot, stateSize, deltaHashes } = verdict.value.message
+    const peer = verdict.value.signer.toString()
+    if (!commits.add(round, peer, { weightsHash: toHex(weightsHash), stateRoot, stateSize, deltaHashes }))
+      return { action: 'ignore', reason: 'over-limit', detail: 'the commit book is full' }
+    warnIfDisagrees(this.components, round, peer, toHex(weightsHash))
+    changes.notify()
+    return verdict
+  }
+
+  /**
+   * A second announcement of a peer for a round with another delta (SPEC.md 5.6): keep both signed
+   * announcements as evidence, exclude the peer's contribution for that round, and tell the
+   * network so that every honest node excludes it too.
+   */
+  private async onEquivocation(second: Uint8Array): Promise<void> {
+    const { runId, deltaBook, publisher } = this.components
+    const { message } = decodeAnnouncement(second)
+    const entry = deltaBook.get(message.round, peerIdFromBytes(message.peerId).toString())
+    if (entry === undefined) return
+    const evidence = encodeEvidence(entry.envelope, second)
+    const verdict = await validate(() =>
+      checkEvidence(evidence, { runId, currentRound: this.init.currentRound() }),
+    )
+    if (verdict.action === 'accept' && this.exclude(verdict.value)) await publisher.evidence(evidence)
+  }
+
+  /** SPEC.md 5.6: evidence excludes the peer's contribution to the round. */
+  private async onEvidence(message: Message): Promise<Verdict<unknown>> {
+    const verdict = await validate(() =>
+      checkEvidence(message.data, { runId: this.components.runId, currentRound: this.init.currentRound() }),
+    )
+    // Evidence already held (or past the round's limit) is not forwarded again.
+    if (verdict.action === 'accept' && !this.exclude(verdict.value))
+      return {
+        action: 'ignore',
+        reason: 'duplicate',
+        detail: 'evidence already held, or the round holds its most',
+      }
+    return verdict
+  }
+
+  private exclude(evidence: Parameters<DeltaBook['exclude']>[0]): boolean {
+    if (!this.components.deltaBook.exclude(evidence)) return false
+    this.components.metrics.equivocations.inc()
+    this.components.logger.warn(
+      { round: evidence.round, remote: evidence.signer.toString() },
+      'peer equivocated: its contribution to the round is excluded',
+    )
+    return true
+  }
+
+  /**
+   * A peer holds deltas of a round (SPEC.md 5.7): it becomes a source for them (10.4), and a
+   * delta no source could deliver so far is fetched again.
+   */
+  private async onHave(message: Message, origin: PeerId | undefined): Promise<Verdict<unknown>> {
+    const { runId, holders, deltaBook, fetcher } = this.components
+    const verdict = await validate(() =>
+      checkHave(message.data, origin, { runId, currentRound: this.init.currentRound() }),
+    )
+    if (verdict.action !== 'accept') return verdict
+    const { round, deltaHashes } = verdict.value.message
+    const holder = verdict.value.signer
+    holders.add(round, holder.toString(), deltaHashes)
+    const wanted = new Set(deltaHashes.map(toHex))
+    for (const [, entry] of deltaBook.entries(round))
+      if (wanted.has(toHex(entry.deltaHash))) fetcher.retryIfUnavailable(entry.envelope, holder)
+    return verdict
+  }
+}
+
+/** Warns when a peer committed other weights than this node for a round (SPEC.md 12.2). */
+export function warnIfDisagrees(
+  { commits, metrics, logger }: Pick<GossipHandlersComponents, 'commits' | 'metrics' | 'logger'>,
+  round: number,
+  peer: string,
+  hash: string,
+): void {
+  const ours = commits.ownOf(round)?.weightsHash
+  if (ours !== undefined && ours !== hash) {
+    metrics.commitMismatches.inc()
+    logger.warn({ round, remote: peer, theirs: hash, ours }, 'peer committed other global weights')
+  }
+}
+
+export const createGossipHandlers =
+  (init: GossipHandlersInit) =>
+  (components: GossipHandlersComponents): GossipHandlers =>
+    new GossipHandlers(components, init)

@@ -1,0 +1,117 @@
+// What a node says on gossip (SPEC.md 5): its signed delta announcement (re-published every
+// LIMITS.reannounceMs while a round waits, SPEC.md 11), its commits (5.5, 12.3) and, batched, the
+// deltas it holds (5.7). Counts the gossip bytes it sends.
+
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS, PROTOCOL } from '../constants.js'
+import { fromHex } from '../crypto/hash.js'
+import { peerIdBytes } from '../crypto/sign.js'
+import type { NodeMetrics } from '../metrics/node-metrics.js'
+import type { Host } from '../net/host.js'
+import type { CommitRecord } from '../round/commit-book.js'
+import type { Clock } from '../util/clock.js'
+import { signCommit, signHave } from '../wire/messages.js'
+import { HaveBatcher } from './holders.js'
+
+export interface PublisherComponents {
+  host: Host
+  privateKey: PrivateKey
+  peerId: PeerId
+  runId: Uint8Array
+  runIdHex: string
+  metrics: NodeMetrics
+  logger: Logger
+  clock: Clock
+}
+
+export interface PublisherInit {
+  /** the round the node is in: a have of a round older than the previous one is not sent */
+  currentRound: () => number
+}
+
+export class Publisher {
+  private readonly haves: HaveBatcher
+  private lastAnnouncement?: { signed: Uint8Array; publishedAt: number }
+
+  constructor(
+    private readonly components: PublisherComponents,
+    private readonly init: PublisherInit,
+  ) {
+    this.haves = new HaveBatcher({
+      batchMs: LIMITS.haveBatchMs,
+      maxHashes: LIMITS.maxHaveHashes,
+      send: (round, deltaHashes) => this.publishHave(round, deltaHashes),
+    })
+  }
+
+  /** Publishes this round's signed announcement, and re-publishes it from now on when due. */
+  async announce(signed: Uint8Array): Promise<void> {
+    await this.publish(deltaTopic(this.components.runIdHex), signed)
+    this.lastAnnouncement = { signed, publishedAt: this.components.clock.now() }
+  }
+
+  /** Re-publishes this round's announcement (receivers ignore it as a duplicate once they have it). */
+  async reannounceIfDue(): Promise<void> {
+    const last = this.lastAnnouncement
+    const now = this.components.clock.now()
+    if (last === undefined || now - last.publishedAt < LIMITS.reannounceMs) return
+    last.publishedAt = now
+    await this.publish(deltaTopic(this.components.runIdHex), last.signed)
+  }
+
+  /** Signs and publishes this node's commit of a round (SPEC.md 5.5, 12.3). */
+  async commit(round: number, c: CommitRecord & { deltaHashes: Uint8Array[] }): Promise<void> {
+    const { privateKey, runId, peerId, runIdHex } = this.components
+    const signed = await signCommit(privateKey, {
+      version: PROTOCOL.protocolVersion,
+      runId,
+      round,
+      peerId: peerIdBytes(peerId),
+      weightsHash: fromHex(c.weightsHash),
+      deltaHashes: c.deltaHashes,
+      stateRoot: c.stateRoot,
+      stateSize: c.stateSize,
+    })
+    await this.publish(commitTopic(runIdHex), signed)
+  }
+
+  /** Tells the network of an equivocation (SPEC.md 5.6). */
+  async evidence(bytes: Uint8Array): Promise<void> {
+    await this.publish(evidenceTopic(this.components.runIdHex), bytes)
+  }
+
+  /** This node now holds the delta verified (SPEC.md 5.7): said in batches of LIMITS.haveBatchMs. */
+  have(round: number, deltaHash: Uint8Array): void {
+    this.haves.add(round, deltaHash)
+  }
+
+  stop(): void {
+    this.haves.stop()
+  }
+
+  private publishHave(round: number, deltaHashes: Uint8Array[]): void {
+    const { privateKey, runId, peerId, runIdHex } = this.components
+    if (round + 1 < this.init.currentRound()) return
+    void signHave(privateKey, {
+      version: PROTOCOL.protocolVersion,
+      runId,
+      round,
+      peerId: peerIdBytes(peerId),
+      deltaHashes,
+    })
+      .then((signed) => this.publish(haveTopic(runIdHex), signed))
+      .catch(() => {})
+  }
+
+  private async publish(topic: string, bytes: Uint8Array): Promise<void> {
+    this.components.metrics.bytesSent.inc({ kind: 'gossip' }, bytes.length)
+    const result = await this.components.host.services.pubsub.publish(topic, bytes)
+    if (result.recipients.length === 0) this.components.logger.debug({ topic }, 'published to no peer yet')
+  }
+}
+
+export const createPublisher =
+  (init: PublisherInit) =>
+  (components: PublisherComponents): Publisher =>
+    new Publisher(components, init)

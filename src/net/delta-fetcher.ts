@@ -1,0 +1,176 @@
+// Fetching announced deltas (SPEC.md 10.4): who to ask (the announcer, the peers that said they
+// hold the delta, the relay of the announcement, any peer of the topic), at most
+// LIMITS.maxConcurrentFetches at a time over @libp2p/utils's queue; each chunk verified as it
+// arrives, then decoded (6.8), stored for serving and said held (5.7). A delta no source could
+// deliver is fetched again when it is re-announced or a peer says it holds it.
+
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { Queue } from '@libp2p/utils'
+import type { Logger } from 'pino'
+import { decodeDelta } from '../codec/delta.js'
+import { deltaTopic, LIMITS } from '../constants.js'
+import { peerIdFromBytes } from '../crypto/sign.js'
+import type { HolderBook } from '../gossip/holders.js'
+import type { Publisher } from '../gossip/publisher.js'
+import type { Validated } from '../gossip/validate.js'
+import type { NodeMetrics } from '../metrics/node-metrics.js'
+import type { RejectionLog } from '../metrics/rejection-log.js'
+import type { DeltaBook, PeerDelta } from '../round/delta-book.js'
+import type { DeltaStore } from '../store/delta-store.js'
+import { type Announcement, decodeAnnouncement } from '../wire/messages.js'
+import type { Host } from './host.js'
+import type { PenaltyReason } from './peer-guard.js'
+import { ChunkAssembly, fetchChunks, type TransferCounters, TransferError } from './transfer.js'
+
+export interface DeltaFetcherComponents {
+  host: Host
+  peerId: PeerId
+  runIdHex: string
+  deltaBook: DeltaBook
+  holders: HolderBook
+  store: DeltaStore
+  publisher: Pick<Publisher, 'have'>
+  metrics: NodeMetrics
+  rejections: RejectionLog
+  penalize: (peer: string, reason: PenaltyReason) => void
+  counters: TransferCounters
+  logger: Logger
+  signal: AbortSignal
+}
+
+export interface DeltaFetcherInit {
+  /** the model's parameter count: what a delta decodes to */
+  dimension: number
+}
+
+export class DeltaFetcher {
+  private readonly queue = new Queue<void>({ concurrency: LIMITS.maxConcurrentFetches })
+
+  constructor(
+    private readonly components: DeltaFetcherComponents,
+    private readonly init: DeltaFetcherInit,
+  ) {}
+
+  /** Records an accepted announcement (SPEC.md 5.3) and fetches its delta. */
+  fetch(announcement: Validated<Announcement>, relay: PeerId, envelope: Uint8Array): void {
+    const { message, signer } = announcement
+    const entry = this.components.deltaBook.set(message.round, signer.toString(), {
+      deltaHash: message.deltaHash,
+      baseHash: message.baseHash,
+      state: 'fetching',
+      envelope,
+    })
+    this.enqueue(entry, announcement, relay)
+  }
+
+  /**
+   * A re-announcement of a delta that no source could deliver (SPEC.md 11, re-announce), or a
+   * peer's have of it, is a new chance: the bytes may have spread meanwhile. Deltas that failed
+   * verification are not retried.
+   */
+  retryIfUnavailable(envelope: Uint8Array, relay: PeerId): void {
+    let announcement: ReturnType<typeof decodeAnnouncement>
+    try {
+      announcement = decodeAnnouncement(envelope)
+    } catch {
+      return
+    }
+    const signer = peerIdFromBytes(announcement.message.peerId)
+    const entry = this.components.deltaBook.get(announcement.message.round, signer.toString())
+    if (entry?.state !== 'failed' || entry.failure !== 'unavailable') return
+    entry.state = 'fetching'
+    entry.failure = undefined
+    this.enqueue(entry, { ...announcement, signer }, relay)
+  }
+
+  stop(): void {
+    this.queue.abort()
+  }
+
+  private enqueue(entry: PeerDelta, announcement: Validated<Announcement>, relay: PeerId): void {
+    const { round, deltaHash } = announcement.message
+    const sources = this.sourcesFor(announcement.signer, relay, round, deltaHash)
+    this.queue.add(() => this.fetchInto(entry, announcement, sources)).catch(() => {})
+  }
+
+  /**
+   * Deltas are content-addressed (SPEC.md 10.4): the announcer holds the bytes, so does every peer
+   * that said so in a `have` (5.7), so does the peer that relayed the announcement once it has
+   * fetched them, and so may any peer of the topic. Asked in that order; at most LIMITS.maxFetchSources.
+   */
+  private sourcesFor(announcer: PeerId, relay: PeerId, round: number, deltaHash: Uint8Array): PeerId[] {
+    const { host, holders, peerId, runIdHex } = this.components
+    const sources = [announcer, ...holders.of(round, deltaHash).map((p) => peerIdFromString(p)), relay]
+    for (const peer of host.services.pubsub.getSubscribers(deltaTopic(runIdHex))) sources.push(peer)
+    const seen = new Set<string>()
+    return sources
+      .filter((p) => !p.equals(peerId) && !seen.has(p.toString()) && seen.add(p.toString()))
+      .slice(0, LIMITS.maxFetchSources)
+  }
+
+  /**
+   * Fetches an announced delta chunk by chunk from its sources (SPEC.md 10.4), each chunk verified
+   * against the announced root as it arrives; then decodes it (SPEC.md 6.8). A source caught with
+   * a bad chunk is dropped for this delta; the delta itself fails only if no source delivers it.
+   */
+  private async fetchInto(
+    entry: PeerDelta,
+    announcement: Validated<Announcement>,
+    sources: PeerId[],
+  ): Promise<void> {
+    const { host, deltaBook, store, publisher, metrics, rejections, penalize, counters, signal } =
+      this.components
+    const { signer, message } = announcement
+    let reason: string
+    let error: Error
+    try {
+      const assembly = new ChunkAssembly(message.deltaHash, message.encodedSize)
+      const bytes = await fetchChunks(host, assembly, sources, counters, {
+        signal,
+        maxPasses: LIMITS.fetchPasses,
+        onBadSource: (peer, err) => {
+          metrics.deltaRejections.inc({ reason: 'bad-chunk' })
+          penalize(peer.toString(), 'bad-chunk')
+          rejections.report(
+            'warn',
+            peer.toString(),
+            'bad-chunk',
+            { err: err.message },
+            'source sent a bad chunk',
+          )
+        },
+      })
+      const decoded = decodeDelta(bytes, this.init.dimension)
+      if (decoded.encoding !== message.encoding)
+        throw new TransferError('bad-response', 'encoding differs from the announcement')
+      if (entry.state === 'excluded') return
+      store.put(message.round, bytes)
+      deltaBook.markValid(entry, decoded.values)
+      publisher.have(message.round, message.deltaHash)
+      this.components.logger.debug(
+        { round: message.round, remote: signer.toString(), bytes: bytes.length },
+        'delta received',
+      )
+      return
+    } catch (err) {
+      error = err as Error
+      reason = err instanceof TransferError ? err.reason : error.name
+    }
+    // A bad chunk was already counted per source; count the delta's own failure otherwise.
+    if (reason !== 'bad-chunk') metrics.deltaRejections.inc({ reason })
+    rejections.report(
+      'warn',
+      signer.toString(),
+      reason,
+      { round: message.round, err: error.message },
+      'delta rejected',
+    )
+    deltaBook.markFailed(entry, reason)
+  }
+}
+
+export const createDeltaFetcher =
+  (init: DeltaFetcherInit) =>
+  (components: DeltaFetcherComponents): DeltaFetcher =>
+    new DeltaFetcher(components, init)

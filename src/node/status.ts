@@ -1,0 +1,87 @@
+// What `dtrain status` and the status page show (GET /api/status): a snapshot of the node, and
+// the last STATUS_HISTORY rounds' summaries.
+
+import type { NodeMetrics } from '../metrics/node-metrics.js'
+import { gossipScore } from '../net/gossip-internals.js'
+import type { Host } from '../net/host.js'
+import type { ContributionCheck } from '../round/contribution-check.js'
+import type { GlobalState } from '../round/global-state.js'
+import type { RoundRunner } from '../round/runner.js'
+import type { Genesis } from '../wire/genesis.js'
+import type { NodeStatus, RoundReport } from './interface.js'
+
+/** Round reports kept for the status page. */
+export const STATUS_HISTORY = 1000
+
+export interface NodeStatusComponents {
+  host: Host
+  genesis: Genesis
+  runIdHex: string
+  metrics: NodeMetrics
+  globalState: GlobalState
+  contributions: Pick<ContributionCheck, 'reputation'>
+  runner: Pick<RoundRunner, 'phase' | 'innerStep'>
+  signal: AbortSignal
+}
+
+export interface NodeStatusInit {
+  backend: string
+}
+
+export class NodeStatusBook {
+  private readonly history: NodeStatus['history'] = []
+  /** held-out loss of the weights before the first round this process trained */
+  initialEvalLoss: number | null = null
+
+  constructor(
+    private readonly components: NodeStatusComponents,
+    private readonly init: NodeStatusInit,
+  ) {}
+
+  /** Keeps a round's summary for the status page. */
+  record(report: RoundReport): void {
+    const { phaseSeconds: _, weightsHash: __, cpuSeconds: ___, ...summary } = report
+    this.history.push(summary)
+    if (this.history.length > STATUS_HISTORY) this.history.shift()
+  }
+
+  async snapshot(): Promise<NodeStatus> {
+    const { host, metrics, globalState, contributions, runner, genesis } = this.components
+    const peers = host.getPeers().map((peer) => {
+      const id = peer.toString()
+      const connection = host.getConnections(peer)[0]
+      return {
+        peerId: id,
+        gossipScore: gossipScore(host.services.pubsub, id),
+        reputation: contributions.reputation.get(id) ?? null,
+        address: connection ? connection.remoteAddr.toString() : null,
+      }
+    })
+    metrics.peers.set(peers.length)
+    const { values } = await metrics.gossipVerdicts.get()
+    const rejections: Record<string, number> = {}
+    for (const v of values)
+      if (v.labels.verdict !== 'accept')
+        rejections[String(v.labels.reason)] = (rejections[String(v.labels.reason)] ?? 0) + v.value
+    return {
+      peerId: host.peerId.toString(),
+      runId: this.components.runIdHex,
+      addresses: host.getMultiaddrs().map((a) => a.toString()),
+      backend: this.init.backend,
+      round: globalState.round,
+      phase: this.components.signal.aborted ? 'stopped' : runner.phase,
+      innerStep: runner.innerStep,
+      innerSteps: genesis.inner.steps,
+      weightsHash: globalState.weightsHashHex,
+      peers,
+      history: [...this.history],
+      initialEvalLoss: this.initialEvalLoss,
+      rejections,
+    }
+  }
+}
+
+export const createNodeStatus =
+  (init: NodeStatusInit) =>
+  (components: NodeStatusComponents): NodeStatusBook =>
+    new NodeStatusBook(components, init)

@@ -1,0 +1,121 @@
+// The node's place in the run (SPEC.md 12.1): the round it is in, the global state it trains from
+// (weights and outer momentum), the previous aggregate (centered clipping's reference, 8.6), the
+// error-feedback residual (6.9) and the round of its previous proof (17.2); restored from and saved
+// to STATE/node-state.bin.
+
+import { appendFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { decodeState } from '../codec/state.js'
+import { toHex, weightsHash } from '../crypto/hash.js'
+import type { DeltaStore } from '../store/delta-store.js'
+import { loadNodeState, saveNodeState } from '../store/node-state.js'
+import type { Trainer } from '../train/trainer.js'
+import type { CommitBook } from './commit-book.js'
+import type { OuterState } from './outer.js'
+
+export interface GlobalStateComponents {
+  runId: Uint8Array
+  store: DeltaStore
+  commits: CommitBook
+  trainer: Pick<Trainer, 'optimizerState' | 'setOptimizerState'>
+  logger: Logger
+}
+
+export interface GlobalStateInit {
+  /** the initial weights (W_0, SPEC.md 7.3) */
+  weights: Float32Array
+  /** the node's state directory; in memory only without one */
+  stateDir?: string
+}
+
+export class GlobalState {
+  /** the global weights and outer momentum the current round trains from */
+  state: OuterState
+  /** the previous round's aggregate: centered clipping's reference point (SPEC.md 8.6) */
+  reference?: Float32Array
+  /** error-feedback residual (SPEC.md 6.9): what earlier encodings dropped */
+  residual?: Float32Array
+  /** the round of this node's previous proof since it started (its optimizer state's origin) */
+  lastProofRound: number | null = null
+  /** the round this node is in */
+  round = 0
+
+  constructor(
+    private readonly components: GlobalStateComponents,
+    private readonly init: GlobalStateInit,
+  ) {
+    this.state = { weights: init.weights, momentum: new Float32Array(init.weights.length) }
+  }
+
+  get weights(): Float32Array {
+    return this.state.weights
+  }
+
+  /** Hash of the current global weights (hex). */
+  get weightsHashHex(): string {
+    return toHex(weightsHash(this.state.weights))
+  }
+
+  /**
+   * Adopts an encoded global state (a restart, or a sync from peers, SPEC.md 12), after checking
+   * it is the one `expected` names: the round its commits are of and their weights hash.
+   */
+  adopt(encoded: Uint8Array, expected?: { round: number; weightsHash: string }): { round: number } {
+    const state = decodeState(encoded, this.state.weights.length)
+    if (expected && state.round !== expected.round)
+      throw new Error(`the state is of round ${state.round}, the commits of round ${expected.round}`)
+    if (expected && toHex(weightsHash(state.weights)) !== expected.weightsHash)
+      throw new Error('the weights do not hash to the committed hash')
+    this.state = { weights: state.weights, momentum: state.momentum }
+    this.reference = state.reference
+    this.round = state.round + 1
+    return { round: state.round }
+  }
+
+  /**
+   * Loads STATE/node-state.bin when there is one (a restart, SPEC.md 12.1): the state, the
+   * optimizer's moments, the residual and the last proof round. Returns the round it resumes
+   * after, or null for a fresh start.
+   */
+  async restore(): Promise<number | null> {
+    const { stateDir } = this.init
+    if (!stateDir) return null
+    const saved = await loadNodeState(stateDir, this.components.runId)
+    if (!saved) return null
+    const { round } = this.adopt(saved.global)
+    await this.components.trainer.setOptimizerState(saved.optimizer)
+    this.residual = saved.residual
+    this.lastProofRound = saved.lastProofRound
+    const stateRoot = this.components.store.put(round, saved.global)
+    this.components.commits.setOwn(round, {
+      weightsHash: this.weightsHashHex,
+      stateRoot,
+      stateSize: saved.global.length,
+    })
+    this.components.logger.info(
+      { round, weightsHash: this.weightsHashHex.slice(0, 16) },
+      'resumed from the state directory',
+    )
+    return round
+  }
+
+  /** Saves the node's state (after a committed round or a state sync) and appends to the round log. */
+  async persist(global: Uint8Array, report?: object): Promise<void> {
+    const dir = this.init.stateDir
+    if (!dir) return
+    await saveNodeState(dir, {
+      runId: this.components.runId,
+      global,
+      optimizer: await this.components.trainer.optimizerState(),
+      residual: this.residual,
+      lastProofRound: this.lastProofRound,
+    })
+    if (report) await appendFile(join(dir, 'rounds.jsonl'), `${JSON.stringify(report)}\n`, { mode: 0o600 })
+  }
+}
+
+export const createGlobalState =
+  (init: GlobalStateInit) =>
+  (components: GlobalStateComponents): GlobalState =>
+    new GlobalState(components, init)

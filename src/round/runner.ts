@@ -1,0 +1,477 @@
+// The round state machine of SPEC.md 11: train -> announce -> collect -> aggregate -> outer step ->
+// commit and settle -> evaluate. Its decisions (when collect ends, whether its deadline is
+// extended, when settle ends) are pure functions (policy.ts); this part gathers what they need,
+// acts on their answers, and times each phase.
+
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import { AggregationInputError, aggregate, type Contribution } from '../aggregate/rules.js'
+import type { EncodeOptions } from '../codec/delta.js'
+import { compressWithFeedback } from '../codec/error-feedback.js'
+import { encodeState } from '../codec/state.js'
+import { LIMITS } from '../constants.js'
+import { toHex, weightsHash } from '../crypto/hash.js'
+import { peerIdBytes } from '../crypto/sign.js'
+import { warnIfDisagrees } from '../gossip/handlers.js'
+import type { HolderBook } from '../gossip/holders.js'
+import type { Publisher } from '../gossip/publisher.js'
+import type { NodeMetrics } from '../metrics/node-metrics.js'
+import type { Host } from '../net/host.js'
+import { onlyRelayed } from '../net/reachability.js'
+import { residualInUse } from '../proof/audit.js'
+import { ProofRecorder } from '../proof/recorder.js'
+import type { ProofStore } from '../proof/store.js'
+import type { DeltaStore } from '../store/delta-store.js'
+import { modelFlopsUtilisation, trainingFlopsPerSample } from '../train/flops.js'
+import type { InnerRoundResult, Trainer } from '../train/trainer.js'
+import type { Changes, Clock } from '../util/clock.js'
+import type { Genesis } from '../wire/genesis.js'
+import type { CommitBook } from './commit-book.js'
+import type { ContributionCheck } from './contribution-check.js'
+import { collectDeadlineMs } from './deadline.js'
+import type { DeltaBook } from './delta-book.js'
+import type { GlobalState } from './global-state.js'
+import { nesterovStep, type OuterState, pseudoGradient } from './outer.js'
+import { collectDecision, settleDecision } from './policy.js'
+import type { Phase, RoundReport } from './report.js'
+import type { Sync } from './sync.js'
+
+export interface RoundRunnerComponents {
+  genesis: Genesis
+  runId: Uint8Array
+  peerId: PeerId
+  privateKey: PrivateKey
+  host: Host
+  trainer: Trainer
+  deltaBook: DeltaBook
+  commits: CommitBook
+  holders: HolderBook
+  globalState: GlobalState
+  store: DeltaStore
+  proofs: ProofStore
+  publisher: Publisher
+  contributions: ContributionCheck
+  sync: Sync
+  metrics: NodeMetrics
+  logger: Logger
+  clock: Clock
+  changes: Changes
+  signal: AbortSignal
+}
+
+export interface RoundRunnerInit {
+  /** the training backend's name (proof header field 15) */
+  backend: string
+  encodeOptions: EncodeOptions
+  /** tokens of the training text (proof header, SPEC.md 17.2) */
+  trainTokens: number
+  /** held-out loss and accuracy of the current global weights */
+  evaluate: () => Promise<number>
+  accuracy: () => Promise<number | null>
+  /** the GPU peak MFU is reported against; null: none */
+  gpuPeakTflops: number | null
+  /** drills only: train this many times slower (NodeOptions.trainSlowdown) */
+  trainSlowdown?: number
+  onInnerStep?: (step: number, steps: number) => void
+  onPhase?: (round: number, phase: Phase) => void
+}
+
+type RoundSeed = Parameters<Trainer['trainRound']>[1]
+type Before = { state: OuterState; reference?: Float32Array }
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+export class RoundRunner {
+  /** what the node does now, and the inner step of the round's training */
+  phase: Phase | 'idle' = 'idle'
+  innerStep = 0
+  /** hex weights hash of the state the current round trains from */
+  private baseHex = ''
+
+  constructor(
+    private readonly components: RoundRunnerComponents,
+    private readonly init: RoundRunnerInit,
+  ) {}
+
+  /** Runs one round of SPEC.md 11 from the node's current state and returns its report. */
+  async play(): Promise<RoundReport> {
+    const { genesis, globalState, deltaBook, metrics, signal } = this.components
+    const round = globalState.round
+    deltaBook.roundStarted(round)
+    const log = this.components.logger.child({ round })
+    const zero = (): Record<Phase, number> => ({
+      train: 0,
+      announce: 0,
+      collect: 0,
+      aggregate: 0,
+      commit: 0,
+      eval: 0,
+    })
+    const phaseSeconds = zero()
+    const cpuSeconds = zero()
+    const timed = async <T>(phase: Phase, fn: () => Promise<T> | T): Promise<T> => {
+      const started = performance.now()
+      const cpuBefore = process.cpuUsage()
+      this.phase = phase
+      this.init.onPhase?.(round, phase)
+      log.debug({ phase }, 'phase start')
+      try {
+        return await fn()
+      } finally {
+        phaseSeconds[phase] = (performance.now() - started) / 1000
+        const cpu = process.cpuUsage(cpuBefore)
+        cpuSeconds[phase] = (cpu.user + cpu.system) / 1e6
+        metrics.phaseSeconds.set({ phase }, phaseSeconds[phase])
+      }
+    }
+    metrics.round.set(round)
+    const baseHash = weightsHash(globalState.weights)
+    this.baseHex = toHex(baseHash)
+    const seed = {
+      runId: this.components.runId,
+      baseHash,
+      peerId: peerIdBytes(this.components.peerId),
+      round,
+    }
+    const recorder = new ProofRecorder()
+    const trained = await timed('train', () => this.train(seed, recorder))
+    metrics.trainLoss.set(trained.meanLoss)
+
+    const proofBytes = await timed('announce', () => this.announce(round, seed, trained, recorder, log))
+
+    const deadlineHit = await timed('collect', () => this.collect(round, log))
+    // A node told to stop while collecting neither aggregates nor commits the round (issue 19).
+    signal.throwIfAborted()
+    deltaBook.recordArrivals(round)
+    const otherBase = deltaBook.arrived(round) - deltaBook.valid(round, this.baseHex).length
+    if (otherBase > 0) {
+      metrics.deltaRejections.inc({ reason: 'other-base' }, otherBase)
+      log.info({ phase: 'collect', otherBase }, 'deltas trained from other global weights left out')
+    }
+    const before: Before = { state: globalState.state, reference: globalState.reference }
+    const { minPeers, expectedPeers } = genesis.round
+    let contributions = await this.components.contributions.check(
+      round,
+      before.state.weights,
+      this.baseHex,
+      log,
+    )
+    if (contributions.length < minPeers) {
+      metrics.belowQuorumRounds.inc()
+      log.warn(
+        { phase: 'collect', have: contributions.length, minPeers },
+        'round carries on below quorum with the deltas that arrived',
+      )
+    }
+    if (deadlineHit)
+      log.warn(
+        { phase: 'collect', have: contributions.length, expected: expectedPeers },
+        'collect deadline reached, aggregating what arrived',
+      )
+
+    await timed('aggregate', () => this.aggregate(round, contributions, before, log))
+    const settled = await timed('commit', () => this.commitAndSettle(round, contributions, before, log))
+    contributions = settled.contributions
+
+    const { evalLoss, evalAccuracy } = await timed('eval', async () => ({
+      evalLoss: await this.init.evaluate(),
+      evalAccuracy: await this.init.accuracy(),
+    }))
+    metrics.evalLoss.set(evalLoss)
+    if (evalAccuracy !== null) metrics.evalAccuracy.set(evalAccuracy)
+    metrics.contributors.set(contributions.length)
+    const forgotten = round - LIMITS.keptDeltaRounds
+    deltaBook.forget(forgotten)
+    this.components.holders.forget(forgotten)
+    this.components.commits.forgetThrough(forgotten)
+    globalState.round = round + 1
+    const { host } = this.components
+    const report: RoundReport = {
+      round,
+      trainLoss: trained.meanLoss,
+      evalLoss,
+      evalPerplexity: Math.exp(evalLoss),
+      evalAccuracy,
+      weightsHash: this.components.commits.ownOf(round)!.weightsHash,
+      contributors: contributions.length,
+      deadlineHit,
+      bytesSent: await metrics.total(metrics.bytesSent),
+      bytesReceived: await metrics.total(metrics.bytesReceived),
+      phaseSeconds,
+      cpuSeconds,
+      rssBytes: process.memoryUsage().rss,
+      tokensPerSecond: trained.tokensPerSecond,
+      mfu:
+        this.init.gpuPeakTflops === null
+          ? null
+          : modelFlopsUtilisation(
+              trained.samples / trained.seconds,
+              trainingFlopsPerSample(genesis.model),
+              this.init.gpuPeakTflops,
+            ),
+      proofBytes,
+      peers: host.getPeers().length,
+      relayedPeers: host.getPeers().filter((p) => onlyRelayed(host, p)).length,
+    }
+    await globalState.persist(settled.committedState, report)
+    log.info({ ...report, phase: 'done' }, 'round complete')
+    this.phase = 'idle'
+    metrics.tokensPerSecond.set(report.tokensPerSecond)
+    if (report.mfu !== null) metrics.mfu.set(report.mfu)
+    metrics.relayedPeers.set(report.relayedPeers)
+    return report
+  }
+
+  /** Step 1 (SPEC.md 7.5): H inner steps from the global weights, with proof checkpoints (17.3). */
+  private train(seed: RoundSeed, recorder: ProofRecorder): Promise<InnerRoundResult> {
+    const { genesis, trainer, globalState, metrics, signal } = this.components
+    this.innerStep = 0
+    const slowdown = this.init.trainSlowdown ?? 1
+    let stepStarted = performance.now()
+    return trainer.trainRound(globalState.weights, seed, {
+      yieldEvery: async () => {
+        this.innerStep++
+        metrics.innerStep.set(this.innerStep)
+        this.init.onInnerStep?.(this.innerStep, genesis.inner.steps)
+        if (slowdown > 1)
+          await new Promise((resolve) =>
+            setTimeout(resolve, (performance.now() - stepStarted) * (slowdown - 1)),
+          )
+        await yieldToEventLoop()
+        stepStarted = performance.now()
+      },
+      signal,
+      checkpointEvery: genesis.proof.checkpointInterval,
+      onCheckpoint: recorder.onCheckpoint,
+    })
+  }
+
+  /**
+   * Step 2 (SPEC.md 11): encodes this node's delta (with error feedback where the genesis asks for
+   * it), fixes and stores its proof of learning (17.3), and publishes the signed announcement.
+   * Returns the bytes the proofs kept now use.
+   */
+  private async announce(
+    round: number,
+    seed: RoundSeed,
+    trained: InnerRoundResult,
+    recorder: ProofRecorder,
+    log: Logger,
+  ): Promise<number> {
+    const { genesis, globalState, store, proofs, deltaBook, publisher, metrics, trainer, privateKey } =
+      this.components
+    const delta = pseudoGradient(globalState.weights, trained.weights)
+    // Our own contribution is exactly what peers will decode (SPEC.md 8.0).
+    const withResidual = residualInUse(genesis)
+    const residualBefore = withResidual ? (globalState.residual ?? new Float32Array(delta.length)) : undefined
+    const compressed = compressWithFeedback(
+      delta,
+      residualBefore,
+      this.init.encodeOptions,
+      genesis.delta.feedbackDecay,
+    )
+    if (withResidual) globalState.residual = compressed.residual
+    const encoded = compressed.bytes
+    const deltaHash = store.put(round, encoded)
+    // The proof of learning is fixed before the delta is announced (SPEC.md 17.3).
+    const proof = await recorder.announce(privateKey, {
+      genesis,
+      seed,
+      trainTokens: this.init.trainTokens,
+      backend: this.init.backend,
+      precision: trainer.precision,
+      deltaHash,
+      residual: residualBefore ? { before: residualBefore, after: compressed.residual } : undefined,
+      previousRound: globalState.lastProofRound,
+      encodedSize: encoded.length,
+      trainLoss: trained.meanLoss,
+      sampleCount: trained.samples,
+    })
+    await proofs.put(proof)
+    globalState.lastProofRound = round
+    const proofBytes = await proofs.bytesUsed()
+    metrics.proofBytes.set(proofBytes)
+    log.debug({ proofRoot: toHex(proof.root).slice(0, 16), proofBytes }, 'proof of learning stored')
+    deltaBook.set(round, this.components.peerId.toString(), {
+      deltaHash,
+      baseHash: seed.baseHash,
+      state: 'valid',
+      values: compressed.sent,
+      envelope: proof.announcement,
+    })
+    await publisher.announce(proof.announcement)
+    log.info(
+      {
+        phase: 'announce',
+        delta: toHex(deltaHash).slice(0, 16),
+        bytes: encoded.length,
+        trainLoss: trained.meanLoss,
+      },
+      'delta announced',
+    )
+    return proofBytes
+  }
+
+  /**
+   * Step 3 (SPEC.md 11, 11.2, 11.3): waits for the peers' deltas until every expected peer's
+   * arrived, the (adaptive, once extended below quorum) deadline, or the network is a whole round
+   * ahead (collectDecision). Returns whether it ended without every expected peer's delta.
+   */
+  private async collect(round: number, log: Logger): Promise<boolean> {
+    const { genesis, deltaBook, sync, metrics, clock, changes, publisher, signal } = this.components
+    const { expectedPeers, minPeers, minCollectMs, collectTimeoutMs } = genesis.round
+    const elapsed = clock.now() - (deltaBook.startedAt(round) ?? clock.now())
+    const deadlineMs = collectDeadlineMs(deltaBook.arrivalDelays, minCollectMs, collectTimeoutMs, elapsed)
+    metrics.collectDeadlineSeconds.set(deadlineMs / 1000)
+    const startedAt = clock.now()
+    let extended = false
+    let deadline = startedAt + deadlineMs
+    for (;;) {
+      const valid = deltaBook.valid(round, this.baseHex).length
+      const decision = collectDecision({
+        now: clock.now(),
+        arrived: deltaBook.arrived(round),
+        valid,
+        expectedPeers,
+        minPeers,
+        networkAhead: sync.networkAhead(),
+        stopped: signal.aborted,
+        startedAt,
+        deadline,
+        deadlineMs,
+        extended,
+        collectTimeoutMs,
+        pollMs: LIMITS.reannounceMs,
+      })
+      if (decision.action === 'end') {
+        if (decision.why === 'network-ahead')
+          log.warn(
+            { phase: 'collect', have: valid },
+            'the network has closed this round: ending it to catch up',
+          )
+        return decision.deadlineHit
+      }
+      if (decision.action === 'extend') {
+        extended = true
+        deadline = decision.deadline
+        log.warn(
+          { phase: 'collect', have: valid, minPeers, extraMs: decision.extraMs },
+          'below quorum at the deadline: extending once',
+        )
+        continue
+      }
+      await publisher.reannounceIfDue()
+      await changes.changed(decision.waitMs)
+    }
+  }
+
+  /**
+   * Steps 5 and 6 (SPEC.md 11): commits the aggregate, then settles (settleDecision): peers whose
+   * collect closed around the deadline may have aggregated other sets. Every delta listed in a
+   * peer's commit of this round that this node holds, verified, trained from its own W_r and kept
+   * by the contribution check joins the set; the round is recomputed from W_r and committed
+   * again. Sets only grow, so the nodes that see each other's commits end on the same set.
+   * Returns the final set and the encoded state committed.
+   */
+  private async commitAndSettle(
+    round: number,
+    initial: Contribution[],
+    before: Before,
+    log: Logger,
+  ): Promise<{ contributions: Contribution[]; committedState: Uint8Array }> {
+    const { genesis, commits, deltaBook, sync, metrics, clock, changes, publisher, signal } = this.components
+    let contributions = initial
+    const settleDeadline = clock.now() + Math.min(LIMITS.settleTimeoutMs, genesis.round.collectTimeoutMs)
+    let committedState = await this.commit(round, contributions)
+    for (;;) {
+      const theirs = commits.peersOf(round)
+      const listed = new Set(contributions.map((c) => toHex(c.id)))
+      for (const record of theirs.values()) for (const h of record.deltaHashes ?? []) listed.add(toHex(h))
+      const grown = await this.components.contributions.check(
+        round,
+        before.state.weights,
+        this.baseHex,
+        log,
+        listed,
+      )
+      const lost = sync.lostRound(round, false)
+      const decision = settleDecision({
+        now: clock.now(),
+        deadline: settleDeadline,
+        stopped: signal.aborted,
+        canGrow: grown.length > contributions.length,
+        ownHash: commits.ownOf(round)!.weightsHash,
+        contributorHashes: deltaBook
+          .contributorsOf(round, contributions)
+          .map((p) => theirs.get(p)?.weightsHash),
+        lostTo: lost ? { peers: sync.decidedOf(round, false)!.peers.length } : undefined,
+        expectedPeers: genesis.round.expectedPeers,
+        pollMs: LIMITS.reannounceMs,
+      })
+      if (decision.action === 'recompute') {
+        log.info(
+          { phase: 'commit', before: contributions.length, after: grown.length },
+          'peers aggregated deltas this node left out: recomputing the round with them',
+        )
+        metrics.settledRounds.inc()
+        contributions = grown
+        this.aggregate(round, contributions, before, log)
+        committedState = await this.commit(round, contributions)
+        continue
+      }
+      if (decision.action === 'end') return { contributions, committedState }
+      await publisher.reannounceIfDue()
+      await changes.changed(decision.waitMs)
+    }
+  }
+
+  /** Step 4 (SPEC.md 8, 9): applies the aggregate of `contributions` to the round's starting state. */
+  private aggregate(round: number, contributions: Contribution[], before: Before, log: Logger): void {
+    const { genesis, globalState, metrics, runId } = this.components
+    const seed = new Uint8Array(40)
+    seed.set(runId)
+    new DataView(seed.buffer).setBigUint64(32, BigInt(round), true)
+    const context = { seed, reference: before.reference }
+    let aggregated: Float32Array
+    try {
+      aggregated = aggregate(genesis.aggregation, contributions, context)
+    } catch (err) {
+      if (!(err instanceof AggregationInputError)) throw err
+      // Too few deltas arrived for the rule's declared f: every node in this situation falls
+      // back to the coordinate median of the same set (SPEC.md 8.10), so they stay in step.
+      log.warn(
+        { phase: 'aggregate', err: err.message, contributors: contributions.length },
+        'falling back to the median',
+      )
+      metrics.aggregationFallbacks.inc()
+      aggregated = aggregate({ rule: 'median' }, contributions, context)
+    }
+    globalState.reference = aggregated
+    globalState.state = nesterovStep(before.state, aggregated, genesis.outer.optimizer)
+  }
+
+  /** Step 5: stores the state after `round` (served to late joiners, SPEC.md 12) and publishes its commit. */
+  private async commit(round: number, contributions: Contribution[]): Promise<Uint8Array> {
+    const { globalState, store, commits, publisher } = this.components
+    const deltaHashes = contributions.map((c) => c.id).sort(Buffer.compare)
+    const { weights, momentum } = globalState.state
+    const stateBytes = encodeState({
+      round,
+      weights,
+      momentum,
+      reference: globalState.reference ?? new Float32Array(weights.length),
+    })
+    const stateRoot = store.put(round, stateBytes)
+    const record = { weightsHash: globalState.weightsHashHex, stateRoot, stateSize: stateBytes.length }
+    commits.setOwn(round, record)
+    for (const [peer, theirs] of commits.peersOf(round))
+      warnIfDisagrees(this.components, round, peer, theirs.weightsHash)
+    await publisher.commit(round, { ...record, deltaHashes })
+    return stateBytes
+  }
+}
+
+export const createRoundRunner =
+  (init: RoundRunnerInit) =>
+  (components: RoundRunnerComponents): RoundRunner =>
+    new RoundRunner(components, init)
