@@ -205,7 +205,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
   const deltas = {
     specRevision: revision,
     description:
-      'Delta encodings (SPEC.md 6) and error feedback (SPEC.md 6.9). rootHex is the Merkle root (SPEC.md 4.5) of the bytes: one chunk here',
+      'Delta encodings (SPEC.md 6) and error feedback (SPEC.md 6.9). rootHex is the Merkle root (SPEC.md 4.5) of the bytes: one chunk here. magnitude: one-value fp32 deltas at and above the bound of 6.8, with the error a decoder raises (null: accepted)',
     values: list(deltaValues),
     cases: codecCases.map((options) => {
       const bytes = encodeDelta(deltaValues, options)
@@ -219,6 +219,21 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     }),
     errorFeedback: { encoding: 'top-k', k: 2, rounds: feedbackRounds(1) },
     errorFeedbackDecay: { encoding: 'top-k', k: 2, feedbackDecay: 0.3, rounds: feedbackRounds(0.3) },
+    // 6.8's magnitude bound: 2^64 decodes, the next binary32 above it is refused
+    magnitude: [2 ** 64, -(2 ** 64), Math.fround(2 ** 64 * (1 + 2 ** -23))].map((value) => {
+      const bytes = new Uint8Array(12)
+      const view = new DataView(bytes.buffer)
+      view.setUint8(0, 1)
+      view.setUint32(4, 1, true)
+      view.setFloat32(8, value, true)
+      let error: string | null = null
+      try {
+        decodeDelta(bytes, 1)
+      } catch (err) {
+        error = (err as Error).name
+      }
+      return { value, bytesHex: toHex(bytes), error }
+    }),
   }
 
   const merkleData = Uint8Array.from({ length: 21 }, (_, i) => i)
@@ -422,10 +437,28 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     { rule: { rule: 'median', bucketSize: 2 }, n: 5 },
     { rule: { rule: 'mean', normBound: 1 }, n: 5 },
   ]
+  // Contributions at 6.8's magnitude bound: every rule stays finite (8.10).
+  const edge = 2 ** 64
+  const edgeContributions = [
+    f32([edge, -edge, edge, 1]),
+    f32([edge, -edge, -edge, 2]),
+    f32([edge, edge, edge, 3]),
+    f32([edge, -edge, edge, -edge]),
+  ].map((values, i) => ({ id: sha256(new Uint8Array([50 + i])), values }))
+  const edgeCases: AggregationRule[] = [
+    { rule: 'mean' },
+    { rule: 'median' },
+    { rule: 'trimmed-mean', trimFraction: 0.25 },
+    { rule: 'nnm-trimmed-mean', faultFraction: 0.2 },
+    { rule: 'krum', f: 0 },
+    { rule: 'geometric-median', iterations: 20, nu: 1e-8, tolerance: 1e-7 },
+    { rule: 'centered-clipping', tau: 'auto', iterations: 3 },
+  ]
+  const context = { seed: fromHex(aggregationSeedHex), reference: aggregationReference }
   const aggregation = {
     specRevision: revision,
     description:
-      'Aggregation rules, SPEC.md 8; inputs are ordered by id before use; seedHex is the bucketing seed and reference the centered-clipping reference point',
+      'Aggregation rules, SPEC.md 8; inputs are ordered by id before use; seedHex is the bucketing seed and reference the centered-clipping reference point; refused: rule and input counts a node must refuse (8.10), with the reference error name; edgeCases: the rules over edgeContributions, values at the magnitude bound of 6.8, all finite',
     contributions: contributions.map((c) => ({ idHex: toHex(c.id), values: list(c.values) })),
     seedHex: aggregationSeedHex,
     reference: list(aggregationReference),
@@ -438,6 +471,27 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
           reference: aggregationReference,
         }),
       ),
+    })),
+    // 8.10: Krum and multi-Krum need m > 2f + 2 inputs (m after bucketing); fewer are refused
+    refused: [
+      { rule: { rule: 'krum', f: 0 }, inputs: 2 },
+      { rule: { rule: 'multi-krum', f: 0, m: 1 }, inputs: 2 },
+      { rule: { rule: 'krum', f: 0, bucketSize: 2 }, inputs: 4 },
+      { rule: { rule: 'krum', f: 1 }, inputs: 4 },
+    ].map((c) => {
+      let error: string | null = null
+      try {
+        aggregate(c.rule as AggregationRule, contributions.slice(0, c.inputs), context)
+      } catch (err) {
+        error = (err as Error).name
+      }
+      return { ...c, error }
+    }),
+    edgeContributions: edgeContributions.map((c) => ({ idHex: toHex(c.id), values: list(c.values) })),
+    edgeCases: edgeCases.map((rule) => ({
+      rule,
+      inputs: edgeContributions.length,
+      output: list(aggregate(rule, edgeContributions, context)),
     })),
   }
 

@@ -129,7 +129,8 @@ export function toleratedFaults(config: AggregationRule, n: number): number {
       return declaredFaults(config.faultFraction, m)
     case 'krum':
     case 'multi-krum':
-      return Math.max(0, Math.ceil((m - 2) / 2) - 1) // m > 2f + 2
+      // m > 2f + 2; with m <= 2 not even f = 0 holds (-1: the rule refuses every input set)
+      return Math.ceil((m - 2) / 2) - 1
   }
 }
 
@@ -144,9 +145,13 @@ export function declaredFaults(faultFraction: number, n: number): number {
 /** Refuses a configuration its inputs cannot satisfy, saying what is needed (SPEC.md 8.10). */
 export function checkTolerance(config: AggregationRule, n: number): void {
   const declared = 'f' in config ? config.f : config.nnmF
-  if (declared !== undefined && declared > toleratedFaults(config, n)) {
+  const tolerated = toleratedFaults(config, n)
+  const buckets = config.bucketSize ? ` in buckets of ${config.bucketSize}` : ''
+  if (declared !== undefined && declared > tolerated) {
     throw new AggregationInputError(
-      `${config.rule} cannot tolerate f = ${declared} Byzantine inputs among ${n}${config.bucketSize ? ` in buckets of ${config.bucketSize}` : ''} (at most ${toleratedFaults(config, n)})`,
+      tolerated < 0
+        ? `${config.rule} needs more than 2f + 2 inputs${buckets} (n = ${n}, f = ${declared})`
+        : `${config.rule} cannot tolerate f = ${declared} Byzantine inputs among ${n}${buckets} (at most ${tolerated})`,
     )
   }
   if (config.rule === 'multi-krum' && (config.m < 1 || config.m > n - config.f)) {

@@ -13,7 +13,7 @@
 //   int4-block: ceil(count / blockSize) x f32 scale, then ceil(count / 2) bytes of 4-bit values
 //               in [-7, 7] (two's complement nibbles, element 2j in the low nibble of byte j)
 //   top-k:      k x u32 strictly ascending indices < count, then k x f32 values
-import { DeltaShapeError, MalformedDeltaError, NonFiniteDeltaError } from './errors.js'
+import { DeltaRangeError, DeltaShapeError, MalformedDeltaError, NonFiniteDeltaError } from './errors.js'
 import { float32ToHalfBits, halfBitsToFloat32 } from './fp16.js'
 import { selectTopK } from './topk.js'
 
@@ -232,9 +232,21 @@ function dequantize(
   }
 }
 
+/**
+ * The largest magnitude a delta value may have (SPEC.md 6.8, 2^`limits.maxDeltaMagnitudeLog2`): 2^64.
+ * Far above any trained delta, and low enough that no aggregation rule of SPEC.md 8 can overflow
+ * on inputs within it: a binary32 sum of n such values stays below 2^127 for any n below 2^62,
+ * the median's a + b below 2^66, and a binary64 squared distance below 2^130 * d.
+ */
+export const MAX_DELTA_MAGNITUDE = 2 ** 64
+
+/** Every value finite and within ±MAX_DELTA_MAGNITUDE (SPEC.md 6.8). */
 export function assertFinite(values: Float32Array): void {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw new NonFiniteDeltaError(`value at index ${i} is ${values[i]}`)
+    const value = values[i]
+    if (!Number.isFinite(value)) throw new NonFiniteDeltaError(`value at index ${i} is ${value}`)
+    if (Math.abs(value) > MAX_DELTA_MAGNITUDE)
+      throw new DeltaRangeError(`value at index ${i} is ${value}, beyond the bound of ±2^64`)
   }
 }
 

@@ -70,6 +70,11 @@ export class NodeMetrics {
     help: 'Rounds aggregated with the median because too few deltas arrived for the configured rule',
     registers: [this.registry],
   })
+  readonly nonFiniteAggregates = new Counter({
+    name: 'dtrain_nonfinite_aggregates_total',
+    help: 'Rounds whose aggregate held a non-finite value and were not applied (SPEC.md 9)',
+    registers: [this.registry],
+  })
   readonly belowQuorumRounds = new Counter({
     name: 'dtrain_below_quorum_rounds_total',
     help: 'Rounds aggregated with fewer deltas than round.minPeers (after one extension)',

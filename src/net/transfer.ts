@@ -20,6 +20,7 @@ import {
   type MerkleTree,
   verifyProof,
 } from '../crypto/merkle.js'
+import { unpackRepeated } from '../wire/packed.js'
 import { ChunkRequest, ChunkResponse, ChunkStatus } from '../wire/proto/dtrain.js'
 import type { Pacer } from './link-emulator.js'
 import { streamService } from './stream-service.js'
@@ -75,7 +76,9 @@ export function checkChunkRequest(request: ChunkRequest): void {
 export function decodeChunkRequest(bytes: Uint8Array | Uint8ArrayList): ChunkRequest {
   let request: ChunkRequest
   try {
-    request = ChunkRequest.decode(bytes, { limits: { indices: LIMITS.maxChunksPerRequest } })
+    request = ChunkRequest.decode(unpackRepeated(bytes, { 3: 'varint' }), {
+      limits: { indices: LIMITS.maxChunksPerRequest },
+    })
   } catch (err) {
     throw new TransferError('bad-request', `request does not decode: ${(err as Error).message}`)
   }

@@ -8,6 +8,7 @@ import { type BatchSeed, trainingOffsets } from '../train/batches.js'
 import { canonicalJson } from '../wire/canonical-json.js'
 import { hashField, safeInteger } from '../wire/fields.js'
 import { type Genesis, sampleSpan } from '../wire/genesis.js'
+import { unpackRepeated } from '../wire/packed.js'
 import { ProofHeader, ProofManifest } from '../wire/proto/dtrain.js'
 
 export class ProofFormatError extends Error {
@@ -130,7 +131,9 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
   let h: ProofHeader
   try {
     raw = ProofManifest.decode(bytes, { limits: { checkpointRoots: limits } })
-    h = ProofHeader.decode(raw.header, { limits: { checkpointSteps: limits, updateNorms: limits } })
+    h = ProofHeader.decode(unpackRepeated(raw.header, { 11: 'varint', 12: 'fixed32' }), {
+      limits: { checkpointSteps: limits, updateNorms: limits },
+    })
   } catch (err) {
     throw new ProofFormatError(`manifest does not decode: ${(err as Error).message}`)
   }

@@ -43,3 +43,18 @@ export function pseudoGradient(globalWeights: Float32Array, localWeights: Float3
   for (let i = 0; i < out.length; i++) out[i] = Math.fround(globalWeights[i] - localWeights[i])
   return out
 }
+
+/**
+ * The outer step of a round (SPEC.md 9), or none: an aggregate holding a non-finite value (which
+ * no rule of SPEC.md 8 produces from contributions within 6.8's bound, but a node checks) is never
+ * applied; the state stays as it was, and every honest node holding the same set does the same.
+ */
+export function outerStepOrHold(
+  state: OuterState,
+  aggregate: Float32Array,
+  config: OuterConfig,
+): { state: OuterState; applied: boolean } {
+  for (let i = 0; i < aggregate.length; i++)
+    if (!Number.isFinite(aggregate[i])) return { state, applied: false }
+  return { state: nesterovStep(state, aggregate, config), applied: true }
+}

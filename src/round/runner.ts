@@ -31,7 +31,7 @@ import type { ContributionCheck } from './contribution-check.js'
 import { collectDeadlineMs } from './deadline.js'
 import type { DeltaBook } from './delta-book.js'
 import type { GlobalState } from './global-state.js'
-import { nesterovStep, type OuterState, pseudoGradient } from './outer.js'
+import { type OuterState, outerStepOrHold, pseudoGradient } from './outer.js'
 import { collectDecision, settleDecision } from './policy.js'
 import type { Phase, RoundReport } from './report.js'
 import type { Sync } from './sync.js'
@@ -446,8 +446,16 @@ export class RoundRunner {
       metrics.aggregationFallbacks.inc()
       aggregated = aggregate({ rule: 'median' }, contributions, context)
     }
-    globalState.reference = aggregated
-    globalState.state = nesterovStep(before.state, aggregated, genesis.outer.optimizer)
+    const outer = outerStepOrHold(before.state, aggregated, genesis.outer.optimizer)
+    if (!outer.applied) {
+      log.error(
+        { phase: 'aggregate', contributors: contributions.length },
+        'the aggregate holds a non-finite value: no outer step this round (SPEC.md 9)',
+      )
+      metrics.nonFiniteAggregates.inc()
+    }
+    globalState.reference = outer.applied ? aggregated : before.reference
+    globalState.state = outer.state
   }
 
   /** Step 5: stores the state after `round` (served to late joiners, SPEC.md 12) and publishes its commit. */

@@ -1,7 +1,7 @@
 // SPEC.md's constants table, protocol/constants.json and the code's constants agree.
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { DELTA_FORMAT_VERSION, MAX_BLOCK_SIZE } from '../../src/codec/delta.js'
+import { DELTA_FORMAT_VERSION, MAX_BLOCK_SIZE, MAX_DELTA_MAGNITUDE } from '../../src/codec/delta.js'
 import { PROTOCOL } from '../../src/constants.js'
 import { HASH_LENGTH } from '../../src/crypto/hash.js'
 import { SIGNATURE_LENGTH } from '../../src/crypto/sign.js'
@@ -40,6 +40,7 @@ describe('constants', () => {
     expect(HASH_LENGTH).toBe(constants.hashLength)
     expect(SIGNATURE_LENGTH).toBe(constants.signatureLength)
     expect(MAX_BLOCK_SIZE).toBe(constants.codec.maxBlockSize)
+    expect(MAX_DELTA_MAGNITUDE).toBe(2 ** constants.limits.maxDeltaMagnitudeLog2)
   })
 
   it('SPEC.md names the revision of protocol/constants.json', () => {

@@ -8,7 +8,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { describe, expect, it } from 'vitest'
 import { buildVectors } from '../../scripts/gen-vectors.js'
-import { type AggregationRule, aggregate } from '../../src/aggregate/rules.js'
+import { AggregationInputError, type AggregationRule, aggregate } from '../../src/aggregate/rules.js'
 import { decodeDelta, encodeDelta } from '../../src/codec/delta.js'
 import { compressWithFeedback } from '../../src/codec/error-feedback.js'
 import { decodeState } from '../../src/codec/state.js'
@@ -111,6 +111,12 @@ describe('vectors checked with the standard primitives alone', () => {
       expect(bytesToHex(encodeDelta(Float32Array.from(v.values), options))).toBe(c.bytesHex)
     }
     expect(v.cases[0].decoded).toEqual(Array.from(Float32Array.from(v.values)))
+    for (const m of v.magnitude) {
+      const decode = () => decodeDelta(hexToBytes(m.bytesHex), 1)
+      if (m.error === null) expect(decode().values[0]).toBe(m.value)
+      else expect(decode).toThrow(expect.objectContaining({ name: m.error }))
+    }
+    expect(v.magnitude.map((m: { error: string | null }) => m.error)).toEqual([null, null, 'DeltaRangeError'])
     for (const sequence of [v.errorFeedback, v.errorFeedbackDecay]) {
       let residual: Float32Array | undefined
       for (const round of sequence.rounds) {
@@ -233,6 +239,21 @@ describe('vectors checked with the standard primitives alone', () => {
         Array.from(aggregate(c.rule as AggregationRule, reversed, context)),
         JSON.stringify(c.rule),
       ).toEqual(c.output)
+    }
+    for (const c of a.refused)
+      expect(
+        () => aggregate(c.rule as AggregationRule, contributions.slice(0, c.inputs)),
+        JSON.stringify(c),
+      ).toThrow(AggregationInputError)
+    const edges = a.edgeContributions.map((c: { idHex: string; values: number[] }) => ({
+      id: hexToBytes(c.idHex),
+      values: Float32Array.from(c.values),
+    }))
+    for (const c of a.edgeCases) {
+      const context = { seed: hexToBytes(a.seedHex), reference: Float32Array.from(a.reference) }
+      const out = Array.from(aggregate(c.rule as AggregationRule, [...edges].reverse(), context))
+      expect(out, JSON.stringify(c.rule)).toEqual(c.output)
+      expect(out.every(Number.isFinite), JSON.stringify(c.rule)).toBe(true)
     }
     const o = load('outer')
     const next = nesterovStep(

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { decodeDelta, encodeDelta, encodedDeltaSize, roundHalfEven } from '../../src/codec/delta.js'
 import { compressWithFeedback } from '../../src/codec/error-feedback.js'
-import { DeltaShapeError, MalformedDeltaError, NonFiniteDeltaError } from '../../src/codec/errors.js'
+import {
+  DeltaRangeError,
+  DeltaShapeError,
+  MalformedDeltaError,
+  NonFiniteDeltaError,
+} from '../../src/codec/errors.js'
 import { FP16_MAX, float32ToHalfBits, halfBitsToFloat32 } from '../../src/codec/fp16.js'
 import { selectTopK, topkCount } from '../../src/codec/topk.js'
 import { HashStream } from '../../src/crypto/prng.js'
@@ -12,13 +17,25 @@ function randomVector(n: number, seed: number): Float32Array {
 }
 
 describe('fp32 delta encoding', () => {
-  it('round-trips exactly, including -0, subnormals and extremes', () => {
-    const values = new Float32Array([0, -0, 1e-45, -3.4028234663852886e38, 0.1, ...randomVector(1000, 1)])
+  it('round-trips exactly, including -0, subnormals and the magnitude bound (SPEC.md 6.8)', () => {
+    const values = new Float32Array([0, -0, 1e-45, -(2 ** 64), 2 ** 64, 0.1, ...randomVector(1000, 1)])
     const bytes = encodeDelta(values, { encoding: 'fp32' })
     expect(bytes.length).toBe(encodedDeltaSize(values.length, { encoding: 'fp32' }))
     const decoded = decodeDelta(bytes, values.length)
     expect(decoded.encoding).toBe('fp32')
     expect(Buffer.from(decoded.values.buffer).equals(Buffer.from(values.buffer))).toBe(true)
+  })
+
+  it('refuses to encode or decode a finite value beyond 2^64, which could overflow an aggregate', () => {
+    const beyond = Math.fround(2 ** 64 * (1 + 2 ** -23))
+    expect(() => encodeDelta(new Float32Array([1, -beyond]), { encoding: 'fp32' })).toThrow(DeltaRangeError)
+    const bytes = encodeDelta(new Float32Array([1, 2]), { encoding: 'fp32' })
+    new DataView(bytes.buffer).setFloat32(12, 3.4e38, true)
+    expect(() => decodeDelta(bytes, 2)).toThrow(DeltaRangeError)
+    // an int8 block whose scale puts 127 levels past the bound
+    const int8 = encodeDelta(new Float32Array([1, -1]), { encoding: 'int8-block', blockSize: 2 })
+    new DataView(int8.buffer).setFloat32(12, 2 ** 60, true)
+    expect(() => decodeDelta(int8, 2)).toThrow(DeltaRangeError)
   })
 
   it('refuses to encode NaN or Infinity', () => {

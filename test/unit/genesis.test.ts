@@ -58,6 +58,20 @@ describe('genesis', () => {
     expect(message).toContain('extra')
   })
 
+  it('refuses Krum with too few expected peers even for f = 0 (SPEC.md 8.10: m > 2f + 2)', () => {
+    const krum = (expectedPeers: number, bucketSize?: number) => {
+      const g = defaultGenesis()
+      return {
+        ...g,
+        round: { ...g.round, expectedPeers, minPeers: 1 },
+        aggregation: { rule: 'krum', f: 0, ...(bucketSize ? { bucketSize } : {}) },
+      }
+    }
+    expect(() => parseGenesis(krum(2))).toThrow(/krum needs more than 2f \+ 2 inputs \(n = 2, f = 0\)/)
+    expect(() => parseGenesis(krum(4, 2))).toThrow(/in buckets of 2/)
+    expect(parseGenesis(krum(3)).aggregation).toEqual({ rule: 'krum', f: 0 })
+  })
+
   it('checks that heads divide the model width', () => {
     const bad = structuredClone(defaultGenesis({ preset: 'tiny' }))
     ;(bad.model as { heads: number }).heads = 3

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { nesterovStep, pseudoGradient } from '../../src/round/outer.js'
+import { nesterovStep, outerStepOrHold, pseudoGradient } from '../../src/round/outer.js'
 
 describe('outer Nesterov step', () => {
   it('matches a hand computation: m = mu m + g; w = w - lr (g + mu m)', () => {
@@ -36,5 +36,24 @@ describe('outer Nesterov step', () => {
     expect(() => nesterovStep({ weights, momentum }, new Float32Array(2), { lr: 1, momentum: 0 })).toThrow(
       RangeError,
     )
+  })
+})
+
+describe('an aggregate that is not finite (SPEC.md 9)', () => {
+  const state = { weights: Float32Array.from([1, 2, 3]), momentum: Float32Array.from([0.5, 0, -0.5]) }
+  const config = { lr: 0.7, momentum: 0.9 }
+
+  for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])
+    it(`is never applied: one ${bad} leaves weights and momentum as they were`, () => {
+      const held = outerStepOrHold(state, Float32Array.from([0.1, bad, 0.1]), config)
+      expect(held.applied).toBe(false)
+      expect(held.state).toBe(state)
+    })
+
+  it('a finite one is the Nesterov step', () => {
+    const g = Float32Array.from([0.1, -0.2, 0.3])
+    const stepped = outerStepOrHold(state, g, config)
+    expect(stepped.applied).toBe(true)
+    expect(stepped.state).toEqual(nesterovStep(state, g, config))
   })
 })
