@@ -23,12 +23,8 @@ import { promisify } from 'node:util'
 import * as tf from '@tensorflow/tfjs'
 import { weightsHash } from '../../src/crypto/hash.js'
 import { ProofRecorder } from '../../src/proof/recorder.js'
-import {
-  type BackendChoice,
-  type ConcreteBackend,
-  isTorchBackend,
-  selectBackend,
-} from '../../src/train/backend.js'
+import { type BackendChoice, selectBackend } from '../../src/train/backend.js'
+import { type ConcreteBackend, isTorchBackend } from '../../src/train/backend-names.js'
 import { createTrainer, tfjsRefusal } from '../../src/train/create-trainer.js'
 import { type Dataset, loadDataset } from '../../src/train/dataset.js'
 import {

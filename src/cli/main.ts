@@ -3,20 +3,13 @@
 import '../polyfill.js'
 import { resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { MIN_SEGMENTS } from '../proof/audit.js'
-import { BACKEND_HELP, BACKEND_NAMES, type BackendName } from '../train/backend.js'
-import { runAudit } from './audit.js'
+import { MIN_SEGMENTS } from '../proof/tolerance.js'
+import { BACKEND_HELP, BACKEND_NAMES, type BackendName } from '../train/backend-names.js'
 import { ConfigError } from './config-files.js'
-import { runInit } from './init.js'
-import { runKeys } from './keys.js'
 import { resolveNodeConfig } from './node-config.js'
 import { collect, collectReplacing, nonNegativeInt, positiveInt } from './parse.js'
-import { runRelay } from './relay.js'
 import { addRunOptions, genesisOptionsFrom } from './run-options.js'
-import { runStart } from './start.js'
 import { addStartOptions } from './start-command.js'
-import { runStatus } from './status.js'
-import { runTestnet } from './testnet.js'
 
 const backendOption = () =>
   new Option('--backend <name>', BACKEND_HELP).choices([...BACKEND_NAMES]).default('auto')
@@ -52,7 +45,7 @@ addRunOptions(
     '\nExamples:\n  dtrain init --dir ./myrun --nodes 4 --private\n  dtrain init --preset tiny --inner-steps 50 --encoding int8-block',
   )
   .action(async (opts) => {
-    process.exitCode = await runInit({
+    process.exitCode = await (await import('./init.js')).runInit({
       dir: opts.dir,
       name: opts.name,
       nodes: opts.nodes,
@@ -72,7 +65,7 @@ program
   .option('--json', 'print the result as JSON', false)
   .addHelpText('after', '\nExamples:\n  dtrain keys\n  dtrain keys --key ./node-1/key')
   .action(async (opts) => {
-    process.exitCode = await runKeys({ key: opts.key, json: opts.json })
+    process.exitCode = await (await import('./keys.js')).runKeys({ key: opts.key, json: opts.json })
   })
 
 addRunOptions(
@@ -116,7 +109,7 @@ addRunOptions(
     '\nExamples:\n  dtrain testnet                          3 nodes, 5 rounds, default model\n  dtrain testnet --nodes 4 --rounds 10 --encoding int8-block --private --state ./tn\n  dtrain testnet --preset tiny --dataset synthetic --rounds 2 --json',
   )
   .action(async (opts) => {
-    process.exitCode = await runTestnet({
+    process.exitCode = await (await import('./testnet.js')).runTestnet({
       nodes: opts.nodes,
       rounds: opts.rounds,
       state: opts.state,
@@ -151,7 +144,7 @@ program
     '\nExamples:\n  dtrain relay --genesis ./myrun/genesis.json --listen /ip4/0.0.0.0/tcp/4002\n  dtrain start --genesis genesis.json --bootstrap /ip4/203.0.113.5/tcp/4002/p2p/12D3KooW...',
   )
   .action(async (opts) => {
-    process.exitCode = await runRelay({
+    process.exitCode = await (await import('./relay.js')).runRelay({
       genesis: opts.genesis,
       key: opts.key,
       listen: opts.listen,
@@ -163,7 +156,7 @@ program
   })
 
 const start = addStartOptions(program.command('start')).action(async () => {
-  process.exitCode = await runStart(await resolveNodeConfig(start))
+  process.exitCode = await (await import('./start.js')).runStart(await resolveNodeConfig(start))
 })
 
 program
@@ -173,7 +166,7 @@ program
   .option('--json', 'print the status as JSON', false)
   .addHelpText('after', '\nExamples:\n  dtrain status\n  dtrain status --api 127.0.0.1:7465 --json')
   .action(async (opts) => {
-    process.exitCode = await runStatus({ api: opts.api, json: opts.json })
+    process.exitCode = await (await import('./status.js')).runStatus({ api: opts.api, json: opts.json })
   })
 
 program
@@ -230,7 +223,7 @@ program
     '\nExamples:\n  dtrain audit --proof ./tn/node-1 --round 3\n  dtrain audit --peer /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW... --round 12 --genesis run.json --segments 4 --json',
   )
   .action(async (opts) => {
-    process.exitCode = await runAudit({
+    process.exitCode = await (await import('./audit.js')).runAudit({
       peer: opts.peer,
       proof: opts.proof,
       round: opts.round,
@@ -265,6 +258,8 @@ try {
       'StartupError',
       'ListenError',
       'TorchWorkerError',
+      'StateDirError',
+      'DiskFullError',
     ].includes((err as Error).name)
   ) {
     process.stderr.write(`dtrain: ${(err as Error).message}\n`)

@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { z } from 'zod'
-import { RELAY_CLIENT_MODES } from '../net/reachability.js'
-import { BACKEND_NAMES } from '../train/backend.js'
+import { RELAY_CLIENT_MODES } from '../net/relay-modes.js'
+import { BACKEND_NAMES } from '../train/backend-names.js'
 import { ConfigError } from './config-files.js'
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const

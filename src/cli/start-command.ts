@@ -1,9 +1,9 @@
 // The options of `dtrain start`, each also settable by a DTRAIN_* environment variable and by the
 // --config file (merged by resolveNodeConfig, src/cli/node-config.ts).
 import { type Command, Option } from 'commander'
-import { RELAY_CLIENT_MODES } from '../net/reachability.js'
-import { DEFAULT_PROOF_RETENTION } from '../node/node.js'
-import { BACKEND_HELP, BACKEND_NAMES } from '../train/backend.js'
+import { RELAY_CLIENT_MODES } from '../net/relay-modes.js'
+import { DEFAULT_PROOF_RETENTION } from '../node/options.js'
+import { BACKEND_HELP, BACKEND_NAMES } from '../train/backend-names.js'
 import { envName } from './node-config.js'
 import {
   atLeastOne,

@@ -2,12 +2,14 @@
 // A node restarted on its state directory resumes after its last committed round and syncs the
 // network's state if it fell behind (SPEC.md 12).
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type ApiServer, startApiServer } from '../api/server.js'
 import { createLogger } from '../log.js'
-import { DtrainNode } from '../node/node.js'
+import { DEFAULT_PROOF_RETENTION, DtrainNode } from '../node/node.js'
+import { bytesPerRound } from '../proof/storage.js'
 import { createKeyFile, readKeyFile } from '../store/keys.js'
+import { loadNodeState } from '../store/node-state.js'
+import { checkDiskRoom, DiskFullError, prepareStateDir } from '../store/state-dir.js'
 import { readGenesisFile, readSwarmKeyFile } from './config-files.js'
 import type { NodeEvent } from './events.js'
 import type { NodeConfig } from './node-config.js'
@@ -22,7 +24,8 @@ export async function runStart(config: NodeConfig): Promise<number> {
   const progress = process.stderr.isTTY && !process.send ? new TerminalProgress() : undefined
   const logger = createLogger(config.logLevel ?? (progress ? 'warn' : 'info'))
   const genesis = await readGenesisFile(config.genesis)
-  await mkdir(config.state, { recursive: true, mode: 0o700 })
+  await prepareStateDir(config.state)
+  await checkDiskRoom(config.state, bytesPerRound(genesis), config.proofRetention ?? DEFAULT_PROOF_RETENTION)
   const keyPath = config.key ?? join(config.state, 'key')
   const privateKey = existsSync(keyPath) ? await readKeyFile(keyPath) : await createKeyFile(keyPath)
   const swarmKey = config.swarmKey ? await readSwarmKeyFile(config.swarmKey) : undefined
@@ -110,7 +113,10 @@ export async function runStart(config: NodeConfig): Promise<number> {
     // Stopping aborts whatever the node was doing (training, fetching): the signal handler owns
     // the exit (130 or 143), so the abort is not an error (it exited 7 with a stack trace).
     if (stopping) await new Promise<never>(() => {})
-    throw err
+    stopping = true
+    await api?.close()
+    await node.stop()
+    throw (await diskFull(err, config.state, node.runId)) ?? err
   }
   if (stopping) await new Promise<never>(() => {})
   emit({
@@ -124,4 +130,25 @@ export async function runStart(config: NodeConfig): Promise<number> {
   await api?.close()
   await node.stop()
   return 0
+}
+
+/**
+ * A write that failed for want of space (issue 19 §3: a full disk gave a crash at every proof
+ * write): say so, and that the state of the last committed round is intact (the state file is
+ * replaced by a rename, proofs are written beside the kept ones and renamed).
+ */
+async function diskFull(
+  err: unknown,
+  stateDir: string,
+  runId: Uint8Array,
+): Promise<DiskFullError | undefined> {
+  const { code, path } = (err ?? {}) as NodeJS.ErrnoException
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined
+  const saved = await loadNodeState(stateDir, runId).catch(() => undefined)
+  const round = saved
+    ? new DataView(saved.global.buffer, saved.global.byteOffset).getBigUint64(8, true)
+    : undefined
+  return new DiskFullError(
+    `the disk holding ${stateDir} is full (${code}${path ? ` writing ${path}` : ''}): the node stopped${round === undefined ? '' : `; its state after round ${round} is intact in ${join(stateDir, 'node-state.bin')}`}. Free space on that disk, or keep fewer rounds of proofs with --proof-retention, and start it again: it resumes where it stopped`,
+  )
 }

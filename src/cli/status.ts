@@ -35,6 +35,13 @@ export async function runStatus(options: { api: string; json: boolean }): Promis
         `  ${p.peerId}  ${p.address ?? ''}  gossip score ${p.gossipScore.toFixed(2)}${p.reputation === null ? '' : `  reputation ${p.reputation.toFixed(3)}`}`,
     ),
     ...Object.entries(status.rejections).map(([reason, count]) => `rejected ${reason}: ${count}`),
+    ...(Object.keys(status.ignored ?? {}).length > 0
+      ? [
+          `ignored, not a fault (duplicates and late messages are normal): ${Object.entries(status.ignored)
+            .map(([reason, count]) => `${reason} ${count}`)
+            .join(', ')}`,
+        ]
+      : []),
   ]
   process.stdout.write(`${lines.join('\n')}\n`)
   return 0

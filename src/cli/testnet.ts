@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeSwarmKeyFile } from '../net/swarm-key.js'
 import { createKeyFile } from '../store/keys.js'
-import type { BackendName } from '../train/backend.js'
+import type { BackendName } from '../train/backend-names.js'
 import {
   defaultGenesis,
   describeModel,

@@ -19,6 +19,12 @@ export interface PeerKeeperOptions {
   /** peers kept at most (the oldest learned are forgotten first) */
   maxPeers?: number
   dialTimeoutMs?: number
+  /**
+   * how long a connection must last before the peer counts as reached again: a peer that accepts
+   * and hangs up at once (it banned us, or refuses us otherwise) is redialed with backoff, not
+   * every tick
+   */
+  stableMs?: number
   /** called with the outcome of every redial */
   onRedial?: (result: 'connected' | 'failed') => void
   /**
@@ -50,6 +56,7 @@ export const PEER_KEEPER_DEFAULTS = {
   maxBackoffMs: 30_000,
   maxPeers: 256,
   dialTimeoutMs: 5000,
+  stableMs: 10_000,
   // Long enough for a loaded machine to open the stream of a new connection (16 nodes on 2 cores took
   // more than 3 s, and hanging up made it worse).
   gossipGraceTicks: 10,
@@ -66,6 +73,10 @@ interface Kept {
   hadGossip: boolean
   /** consecutive ticks connected without a gossip stream */
   gossipless: number
+  /** when its current connection opened (0: none open that the keeper saw) */
+  connectedAt: number
+  /** its last connection closed before it lasted stableMs (the peer refuses us) */
+  flapping: boolean
 }
 
 export class PeerKeeper {
@@ -120,6 +131,8 @@ export class PeerKeeper {
       dialing: false,
       hadGossip: false,
       gossipless: 0,
+      connectedAt: 0,
+      flapping: false,
     })
   }
 
@@ -137,10 +150,8 @@ export class PeerKeeper {
   private readonly onConnect = (event: CustomEvent<PeerId>) => {
     this.keep(event.detail)
     const kept = this.kept.get(event.detail.toString())
-    if (kept) {
-      kept.failures = 0
-      kept.nextAttempt = 0
-    }
+    // Connected is not yet reached: the backoff resets once the connection has lasted (tick).
+    if (kept) kept.connectedAt = Date.now()
   }
 
   private tick(): void {
@@ -149,9 +160,15 @@ export class PeerKeeper {
     for (const kept of this.kept.values()) {
       if (kept.dialing) continue
       if (this.host.getConnections(kept.peer).length > 0) {
+        if (kept.connectedAt > 0 && now - kept.connectedAt >= this.settings.stableMs) {
+          kept.failures = 0
+          kept.nextAttempt = 0
+        }
         this.checkGossip(kept)
         continue
       }
+      if (kept.connectedAt > 0) kept.flapping = now - kept.connectedAt < this.settings.stableMs
+      kept.connectedAt = 0
       if (now < kept.nextAttempt) continue
       // A dial already under way (the bootstrap dial of a loaded machine) would end in a second
       // connection, and js gossipsub loses track of a peer when one of two connections closes.
@@ -183,6 +200,14 @@ export class PeerKeeper {
 
   private async redial(kept: Kept): Promise<void> {
     kept.dialing = true
+    // Every redial waits longer than the last until a connection lasts (stableMs): a peer that
+    // refuses us right after connecting is not dialed once a second.
+    kept.failures++
+    const backoff = Math.min(
+      this.settings.maxBackoffMs,
+      this.settings.minBackoffMs * 2 ** (kept.failures - 1),
+    )
+    kept.nextAttempt = Date.now() + backoff
     try {
       const known = (await this.host.peerStore.get(kept.peer).catch(() => undefined))?.addresses.length ?? 0
       const target = known > 0 || kept.address === undefined ? kept.peer : kept.address
@@ -192,17 +217,15 @@ export class PeerKeeper {
         if (!this.options.fallback) throw err
         await this.options.fallback(kept.peer, AbortSignal.timeout(this.settings.dialTimeoutMs))
       }
-      kept.failures = 0
-      kept.nextAttempt = 0
       this.options.onRedial?.('connected')
-      this.log.info({ peer: kept.peer.toString() }, 'reconnected to a lost peer')
+      const peer = kept.peer.toString()
+      if (!kept.flapping) this.log.info({ peer }, 'reconnected to a lost peer')
+      else
+        this.log.debug(
+          { peer, attempt: kept.failures },
+          'reconnected again: the last connection did not last',
+        )
     } catch (err) {
-      kept.failures++
-      const backoff = Math.min(
-        this.settings.maxBackoffMs,
-        this.settings.minBackoffMs * 2 ** (kept.failures - 1),
-      )
-      kept.nextAttempt = Date.now() + backoff
       this.options.onRedial?.('failed')
       this.log.debug(
         { peer: kept.peer.toString(), err: (err as Error).message, retryInMs: backoff },

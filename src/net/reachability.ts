@@ -3,14 +3,15 @@
 // AutoNAT cannot confirm as reachable reserves a slot on a relay and advertises the relayed
 // address, so that peers behind other NATs reach it through the relay (and DCUtR upgrades the
 // connection to a direct one where the NATs allow).
+
 import type { PeerId, PeerInfo } from '@libp2p/interface'
 import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import type { Host } from './host.js'
+import type { RelayClientMode } from './relay-modes.js'
 
-export const RELAY_CLIENT_MODES = ['auto', 'always', 'off'] as const
-export type RelayClientMode = (typeof RELAY_CLIENT_MODES)[number]
+export { RELAY_CLIENT_MODES, type RelayClientMode } from './relay-modes.js'
 
 export const REACHABILITY_DEFAULTS = {
   /** how long AutoNAT may take to confirm a public address before 'auto' reserves a relay slot */

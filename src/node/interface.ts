@@ -34,5 +34,8 @@ export interface NodeStatus {
     >
   >
   initialEvalLoss: number | null
+  /** gossip messages rejected (a peer's fault: its score drops), by reason */
   rejections: Record<string, number>
+  /** gossip messages ignored (no fault: duplicates, stale rounds, a full book), by reason */
+  ignored: Record<string, number>
 }

@@ -60,9 +60,12 @@ export class NodeStatusBook {
     metrics.peers.set(peers.length)
     const { values } = await metrics.gossipVerdicts.get()
     const rejections: Record<string, number> = {}
-    for (const v of values)
-      if (v.labels.verdict !== 'accept')
-        rejections[String(v.labels.reason)] = (rejections[String(v.labels.reason)] ?? 0) + v.value
+    const ignored: Record<string, number> = {}
+    for (const v of values) {
+      const into =
+        v.labels.verdict === 'reject' ? rejections : v.labels.verdict === 'ignore' ? ignored : undefined
+      if (into) into[String(v.labels.reason)] = (into[String(v.labels.reason)] ?? 0) + v.value
+    }
     return {
       peerId: host.peerId.toString(),
       runId: this.components.runIdHex,
@@ -77,6 +80,7 @@ export class NodeStatusBook {
       history: [...this.history],
       initialEvalLoss: this.initialEvalLoss,
       rejections,
+      ignored,
     }
   }
 }

@@ -11,7 +11,7 @@ import { HashStream } from '../crypto/prng.js'
 import { peerIdFromBytes, verifyBody } from '../crypto/sign.js'
 import { pseudoGradient } from '../round/outer.js'
 import { deltaRoot } from '../store/delta-store.js'
-import { BACKEND_NAMES } from '../train/backend.js'
+import { BACKEND_NAMES } from '../train/backend-names.js'
 import type { BatchSeed } from '../train/batches.js'
 import type { Corpus } from '../train/corpus.js'
 import { asDataset, type Dataset } from '../train/dataset.js'
@@ -40,7 +40,7 @@ import {
 import { type ProofSource, ProofUnavailableError, ProofWithheldError } from './protocol.js'
 import { unreachable } from './reachable.js'
 import { distance } from './recorder.js'
-import { type Tolerance, toleranceFor } from './tolerance.js'
+import { MIN_SEGMENTS, type Tolerance, toleranceFor } from './tolerance.js'
 
 export type Verdict = 'valid' | 'invalid' | 'unavailable'
 
@@ -127,8 +127,8 @@ async function withheldIsFailure(what: string, fetch: () => Promise<Uint8Array>)
   }
 }
 
-/** Segments an audit replays at least (SPEC.md 17.4, step 5). */
-export const MIN_SEGMENTS = 2
+export { MIN_SEGMENTS } from './tolerance.js'
+
 const WHY_TWO =
   'one segment would be the largest update, which the prover knows in advance and can shape, or a random one, which misses a forged last step most of the time'
 

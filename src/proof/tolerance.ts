@@ -56,3 +56,6 @@ export function toleranceFor(
   // An AdamW step moves a coordinate by about lr at most, so lr bounds a step's rms update.
   return { relative, rms: relative * genesis.inner.optimizer.lr, source }
 }
+
+/** Segments an audit replays at least (SPEC.md 17.4, step 5). */
+export const MIN_SEGMENTS = 2

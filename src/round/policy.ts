@@ -137,7 +137,7 @@ export function reconcileDecision(v: {
   return { action: 'stay' }
 }
 
-export type CatchUpOutcome = 'synced' | 'in-step' | 'behind' | 'alone'
+export type CatchUpOutcome = 'synced' | 'in-step' | 'behind' | 'no-commits'
 
 export type CatchUpDecision =
   | { action: 'end'; outcome: Exclude<CatchUpOutcome, 'synced'> }
@@ -149,7 +149,7 @@ export type CatchUpDecision =
  * decided state (one peer's commit arrived before the others', or the node subscribed in the
  * middle of a round's commits) extend the wait once, to `aheadWaitMs` from then: the next round's
  * commits decide it, rather than the node training a round the others closed. At the deadline it
- * is 'behind' (later commits came; the next rounds' reconciliation goes on trying) or 'alone' (no
+ * is 'behind' (later commits came; the next rounds' reconciliation goes on trying) or 'no-commits' (no
  * commit came: the others are restarting too, or not there).
  */
 export function catchUpDecision(v: {
@@ -170,7 +170,7 @@ export function catchUpDecision(v: {
     extended = true
     deadline = Math.max(deadline, v.now + v.aheadWaitMs)
   }
-  if (v.now >= deadline || v.stopped) return { action: 'end', outcome: ahead ? 'behind' : 'alone' }
+  if (v.now >= deadline || v.stopped) return { action: 'end', outcome: ahead ? 'behind' : 'no-commits' }
   return { action: 'wait', waitMs: Math.min(v.pollMs, deadline - v.now), deadline, extended }
 }
 

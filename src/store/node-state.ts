@@ -104,7 +104,15 @@ export async function loadNodeState(dir: string, runId: Uint8Array): Promise<Sav
   await rm(`${path}.tmp`, { force: true }) // a write that a crash interrupted
   const bytes = await readIfPresent(path)
   if (bytes === undefined) return undefined
-  const state = decodeNodeState(bytes)
+  let state: SavedNodeState
+  try {
+    state = decodeNodeState(bytes)
+  } catch (err) {
+    if (!(err instanceof NodeStateError)) throw err
+    throw new NodeStateError(
+      `${path} cannot be read: ${err.message}. The node will not guess its state: restore the file from a backup, or move it away to start this node afresh (with --join it then fetches the network's state)`,
+    )
+  }
   if (!bytesEqual(state.runId, runId))
     throw new NodeStateError(
       `${path} belongs to run ${toHex(state.runId).slice(0, 16)}, not to this genesis's run ${toHex(runId).slice(0, 16)}: use another --state directory`,

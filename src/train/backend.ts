@@ -5,28 +5,14 @@
 // process-global, so a tfjs choice is made once per process; torch runs in its own process per
 // trainer.
 import * as tf from '@tensorflow/tfjs'
+import {
+  BACKEND_NAMES,
+  type BackendName,
+  type ConcreteBackend,
+  isTorchBackend,
+  type TorchBackend,
+} from './backend-names.js'
 import { findTorch, TORCH_INSTALL_HINT, type TorchProbe } from './python.js'
-
-export const BACKEND_NAMES = [
-  'auto',
-  'torch-cuda',
-  'tensorflow-gpu',
-  'torch-cpu',
-  'tensorflow',
-  'wasm',
-  'cpu',
-] as const
-export type BackendName = (typeof BACKEND_NAMES)[number]
-
-/** The --backend option's help. */
-export const BACKEND_HELP =
-  'training backend; auto tries torch-cuda, tensorflow-gpu, torch-cpu, tensorflow, wasm, cpu in that order'
-export type ConcreteBackend = Exclude<BackendName, 'auto'>
-export type TorchBackend = 'torch-cuda' | 'torch-cpu'
-
-export function isTorchBackend(backend: string): backend is TorchBackend {
-  return backend === 'torch-cuda' || backend === 'torch-cpu'
-}
 
 export interface BackendChoice {
   backend: ConcreteBackend

@@ -4,7 +4,8 @@
 import '../polyfill.js'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { ModelSpec } from '../wire/genesis.js'
-import { type BackendName, selectBackend } from './backend.js'
+import { selectBackend } from './backend.js'
+import type { BackendName } from './backend-names.js'
 import { createModel } from './model.js'
 
 interface Init {

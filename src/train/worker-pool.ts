@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { ModelSpec } from '../wire/genesis.js'
-import type { BackendName } from './backend.js'
+import type { BackendName } from './backend-names.js'
 import type { Batch } from './batches.js'
 import type { GradientRequest } from './gradient-worker.js'
 

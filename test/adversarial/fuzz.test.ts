@@ -8,7 +8,12 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type DeltaEncodingName, decodeDelta, encodeDelta } from '../../src/codec/delta.js'
-import { DeltaShapeError, MalformedDeltaError, NonFiniteDeltaError } from '../../src/codec/errors.js'
+import {
+  DeltaRangeError,
+  DeltaShapeError,
+  MalformedDeltaError,
+  NonFiniteDeltaError,
+} from '../../src/codec/errors.js'
 import { sha256 } from '../../src/crypto/hash.js'
 import { InvalidProofError, leafHash, MerkleTree, verifyProof } from '../../src/crypto/merkle.js'
 import { HashStream } from '../../src/crypto/prng.js'
@@ -33,6 +38,7 @@ const NAMED_ERRORS = [
   MalformedDeltaError,
   DeltaShapeError,
   NonFiniteDeltaError,
+  DeltaRangeError,
   MalformedMessageError,
   OversizeMessageError,
   UnsupportedVersionError,

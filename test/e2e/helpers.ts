@@ -15,7 +15,7 @@ const logger = () =>
 
 import { expect } from 'vitest'
 import { DtrainNode } from '../../src/node/node.js'
-import type { BackendName } from '../../src/train/backend.js'
+import type { BackendName } from '../../src/train/backend-names.js'
 import { initialWeights, parameterCount } from '../../src/train/parameters.js'
 import { type Genesis, runIdHex, runIdOf } from '../../src/wire/genesis.js'
 import { signAnnouncement } from '../../src/wire/messages.js'

@@ -288,7 +288,11 @@ describe('catching up after a restart (SPEC.md 12.1)', () => {
       { rounds: [4] },
       { action: 'end', outcome: 'in-step' },
     ],
-    ['is alone when no commit came by the deadline', { now: 30_000 }, { action: 'end', outcome: 'alone' }],
+    [
+      'has no commits when none came by the deadline (connected or not)',
+      { now: 30_000 },
+      { action: 'end', outcome: 'no-commits' },
+    ],
     [
       'extends the wait once when later rounds are committed but undecided',
       { now: 25_000, rounds: [4, 5] },

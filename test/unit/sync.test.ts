@@ -65,10 +65,10 @@ function setup(round: number) {
 }
 
 describe('catch-up after a restart (SPEC.md 12.1)', () => {
-  it('is alone after the whole wait when no commit comes', async () => {
+  it('has no commits after the whole wait when none comes', async () => {
     const { clock, sync } = setup(5)
     const start = clock.now()
-    expect(await clock.run(sync.catchUp(30_000))).toBe('alone')
+    expect(await clock.run(sync.catchUp(30_000))).toBe('no-commits')
     expect(clock.now() - start).toBe(30_000)
   })
 
@@ -98,7 +98,7 @@ describe('catch-up after a restart (SPEC.md 12.1)', () => {
     await clock.advance(1_000)
     abort.abort()
     changes.notify()
-    expect(await clock.run(outcome)).toBe('alone')
+    expect(await clock.run(outcome)).toBe('no-commits')
   })
 })
 
