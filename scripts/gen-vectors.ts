@@ -24,7 +24,7 @@ import { textTokensSha256, tokenize } from '../src/train/corpus.js'
 import { examplesSha256, mnistByClass, splitExamples, syntheticByClass } from '../src/train/examples.js'
 import { initialWeights, parameterCount } from '../src/train/parameters.js'
 import { encodeText } from '../src/train/tokenizer.js'
-import { canonicalGenesis, defaultGenesis, runIdOf } from '../src/wire/genesis.js'
+import { canonicalGenesis, defaultGenesis, type Genesis, parseGenesis, runIdOf } from '../src/wire/genesis.js'
 import {
   type Announcement,
   type Commit,
@@ -98,10 +98,45 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       firstWeights: list(weights.subarray(0, 8)),
     }
   })
+  // Geneses a node must refuse (SPEC.md 3.3), each with the field its error names.
+  const base = defaultGenesis({ preset: 'tiny', salt: 'vectors', name: 'vectors' })
+  const refusal = (why: string, field: string, change: (g: Genesis) => void) => {
+    const g = structuredClone(base)
+    change(g)
+    let error = ''
+    try {
+      parseGenesis(g)
+    } catch (err) {
+      error = (err as Error).message
+    }
+    if (!error.includes(field))
+      throw new Error(`refusal vector "${why}" is not refused on ${field}: ${error}`)
+    return { why, field, genesis: g }
+  }
   const genesis = {
     specRevision: revision,
-    description: 'Genesis, run id, topics and initial weights, SPEC.md 3 and 7.3',
+    description:
+      'Genesis, run id, topics and initial weights, SPEC.md 3 and 7.3; refusals: geneses a node must refuse, with the field the refusal names',
     cases: genesisVectors,
+    refusals: [
+      refusal('Krum needs more than 2f + 2 inputs (8.10)', 'aggregation', (g) => {
+        g.round.expectedPeers = 2
+        g.round.minPeers = 1
+        g.aggregation = { rule: 'krum', f: 0 }
+      }),
+      refusal('an unknown training backend (17.2)', 'proof.backends', (g) => {
+        g.proof.backends = ['wasm', 'tensorflow-gpu '] as never
+      }),
+      refusal('a checkpoint interval longer than the round (17.1)', 'proof.checkpointInterval', (g) => {
+        g.proof.checkpointInterval = g.inner.steps + 1
+      }),
+      refusal('heads that do not divide the width (7.2)', 'model.heads', (g) => {
+        Object.assign(g.model, { heads: 5 })
+      }),
+      refusal('an unknown field (3.3)', 'round', (g) => {
+        Object.assign(g.round, { extra: 1 })
+      }),
+    ],
   }
 
   const tiny = defaultGenesis({ preset: 'tiny', salt: 'vectors', name: 'vectors' })

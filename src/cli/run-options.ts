@@ -2,6 +2,7 @@
 // genesis through defaultGenesis (SPEC.md 3.3).
 import { type Command, Option } from 'commander'
 import { DELTA_ENCODINGS } from '../codec/delta.js'
+import { type ConcreteBackend, DEFAULT_ADMITTED_BACKENDS, TRAINING_BACKENDS } from '../train/backend-names.js'
 import { textTokensSha256, userText } from '../train/corpus.js'
 import { encodeText, GPT_TOKENIZERS, type GptTokenizer } from '../train/tokenizer.js'
 import {
@@ -66,6 +67,26 @@ export function addRunOptions(command: Command): Command {
       '--data <path>',
       'train on your own text instead: a file, or a folder of .txt/.md files (every node needs a copy)',
     )
+    .option(
+      '--proof-backends <list>',
+      `training backends the run admits, comma-separated, or all (SPEC.md 17.6: an auditor grants a proof the replay tolerance of its backend, so a run admits only those it trusts); default ${DEFAULT_ADMITTED_BACKENDS.join(',')}`,
+      DEFAULT_ADMITTED_BACKENDS.join(','),
+    )
+}
+
+/** --proof-backends: a list of training backends, or all (undefined: the genesis names none). */
+function proofBackendsFrom(value: unknown): ConcreteBackend[] | undefined {
+  if (value === undefined || value === 'all') return undefined
+  const list = String(value)
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '')
+  const unknown = list.filter((b) => !(TRAINING_BACKENDS as readonly string[]).includes(b))
+  if (list.length === 0 || unknown.length > 0)
+    throw new ConfigError(
+      `--proof-backends must list training backends (${TRAINING_BACKENDS.join(', ')}) or be all (got ${unknown.length > 0 ? unknown.join(', ') : 'nothing'})`,
+    )
+  return [...new Set(list)] as ConcreteBackend[]
 }
 
 /** The genesis options the run options above stand for. */
@@ -101,6 +122,7 @@ export function genesisOptionsFrom(opts: Record<string, unknown>): GenesisOption
         : rule === 'nnm-trimmed-mean'
           ? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 }
           : { rule: rule as 'mean' | 'median' },
+    proofBackends: proofBackendsFrom(opts.proofBackends),
     ...text,
   }
 }

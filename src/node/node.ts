@@ -94,7 +94,10 @@ export class DtrainNode {
 
   static async create(options: NodeOptions): Promise<DtrainNode> {
     const { genesis, logger } = options
-    const backend = await selectBackend(options.backend ?? 'auto', { python: options.python })
+    const backend = await selectBackend(options.backend ?? 'auto', {
+      python: options.python,
+      admitted: genesis.proof.backends,
+    })
     for (const skipped of backend.skipped)
       logger.info({ backend: skipped.backend, reason: skipped.reason }, 'backend skipped')
     logger.info(

@@ -11,7 +11,7 @@ import { HashStream } from '../crypto/prng.js'
 import { peerIdFromBytes, verifyBody } from '../crypto/sign.js'
 import { pseudoGradient } from '../round/outer.js'
 import { deltaRoot } from '../store/delta-store.js'
-import { BACKEND_NAMES } from '../train/backend-names.js'
+import { TRAINING_BACKENDS } from '../train/backend-names.js'
 import type { BatchSeed } from '../train/batches.js'
 import type { Corpus } from '../train/corpus.js'
 import { asDataset, type Dataset } from '../train/dataset.js'
@@ -110,9 +110,6 @@ export interface AuditOptions {
 }
 
 class AuditFailure extends Error {}
-
-/** The backends a proof header may name (SPEC.md 17.2). */
-const TRAINING_BACKENDS = BACKEND_NAMES.filter((b) => b !== 'auto')
 
 /**
  * An object the manifest commits, fetched: once the manifest is served, withholding it (not
@@ -227,6 +224,12 @@ async function runAudit(
   if (!(TRAINING_BACKENDS as readonly string[]).includes(h.backend))
     fail(
       `the proof names an unknown training backend "${h.backend.slice(0, 40)}" (known: ${TRAINING_BACKENDS.join(', ')})`,
+    )
+  // The run decides which backends' tolerances a prover may claim (SPEC.md 17.6), not the prover.
+  const admitted = genesis.proof.backends
+  if (admitted && !(admitted as readonly string[]).includes(h.backend))
+    fail(
+      `the proof names training backend ${h.backend}, which this run does not admit (genesis proof.backends: ${admitted.join(', ')})`,
     )
   if (!bytesEqual(h.runId, runId) || h.round !== round || !bytesEqual(h.peerId, announcement.peerId))
     fail('the manifest names another run, round or peer than its announcement')

@@ -28,6 +28,11 @@ export interface BackendOptions {
   python?: string
   /** auto among the tfjs backends only: for code that trains with InnerTrainer in this process */
   tfjsOnly?: boolean
+  /**
+   * the backends the run admits (genesis proof.backends): auto skips the others, and asking for
+   * another is refused, since its proofs would fail every audit
+   */
+  admitted?: readonly ConcreteBackend[]
 }
 
 export class BackendUnavailableError extends Error {
@@ -101,6 +106,13 @@ export async function selectBackend(
       : [requested]
   const skipped: BackendChoice['skipped'] = []
   for (const backend of order) {
+    if (options.admitted && !options.admitted.includes(backend)) {
+      const reason = `the run admits proofs trained on ${options.admitted.join(', ')} only (genesis proof.backends)`
+      if (requested !== 'auto')
+        throw new BackendUnavailableError(`backend ${backend} cannot be used: ${reason}`)
+      skipped.push({ backend, reason })
+      continue
+    }
     if (isTorchBackend(backend)) {
       const reason = await torchUnavailable(backend, options)
       if (typeof reason !== 'string') return { backend, torch: reason, skipped }

@@ -11,6 +11,7 @@ import {
 import { topkCount } from '../codec/topk.js'
 import { DOMAINS } from '../constants.js'
 import { domainHash, toHex } from '../crypto/hash.js'
+import { type ConcreteBackend, TRAINING_BACKENDS } from '../train/backend-names.js'
 import { GPT_TOKENIZERS, type GptTokenizer, TOKENIZER_VOCAB, type TokenizerName } from '../train/tokenizer.js'
 import { canonicalJson } from './canonical-json.js'
 
@@ -173,6 +174,13 @@ export const genesisSchema = z
     proof: z.strictObject({
       // proof of learning (SPEC.md 17.1): a checkpoint after every this many inner steps
       checkpointInterval: positiveInt.max(1_000_000),
+      // the training backends a proof may name, whose replay tolerance the auditor grants
+      // (SPEC.md 17.6); absent: every backend
+      backends: z
+        .array(z.enum(TRAINING_BACKENDS))
+        .min(1)
+        .refine((list) => new Set(list).size === list.length, 'lists a backend twice')
+        .optional(),
     }),
   })
   .superRefine((g, ctx) => {
@@ -476,6 +484,8 @@ export interface GenesisOptions {
   precision?: 'fp32' | 'bf16'
   /** a GPT preset's tokenizer instead of the preset's own (its vocabulary follows) */
   tokenizer?: GptTokenizer
+  /** the training backends the run admits (genesis proof.backends); undefined: every one */
+  proofBackends?: readonly ConcreteBackend[]
 }
 
 /** A genesis with dtrain's defaults; every default is explained in SPEC.md 3.3. */
@@ -556,7 +566,10 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
     contribution: options.contribution ?? { check: false, windows: 8, maxLossIncrease: null },
     // about 25 segments per round (at most H): an audit of 2 segments replays 8 % of the training,
     // 10 % at the default H = 20 (SPEC.md 17.4)
-    proof: { checkpointInterval: options.checkpointInterval ?? Math.max(1, Math.floor(innerSteps / 25)) },
+    proof: {
+      checkpointInterval: options.checkpointInterval ?? Math.max(1, Math.floor(innerSteps / 25)),
+      ...(options.proofBackends ? { backends: [...options.proofBackends] } : {}),
+    },
   })
 }
 

@@ -34,6 +34,8 @@ const genesis = defaultGenesis({
   innerSteps: 20,
   batchSize: 4,
   salt: 'proof-spoofs',
+  // a run on CPUs: it admits the backends whose replay tolerance is measured (SPEC.md 17.6)
+  proofBackends: ['wasm', 'cpu', 'torch-cpu'],
 })
 const corpus = loadCorpus(genesis.dataset)
 const runId = runIdOf(genesis)
@@ -365,6 +367,18 @@ describe('proof of learning: spoofs are caught', () => {
     for (const backend of ['x', 'tensorflow-gpu '.repeat(2000)]) {
       const { proof } = await spoof(0, 1, base, { backend })
       expectInvalid(await auditSpoof(proof), /unknown training backend/)
+    }
+  })
+
+  it('17. a proof claiming a backend the run does not admit (to buy its wide tolerance) is refused', async () => {
+    for (const backend of ['tensorflow-gpu', 'torch-cuda', 'tensorflow']) {
+      const { proof } = await spoof(0, 1, base, { backend })
+      expectInvalid(
+        await auditSpoof(proof),
+        new RegExp(
+          `names training backend ${backend}, which this run does not admit \\(genesis proof.backends: wasm, cpu, torch-cpu\\)`,
+        ),
+      )
     }
   })
 

@@ -88,6 +88,8 @@ describe('vectors checked with the standard primitives alone', () => {
       expect(bytesToHex(weightsHash(weights)), c.preset).toBe(c.initialWeightsHashHex)
     }
     expect(load('genesis').cases.map((c: { preset: string }) => c.preset)).toContain('gpt-tiny')
+    for (const r of load('genesis').refusals)
+      expect(() => parseGenesis(r.genesis), r.why).toThrow(new RegExp(r.field.replace('.', '\\.')))
   })
 
   it('data: the tokenizers of SPEC.md 7.1 and 7.8 and the text hash over their token bytes (7.4)', () => {

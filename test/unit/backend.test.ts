@@ -77,4 +77,18 @@ describe('backend selection', () => {
     await selectBackend('wasm')
     await expect(selectBackend('cpu')).rejects.toThrow(/already uses/)
   })
+
+  it('skips under auto the backends the run does not admit, and refuses one asked for by name', async () => {
+    const choice = await selectBackend('auto', { admitted: ['wasm', 'cpu'] })
+    expect(['wasm', 'cpu']).toContain(choice.backend)
+    for (const s of choice.skipped.filter((x) =>
+      ['torch-cuda', 'tensorflow-gpu', 'torch-cpu', 'tensorflow'].includes(x.backend),
+    ))
+      expect(s.reason).toBe('the run admits proofs trained on wasm, cpu only (genesis proof.backends)')
+    const err = await selectBackend('torch-cpu', { admitted: ['wasm', 'cpu'] }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(BackendUnavailableError)
+    expect((err as Error).message).toBe(
+      'backend torch-cpu cannot be used: the run admits proofs trained on wasm, cpu only (genesis proof.backends)',
+    )
+  })
 })

@@ -72,6 +72,21 @@ describe('genesis', () => {
     expect(parseGenesis(krum(3)).aggregation).toEqual({ rule: 'krum', f: 0 })
   })
 
+  it('lists the training backends a run admits, or none (every one), and refuses unknown or repeated names', () => {
+    const g = defaultGenesis({ proofBackends: ['wasm', 'torch-cpu'] })
+    expect(parseGenesis(g).proof.backends).toEqual(['wasm', 'torch-cpu'])
+    expect(defaultGenesis().proof.backends).toBeUndefined()
+    // the list is part of the run: another list, another run id
+    expect(runIdHex(g)).not.toBe(runIdHex(defaultGenesis()))
+    const withBackends = (backends: unknown) => ({ ...g, proof: { ...g.proof, backends } })
+    expect(() => parseGenesis(withBackends(['wasm', 'x']))).toThrow(/proof\.backends/)
+    expect(() => parseGenesis(withBackends(['auto']))).toThrow(/proof\.backends/)
+    expect(() => parseGenesis(withBackends([]))).toThrow(/proof\.backends/)
+    expect(() => parseGenesis(withBackends(['wasm', 'wasm']))).toThrow(
+      /proof\.backends.*lists a backend twice/,
+    )
+  })
+
   it('checks that heads divide the model width', () => {
     const bad = structuredClone(defaultGenesis({ preset: 'tiny' }))
     ;(bad.model as { heads: number }).heads = 3
