@@ -7,16 +7,30 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { type AggregationRule, aggregate, type Contribution } from '../src/aggregate/rules.js'
+import {
+  type AggregationRule,
+  aggregate,
+  type Contribution,
+  declaredFaults,
+  trimCount,
+} from '../src/aggregate/rules.js'
 import { decodeDelta, type EncodeOptions, encodeDelta } from '../src/codec/delta.js'
 import { compressWithFeedback } from '../src/codec/error-feedback.js'
 import { encodeState } from '../src/codec/state.js'
+import { topkCount } from '../src/codec/topk.js'
 import { commitTopic, DOMAINS, deltaTopic, PROTOCOL } from '../src/constants.js'
 import { domainHash, fromHex, sha256, toHex, weightsHash } from '../src/crypto/hash.js'
 import { leafHash, MerkleTree } from '../src/crypto/merkle.js'
 import { HashStream } from '../src/crypto/prng.js'
 import { peerIdBytes } from '../src/crypto/sign.js'
-import { type AnnouncementContext, checkAnnouncement, validate } from '../src/gossip/validate.js'
+import {
+  type AnnouncementContext,
+  checkAnnouncement,
+  checkCommit,
+  checkEvidence,
+  checkHave,
+  validate,
+} from '../src/gossip/validate.js'
 import { decidedState } from '../src/round/agreement.js'
 import { nesterovStep } from '../src/round/outer.js'
 import { batchOffsets, batchSeed, trainingOffsets } from '../src/train/batches.js'
@@ -440,12 +454,113 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       expected: v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`,
     })
   }
+  // Commits (5.5), haves (5.7) and evidence (5.6), in the same context (current round 3).
+  const otherCommit = { ...commit, peerId: peerIdBytes(otherPeerId) }
+  const otherAnnouncement = await signAnnouncement(other, {
+    ...announcement,
+    peerId: peerIdBytes(otherPeerId),
+  })
+  const otherSecond = await signAnnouncement(other, {
+    ...announcement,
+    peerId: peerIdBytes(otherPeerId),
+    deltaHash: leafHash(int8),
+  })
+  const messageInputs: Array<{
+    kind: 'commit' | 'have' | 'evidence'
+    name: string
+    bytes: Uint8Array
+    origin?: 'key0' | 'key1'
+  }> = [
+    { kind: 'commit', name: 'valid', bytes: commitEnvelope, origin: 'key0' },
+    {
+      kind: 'commit',
+      name: 'delta hashes out of ascending order',
+      bytes: await signCommit(key, { ...commit, deltaHashes: [...commit.deltaHashes].reverse() }),
+      origin: 'key0',
+    },
+    { kind: 'commit', name: 'published by another peer', bytes: commitEnvelope, origin: 'key1' },
+    {
+      kind: 'commit',
+      name: 'round before the previous one',
+      bytes: await signCommit(key, { ...commit, round: 1 }),
+      origin: 'key0',
+    },
+    {
+      kind: 'commit',
+      name: 'a later round (accepted: the node is behind)',
+      bytes: await signCommit(key, { ...commit, round: 9 }),
+      origin: 'key0',
+    },
+    {
+      kind: 'commit',
+      name: 'bad signature',
+      bytes: flipLast(await signCommit(other, otherCommit)),
+      origin: 'key1',
+    },
+    { kind: 'have', name: 'valid', bytes: haveEnvelope, origin: 'key0' },
+    {
+      kind: 'have',
+      name: 'no delta listed',
+      bytes: await signHave(key, { ...have, deltaHashes: [] }),
+      origin: 'key0',
+    },
+    {
+      kind: 'have',
+      name: 'far-future round',
+      bytes: await signHave(key, { ...have, round: 6 }),
+      origin: 'key0',
+    },
+    {
+      kind: 'evidence',
+      name: 'valid (published by another peer)',
+      bytes: encodeEvidence(announcementEnvelope, secondAnnouncement),
+      origin: 'key1',
+    },
+    {
+      kind: 'evidence',
+      name: 'the same delta twice',
+      bytes: encodeEvidence(announcementEnvelope, announcementEnvelope),
+      origin: 'key1',
+    },
+    {
+      kind: 'evidence',
+      name: 'two peers',
+      bytes: encodeEvidence(announcementEnvelope, otherSecond),
+      origin: 'key1',
+    },
+    {
+      kind: 'evidence',
+      name: 'a forged second announcement',
+      bytes: encodeEvidence(otherAnnouncement, flipLast(otherSecond)),
+      origin: 'key0',
+    },
+  ]
+  const messageVerdicts = []
+  for (const input of messageInputs) {
+    const origin = input.origin === 'key1' ? otherPeerId : input.origin === 'key0' ? peerId : undefined
+    const ctx = { runId, currentRound: verdictContext.currentRound }
+    const v =
+      input.kind === 'commit'
+        ? await validate(() => checkCommit(input.bytes, origin, ctx))
+        : input.kind === 'have'
+          ? await validate(() => checkHave(input.bytes, origin, ctx))
+          : await validate(() => checkEvidence(input.bytes, ctx))
+    messageVerdicts.push({
+      kind: input.kind,
+      name: input.name,
+      bytesHex: toHex(input.bytes),
+      origin: origin?.toString() ?? null,
+      expected: v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`,
+    })
+  }
   const gossip = {
     specRevision: revision,
-    description: 'Announcement validation verdicts, SPEC.md 5.3; run id of genesis.json case tiny',
+    description:
+      "Validation verdicts, SPEC.md 5.3 (cases: announcements) and 5.5-5.7 (otherCases: commits, haves, evidence); run id of genesis.json case tiny. origin is the gossipsub message's from (the peer that published it), null for a message without one; knownDeltaHashHex, when not null, is the delta hash the receiver already holds for that peer and round (5.3, checks 10-11)",
     runIdHex: toHex(runId),
     context: verdictContext,
     cases: verdicts,
+    otherCases: messageVerdicts,
   }
 
   const contributions: Contribution[] = [
@@ -522,6 +637,21 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       }
       return { ...c, error }
     }),
+    // 1, counts from fractions: binary64 products, then floor or ceil (899 where exact arithmetic gives 900)
+    counts: [
+      [0.009, 100_000],
+      [0.2, 5],
+      [0.1, 30],
+      [0.07, 100],
+      [0.29, 100],
+      [0.3, 10],
+    ].map(([fraction, n]) => ({
+      fraction,
+      n,
+      trimCount: trimCount(n, Math.min(fraction, 0.49)),
+      declaredFaults: declaredFaults(fraction, n),
+      topkCount: topkCount(n, fraction),
+    })),
     edgeContributions: edgeContributions.map((c) => ({ idHex: toHex(c.id), values: list(c.values) })),
     edgeCases: edgeCases.map((rule) => ({
       rule,

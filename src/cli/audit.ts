@@ -26,6 +26,8 @@ export interface AuditCliOptions {
   round: number
   segments: number
   tolerance: 'auto' | number
+  /** seconds after the manifest within which a network peer must deliver what it committed to */
+  deadline: number
   json: boolean
   genesis?: string
   bootstrap: string[]
@@ -86,7 +88,7 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
         )
         return AUDIT_EXIT.unavailable
       }
-      source = new NetworkProofSource(host, peer, runIdOf(genesis))
+      source = new NetworkProofSource(host, peer, runIdOf(genesis), options.deadline * 1000)
     }
     const report = await audit(source, {
       genesis,

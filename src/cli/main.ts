@@ -206,6 +206,12 @@ program
     },
     'auto',
   )
+  .option(
+    '--deadline <seconds>',
+    'once the peer served the manifest, what it committed to and has not delivered within this long fails the proof (withheld)',
+    positiveInt('--deadline'),
+    600,
+  )
   .option('--genesis <file>', 'genesis of the run (with --proof: genesis.json beside or above the directory)')
   .addOption(
     new Option('--bootstrap <multiaddr>', 'known peers, with /p2p/<peer id> (repeatable)')
@@ -229,6 +235,7 @@ program
       round: opts.round,
       segments: opts.segments,
       tolerance: opts.tolerance,
+      deadline: opts.deadline,
       json: opts.json,
       genesis: opts.genesis,
       bootstrap: opts.bootstrap,

@@ -77,6 +77,8 @@ interface Kept {
   connectedAt: number
   /** its last connection closed before it lasted stableMs (the peer refuses us) */
   flapping: boolean
+  /** ever connected since the node started */
+  reached: boolean
 }
 
 export class PeerKeeper {
@@ -133,6 +135,7 @@ export class PeerKeeper {
       gossipless: 0,
       connectedAt: 0,
       flapping: false,
+      reached: false,
     })
   }
 
@@ -151,7 +154,10 @@ export class PeerKeeper {
     this.keep(event.detail)
     const kept = this.kept.get(event.detail.toString())
     // Connected is not yet reached: the backoff resets once the connection has lasted (tick).
-    if (kept) kept.connectedAt = Date.now()
+    if (kept) {
+      kept.connectedAt = Date.now()
+      kept.reached = true
+    }
   }
 
   private tick(): void {
@@ -203,10 +209,11 @@ export class PeerKeeper {
     // Every redial waits longer than the last until a connection lasts (stableMs): a peer that
     // refuses us right after connecting is not dialed once a second.
     kept.failures++
-    const backoff = Math.min(
-      this.settings.maxBackoffMs,
-      this.settings.minBackoffMs * 2 ** (kept.failures - 1),
-    )
+    // A bootstrap peer not reached yet is most likely starting up too (nodes of a testnet start
+    // together, in any order): it is dialed every minBackoffMs until first contact, so that the
+    // node is in the mesh before its peers stop waiting for more (LIMITS.peerSettleMs).
+    const growth = kept.address !== undefined && !kept.reached ? 0 : kept.failures - 1
+    const backoff = Math.min(this.settings.maxBackoffMs, this.settings.minBackoffMs * 2 ** growth)
     kept.nextAttempt = Date.now() + backoff
     try {
       const known = (await this.host.peerStore.get(kept.peer).catch(() => undefined))?.addresses.length ?? 0

@@ -3,6 +3,7 @@
 // order, shares one AbortSignal for the node's life and stops them in reverse. The node's life
 // after its start (SPEC.md 11, 12) is run(): wait for peers, catch up or join, rounds, linger.
 
+import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toleratedFaults } from '../aggregate/rules.js'
@@ -124,6 +125,8 @@ export class DtrainNode {
     const log = logger.child({ peer: peerId.toString(), run: runIdHex.slice(0, 12) })
     const clock = options.clock ?? systemClock
     const abort = new AbortController()
+    // every part's waits and transfers listen on the node's one signal: more than Node's 10 is normal
+    setMaxListeners(Number.POSITIVE_INFINITY, abort.signal)
     const metrics = new NodeMetrics()
     const guard = new PeerGuard(() => clock.now())
     const penalize: DtrainComponents['penalize'] = (peer, reason) => {

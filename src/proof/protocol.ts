@@ -133,19 +133,31 @@ function proofStreamHandler({ runId, store, onError, onBadRequest }: ProofServic
 }
 
 /** Reads a peer's proofs over /dtrain/proof/1.0.0. */
+/** How long, after the manifest arrived, an audit waits for everything else by default. */
+export const DEFAULT_AUDIT_DEADLINE_MS = 600_000
+
 export class NetworkProofSource implements ProofSource {
   bytesReceived = 0
+  /** aborts `deadlineMs` after the manifest arrived */
+  private deadline?: AbortSignal
 
   constructor(
     private readonly host: Libp2p,
     private readonly peer: PeerId,
     private readonly runId: Uint8Array,
+    /**
+     * once the peer served the manifest, it committed to every object the manifest names: what
+     * has not arrived this long after it is withheld (issue 19: a peer too slow on exactly the
+     * checkpoints that would convict it must fail the audit, not leave it undecided)
+     */
+    private readonly deadlineMs = DEFAULT_AUDIT_DEADLINE_MS,
   ) {}
 
   async manifest(round: number): Promise<{ announcement: Uint8Array; manifest: Uint8Array }> {
     const { response } = await this.request(round, ProofItem.MANIFEST, 0, 0)
     if (response.manifest.length === 0 || response.announcement.length === 0)
       throw new ProofUnavailableError(`${this.peer} answered without a manifest for round ${round}`)
+    this.deadline ??= AbortSignal.timeout(this.deadlineMs)
     return { announcement: response.announcement, manifest: response.manifest }
   }
 
@@ -163,7 +175,13 @@ export class NetworkProofSource implements ProofSource {
     index: number,
     maxBytes: number,
   ): Promise<{ response: ProofResponse; bytes: Uint8Array }> {
-    const signal = AbortSignal.timeout(LIMITS.transferTimeoutMs)
+    const committed = item !== ProofItem.MANIFEST && this.deadline !== undefined
+    const timeout = AbortSignal.timeout(LIMITS.transferTimeoutMs)
+    const signal = committed ? AbortSignal.any([timeout, this.deadline!]) : timeout
+    const pastDeadline = () =>
+      new ProofWithheldError(
+        `${this.peer} did not deliver ${item === ProofItem.RESIDUAL ? 'the residual' : `checkpoint ${index}`} of round ${round} within the audit's deadline of ${this.deadlineMs / 1000} s after its manifest`,
+      )
     let stream: Stream
     try {
       stream = await this.host.dialProtocol(this.peer, PROTOCOL.proofProtocol, {
@@ -171,6 +189,7 @@ export class NetworkProofSource implements ProofSource {
         runOnLimitedConnection: true,
       })
     } catch (err) {
+      if (committed && this.deadline!.aborted) throw pastDeadline()
       throw new ProofUnavailableError(`cannot open a proof stream to ${this.peer}: ${(err as Error).message}`)
     }
     try {
@@ -228,6 +247,7 @@ export class NetworkProofSource implements ProofSource {
       return { response, bytes }
     } catch (err) {
       stream.abort(err as Error)
+      if (committed && this.deadline!.aborted) throw pastDeadline()
       if (err instanceof ProofUnavailableError) throw err
       throw new ProofUnavailableError(`proof stream from ${this.peer} failed: ${(err as Error).message}`)
     }

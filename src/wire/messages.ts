@@ -198,13 +198,19 @@ export function decodeCommit(bytes: Uint8Array): SignedEnvelope<Commit> {
     () => ModelCommit.decode(body, { limits: { deltaHashes: LIMITS.maxCommitDeltaHashes } }),
     'model commit',
   )
+  const deltaHashes = raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`))
+  // ascending, as committers write them (SPEC.md 5.5); equal neighbours are allowed (two peers
+  // may have sent the same bytes)
+  for (let i = 1; i < deltaHashes.length; i++)
+    if (Buffer.compare(deltaHashes[i - 1], deltaHashes[i]) > 0)
+      throw new MalformedMessageError(`deltaHashes are not in ascending order (at ${i})`)
   return {
     body,
     signature,
     message: {
       ...headerFields(raw),
       weightsHash: hashField(raw.weightsHash, 'weightsHash'),
-      deltaHashes: raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`)),
+      deltaHashes,
       stateRoot: hashField(raw.stateRoot, 'stateRoot'),
       stateSize: safeInteger(raw.stateSize, 'stateSize'),
     },

@@ -99,5 +99,18 @@ describe('proofs of learning on a live network', () => {
     })
     expect(fromDisk.verdict).toBe('valid')
     expect(fromDisk.proofRoot).toBe(report.proofRoot)
+
+    // A peer that serves its manifest and then stalls on the checkpoints it committed to (as one
+    // would on exactly those that convict it) fails the proof at the audit's deadline: withheld,
+    // not "could not audit" (issue 19 §1).
+    second.proofs.item = () => new Promise(() => {})
+    const stalled = await audit(new NetworkProofSource(auditor, second.peerId, runIdOf(genesis), 1500), {
+      ...options,
+      round: 2,
+    })
+    expect(stalled.verdict).toBe('invalid')
+    expect(stalled.reasons.join('; ')).toMatch(
+      /was withheld: .* did not deliver checkpoint \d+ of round 2 within the audit's deadline of 1.5 s after its manifest/,
+    )
   })
 })

@@ -16,7 +16,14 @@ import { PROTOCOL } from '../../src/constants.js'
 import { weightsHash } from '../../src/crypto/hash.js'
 import { verifyProof } from '../../src/crypto/merkle.js'
 import { peerIdFromBytes } from '../../src/crypto/sign.js'
-import { type AnnouncementContext, checkAnnouncement, validate } from '../../src/gossip/validate.js'
+import {
+  type AnnouncementContext,
+  checkAnnouncement,
+  checkCommit,
+  checkEvidence,
+  checkHave,
+  validate,
+} from '../../src/gossip/validate.js'
 import { decidedState } from '../../src/round/agreement.js'
 import { nesterovStep } from '../../src/round/outer.js'
 import { textTokensSha256, tokenize } from '../../src/train/corpus.js'
@@ -226,6 +233,25 @@ describe('vectors checked with the standard primitives alone', () => {
       const v = await validate(() => checkAnnouncement(hexToBytes(c.envelopeHex), origin, ctx))
       expect(v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`, c.name).toBe(c.expected)
     }
+    const ctx = { runId: hexToBytes(g.runIdHex), currentRound: g.context.currentRound }
+    const seen = new Set<string>()
+    for (const c of g.otherCases) {
+      const origin = c.origin ? peerIdFromString(c.origin) : undefined
+      const bytes = hexToBytes(c.bytesHex)
+      const v = await validate<unknown>(() =>
+        c.kind === 'commit'
+          ? checkCommit(bytes, origin, ctx)
+          : c.kind === 'have'
+            ? checkHave(bytes, origin, ctx)
+            : checkEvidence(bytes, ctx),
+      )
+      const got = v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`
+      expect(got, `${c.kind}: ${c.name}`).toBe(c.expected)
+      seen.add(`${c.kind} ${got}`)
+    }
+    // every kind has a valid case and a refused one
+    for (const kind of ['commit', 'have', 'evidence'])
+      expect([...seen].filter((x) => x.startsWith(kind)).length, kind).toBeGreaterThan(1)
   })
 
   it('aggregation and the outer step reproduce the recorded outputs bit for bit', () => {
@@ -242,6 +268,15 @@ describe('vectors checked with the standard primitives alone', () => {
         JSON.stringify(c.rule),
       ).toEqual(c.output)
     }
+    for (const c of a.counts) {
+      // SPEC.md 1: a binary64 product, then floor (or ceil), whatever exact arithmetic would give
+      expect(c.trimCount, JSON.stringify(c)).toBe(Math.floor(Math.min(c.fraction, 0.49) * c.n))
+      expect(c.declaredFaults, JSON.stringify(c)).toBe(
+        Math.min(Math.ceil(c.fraction * c.n), Math.floor((c.n - 1) / 2)),
+      )
+      expect(c.topkCount, JSON.stringify(c)).toBe(Math.min(c.n, Math.max(1, Math.floor(c.n * c.fraction))))
+    }
+    expect(a.counts[0]).toMatchObject({ fraction: 0.009, n: 100_000, trimCount: 899 })
     for (const c of a.refused)
       expect(
         () => aggregate(c.rule as AggregationRule, contributions.slice(0, c.inputs)),
