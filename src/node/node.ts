@@ -401,7 +401,13 @@ export class DtrainNode {
     this.components.handlers?.stop()
     this.components.fetcher?.stop()
     this.components.publisher?.stop()
+    this.stopStage = 'libp2p'
     await this.host.stop()
+    this.stopStage = 'trainer'
     await this.components.trainer.close()
+    this.stopStage = 'stopped'
   }
+
+  /** how far stop() got: a stop that hangs says where (dtrain start exits anyway after a while) */
+  stopStage: 'running' | 'libp2p' | 'trainer' | 'stopped' = 'running'
 }
