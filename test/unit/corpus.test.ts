@@ -3,7 +3,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { CorpusError, loadCorpus, textTokensSha256, tokenize, userText } from '../../src/train/corpus.js'
+import { PROTOCOL } from '../../src/constants.js'
+import { sha256, toHex } from '../../src/crypto/hash.js'
+import {
+  CorpusError,
+  loadCorpus,
+  mobyDickText,
+  syntheticText,
+  textTokensSha256,
+  tokenize,
+  userText,
+} from '../../src/train/corpus.js'
 import { defaultGenesis, parseGenesis } from '../../src/wire/genesis.js'
 import { tempDir } from '../fixtures/temp.js'
 
@@ -47,5 +57,21 @@ describe('user text', () => {
     expect(() => parseGenesis({ ...g, dataset: { ...g.dataset, textSha256: 'ab'.repeat(32) } })).toThrow(
       /textSha256 belongs to source "text" only/,
     )
+  })
+})
+
+describe('the built-in corpora are the protocol data (SPEC.md 7.4)', () => {
+  const utf8Sha256 = (text: string) => toHex(sha256(new TextEncoder().encode(text)))
+
+  it('the synthetic text is 200,000 characters hashing to datasets.syntheticSha256', () => {
+    const text = syntheticText()
+    expect(text.length).toBe(200_000)
+    expect(utf8Sha256(text)).toBe(PROTOCOL.datasets.syntheticSha256)
+  })
+
+  it('Moby Dick is the pinned package version, hashing to datasets.mobyDickSha256', () => {
+    const text = mobyDickText()
+    expect(text.length).toBe(1_213_006)
+    expect(utf8Sha256(text)).toBe(PROTOCOL.datasets.mobyDickSha256)
   })
 })
