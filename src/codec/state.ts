@@ -38,6 +38,13 @@ export function encodeState(state: GlobalState): Uint8Array {
   return out
 }
 
+/** The round an encoded state is of, read from its header without decoding the vectors. */
+export function stateRound(bytes: Uint8Array): number {
+  if (bytes.length < HEADER)
+    throw new MalformedDeltaError(`state is ${bytes.length} bytes, shorter than its header`)
+  return Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(8, true))
+}
+
 export function decodeState(bytes: Uint8Array, expectedCount: number): GlobalState {
   if (bytes.length !== stateSize(expectedCount)) {
     throw new MalformedDeltaError(

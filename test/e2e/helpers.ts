@@ -120,7 +120,8 @@ export function attackerAnnouncement(
   })
 }
 
-const cliPath = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
+/** The built `dtrain` command (npm test builds it first). */
+export const cliPath = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
 
 /** Runs the built `dtrain` command as a child process; SIGKILLs it after `timeoutMs`. */
 export function runCli(

@@ -12,10 +12,8 @@ import { bytesPerRound } from '../../src/proof/storage.js'
 import { decodeNodeState } from '../../src/store/node-state.js'
 import { runIdOf } from '../../src/wire/genesis.js'
 import { tempDir } from '../fixtures/temp.js'
-import { runCli } from './helpers.js'
+import { cliPath, runCli } from './helpers.js'
 import { drillRun } from './node-process.js'
-
-const cliPath = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
 
 /** `dtrain start` of a node alone: one expected peer, so that its rounds need nobody. */
 const startArgs = (genesisPath: string, state: string, rounds: number) => [
