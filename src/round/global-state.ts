@@ -52,10 +52,23 @@ export class GlobalState {
     return this.state.weights
   }
 
+  /**
+   * Hash of the current global weights (SPEC.md 4.2), computed once per weight vector: the round,
+   * its commit and every status request (the page asks each second) read it, and hashing a large
+   * model's weights takes seconds. Weight vectors are replaced, never written in place.
+   */
+  get weightsHash(): Uint8Array {
+    const { weights } = this.state
+    if (this.hashed?.weights !== weights) this.hashed = { weights, hash: weightsHash(weights) }
+    return this.hashed.hash
+  }
+
   /** Hash of the current global weights (hex). */
   get weightsHashHex(): string {
-    return toHex(weightsHash(this.state.weights))
+    return toHex(this.weightsHash)
   }
+
+  private hashed?: { weights: Float32Array; hash: Uint8Array }
 
   /**
    * Adopts an encoded global state (a restart, or a sync from peers, SPEC.md 12), after checking

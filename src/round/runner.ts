@@ -10,7 +10,7 @@ import type { EncodeOptions } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
 import { encodeState } from '../codec/state.js'
 import { LIMITS } from '../constants.js'
-import { toHex, weightsHash } from '../crypto/hash.js'
+import { toHex } from '../crypto/hash.js'
 import { peerIdBytes } from '../crypto/sign.js'
 import { warnIfDisagrees } from '../gossip/handlers.js'
 import type { HolderBook } from '../gossip/holders.js'
@@ -125,7 +125,7 @@ export class RoundRunner {
       }
     }
     metrics.round.set(round)
-    const baseHash = weightsHash(globalState.weights)
+    const baseHash = globalState.weightsHash
     this.baseHex = toHex(baseHash)
     const seed = {
       runId: this.components.runId,

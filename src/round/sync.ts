@@ -192,20 +192,15 @@ export class Sync {
       const own = commits.ownOf(round)
       return {
         round,
-        decided: decided && {
-          stateRoot: toHex(decided.record.stateRoot),
-          peers: decided.peers,
-          record: decided.record,
-        },
+        decided: decided && { stateRoot: toHex(decided.record.stateRoot), peers: decided.peers },
         ownStateRoot: own && toHex(own.stateRoot),
       }
     })
     const decision = reconcileDecision({ currentRound: this.round, self: peerId.toString(), rounds })
     if (decision.action === 'stay') return false
-    const record = rounds.find((r) => r.round === decision.round)!.decided!.record
     return await this.syncState(
       decision.round,
-      record,
+      this.decidedOf(decision.round)!.record,
       decision.sources.map((p) => peerIdFromString(p)),
       decision.why,
     )
