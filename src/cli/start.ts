@@ -43,6 +43,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
     trainThreads: config.trainThreads,
     logger,
     stateDir: config.state,
+    resume: !config.join,
     dataPath: config.data,
     trainWorkers: config.trainWorkers,
     trainSlowdown: config.slowdown,
@@ -100,6 +101,11 @@ export async function runStart(config: NodeConfig): Promise<number> {
   )
   if (node.restoredRound !== null)
     progress?.message(`resumed after round ${node.restoredRound} from ${config.state}`)
+  if (config.join && existsSync(join(config.state, 'node-state.bin'))) {
+    const message = `--join: the state saved in ${config.state} is not resumed; the network's decided state replaces it once fetched`
+    logger.info(message)
+    progress?.message(message)
+  }
   try {
     await node.run({
       rounds: config.rounds,

@@ -122,9 +122,17 @@ export class GossipHandlers {
     if (verdict.action !== 'accept') return verdict
     const { round, weightsHash, stateRoot, stateSize, deltaHashes } = verdict.value.message
     const peer = verdict.value.signer.toString()
-    if (!commits.add(round, peer, { weightsHash: toHex(weightsHash), stateRoot, stateSize, deltaHashes }))
+    const hash = toHex(weightsHash)
+    const before = commits.peersOf(round).get(peer)?.weightsHash
+    if (!commits.add(round, peer, { weightsHash: hash, stateRoot, stateSize, deltaHashes }))
       return { action: 'ignore', reason: 'over-limit', detail: 'the commit book is full' }
-    warnIfDisagrees(this.components, round, peer, toHex(weightsHash))
+    // A peer holding its round open re-publishes its commit every few seconds: say it once.
+    if (before !== hash) warnIfDisagrees(this.components, round, peer, hash)
+    const own = commits.ownOf(round)
+    if (round < this.init.currentRound() && own && toHex(own.stateRoot) !== toHex(stateRoot))
+      // A peer behind commits another state of a round this node closed: it may have restarted
+      // after voting for this node's state, and lost the deltas (SPEC.md 12.5).
+      void this.components.publisher.republish(round).catch(() => {})
     changes.notify()
     return verdict
   }

@@ -33,6 +33,12 @@ export interface PublisherInit {
 export class Publisher {
   private readonly haves: HaveBatcher
   private lastAnnouncement?: { signed: Uint8Array; publishedAt: number }
+  private lastCommit?: { round: number; signed: Uint8Array; publishedAt: number }
+  /** this node's signed announcement and latest commit of its recent rounds, for a peer behind */
+  private readonly recent = new Map<
+    number,
+    { announcement?: Uint8Array; commit?: Uint8Array; republishedAt: number }
+  >()
 
   constructor(
     private readonly components: PublisherComponents,
@@ -46,9 +52,37 @@ export class Publisher {
   }
 
   /** Publishes this round's signed announcement, and re-publishes it from now on when due. */
-  async announce(signed: Uint8Array): Promise<void> {
+  async announce(signed: Uint8Array, round: number): Promise<void> {
+    this.remember(round).announcement = signed
     await this.publish(deltaTopic(this.components.runIdHex), signed)
     this.lastAnnouncement = { signed, publishedAt: this.components.clock.now() }
+  }
+
+  /**
+   * Re-publishes this node's announcement and commit of a past `round` (at most once per
+   * LIMITS.reannounceMs), for a peer that holds that round open with another state (SPEC.md
+   * 12.5): a peer restarted after voting for the round's state, which lost its vote and the
+   * deltas with its memory, can fetch this node's delta again and grow its set to the one decided.
+   */
+  async republish(round: number): Promise<boolean> {
+    const kept = this.recent.get(round)
+    const now = this.components.clock.now()
+    if (kept === undefined || now - kept.republishedAt < LIMITS.reannounceMs) return false
+    kept.republishedAt = now
+    const topic = this.components.runIdHex
+    if (kept.announcement) await this.publish(deltaTopic(topic), kept.announcement)
+    if (kept.commit) await this.publish(commitTopic(topic), kept.commit)
+    return true
+  }
+
+  private remember(round: number): { announcement?: Uint8Array; commit?: Uint8Array; republishedAt: number } {
+    let kept = this.recent.get(round)
+    if (kept === undefined) {
+      kept = { republishedAt: 0 }
+      this.recent.set(round, kept)
+      for (const r of this.recent.keys()) if (r + LIMITS.keptDeltaRounds < round) this.recent.delete(r)
+    }
+    return kept
   }
 
   /** Re-publishes this round's announcement (receivers ignore it as a duplicate once they have it). */
@@ -73,7 +107,21 @@ export class Publisher {
       stateRoot: c.stateRoot,
       stateSize: c.stateSize,
     })
+    this.remember(round).commit = signed
     await this.publish(commitTopic(runIdHex), signed)
+    this.lastCommit = { round, signed, publishedAt: this.components.clock.now() }
+  }
+
+  /**
+   * Re-publishes this node's last commit of `round` when LIMITS.reannounceMs passed, while it holds
+   * the round open (SPEC.md 12.5): peers that restarted or healed from a partition learn it.
+   */
+  async recommitIfDue(round: number): Promise<void> {
+    const last = this.lastCommit
+    const now = this.components.clock.now()
+    if (last?.round !== round || now - last.publishedAt < LIMITS.reannounceMs) return
+    last.publishedAt = now
+    await this.publish(commitTopic(this.components.runIdHex), last.signed)
   }
 
   /** Tells the network of an equivocation (SPEC.md 5.6). */

@@ -80,6 +80,16 @@ export class NodeMetrics {
     help: 'Rounds aggregated with fewer deltas than round.minPeers (after one extension)',
     registers: [this.registry],
   })
+  readonly heldRounds = new Counter({
+    name: 'dtrain_held_rounds_total',
+    help: 'Rounds held open past the settle timeout because no state of the round was decided (SPEC.md 12.5)',
+    registers: [this.registry],
+  })
+  readonly holding = new Gauge({
+    name: 'dtrain_round_held',
+    help: '1 while the node holds its round open waiting for a decided state (SPEC.md 12.5), else 0',
+    registers: [this.registry],
+  })
   readonly collectDeadlineSeconds = new Gauge({
     name: 'dtrain_collect_deadline_seconds',
     help: 'The adaptive collect deadline the next round will use',

@@ -260,7 +260,10 @@ export class DtrainNode {
     })(c)
     const node = new DtrainNode(options, c, backend, abort, { evaluate, accuracy })
     try {
-      node.restoredRound = await c.globalState.restore()
+      // --join takes the network's state, whatever this directory saved (issue 19 §2: --join was
+      // ignored when a state directory existed): the saved state stays on disk until the
+      // network's decided state replaces it.
+      if (options.resume !== false) node.restoredRound = await c.globalState.restore()
       c.handlers.start()
       c.peers.start()
     } catch (err) {
@@ -352,20 +355,36 @@ export class DtrainNode {
       // Given peers to join, it reached none: say which and why, rather than train a run of its
       // own that nobody else trains (issue 19; RL Swarm #106 and its duplicates).
       const failures = await diagnoseBootstrap(this.host, bootstrap, deltaTopic(this.runIdHex), 10_000)
-      if (!failures.every((f) => f.reason.startsWith('reachable and in the run')))
-        throw new StartupError(
-          `reached none of its ${bootstrap.length} bootstrap peer${bootstrap.length > 1 ? 's' : ''} of run ${this.runIdHex.slice(0, 16)} within ${options.startTimeoutMs / 1000} s:\n${failures.map((f) => `  ${f.address}: ${f.reason}`).join('\n')}\n(a node without --bootstrap starts a run of its own)`,
-        )
+      if (!failures.every((f) => f.reason.startsWith('reachable and in the run'))) {
+        const what = `reached none of its ${bootstrap.length} bootstrap peer${bootstrap.length > 1 ? 's' : ''} of run ${this.runIdHex.slice(0, 16)} within ${options.startTimeoutMs / 1000} s`
+        // A node resumed from its state belongs to the run, and cannot close a round without a
+        // majority of it (SPEC.md 12.5): it says what failed and keeps trying (its peers may be
+        // restarting too). A fresh node says so and exits rather than start a run of its own.
+        if (this.restoredRound !== null)
+          logger.warn(
+            { bootstrap: failures },
+            `${what}; resumed from its state, it keeps trying and holds its rounds until peers answer`,
+          )
+        else
+          throw new StartupError(
+            `${what}:\n${failures.map((f) => `  ${f.address}: ${f.reason}`).join('\n')}\n(a node without --bootstrap starts a run of its own)`,
+          )
+      }
     }
     if (this.restoredRound !== null) {
       const outcome = await sync.catchUp(Math.min(RESUME_WAIT_MS, collectTimeoutMs), RESUME_WAIT_MS)
       logger.info({ outcome, round: this.round }, 'resumed')
     } else if (options.join) {
-      const synced = await sync.syncFromNetwork(collectTimeoutMs)
-      logger.info(
-        { synced, round: this.round },
-        synced ? 'joined the running network' : 'found no majority state to join; starting from round 0',
-      )
+      // A node asked to join never starts a run of its own (issue 19 §2): without a decided state
+      // to adopt within the start timeout, it says what it saw and exits.
+      const waitMs = Math.max(collectTimeoutMs, options.startTimeoutMs)
+      if (!(await sync.syncFromNetwork(waitMs))) {
+        this.abort.signal.throwIfAborted()
+        throw new StartupError(
+          `--join found no decided state to join within ${Math.round(waitMs / 1000)} s: ${sync.describeCommits()}. A state is decided once a majority of the ${expectedPeers} expected peers committed it (SPEC.md 12.2); start this node again when the run's nodes are up, or without --join to start a run of its own`,
+        )
+      }
+      logger.info({ round: this.round }, 'joined the running network')
     }
     const initialEvalLoss = await this.evaluate()
     status.initialEvalLoss = initialEvalLoss

@@ -13,6 +13,8 @@ import type { Phase } from './interface.js'
 export interface NodeOptions {
   genesis: Genesis
   privateKey: PrivateKey
+  /** restore the state saved in `stateDir` (default); false for --join, which takes the network's */
+  resume?: boolean
   listen?: string[]
   bootstrap?: string[]
   swarmKey?: Uint8Array

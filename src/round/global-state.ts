@@ -113,17 +113,21 @@ export class GlobalState {
     return round
   }
 
-  /** Saves the node's state (after a committed round or a state sync) and appends to the round log. */
-  async persist(global: Uint8Array, report?: object): Promise<void> {
+  /**
+   * Saves the node's state (after a decided round or a state sync) and appends to the round log;
+   * `global` undefined: the round log only (the round's state was not the decided one).
+   */
+  async persist(global: Uint8Array | undefined, report?: object): Promise<void> {
     const dir = this.init.stateDir
     if (!dir) return
-    await saveNodeState(dir, {
-      runId: this.components.runId,
-      global,
-      optimizer: await this.components.trainer.optimizerState(),
-      residual: this.residual,
-      lastProofRound: this.lastProofRound,
-    })
+    if (global)
+      await saveNodeState(dir, {
+        runId: this.components.runId,
+        global,
+        optimizer: await this.components.trainer.optimizerState(),
+        residual: this.residual,
+        lastProofRound: this.lastProofRound,
+      })
     if (report) await appendFile(join(dir, 'rounds.jsonl'), `${JSON.stringify(report)}\n`, { mode: 0o600 })
   }
 }

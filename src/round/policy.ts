@@ -8,6 +8,12 @@ export interface CollectView {
   now: number
   /** deltas of the round that arrived, usable or not (a peer on another state sends no other) */
   arrived: number
+  /**
+   * of the peers that committed the previous round's decided state (other than this node), how
+   * many have not delivered a delta of this round yet; undefined when that state's voters are not
+   * known (round 0, or commits forgotten across a restart): then `expectedPeers` deltas end collect
+   */
+  awaitedMissing?: number
   /** of them, valid and trained from this node's W_r */
   valid: number
   expectedPeers: number
@@ -32,14 +38,18 @@ export type CollectDecision =
   | { action: 'wait'; waitMs: number }
 
 /**
- * SPEC.md 11, step 3: collect ends once every expected peer's delta arrived, when the node stops,
+ * SPEC.md 11, step 3: collect ends once the delta of every peer that committed the previous
+ * decided state arrived (when those are not known, `expectedPeers` deltas), when the node stops,
  * when the network has closed the round (the node is behind and catches up next), or at the
  * deadline with a quorum. Below quorum the deadline is extended once, by its own length and at
  * least to collectTimeoutMs after collect began (11.3): an adaptive deadline learned while peers
  * were quick must not split a network in which one peer is late.
  */
 export function collectDecision(v: CollectView): CollectDecision {
-  if (v.arrived >= v.expectedPeers) return { action: 'end', deadlineHit: false, why: 'all-arrived' }
+  // A run may grow past the genesis's expectedPeers: counting arrivals would then end collect
+  // before the slowest previous committer delivered, and leave its delta out every round.
+  const allArrived = v.awaitedMissing === undefined ? v.arrived >= v.expectedPeers : v.awaitedMissing === 0
+  if (allArrived) return { action: 'end', deadlineHit: false, why: 'all-arrived' }
   if (v.stopped) return { action: 'end', deadlineHit: true, why: 'stopped' }
   if (v.networkAhead) return { action: 'end', deadlineHit: true, why: 'network-ahead' }
   if (v.now >= v.deadline) {
@@ -63,27 +73,41 @@ export interface SettleView {
   contributorHashes: ReadonlyArray<string | undefined>
   /** the decided state of the round, when it is another state than this node's (12.2) */
   lostTo?: { peers: number }
+  /** whether the round has a decided state (12.2) yet: this node's own, another, or none */
+  decided: 'own' | 'other' | undefined
+  /** a later round is decided: the network closed this round without this node */
+  networkAhead: boolean
   expectedPeers: number
   pollMs: number
 }
 
 export type SettleDecision =
   | { action: 'recompute' }
-  | { action: 'end'; why: 'settled' | 'outvoted' | 'timeout' | 'stopped' }
+  | { action: 'end'; why: 'settled' | 'outvoted' | 'timeout' | 'stopped' | 'network-ahead' }
   | { action: 'wait'; waitMs: number }
+  | { action: 'hold'; waitMs: number }
 
 /**
  * SPEC.md 11, step 6: the set grows by the deltas peers aggregated and this node left out, and
- * the round is recomputed; it ends once every contributor committed this node's weights; when a
- * majority of the expected peers committed another state (its set cannot grow to theirs, and the
- * reconciliation after the round adopts theirs); at the settle timeout; or when the node stops.
+ * the round is recomputed. The round ends when the node stops; when a later round is decided (the
+ * network went on; reconciliation catches up); when a majority of the expected peers committed
+ * another state (its set cannot grow to theirs, and the reconciliation after the round adopts
+ * theirs); once its own state is decided and every contributor committed it; or at the settle
+ * timeout, if the round is decided. An undecided round is held open past the timeout (12.5): the
+ * node does not train the next round from a state no majority holds, and keeps growing its set
+ * as peers come back.
  */
 export function settleDecision(v: SettleView): SettleDecision {
   if (v.canGrow) return { action: 'recompute' }
-  if (v.contributorHashes.every((hash) => hash === v.ownHash)) return { action: 'end', why: 'settled' }
-  if (v.lostTo && v.lostTo.peers > v.expectedPeers / 2) return { action: 'end', why: 'outvoted' }
   if (v.stopped) return { action: 'end', why: 'stopped' }
-  if (v.now >= v.deadline) return { action: 'end', why: 'timeout' }
+  if (v.networkAhead) return { action: 'end', why: 'network-ahead' }
+  if (v.lostTo && v.lostTo.peers > v.expectedPeers / 2) return { action: 'end', why: 'outvoted' }
+  if (v.decided === 'own' && v.contributorHashes.every((hash) => hash === v.ownHash))
+    return { action: 'end', why: 'settled' }
+  if (v.now >= v.deadline) {
+    if (v.decided !== undefined) return { action: 'end', why: 'timeout' }
+    return { action: 'hold', waitMs: v.pollMs }
+  }
   return { action: 'wait', waitMs: Math.min(v.deadline - v.now, v.pollMs) }
 }
 

@@ -171,6 +171,9 @@ export class RoundRunner {
 
     await timed('aggregate', () => this.aggregate(round, contributions, before, log))
     const settled = await timed('commit', () => this.commitAndSettle(round, contributions, before, log))
+    // Stopped while the round was undecided: nothing undecided is saved (SPEC.md 12.5); a restart
+    // resumes from the last decided state.
+    if (!settled.decided) signal.throwIfAborted()
     contributions = settled.contributions
 
     const { evalLoss, evalAccuracy } = await timed('eval', async () => ({
@@ -213,7 +216,9 @@ export class RoundRunner {
       peers: host.getPeers().length,
       relayedPeers: host.getPeers().filter((p) => onlyRelayed(host, p)).length,
     }
-    await globalState.persist(settled.committedState, report)
+    // Only a decided state is saved (SPEC.md 12.5): a state the network did not decide is not one
+    // to resume from, and reconciliation is about to replace it.
+    await globalState.persist(settled.decided ? settled.committedState : undefined, report)
     log.info({ ...report, phase: 'done' }, 'round complete')
     this.phase = 'idle'
     metrics.tokensPerSecond.set(report.tokensPerSecond)
@@ -299,7 +304,7 @@ export class RoundRunner {
       values: compressed.sent,
       envelope: proof.announcement,
     })
-    await publisher.announce(proof.announcement)
+    await publisher.announce(proof.announcement, round)
     log.info(
       {
         phase: 'announce',
@@ -331,6 +336,7 @@ export class RoundRunner {
       const decision = collectDecision({
         now: clock.now(),
         arrived: deltaBook.arrived(round),
+        awaitedMissing: this.awaitedMissing(round),
         valid,
         expectedPeers,
         minPeers,
@@ -366,62 +372,131 @@ export class RoundRunner {
   }
 
   /**
+   * The peers that committed the previous round's decided state (this node aside) whose delta of
+   * `round` has not arrived; undefined when that state's voters are not known (SPEC.md 11, step 3).
+   */
+  private awaitedMissing(round: number): number | undefined {
+    const { sync, deltaBook, peerId } = this.components
+    const previous = round > 0 ? sync.decidedOf(round - 1, false) : undefined
+    if (previous === undefined) return undefined
+    const self = peerId.toString()
+    // Delivered: verified, or settled for good (failed, or excluded for an equivocation).
+    const pending = (p: string) => {
+      const state = deltaBook.get(round, p)?.state
+      return state === undefined || state === 'fetching'
+    }
+    return previous.peers.filter((p) => p !== self && pending(p)).length
+  }
+
+  /**
    * Steps 5 and 6 (SPEC.md 11): commits the aggregate, then settles (settleDecision): peers whose
    * collect closed around the deadline may have aggregated other sets. Every delta listed in a
    * peer's commit of this round that this node holds, verified, trained from its own W_r and kept
    * by the contribution check joins the set; the round is recomputed from W_r and committed
    * again. Sets only grow, so the nodes that see each other's commits end on the same set.
-   * Returns the final set and the encoded state committed.
+   * An undecided round is held open past the settle timeout (SPEC.md 12.5): the node re-publishes
+   * its announcement and commit and keeps growing its set until a state of the round is decided,
+   * a later round is, or it stops. Returns the final set, the encoded state committed, and whether
+   * that state is the round's decided one.
    */
   private async commitAndSettle(
     round: number,
     initial: Contribution[],
     before: Before,
     log: Logger,
-  ): Promise<{ contributions: Contribution[]; committedState: Uint8Array }> {
+  ): Promise<{ contributions: Contribution[]; committedState: Uint8Array; decided: boolean }> {
     const { genesis, commits, deltaBook, sync, metrics, clock, changes, publisher, signal } = this.components
     let contributions = initial
     const settleDeadline = clock.now() + Math.min(LIMITS.settleTimeoutMs, genesis.round.collectTimeoutMs)
     let committedState = await this.commit(round, contributions)
-    for (;;) {
-      const theirs = commits.peersOf(round)
-      const listed = new Set(contributions.map((c) => toHex(c.id)))
-      for (const record of theirs.values()) for (const h of record.deltaHashes ?? []) listed.add(toHex(h))
-      const grown = await this.components.contributions.check(
-        round,
-        before.state.weights,
-        this.baseHex,
-        log,
-        listed,
-      )
-      const lost = sync.lostRound(round, false)
-      const decision = settleDecision({
-        now: clock.now(),
-        deadline: settleDeadline,
-        stopped: signal.aborted,
-        canGrow: grown.length > contributions.length,
-        ownHash: commits.ownOf(round)!.weightsHash,
-        contributorHashes: deltaBook
-          .contributorsOf(round, contributions)
-          .map((p) => theirs.get(p)?.weightsHash),
-        lostTo: lost ? { peers: sync.decidedOf(round, false)!.peers.length } : undefined,
-        expectedPeers: genesis.round.expectedPeers,
-        pollMs: LIMITS.reannounceMs,
-      })
-      if (decision.action === 'recompute') {
-        log.info(
-          { phase: 'commit', before: contributions.length, after: grown.length },
-          'peers aggregated deltas this node left out: recomputing the round with them',
+    let heldSince: number | undefined
+    let heldLoggedAt = 0
+    const decidedOf = (): 'own' | 'other' | undefined => {
+      const top = sync.decidedOf(round, false)
+      if (top === undefined) return undefined
+      return toHex(top.record.stateRoot) === toHex(commits.ownOf(round)!.stateRoot) ? 'own' : 'other'
+    }
+    try {
+      for (;;) {
+        const theirs = commits.peersOf(round)
+        const listed = new Set(contributions.map((c) => toHex(c.id)))
+        for (const record of theirs.values()) for (const h of record.deltaHashes ?? []) listed.add(toHex(h))
+        const grown = await this.components.contributions.check(
+          round,
+          before.state.weights,
+          this.baseHex,
+          log,
+          listed,
         )
-        metrics.settledRounds.inc()
-        contributions = grown
-        this.aggregate(round, contributions, before, log)
-        committedState = await this.commit(round, contributions)
-        continue
+        const lost = sync.lostRound(round, false)
+        const decided = decidedOf()
+        const decision = settleDecision({
+          now: clock.now(),
+          deadline: settleDeadline,
+          stopped: signal.aborted,
+          canGrow: grown.length > contributions.length,
+          ownHash: commits.ownOf(round)!.weightsHash,
+          contributorHashes: deltaBook
+            .contributorsOf(round, contributions)
+            .map((p) => theirs.get(p)?.weightsHash),
+          lostTo: lost ? { peers: sync.decidedOf(round, false)!.peers.length } : undefined,
+          decided,
+          networkAhead: sync.networkAhead(),
+          expectedPeers: genesis.round.expectedPeers,
+          pollMs: LIMITS.reannounceMs,
+        })
+        if (decision.action === 'recompute') {
+          log.info(
+            { phase: 'commit', before: contributions.length, after: grown.length },
+            'peers aggregated deltas this node left out: recomputing the round with them',
+          )
+          metrics.settledRounds.inc()
+          contributions = grown
+          this.aggregate(round, contributions, before, log)
+          committedState = await this.commit(round, contributions)
+          continue
+        }
+        if (decision.action === 'end') {
+          if (heldSince !== undefined)
+            log.info(
+              {
+                phase: 'commit',
+                why: decision.why,
+                heldSeconds: Math.round((clock.now() - heldSince) / 1000),
+              },
+              'the held round is closed',
+            )
+          return { contributions, committedState, decided: decided === 'own' }
+        }
+        if (decision.action === 'hold') {
+          if (heldSince === undefined) {
+            heldSince = clock.now()
+            metrics.heldRounds.inc()
+            metrics.holding.set(1)
+          }
+          // Say so when the hold begins and once a minute after: a node that waits for its peers
+          // must say what it waits for (SPEC.md 12.5).
+          if (clock.now() - heldLoggedAt >= 60_000) {
+            heldLoggedAt = clock.now()
+            const held = commits.peersOf(round).size + 1
+            log.warn(
+              {
+                phase: 'commit',
+                commits: held,
+                majority: Math.floor(genesis.round.expectedPeers / 2) + 1,
+                contributors: contributions.length,
+                heldSeconds: Math.round((clock.now() - heldSince) / 1000),
+              },
+              'no state of this round is decided: holding the round open until peers commit one (a node without a majority does not train on alone)',
+            )
+          }
+          await publisher.recommitIfDue(round)
+        }
+        await publisher.reannounceIfDue()
+        await changes.changed(decision.waitMs)
       }
-      if (decision.action === 'end') return { contributions, committedState }
-      await publisher.reannounceIfDue()
-      await changes.changed(decision.waitMs)
+    } finally {
+      if (heldSince !== undefined) metrics.holding.set(0)
     }
   }
 

@@ -184,6 +184,23 @@ export class Sync {
     }
   }
 
+  /**
+   * What the commits held say, for a node that found no decided state: e.g. "no commit from any
+   * of 2 connected peers" or "commits of rounds 7 (1 peer), 9 (2 peers, 2 states), none decided".
+   */
+  describeCommits(): string {
+    const { commits, host } = this.components
+    const rounds = commits.rounds().sort((a, b) => a - b)
+    const peers = host.getPeers().length
+    if (rounds.length === 0) return `no commit from any of ${peers} connected peer${peers === 1 ? '' : 's'}`
+    const parts = rounds.map((round) => {
+      const records = [...commits.peersOf(round).values()]
+      const states = new Set(records.map((r) => toHex(r.stateRoot))).size
+      return `${round} (${records.length} peer${records.length === 1 ? '' : 's'}${states > 1 ? `, ${states} states` : ''})`
+    })
+    return `commits of round${rounds.length === 1 ? '' : 's'} ${parts.join(', ')}, none decided`
+  }
+
   /** One pass of reconcile(), without waiting. */
   private async reconcileOnce(): Promise<boolean> {
     const { commits, peerId } = this.components

@@ -1,9 +1,10 @@
 // Chaos drill: a partition. Four `dtrain start` processes, each in its own network namespace on a
 // LAN the test builds (virtual-lan.ts), train together; then the LAN is split into two halves of
-// two nodes for two rounds (no packet crosses), and healed. Each half goes on alone (quorum 2) and
-// the halves' weights diverge; after the heal the decided-state rule of SPEC.md 12.2 (a majority,
-// else a plurality backed by more than the tolerated faults, ties to the lowest state root) must
-// bring every node back to one weights hash, and the last rounds must agree.
+// two nodes (no packet crosses), and healed. Neither half holds a majority of the four expected
+// peers, so neither may close a round: each holds its round open (SPEC.md 12.5) instead of going
+// on alone and diverging. After the heal every node closes the held round with the same weights
+// (the union of the halves' deltas, or one half's state by the tie rule of 12.2), and every round
+// from it on agrees.
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
@@ -74,49 +75,33 @@ describe('chaos drill: partition', () => {
     )
     const splitAfter = Math.max(...nodes.map(lastRound))
     lan.split([2, 3])
-    // Each half completes two rounds on its own.
-    await until(
-      'both halves to complete two rounds apart',
-      () =>
-        lastRound(nodes[0]) >= splitAfter + 2 && lastRound(nodes[2]) >= splitAfter + 2 ? true : undefined,
-      60_000,
-    )
-    const healedAfter = Math.max(...nodes.map(lastRound))
+    // Split for 20 s, several rounds' time: no state of a later round than the one in progress can
+    // be decided (two votes of four expected are no majority), so no node reports one.
+    await new Promise((resolve) => setTimeout(resolve, 20_000))
+    const duringSplit = nodes.map(lastRound)
+    expect(
+      Math.max(...duringSplit),
+      `a half closed rounds alone; weights after each round:\n${table()}`,
+    ).toBeLessThanOrEqual(splitAfter + 1)
     lan.heal()
-    expect(healedAfter, 'the split lasted until too close to the end of the run').toBeLessThan(ROUNDS - 6)
 
     const done = await Promise.all(nodes.map((p) => doneOf(p, 180_000)))
     expect(await Promise.all(nodes.map((p) => p.exit))).toEqual([0, 0, 0, 0])
 
-    // The split was real: some round closed with different weights in the two halves, each half
-    // aggregating its own two deltas.
-    const splitRounds = Array.from({ length: healedAfter - splitAfter }, (_, k) => splitAfter + 1 + k)
-    const diverged = splitRounds.filter((r) => {
-      const a = hashOf(nodes[0], r)
-      const b = hashOf(nodes[2], r)
-      return a !== undefined && b !== undefined && a !== b
-    })
-    expect(diverged.length, `rounds ${splitRounds.join(', ')}`).toBeGreaterThan(0)
-    const halfRounds = splitRounds.filter(
-      (r) => roundEvents(nodes[0]).find((e) => e.report.round === r)?.report.contributors === 2,
-    )
-    expect(halfRounds.length, 'no round of the split closed with the two deltas of one half').toBeGreaterThan(
-      0,
-    )
-
-    // It healed: one hash at the end, and agreement again within a few rounds of the heal.
+    // The held round closed on one state: the union of both halves' deltas (their sets grew), or
+    // one half's, decided by the tie rule of SPEC.md 12.2 and adopted by the other half.
+    const held = Math.max(...duringSplit) + 1
+    const heldReports = nodes.map((p) => roundEvents(p).find((e) => e.report.round === held)?.report)
+    // One hash at the end, and every round from the held one on agrees on every node.
     expect(new Set(done.map((d) => d.weightsHash)).size).toBe(1)
-    // ... and from some round after the heal on, every node reports the same weights every round.
     const agreeIn = (r: number) =>
       nodes.every((p) => hashOf(p, r) !== undefined && hashOf(p, r) === hashOf(nodes[0], r))
-    let agreedAgain = ROUNDS - 1
-    while (agreedAgain - 1 > healedAfter && agreeIn(agreedAgain - 1)) agreedAgain--
-    expect(agreeIn(ROUNDS - 1), `the last round must agree; weights after each round:\n${table()}`).toBe(true)
-    expect(agreeIn(ROUNDS - 2), `the last two rounds must agree; weights after each round:\n${table()}`).toBe(
-      true,
+    const disagreed = Array.from({ length: ROUNDS - held }, (_, k) => held + k).filter((r) => !agreeIn(r))
+    expect(disagreed, `rounds after the heal that disagree; weights after each round:\n${table()}`).toEqual(
+      [],
     )
     process.stderr.write(
-      `partition drill: split after round ${splitAfter}, healed after round ${healedAfter}, halves diverged in rounds ${diverged.join(', ')}, all agree again from round ${agreedAgain} on\n`,
+      `partition drill: split after round ${splitAfter}; during 20 s of split no node closed a round after ${Math.max(...duringSplit)}; held round ${held} closed with ${heldReports.map((r) => r?.contributors ?? '-').join('/')} deltas; every round from it on agrees\n`,
     )
   })
 })

@@ -31,12 +31,12 @@ describe('round protocol with a missing peer', () => {
     await expectPeers(nodes, 3)
     const rounds: RoundReport[][] = []
     for (let r = 0; r < 2; r++) rounds.push(await Promise.all(nodes.map((n) => n.runRound())))
-    for (const reports of rounds) {
-      for (const report of reports) {
-        expect(report.deadlineHit).toBe(true)
-        expect(report.contributors).toBe(3)
-      }
-    }
+    for (const reports of rounds) for (const report of reports) expect(report.contributors).toBe(3)
+    // Round 0 waits for the fourth expected peer until the deadline; round 1 waits for the peers
+    // that committed round 0's decided state, and ends once the three of them delivered (a run's
+    // membership is what committed, not the genesis's count, SPEC.md 11 step 3).
+    for (const report of rounds[0]) expect(report.deadlineHit).toBe(true)
+    for (const report of rounds[1]) expect(report.deadlineHit).toBe(false)
     // Round 0 waits the full 8 s; round 1's deadline is 1.5 x the observed delays + 1 s, below the
     // cap (the deadline it chose, read from its metric: a decision, not a wall-clock bound).
     expect(Math.min(...rounds[0].map((r) => r.phaseSeconds.collect))).toBeGreaterThan(7.5)

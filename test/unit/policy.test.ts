@@ -72,6 +72,21 @@ describe('collect (SPEC.md 11, step 3; 11.3)', () => {
       { action: 'end', deadlineHit: true, why: 'deadline' },
     ],
     [
+      'waits for a previous committer although expectedPeers deltas arrived (a run that grew)',
+      { arrived: 3, valid: 3, awaitedMissing: 1 },
+      { action: 'wait', waitMs: 2_000 },
+    ],
+    [
+      'ends once every previous committer delivered, fewer than expectedPeers or not',
+      { arrived: 2, valid: 2, awaitedMissing: 0 },
+      { action: 'end', deadlineHit: false, why: 'all-arrived' },
+    ],
+    [
+      'ends at the deadline when a previous committer is missing',
+      { now: 4_000, arrived: 3, valid: 3, awaitedMissing: 1 },
+      { action: 'end', deadlineHit: true, why: 'deadline' },
+    ],
+    [
       'counts only valid deltas for the quorum: two arrived, one usable',
       { now: 4_000, arrived: 2, valid: 1 },
       { action: 'extend', deadline: 30_000, extraMs: 26_000 },
@@ -105,6 +120,8 @@ const settle: SettleView = {
   canGrow: false,
   ownHash: 'aa',
   contributorHashes: ['aa', undefined, 'bb'],
+  decided: undefined,
+  networkAhead: false,
   expectedPeers: 4,
   pollMs: 2_000,
 }
@@ -118,11 +135,50 @@ describe('settle (SPEC.md 11, step 6)', () => {
       { action: 'recompute' },
     ],
     [
-      'ends once every contributor committed its weights',
-      { contributorHashes: ['aa', 'aa'] },
+      'ends once its state is decided and every contributor committed its weights',
+      { contributorHashes: ['aa', 'aa'], decided: 'own' },
       { action: 'end', why: 'settled' },
     ],
-    ['ends at once with no other contributor', { contributorHashes: [] }, { action: 'end', why: 'settled' }],
+    [
+      'ends at once with no other contributor when its state is decided (a run of one expected peer)',
+      { contributorHashes: [], decided: 'own', expectedPeers: 1 },
+      { action: 'end', why: 'settled' },
+    ],
+    [
+      'waits, with every contributor agreeing, while no majority committed that state',
+      { contributorHashes: ['aa'] },
+      { action: 'wait', waitMs: 2_000 },
+    ],
+    [
+      'does not end alone: no other contributor and no decision is no round closed (SPEC.md 12.5)',
+      { contributorHashes: [], now: 3_000 },
+      { action: 'hold', waitMs: 2_000 },
+    ],
+    [
+      'holds the round open past the settle timeout while it is undecided',
+      { now: 60_000 },
+      { action: 'hold', waitMs: 2_000 },
+    ],
+    [
+      'ends a held round once another state is decided (reconciliation adopts it)',
+      { now: 60_000, decided: 'other' },
+      { action: 'end', why: 'timeout' },
+    ],
+    [
+      'ends a held round once its own state is decided',
+      { now: 60_000, decided: 'own' },
+      { action: 'end', why: 'timeout' },
+    ],
+    [
+      'ends when a later round is decided: the network went on and reconciliation catches up',
+      { now: 60_000, networkAhead: true },
+      { action: 'end', why: 'network-ahead' },
+    ],
+    [
+      'grows a held round when a peer that came back commits a delta it can add',
+      { now: 60_000, canGrow: true },
+      { action: 'recompute' },
+    ],
     [
       'ends when a majority of the expected peers committed another state',
       { lostTo: { peers: 3 } },
@@ -133,8 +189,16 @@ describe('settle (SPEC.md 11, step 6)', () => {
       { lostTo: { peers: 2 } },
       { action: 'wait', waitMs: 2_000 },
     ],
-    ['ends at the settle timeout', { now: 3_000 }, { action: 'end', why: 'timeout' }],
-    ['ends when the node stops', { stopped: true }, { action: 'end', why: 'stopped' }],
+    [
+      'ends at the settle timeout when the round is decided',
+      { now: 3_000, decided: 'own' },
+      { action: 'end', why: 'timeout' },
+    ],
+    [
+      'ends when the node stops, held or not',
+      { stopped: true, now: 60_000 },
+      { action: 'end', why: 'stopped' },
+    ],
     ['waits no longer than the timeout', { now: 2_500 }, { action: 'wait', waitMs: 500 }],
   ]
   for (const [name, change, expected] of cases)

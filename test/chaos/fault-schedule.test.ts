@@ -1,0 +1,185 @@
+// Chaos drill: a randomized fault schedule (issue 19 §2, SPEC.md 12.5). Three `dtrain start`
+// processes, each in its own network namespace on a LAN the test builds, train with `minPeers` 1
+// (the setting under which a node used to commit alone at every deadline and the run split for
+// good). For FAULT_SCHEDULE_MS (default 100 s) a seeded schedule kills nodes with SIGKILL and
+// restarts them from their state directories, and cuts one node off the others and heals, at
+// random moments. Then every node runs, connected; the invariant: within BOUND rounds after the
+// last fault, every node holds one state. The seed is printed with every result; FAULT_SEED=<n>
+// replays a schedule (the moments, not the processes' timing).
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { xorshift } from '../../scripts/bench/measure.js'
+import { drillRun, listeningOf, type NodeProcess, startNodeProcess, until } from '../e2e/node-process.js'
+import { VirtualLan } from './virtual-lan.js'
+
+const NODES = 3
+const FAULT_MS = Number(process.env.FAULT_SCHEDULE_MS ?? 100_000)
+const SEED = Number(process.env.FAULT_SEED ?? 1 + Math.floor(Math.random() * (2 ** 31 - 1)))
+/** rounds after the last fault by which every node must hold the same state */
+const BOUND = 6
+
+describe('chaos drill: randomized fault schedule', () => {
+  const live: Array<NodeProcess | undefined> = []
+  let lan: VirtualLan | undefined
+  afterAll(() => {
+    for (const p of live) p?.child.kill('SIGKILL')
+    lan?.destroy()
+  })
+
+  it(
+    'every node holds one state within a bounded number of rounds after kills, restarts and partitions',
+    async () => {
+      const random = xorshift(SEED)
+      const pick = (n: number) => Math.floor(random() * n)
+      const between = (lo: number, hi: number) => lo + random() * (hi - lo)
+      lan = VirtualLan.create(NODES)
+      const { root, genesisPath } = drillRun('fault-schedule', {
+        expectedPeers: NODES,
+        minPeers: 1,
+        collectTimeoutMs: 4000,
+      })
+      const listen = (i: number) => `/ip4/${lan!.address(i)}/tcp/4100`
+      // Every process a node ran, in order: its events are the node's history.
+      const history: NodeProcess[][] = Array.from({ length: NODES }, () => [])
+      let addresses: string[] = []
+      const start = (i: number) => {
+        const p = startNodeProcess({
+          dir: join(root, `node-${i}`),
+          genesisPath,
+          bootstrap: addresses.filter((_, j) => j !== i),
+          rounds: 0,
+          netns: lan!.namespace(i),
+          listen: listen(i),
+        })
+        live[i] = p
+        history[i].push(p)
+        return p
+      }
+      // First start: learn each node's address (its key lives in its state directory, so its
+      // peer id survives restarts), then restart all three knowing each other.
+      const first = Array.from({ length: NODES }, (_, i) => start(i))
+      addresses = (await Promise.all(first.map(listeningOf))).map((e) => e.addresses[0])
+      for (const p of first) p.child.kill('SIGKILL')
+      await Promise.all(first.map((p) => p.exit))
+      for (let i = 0; i < NODES; i++) history[i] = []
+      for (let i = 0; i < NODES; i++) start(i)
+
+      // The weights a node held after round r: its own round's, or the state it adopted for r.
+      const hashOf = (i: number, round: number): string | undefined => {
+        let hash: string | undefined
+        for (const p of history[i])
+          for (const e of p.events) {
+            if (e.type === 'round' && e.report.round === round) hash = e.report.weightsHash
+            if (e.type === 'synced' && e.round === round) hash = e.weightsHash
+          }
+        return hash
+      }
+      const lastRoundOf = (i: number): number => {
+        let last = -1
+        for (const p of history[i])
+          for (const e of p.events) {
+            if (e.type === 'round') last = Math.max(last, e.report.round)
+            if (e.type === 'synced') last = Math.max(last, e.round)
+          }
+        return last
+      }
+      const schedule: string[] = []
+      const log = (what: string) => schedule.push(`${((Date.now() - began) / 1000).toFixed(1)} s: ${what}`)
+      const table = (from: number, to: number) =>
+        Array.from(
+          { length: to - from + 1 },
+          (_, k) =>
+            `${from + k}: ${Array.from({ length: NODES }, (_, i) => hashOf(i, from + k)?.slice(0, 8) ?? '-').join(' ')}`,
+        ).join('\n')
+      const report = (
+        verdict: string,
+        from = 0,
+        to = Math.max(...Array.from({ length: NODES }, (_, i) => lastRoundOf(i))),
+      ) =>
+        `fault schedule (FAULT_SEED=${SEED}, FAULT_SCHEDULE_MS=${FAULT_MS}): ${verdict}\n${schedule.join('\n')}\nweights after each round (node 0 1 2):\n${table(Math.max(0, from), to)}`
+
+      await until(
+        'every node to finish a round',
+        () =>
+          Array.from({ length: NODES }, (_, i) => lastRoundOf(i)).every((r) => r >= 0) ? true : undefined,
+        90_000,
+      )
+      const began = Date.now()
+      const down = new Set<number>()
+      let isolated: number | undefined
+      const pending: Array<Promise<void>> = []
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+      while (Date.now() - began < FAULT_MS) {
+        await sleep(between(2_000, 9_000))
+        const fault = random()
+        if (fault < 0.6) {
+          const i = pick(NODES)
+          if (down.has(i)) continue
+          down.add(i)
+          const p = live[i]!
+          p.child.kill('SIGKILL')
+          const downMs = between(500, 12_000)
+          log(`kill node ${i} (round ${lastRoundOf(i)}), restart in ${(downMs / 1000).toFixed(1)} s`)
+          pending.push(
+            p.exit.then(async () => {
+              await sleep(downMs)
+              start(i)
+              down.delete(i)
+              log(`restarted node ${i}`)
+            }),
+          )
+        } else if (isolated === undefined) {
+          const i = pick(NODES)
+          isolated = i
+          lan.split([i])
+          const splitMs = between(3_000, 20_000)
+          log(`cut node ${i} off for ${(splitMs / 1000).toFixed(1)} s`)
+          pending.push(
+            sleep(splitMs).then(() => {
+              lan!.heal()
+              isolated = undefined
+              log(`healed node ${i}`)
+            }),
+          )
+        }
+      }
+      await Promise.all(pending)
+      lan.heal()
+      const lastFaultRound = Math.max(...Array.from({ length: NODES }, (_, i) => lastRoundOf(i)))
+      log(`last fault over; the furthest node is at round ${lastFaultRound}`)
+      const target = lastFaultRound + BOUND
+      try {
+        await until(
+          `every node to reach round ${target}`,
+          () =>
+            Array.from({ length: NODES }, (_, i) => lastRoundOf(i)).every((r) => r >= target)
+              ? true
+              : undefined,
+          240_000,
+        )
+      } catch (err) {
+        throw new Error(report((err as Error).message, lastFaultRound - 10))
+      }
+      // One state: every node's weights after round `target`, adopted or its own, are the same.
+      const hashes = Array.from({ length: NODES }, (_, i) => hashOf(i, target))
+      expect(
+        hashes.every((h) => h !== undefined) && new Set(hashes).size === 1,
+        report(`nodes disagree after round ${target}`, lastFaultRound - 10, target),
+      ).toBe(true)
+      const agreedFrom = (() => {
+        let r = target
+        while (
+          r - 1 >= 0 &&
+          new Set(Array.from({ length: NODES }, (_, i) => hashOf(i, r - 1))).size === 1 &&
+          hashOf(0, r - 1) !== undefined
+        )
+          r--
+        return r
+      })()
+      process.stderr.write(
+        `${report(`passed: ${schedule.filter((s) => s.includes('kill') || s.includes('cut')).length} faults; every node holds one state from round ${agreedFrom} on (last fault at round ${lastFaultRound})`, lastFaultRound - 4, target)}\n`,
+      )
+    },
+    FAULT_MS + 480_000,
+  )
+})
