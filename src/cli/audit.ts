@@ -9,6 +9,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdBytes } from '../crypto/sign.js'
 import { createHost, type Host } from '../net/host.js'
+import { judgeAnnounced, readAnnounced } from '../proof/announced-record.js'
 import { type AuditReport, audit } from '../proof/audit.js'
 import { NetworkProofSource, type ProofSource, StoreProofSource } from '../proof/protocol.js'
 import { ProofStore } from '../proof/store.js'
@@ -23,6 +24,8 @@ import { ConfigError, readGenesisFile, readSwarmKeyFile } from './config-files.j
 export interface AuditCliOptions {
   peer?: string
   proof?: string
+  /** a node's state directory whose rounds.jsonl records what each peer announced (default: --proof) */
+  record?: string
   round: number
   segments: number
   tolerance: 'auto' | number
@@ -60,9 +63,11 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
   let host: Host | undefined
   let source: ProofSource
   let peer: PeerId | undefined
+  let recordDir = options.record
   try {
     if (options.proof) {
       const dir = existsSync(join(options.proof, 'proofs')) ? options.proof : dirname(resolve(options.proof))
+      recordDir ??= dir
       // The directory is a node's: the audit is of that node, whose key is there (issue 19). Another
       // peer's proof copied into it must not audit VALID "by" this node.
       if (existsSync(join(dir, 'key'))) peer = peerIdFromPrivateKey(await readKeyFile(join(dir, 'key')))
@@ -90,7 +95,9 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
       }
       source = new NetworkProofSource(host, peer, runIdOf(genesis), options.deadline * 1000)
     }
-    const report = await audit(source, {
+    if (recordDir !== undefined && !existsSync(recordDir))
+      throw new ConfigError(`--record ${recordDir}: no such directory (give a node's state directory)`)
+    const proofReport = await audit(source, {
       genesis,
       data,
       round: options.round,
@@ -101,6 +108,9 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
       nonce,
       trainer,
     })
+    // The proof must be of the delta the peer announced to the network (SPEC.md 17.4, step 1).
+    const record = recordDir === undefined ? undefined : await readAnnounced(recordDir, options.round)
+    const report = judgeAnnounced(proofReport, record)
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : summary(report))
     return AUDIT_EXIT[report.verdict]
   } finally {

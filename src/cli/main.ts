@@ -212,6 +212,10 @@ program
     positiveInt('--deadline'),
     600,
   )
+  .option(
+    '--record <dir>',
+    'state directory of a node of the run (default with --proof: that directory): its rounds.jsonl names the delta the peer announced to the network, which the audited proof must be of (a proof of another delta is proof equivocation); without one the audit cannot be VALID',
+  )
   .option('--genesis <file>', 'genesis of the run (with --proof: genesis.json beside or above the directory)')
   .addOption(
     new Option('--bootstrap <multiaddr>', 'known peers, with /p2p/<peer id> (repeatable)')
@@ -226,12 +230,13 @@ program
   .addOption(pythonOption())
   .addHelpText(
     'after',
-    '\nExamples:\n  dtrain audit --proof ./tn/node-1 --round 3\n  dtrain audit --peer /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW... --round 12 --genesis run.json --segments 4 --json',
+    '\nExamples:\n  dtrain audit --proof ./tn/node-1 --round 3\n  dtrain audit --peer /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW... --round 12 --genesis run.json --record /var/lib/dtrain --segments 4 --json',
   )
   .action(async (opts) => {
     process.exitCode = await (await import('./audit.js')).runAudit({
       peer: opts.peer,
       proof: opts.proof,
+      record: opts.record,
       round: opts.round,
       segments: opts.segments,
       tolerance: opts.tolerance,

@@ -70,6 +70,8 @@ export interface AuditReport {
   notes: string[]
   round: number
   peer?: string
+  /** the root of the delta the audited announcement commits to (hex) */
+  deltaHash?: string
   proofRoot?: string
   trainedBackend?: string
   replayBackend: string
@@ -206,6 +208,7 @@ async function runAudit(
     return fail(`the announcement is malformed: ${(err as Error).message}`)
   }
   report.peer = peerIdFromBytes(announcement.peerId).toString()
+  report.deltaHash = toHex(announcement.deltaHash)
   if (options.peerId && !bytesEqual(options.peerId, announcement.peerId))
     fail(`the announcement is signed by ${report.peer}, not by the audited peer`)
   if (!bytesEqual(announcement.runId, runId)) fail('the announcement is of another run')

@@ -34,4 +34,9 @@ export interface RoundReport {
   relayedPeers: number
   /** bytes of the proofs of learning this node keeps (all rounds retained) */
   proofBytes: number
+  /**
+   * the delta each peer announced for the round, as this node received it (peer id to hex root,
+   * its own included): an auditor checks the proof it audits against it (SPEC.md 17.4, step 1)
+   */
+  announced: Record<string, string>
 }

@@ -215,6 +215,9 @@ export class RoundRunner {
       proofBytes,
       peers: host.getPeers().length,
       relayedPeers: host.getPeers().filter((p) => onlyRelayed(host, p)).length,
+      announced: Object.fromEntries(
+        [...deltaBook.entries(round)].map(([peer, entry]) => [peer, toHex(entry.deltaHash)]),
+      ),
     }
     // Only a decided state is saved (SPEC.md 12.5): a state the network did not decide is not one
     // to resume from, and reconciliation is about to replace it.

@@ -1,7 +1,7 @@
 // Proof of learning (SPEC.md 17): honest proofs pass; each spoof of the issue is built with real
 // training and real signatures, then caught by the auditor.
 import { execFileSync } from 'node:child_process'
-import { mkdir, rm, symlink, truncate } from 'node:fs/promises'
+import { mkdir, rm, symlink, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -10,8 +10,9 @@ import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compressWithFeedback } from '../../src/codec/error-feedback.js'
 import { PROTOCOL } from '../../src/constants.js'
-import { weightsHash } from '../../src/crypto/hash.js'
+import { toHex, weightsHash } from '../../src/crypto/hash.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
+import { judgeAnnounced, readAnnounced } from '../../src/proof/announced-record.js'
 import { type AuditOptions, type AuditReport, audit } from '../../src/proof/audit.js'
 import { StoreProofSource } from '../../src/proof/protocol.js'
 import { reachOf } from '../../src/proof/reachable.js'
@@ -25,7 +26,7 @@ import { InnerTrainer, type OptimizerState, type TrainingSnapshot } from '../../
 import { initialWeights } from '../../src/train/parameters.js'
 import { TfjsTrainer } from '../../src/train/tfjs-trainer.js'
 import { defaultGenesis, encodeOptionsFor, type Genesis, runIdOf } from '../../src/wire/genesis.js'
-import { type Announcement, signAnnouncement } from '../../src/wire/messages.js'
+import { type Announcement, decodeAnnouncement, signAnnouncement } from '../../src/wire/messages.js'
 import { tempDir } from '../fixtures/temp.js'
 
 const genesis = defaultGenesis({
@@ -379,6 +380,46 @@ describe('proof of learning: spoofs are caught', () => {
           `names training backend ${backend}, which this run does not admit \\(genesis proof.backends: wasm, cpu, torch-cpu\\)`,
         ),
       )
+    }
+  })
+
+  it('18. proof equivocation: a second, honestly trained proof of another delta for the same round is refused against the record of what the peer announced', async () => {
+    // Both proofs are real training of round 1 (the second from other weights), so each alone
+    // replays; the network received only the first announcement.
+    const sent = (await spoof(0, 1, base)).proof
+    const other = (
+      await spoof(
+        0,
+        1,
+        Float32Array.from(base, (x) => x * 0.99),
+      )
+    ).proof
+    const hex = (p: RoundProof) => toHex(decodeAnnouncement(p.announcement!).message.deltaHash)
+    expect(hex(other)).not.toBe(hex(sent))
+    const peer = peerIdFromPrivateKey(provers[0].key).toString()
+    // What a node writes: one rounds.jsonl line per round, naming each peer's announced delta.
+    const dir = tempDir('equivocation-record')
+    await writeFile(
+      join(dir, 'rounds.jsonl'),
+      `${JSON.stringify({ round: 0, announced: { [peer]: hex(first[0]) } })}\n${JSON.stringify({ round: 1, announced: { [peer]: hex(sent) } })}\n{"round": 1, "annou`,
+    )
+    const record = await readAnnounced(dir, 1)
+    expect(record?.announced.get(peer)).toBe(hex(sent))
+    const proofOnly = await auditSpoof(other)
+    expect(proofOnly.verdict).toBe('valid') // the proof alone replays: the record is what convicts it
+    expectInvalid(
+      judgeAnnounced(proofOnly, record),
+      new RegExp(
+        `proof equivocation: the audited proof is of delta ${hex(other).slice(0, 16)}, but ${peer} announced delta ${hex(sent).slice(0, 16)}`,
+      ),
+    )
+    const honest = judgeAnnounced(await auditSpoof(sent), record)
+    expect(honest.verdict, honest.reasons.join('; ')).toBe('valid')
+    // Without a record, or with one that never received the peer's announcement: could not audit.
+    for (const missing of [undefined, await readAnnounced(dir, 7), { ...record!, announced: new Map() }]) {
+      const report = judgeAnnounced(await auditSpoof(sent), missing)
+      expect(report.verdict).toBe('unavailable')
+      expect(report.reasons.join('; ')).toMatch(/could not be checked|could not check/)
     }
   })
 
