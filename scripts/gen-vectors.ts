@@ -18,7 +18,7 @@ import { decodeDelta, type EncodeOptions, encodeDelta } from '../src/codec/delta
 import { compressWithFeedback } from '../src/codec/error-feedback.js'
 import { encodeState } from '../src/codec/state.js'
 import { topkCount } from '../src/codec/topk.js'
-import { commitTopic, DOMAINS, deltaTopic, PROTOCOL } from '../src/constants.js'
+import { commitTopic, DOMAINS, deltaTopic, LIMITS, PROTOCOL } from '../src/constants.js'
 import { domainHash, fromHex, sha256, toHex, weightsHash } from '../src/crypto/hash.js'
 import { leafHash, MerkleTree } from '../src/crypto/merkle.js'
 import { HashStream } from '../src/crypto/prng.js'
@@ -31,9 +31,20 @@ import {
   checkHave,
   validate,
 } from '../src/gossip/validate.js'
+import { ChunkAssembly } from '../src/net/transfer.js'
+import { encodeCheckpoint, objectRoot, optimizerHash } from '../src/proof/checkpoint.js'
+import {
+  checkpointSteps,
+  dataCommitment,
+  encodeHeader,
+  encodeManifest,
+  hyperparametersOf,
+  proofRoot,
+  residualHash,
+} from '../src/proof/manifest.js'
 import { decidedState } from '../src/round/agreement.js'
 import { nesterovStep } from '../src/round/outer.js'
-import { batchOffsets, batchSeed, trainingOffsets } from '../src/train/batches.js'
+import { batchOffsets, batchSeed, evalOffsets, trainingOffsets } from '../src/train/batches.js'
 import { textTokensSha256, tokenize } from '../src/train/corpus.js'
 import { examplesSha256, mnistByClass, splitExamples, syntheticByClass } from '../src/train/examples.js'
 import { initialWeights, parameterCount } from '../src/train/parameters.js'
@@ -194,6 +205,14 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       return { tokenizer, text, tokens: Array.from(tokens), textSha256: textTokensSha256(tokens) }
     }),
     batches: batchCases,
+    // the evaluation windows (SPEC.md 7.6): seed runId, nextBelow(heldOutLength - contextLength)
+    evaluation: {
+      runIdHex: toHex(runId),
+      heldOutLength: 10_000,
+      contextLength: 32,
+      windows: 6,
+      offsets: evalOffsets(runId, 10_000, 32, 6),
+    },
     examples: {
       synthetic: {
         inputSize: 8,
@@ -808,7 +827,167 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     }),
   }
 
-  return { keys, prng, genesis, data, deltas, merkle, messages, gossip, aggregation, outer, agreement }
+  // Proof of learning (SPEC.md 17): checkpoints, their roots and optimizer hashes (17.1), the
+  // residual hash, the data commitment and header (17.2), the proof root and manifest (17.3).
+  const proofGenesis = defaultGenesis({
+    preset: 'tiny',
+    salt: 'vectors',
+    name: 'vectors',
+    innerSteps: 4,
+    batchSize: 2,
+    checkpointInterval: 2,
+  })
+  const proofRunId = runIdOf(proofGenesis)
+  const proofBase = weightsHash(initialWeights(proofGenesis.model))
+  const proofSeed = { runId: proofRunId, baseHash: proofBase, peerId: peerIdBytes(peerId), round: 3 }
+  const snapshot = (localStep: number, scale: number) => ({
+    localStep,
+    weights: f32([0.5 * scale, -1.25, 2, 1e-3]),
+    optimizer: {
+      step: 10 + localStep,
+      firstMoment: f32([0.01 * scale, -0.02, 0, 0.003]),
+      secondMoment: f32([1e-4, 4e-4 * scale, 0, 9e-6]),
+    },
+  })
+  const checkpoints = [snapshot(0, 1), snapshot(2, 1.5), snapshot(4, 2)].map((s) => {
+    const bytes = encodeCheckpoint(s)
+    return { snapshot: s, bytes, root: objectRoot(bytes), optimizer: optimizerHash(bytes) }
+  })
+  const residualIn = f32([0, 0.125, -0.5, 3e-5])
+  const residualOut = f32([0.25, 0, -0.0625, 0])
+  const commitment = dataCommitment(proofGenesis, 10_000, proofSeed)
+  const header = {
+    version: 1,
+    runId: proofRunId,
+    round: 3,
+    peerId: peerIdBytes(peerId),
+    baseHash: proofBase,
+    deltaHash: sha256(new TextEncoder().encode('a delta root, for the vector')),
+    hyperparameters: hyperparametersOf(proofGenesis),
+    backend: 'wasm',
+    checkpointInterval: 2,
+    dataCommitment: commitment,
+    checkpointSteps: checkpointSteps(4, 2),
+    updateNorms: [0.75, 1.5],
+    optimizerIn: checkpoints[0].optimizer,
+    optimizerOut: checkpoints[2].optimizer,
+    residualIn: residualHash(residualIn),
+    residualOut: residualHash(residualOut),
+    previousRound: 2,
+    precision: 'fp32' as const,
+  }
+  const headerBytes = encodeHeader(header)
+  const roots = checkpoints.map((c) => c.root)
+  const proof = {
+    specRevision: revision,
+    description:
+      "Proof of learning (SPEC.md 17): checkpoint bytes, Merkle roots and optimizer hashes (17.1), residual hashes, the data commitment of (peer, round, base) over a training split of trainLength samples and the ProofHeader bytes (17.2), the proof root and ProofManifest bytes (17.3). The genesis is given whole: its inner object is the header's hyperparameters.",
+    genesis: proofGenesis,
+    checkpoints: checkpoints.map((c) => ({
+      localStep: c.snapshot.localStep,
+      optimizerStep: c.snapshot.optimizer.step,
+      weights: list(c.snapshot.weights),
+      firstMoment: list(c.snapshot.optimizer.firstMoment),
+      secondMoment: list(c.snapshot.optimizer.secondMoment),
+      bytesHex: toHex(c.bytes),
+      rootHex: toHex(c.root),
+      optimizerHashHex: toHex(c.optimizer),
+    })),
+    residuals: [residualIn, residualOut].map((r) => ({
+      values: list(r),
+      residualHashHex: toHex(residualHash(r)),
+    })),
+    dataCommitment: {
+      runIdHex: toHex(proofRunId),
+      baseHashHex: toHex(proofBase),
+      peerIdBytesHex: toHex(peerIdBytes(peerId)),
+      round: 3,
+      trainLength: 10_000,
+      commitmentHex: toHex(commitment),
+    },
+    header: {
+      fields: {
+        version: 1,
+        runIdHex: toHex(header.runId),
+        round: 3,
+        peerIdBytesHex: toHex(header.peerId),
+        baseHashHex: toHex(header.baseHash),
+        deltaHashHex: toHex(header.deltaHash),
+        hyperparameters: header.hyperparameters,
+        backend: header.backend,
+        checkpointInterval: 2,
+        dataCommitmentHex: toHex(commitment),
+        checkpointSteps: header.checkpointSteps,
+        updateNorms: header.updateNorms,
+        optimizerInHex: toHex(header.optimizerIn),
+        optimizerOutHex: toHex(header.optimizerOut),
+        residualInHex: toHex(header.residualIn),
+        residualOutHex: toHex(header.residualOut),
+        previousRoundPlusOne: 3,
+        precision: '',
+      },
+      bytesHex: toHex(headerBytes),
+      leafHex: toHex(leafHash(domainHash(DOMAINS.proofHeader, headerBytes))),
+    },
+    proofRootHex: toHex(proofRoot(headerBytes, roots)),
+    manifestHex: toHex(encodeManifest(headerBytes, roots)),
+  }
+
+  // What a requester refuses (SPEC.md 10.3), on an object of two chunks: byte i is (7 i + 3) mod
+  // 256, `size` bytes.
+  const transferSize = LIMITS.chunkBytes + 1000
+  const transferObject = Uint8Array.from({ length: transferSize }, (_, i) => (7 * i + 3) & 255)
+  const transferTree = MerkleTree.fromBytes(transferObject, LIMITS.chunkBytes)
+  const chunkOf = (i: number) =>
+    transferObject.subarray(i * LIMITS.chunkBytes, Math.min(transferSize, (i + 1) * LIMITS.chunkBytes))
+  const transferCase = (name: string, index: number, chunk: Uint8Array, proofOf = index) => {
+    const assembly = new ChunkAssembly(transferTree.root, transferSize)
+    let verdict = 'accept'
+    try {
+      assembly.accept(index, chunk, transferTree.proof(proofOf))
+    } catch (err) {
+      verdict = /bytes, expected/.test((err as Error).message) ? 'wrong-length' : 'bad-chunk'
+    }
+    return {
+      name,
+      index,
+      chunkSha256Hex: toHex(sha256(chunk)),
+      chunkLength: chunk.length,
+      proofHex: transferTree.proof(proofOf).map(toHex),
+      verdict,
+    }
+  }
+  const flipped = new Uint8Array(chunkOf(1))
+  flipped[0] ^= 1
+  const sizeVerdict = (size: number) => {
+    try {
+      new ChunkAssembly(transferTree.root, size)
+      return 'accept'
+    } catch {
+      return 'oversize'
+    }
+  }
+  const transfer = {
+    rootHex: toHex(transferTree.root),
+    size: transferSize,
+    rule: 'byte i of the object is (7 i + 3) mod 256; chunks of limits.chunkBytes',
+    chunks: [
+      transferCase('chunk 0 with its proof', 0, chunkOf(0)),
+      transferCase('the short last chunk with its proof', 1, chunkOf(1)),
+      transferCase('a chunk with one bit flipped: bad-chunk, its source is lying', 1, flipped),
+      transferCase('a chunk one byte short: refused before hashing', 1, chunkOf(1).subarray(1)),
+      transferCase("chunk 1's bytes answered for index 0 (another index's chunk)", 0, chunkOf(1), 0),
+      transferCase("chunk 0 with chunk 1's proof", 0, chunkOf(0), 1),
+    ],
+    announcedSizes: [0, 1, LIMITS.maxDeltaBytes, LIMITS.maxDeltaBytes + 1].map((size) => ({
+      encodedSize: size,
+      verdict: sizeVerdict(size),
+    })),
+    maxResponseHeaderBytes: LIMITS.maxResponseHeaderBytes,
+  }
+  Object.assign(messages, { transfer })
+
+  return { keys, prng, genesis, data, deltas, merkle, messages, gossip, aggregation, outer, agreement, proof }
 }
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)

@@ -24,14 +24,17 @@ import {
   checkHave,
   validate,
 } from '../../src/gossip/validate.js'
+import { ChunkAssembly } from '../../src/net/transfer.js'
+import { dataCommitment } from '../../src/proof/manifest.js'
 import { decidedState } from '../../src/round/agreement.js'
 import { nesterovStep } from '../../src/round/outer.js'
+import { evalOffsets } from '../../src/train/batches.js'
 import { textTokensSha256, tokenize } from '../../src/train/corpus.js'
 import { initialWeights } from '../../src/train/parameters.js'
 import { encodeText } from '../../src/train/tokenizer.js'
-import { parseGenesis, runIdHex } from '../../src/wire/genesis.js'
+import { parseGenesis, runIdHex, runIdOf } from '../../src/wire/genesis.js'
 import { decodeAnnouncement, decodeCommit, decodeEvidence, decodeHave } from '../../src/wire/messages.js'
-import { ChunkRequest, ChunkResponse } from '../../src/wire/proto/dtrain.js'
+import { ChunkRequest, ChunkResponse, ProofHeader, ProofManifest } from '../../src/wire/proto/dtrain.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: vector files are untyped JSON
 const load = (name: string): any =>
@@ -58,6 +61,7 @@ describe('protocol/vectors', () => {
       'aggregation',
       'outer',
       'agreement',
+      'proof',
     ]) {
       expect(load(name).specRevision, name).toBe(PROTOCOL.specRevision)
     }
@@ -65,6 +69,118 @@ describe('protocol/vectors', () => {
 })
 
 describe('vectors checked with the standard primitives alone', () => {
+  const f32le = (xs: number[]) => new Uint8Array(Float32Array.from(xs).buffer)
+  const u64le = (n: number) => {
+    const b = new Uint8Array(8)
+    new DataView(b.buffer).setBigUint64(0, BigInt(n), true)
+    return b
+  }
+  const concat = (...parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    let at = 0
+    for (const p of parts) {
+      out.set(p, at)
+      at += p.length
+    }
+    return out
+  }
+  const leaf = (b: Uint8Array) => sha256(concat(new Uint8Array([0]), b))
+  const node = (l: Uint8Array, r: Uint8Array) => sha256(concat(new Uint8Array([1]), l, r))
+
+  it('proof: checkpoints, optimizer and residual hashes (17.1), header and data commitment (17.2), proof root (17.3)', () => {
+    const v = load('proof')
+    for (const c of v.checkpoints) {
+      const bytes = concat(
+        u64le(c.localStep),
+        u64le(c.optimizerStep),
+        f32le(c.weights),
+        f32le(c.firstMoment),
+        f32le(c.secondMoment),
+      )
+      expect(bytesToHex(bytes)).toBe(c.bytesHex)
+      expect(bytesToHex(leaf(bytes))).toBe(c.rootHex) // one chunk: the root is its leaf hash
+      const optimizer = concat(bytes.subarray(8, 16), f32le(c.firstMoment), f32le(c.secondMoment))
+      expect(bytesToHex(domainHash('dtrain/v1/proof-optimizer', optimizer))).toBe(c.optimizerHashHex)
+    }
+    for (const r of v.residuals)
+      expect(bytesToHex(domainHash('dtrain/v1/proof-residual', f32le(r.values)))).toBe(r.residualHashHex)
+    // The header: its protobuf bytes carry the fields; the hyperparameters are the genesis's inner.
+    const h = ProofHeader.decode(hexToBytes(v.header.bytesHex))
+    const f = v.header.fields
+    expect(bytesToHex(h.runId)).toBe(f.runIdHex)
+    expect(bytesToHex(h.runId)).toBe(bytesToHex(runIdOf(parseGenesis(v.genesis))))
+    expect(Number(h.round)).toBe(f.round)
+    expect(bytesToHex(h.dataCommitment)).toBe(f.dataCommitmentHex)
+    expect(h.checkpointSteps).toEqual(f.checkpointSteps)
+    expect(h.hyperparameters).toBe(f.hyperparameters)
+    expect(JSON.parse(h.hyperparameters)).toEqual(v.genesis.inner)
+    expect([bytesToHex(h.optimizerIn), bytesToHex(h.optimizerOut)]).toEqual([
+      v.checkpoints[0].optimizerHashHex,
+      v.checkpoints.at(-1).optimizerHashHex,
+    ])
+    expect(bytesToHex(h.residualIn)).toBe(v.residuals[0].residualHashHex)
+    expect(Number(h.previousRoundPlusOne)).toBe(f.previousRoundPlusOne)
+    // The proof root: leaves header then checkpoints; four leaves make a full tree (4.5).
+    const headerLeaf = leaf(domainHash('dtrain/v1/proof-header', hexToBytes(v.header.bytesHex)))
+    expect(bytesToHex(headerLeaf)).toBe(v.header.leafHex)
+    const leaves = [headerLeaf, ...v.checkpoints.map((c: { rootHex: string }) => leaf(hexToBytes(c.rootHex)))]
+    expect(leaves).toHaveLength(4)
+    expect(bytesToHex(node(node(leaves[0], leaves[1]), node(leaves[2], leaves[3])))).toBe(v.proofRootHex)
+    const manifest = ProofManifest.decode(hexToBytes(v.manifestHex))
+    expect(bytesToHex(manifest.header)).toBe(v.header.bytesHex)
+    expect(manifest.checkpointRoots.map(bytesToHex)).toEqual(
+      v.checkpoints.map((c: { rootHex: string }) => c.rootHex),
+    )
+    // The data commitment of (peer, round, base): the reference reproduces it (its offsets are
+    // those of data.json's batch vectors, 7.5).
+    const d = v.dataCommitment
+    const seed = {
+      runId: hexToBytes(d.runIdHex),
+      baseHash: hexToBytes(d.baseHashHex),
+      peerId: hexToBytes(d.peerIdBytesHex),
+      round: d.round,
+    }
+    expect(bytesToHex(dataCommitment(parseGenesis(v.genesis), d.trainLength, seed))).toBe(d.commitmentHex)
+  })
+
+  it('data: the evaluation windows (7.6)', () => {
+    const e = load('data').evaluation
+    expect(evalOffsets(hexToBytes(e.runIdHex), e.heldOutLength, e.contextLength, e.windows)).toEqual(
+      e.offsets,
+    )
+    for (const o of e.offsets) expect(o).toBeLessThan(e.heldOutLength - e.contextLength)
+  })
+
+  it('messages: what a chunk requester refuses (10.3)', () => {
+    const t = load('messages').transfer
+    const object = Uint8Array.from({ length: t.size }, (_, i) => (7 * i + 3) & 255)
+    const chunks = [object.subarray(0, 262144), object.subarray(262144)]
+    expect(bytesToHex(node(leaf(chunks[0]), leaf(chunks[1])))).toBe(t.rootHex)
+    for (const c of t.chunks) {
+      const assembly = new ChunkAssembly(hexToBytes(t.rootHex), t.size)
+      // The chunk the case sends: found among the object's chunks or their one-bit and one-byte changes.
+      const candidates = chunks.flatMap((ch) => {
+        const flipped = new Uint8Array(ch)
+        flipped[0] ^= 1
+        return [ch, flipped, ch.subarray(1)]
+      })
+      const chunk = candidates.find((x) => bytesToHex(sha256(x)) === c.chunkSha256Hex)!
+      expect(chunk.length, c.name).toBe(c.chunkLength)
+      let verdict = 'accept'
+      try {
+        assembly.accept(c.index, chunk, c.proofHex.map(hexToBytes))
+      } catch (err) {
+        verdict = /bytes, expected/.test((err as Error).message) ? 'wrong-length' : 'bad-chunk'
+      }
+      expect(verdict, c.name).toBe(c.verdict)
+    }
+    for (const s of t.announcedSizes) {
+      const make = () => new ChunkAssembly(hexToBytes(t.rootHex), s.encodedSize)
+      if (s.verdict === 'oversize') expect(make, String(s.encodedSize)).toThrow(/outside/)
+      else expect(make, String(s.encodedSize)).not.toThrow()
+    }
+  })
+
   it('keys: public keys derive from the seeds (RFC 8032) and are embedded in the peer ids', () => {
     for (const k of load('keys').keys) {
       expect(bytesToHex(ed25519.getPublicKey(hexToBytes(k.seedHex)))).toBe(k.publicKeyHex)
