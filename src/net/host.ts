@@ -22,6 +22,7 @@ import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { LIMITS } from '../constants.js'
 import { gossipScoreParams } from './peer-guard.js'
+import { announceable } from './reachability.js'
 
 export interface HostOptions {
   privateKey: PrivateKey
@@ -119,7 +120,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
   try {
     return (await createLibp2p({
       privateKey: options.privateKey,
-      addresses: { listen: options.listen },
+      addresses: { listen: options.listen, announceFilter: announceable },
       transports: [tcp(), circuitRelayTransport()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],

@@ -52,6 +52,22 @@ export function isPrivateAddress(ma: Multiaddr): boolean {
   return v === '::1' || v === '::' || v.startsWith('fe80:') || v.startsWith('fc') || v.startsWith('fd')
 }
 
+const isLoopback = (ma: Multiaddr): boolean => {
+  const ip = ma.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')
+  return ip?.name === 'ip4' ? (ip.value ?? '').startsWith('127.') : ip?.value === '::1'
+}
+
+/**
+ * The addresses a node announces (libp2p's announce filter): without relayed addresses through
+ * a relay's loopback address (issue 19 §3: a relay listening on every interface made its peers
+ * advertise /ip4/127.0.0.1/.../p2p-circuit, which a remote peer dials on its own machine), unless
+ * every address this node has is a loopback one (a testnet on one machine).
+ */
+export function announceable(addresses: Multiaddr[]): Multiaddr[] {
+  if (addresses.every(isLoopback)) return addresses
+  return addresses.filter((a) => !(isCircuit(a) && isLoopback(a)))
+}
+
 /** Whether AutoNAT (or the transport) has confirmed a public, direct address of this node. */
 export function hasVerifiedPublicAddress(host: Host): boolean {
   return components(host)

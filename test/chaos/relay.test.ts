@@ -44,6 +44,10 @@ describe('chaos drill: nodes behind NATs meet through a relay', () => {
         `/ip4/${sites.relayAddress('a')}/tcp/${PORT}`,
         '--listen',
         `/ip4/${sites.relayAddress('b')}/tcp/${PORT}`,
+        // and on its loopback, as a relay listening on every interface does: no node may announce
+        // a relayed address through it (issue 19 §3)
+        '--listen',
+        `/ip4/127.0.0.1/tcp/${PORT}`,
         '--log-level',
         'debug',
       ],
@@ -77,6 +81,8 @@ describe('chaos drill: nodes behind NATs meet through a relay', () => {
     for (const p of [a, b]) {
       const relayed = p.events.find((e) => e.type === 'relayed' && e.addresses.length > 0)
       expect(relayed, 'a node never became reachable through the relay').toBeDefined()
+      const announced = p.events.flatMap((e) => (e.type === 'relayed' ? e.addresses : []))
+      expect(announced.filter((a) => a.startsWith('/ip4/127.'))).toEqual([])
     }
     // They reached each other only through the relay, and every round aggregated both deltas.
     const reportsA = roundEvents(a).map((e) => e.report)
