@@ -85,18 +85,23 @@ export function relayedAddresses(host: Host): string[] {
 
 const HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
 
+/** The peers this node is directly connected to that run a relay (speak the hop protocol). */
+export async function connectedRelays(host: Host): Promise<PeerId[]> {
+  const relays: PeerId[] = []
+  for (const relay of host.getPeers()) {
+    const info = await host.peerStore.get(relay).catch(() => undefined)
+    if (info?.protocols.includes(HOP_PROTOCOL) && !onlyRelayed(host, relay)) relays.push(relay)
+  }
+  return relays
+}
+
 /**
  * Dials `peer` through each connected relay in turn (/p2p/<relay>/p2p-circuit/p2p/<peer>): it
  * answers if the peer holds a reservation there. A peer behind a NAT is reached this way even
  * when the addresses the node learned for it are only its unreachable direct ones.
  */
 export async function dialThroughRelays(host: Host, peer: PeerId, signal: AbortSignal): Promise<void> {
-  const relays: PeerId[] = []
-  for (const relay of host.getPeers()) {
-    if (relay.equals(peer)) continue
-    const info = await host.peerStore.get(relay).catch(() => undefined)
-    if (info?.protocols.includes(HOP_PROTOCOL) && !onlyRelayed(host, relay)) relays.push(relay)
-  }
+  const relays = (await connectedRelays(host)).filter((relay) => !relay.equals(peer))
   if (relays.length === 0) throw new Error('no relay connected to reach the peer through')
   let last: unknown
   for (const relay of relays) {
@@ -158,7 +163,8 @@ export class Reachability {
     this.host.addEventListener('peer:discovery', this.onDiscovery)
     this.host.addEventListener('self:peer:update', this.onSelfUpdate)
     if (this.options.relayClient === 'always') void this.reserve('configured')
-    if (this.options.relayClient === 'auto') this.every(this.settings.graceMs, () => this.checkReachable())
+    if (this.options.relayClient === 'auto')
+      this.every(this.settings.graceMs, () => void this.checkReachable())
     if (this.host.services.dht) this.every(this.settings.lookupIntervalMs, () => this.lookup())
   }
 
@@ -191,12 +197,28 @@ export class Reachability {
     this.options.onRelayed?.(relayed)
   }
 
-  /** 'auto': no public address confirmed within the grace period: reserve a relay slot. */
-  private checkReachable(): void {
+  /**
+   * 'auto': no public address confirmed within the grace period: reserve a relay slot, once a
+   * connected peer runs a relay. Listening on /p2p-circuit with no relay in reach starts libp2p's
+   * relay discovery, a random walk of the DHT that never ends while no relay answers and leaks
+   * every stream it opens (issue 19 §3: 0.3 MB of heap per round on a node whose peers were not
+   * relays; test/e2e/relay-search.test.ts); the node looks again at the next check instead.
+   */
+  private async checkReachable(): Promise<void> {
     if (this.reserved || this.reserving || this.stopped) return
     if (hasVerifiedPublicAddress(this.host)) return
-    void this.reserve('unreachable')
+    if ((await connectedRelays(this.host)).length === 0) {
+      if (!this.saidNoRelay)
+        this.log.info(
+          'no public address and no relay among the connected peers: not reachable from outside until one connects',
+        )
+      this.saidNoRelay = true
+      return
+    }
+    await this.reserve('unreachable')
   }
+
+  private saidNoRelay = false
 
   /** Listens on /p2p-circuit: the transport reserves a slot on a relay among the connected peers. */
   private async reserve(why: 'configured' | 'unreachable'): Promise<void> {
