@@ -40,8 +40,9 @@ describe('chaos drill: straggler', () => {
     const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]
     const fastTrain = median(reports(a).map((r) => r.phaseSeconds.train))
     const slowTrain = median(reports(straggler).map((r) => r.phaseSeconds.train))
-    // It really was a straggler (the sleep makes it about 5x; 3x leaves room for noise).
-    expect(slowTrain / fastTrain).toBeGreaterThan(3)
+    // It really was a straggler (the sleep makes it about 5x; on a loaded machine the fast nodes'
+    // training slows too, and CI measured 2.9x once: 2x leaves room for that).
+    expect(slowTrain / fastTrain).toBeGreaterThan(2)
     // The fast nodes never waited past the deadline for it.
     for (const r of [...reports(a), ...reports(b)])
       expect(r.phaseSeconds.collect, `round ${r.round}`).toBeLessThanOrEqual(

@@ -54,8 +54,11 @@ describe('start-up in random order', () => {
     const done = await Promise.all(all.map((p) => doneOf(p, 150_000)))
     expect(await Promise.all(all.map((p) => p.exit))).toEqual([0, 0, 0, 0])
     for (const p of all) {
+      // Each found the mesh before round 0 (SPEC.md 11: it waits for all expected peers, or for at
+      // least one and 2 s without another; on a loaded machine the last node can take longer to
+      // subscribe, as CI saw once), and every round aggregated all four deltas.
       const ready = p.events.find((e) => e.type === 'ready')
-      expect(ready?.type === 'ready' && ready.peers, `order ${order.join(', ')}`).toBe(NODES)
+      expect(ready?.type === 'ready' && ready.peers, `order ${order.join(', ')}`).toBeGreaterThan(1)
       for (const e of roundEvents(p)) expect(e.report.contributors, `round ${e.report.round}`).toBe(NODES)
     }
     expect(new Set(done.map((d) => d.weightsHash)).size).toBe(1)
