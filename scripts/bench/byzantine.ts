@@ -464,31 +464,6 @@ const table = [
 console.log(table)
 if (outFile) writeFileSync(outFile, `${table}\n`)
 if (json)
-  console.log(
-    JSON.stringify(
-      cells.map(
-        ({
-          rule,
-          attack,
-          fraction,
-          evalLoss,
-          cleanEvalLoss,
-          worstLateEvalLoss,
-          data,
-          withinTolerance,
-          strengths,
-        }) => ({
-          rule,
-          attack,
-          fraction,
-          evalLoss,
-          cleanEvalLoss,
-          worstLateEvalLoss,
-          data,
-          withinTolerance,
-          strengths,
-        }),
-      ),
-    ),
-  )
+  // every cell's figures, its Byzantine count aside (the fraction says it)
+  console.log(JSON.stringify(cells.map(({ byzantine: _, ...cell }) => cell)))
 process.exit(0)
