@@ -30,15 +30,23 @@ export interface PublisherInit {
   currentRound: () => number
 }
 
+/** What the publisher keeps of one of this node's recent rounds. */
+interface KeptRound {
+  announcement?: Uint8Array
+  commit?: Uint8Array
+  /** when the commit was last published (recommitIfDue), and when republish() last ran */
+  committedAt: number
+  republishedAt: number
+}
+
 export class Publisher {
   private readonly haves: HaveBatcher
   private lastAnnouncement?: { signed: Uint8Array; publishedAt: number }
-  private lastCommit?: { round: number; signed: Uint8Array; publishedAt: number }
-  /** this node's signed announcement and latest commit of its recent rounds, for a peer behind */
-  private readonly recent = new Map<
-    number,
-    { announcement?: Uint8Array; commit?: Uint8Array; republishedAt: number }
-  >()
+  /**
+   * this node's signed announcement and latest commit of its recent rounds: re-published while it
+   * holds a round open, and for a peer behind
+   */
+  private readonly recent = new Map<number, KeptRound>()
 
   constructor(
     private readonly components: PublisherComponents,
@@ -75,10 +83,10 @@ export class Publisher {
     return true
   }
 
-  private remember(round: number): { announcement?: Uint8Array; commit?: Uint8Array; republishedAt: number } {
+  private remember(round: number): KeptRound {
     let kept = this.recent.get(round)
     if (kept === undefined) {
-      kept = { republishedAt: 0 }
+      kept = { committedAt: 0, republishedAt: 0 }
       this.recent.set(round, kept)
       for (const r of this.recent.keys()) if (r + LIMITS.keptDeltaRounds < round) this.recent.delete(r)
     }
@@ -107,9 +115,10 @@ export class Publisher {
       stateRoot: c.stateRoot,
       stateSize: c.stateSize,
     })
-    this.remember(round).commit = signed
+    const kept = this.remember(round)
+    kept.commit = signed
     await this.publish(commitTopic(runIdHex), signed)
-    this.lastCommit = { round, signed, publishedAt: this.components.clock.now() }
+    kept.committedAt = this.components.clock.now()
   }
 
   /**
@@ -117,11 +126,11 @@ export class Publisher {
    * the round open (SPEC.md 12.5): peers that restarted or healed from a partition learn it.
    */
   async recommitIfDue(round: number): Promise<void> {
-    const last = this.lastCommit
+    const kept = this.recent.get(round)
     const now = this.components.clock.now()
-    if (last?.round !== round || now - last.publishedAt < LIMITS.reannounceMs) return
-    last.publishedAt = now
-    await this.publish(commitTopic(this.components.runIdHex), last.signed)
+    if (kept?.commit === undefined || now - kept.committedAt < LIMITS.reannounceMs) return
+    kept.committedAt = now
+    await this.publish(commitTopic(this.components.runIdHex), kept.commit)
   }
 
   /** Tells the network of an equivocation (SPEC.md 5.6). */

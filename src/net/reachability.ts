@@ -33,9 +33,12 @@ function components(host: Host): HostComponents {
 
 const isCircuit = (ma: Multiaddr) => ma.getComponents().some((c) => c.name === 'p2p-circuit')
 
+/** A multiaddr's IP component, if it has one. */
+const ipOf = (ma: Multiaddr) => ma.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')
+
 /** RFC 1918, loopback, link-local and unique-local addresses: not reachable from the internet. */
 export function isPrivateAddress(ma: Multiaddr): boolean {
-  const ip = ma.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')
+  const ip = ipOf(ma)
   if (!ip?.value) return true
   const v = ip.value.toLowerCase()
   if (ip.name === 'ip4') {
@@ -53,7 +56,7 @@ export function isPrivateAddress(ma: Multiaddr): boolean {
 }
 
 const isLoopback = (ma: Multiaddr): boolean => {
-  const ip = ma.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')
+  const ip = ipOf(ma)
   return ip?.name === 'ip4' ? (ip.value ?? '').startsWith('127.') : ip?.value === '::1'
 }
 

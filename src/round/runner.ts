@@ -414,11 +414,6 @@ export class RoundRunner {
     let committedState = await this.commit(round, contributions)
     let heldSince: number | undefined
     let heldLoggedAt = 0
-    const decidedOf = (): 'own' | 'other' | undefined => {
-      const top = sync.decidedOf(round, false)
-      if (top === undefined) return undefined
-      return toHex(top.record.stateRoot) === toHex(commits.ownOf(round)!.stateRoot) ? 'own' : 'other'
-    }
     try {
       for (;;) {
         const theirs = commits.peersOf(round)
@@ -431,8 +426,9 @@ export class RoundRunner {
           log,
           listed,
         )
-        const lost = sync.lostRound(round, false)
-        const decided = decidedOf()
+        // The round's decided state (12.2), looked up once: this node's own, another, or none.
+        const standing = sync.standing(round, false)
+        const decided = standing === undefined ? undefined : standing.lost ? 'other' : 'own'
         const decision = settleDecision({
           now: clock.now(),
           deadline: settleDeadline,
@@ -442,7 +438,7 @@ export class RoundRunner {
           contributorHashes: deltaBook
             .contributorsOf(round, contributions)
             .map((p) => theirs.get(p)?.weightsHash),
-          lostTo: lost ? { peers: sync.decidedOf(round, false)!.peers.length } : undefined,
+          lostTo: standing?.lost ? { peers: standing.top.peers.length } : undefined,
           decided,
           networkAhead: sync.networkAhead(),
           expectedPeers: genesis.round.expectedPeers,

@@ -94,10 +94,20 @@ export class Sync {
 
   /** Whether a state other than this node's own commit of `round` was decided (SPEC.md 12.2). */
   lostRound(round: number, ahead = round >= this.round): boolean {
+    return this.standing(round, ahead)?.lost ?? false
+  }
+
+  /**
+   * The decided state of `round` (SPEC.md 12.2) beside this node's own commit of it: `lost` when
+   * it is another state. Undefined while undecided, or when this node has no commit of the round.
+   */
+  standing(
+    round: number,
+    ahead = round >= this.round,
+  ): { top: StateVotes<CommitRecord>; lost: boolean } | undefined {
     const own = this.components.commits.ownOf(round)
-    if (own === undefined) return false
-    const top = this.decidedOf(round, ahead)
-    return top !== undefined && toHex(top.record.stateRoot) !== toHex(own.stateRoot)
+    const top = own && this.decidedOf(round, ahead)
+    return top && { top, lost: toHex(top.record.stateRoot) !== toHex(own.stateRoot) }
   }
 
   /** The decided state of `round` (SPEC.md 12.2) from the commits held, this node's own included. */
