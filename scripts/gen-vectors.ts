@@ -582,7 +582,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     otherCases: messageVerdicts,
   }
 
-  const contributions: Contribution[] = [
+  const contributions: (Contribution & { values: Float32Array })[] = [
     { id: sha256(new Uint8Array([1])), values: f32([1, -2, 0.5, 1e8]) },
     { id: sha256(new Uint8Array([2])), values: f32([3, 4, 0.25, 1]) },
     { id: sha256(new Uint8Array([3])), values: f32([-5, 0, 0.125, -1e8]) },

@@ -1,11 +1,27 @@
-// Byzantine-robust aggregation rules beyond median and trimmed mean (SPEC.md 8.4-8.8). Pure
-// functions over Float32Array. Inputs arrive in canonical order (SPEC.md 8.0); distances, norms
-// and weights are accumulated in binary64 in index order (deterministic IEEE arithmetic, no FMA in
-// JavaScript), and every output vector is rounded to binary32 once per coordinate.
+// Byzantine-robust aggregation rules beyond median and trimmed mean (SPEC.md 8.4-8.9). Pure
+// functions over block sets (blocks.ts): inputs arrive in canonical order (SPEC.md 8.0); distances,
+// norms and weights are accumulated in binary64 in index order (deterministic IEEE arithmetic, no
+// FMA in JavaScript), carried from block to block, and every output vector is rounded to binary32
+// once per coordinate. Pre-steps (norm bound, NNM, bucketing) return block sets computed lazily
+// block by block, so no stage ever holds n whole vectors.
 import { DOMAINS } from '../constants.js'
 import { HashStream } from '../crypto/prng.js'
+import {
+  addSquaredDistances,
+  asBlocks,
+  type BlockSet,
+  blockRanges,
+  groupMeans,
+  mapBlocks,
+  meanOfBlocks,
+  pairwiseSquaredDistances,
+  squaredNorms,
+  type VectorSource,
+} from './blocks.js'
 
-/** Squared L2 distance in binary64, summed in index order. */
+type Inputs = BlockSet | readonly VectorSource[]
+
+/** Squared L2 distance of two whole vectors in binary64, summed in index order. */
 export function squaredDistance(a: Float32Array, b: Float32Array): number {
   let sum = 0
   for (let i = 0; i < a.length; i++) {
@@ -15,39 +31,12 @@ export function squaredDistance(a: Float32Array, b: Float32Array): number {
   return sum
 }
 
-function pairwiseSquaredDistances(inputs: readonly Float32Array[]): Float64Array[] {
-  const n = inputs.length
-  const out = Array.from({ length: n }, () => new Float64Array(n))
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const d = squaredDistance(inputs[i], inputs[j])
-      out[i][j] = d
-      out[j][i] = d
-    }
-  }
-  return out
-}
-
-/** binary64 mean of selected inputs, rounded to binary32 per coordinate. */
-function meanOf(inputs: readonly Float32Array[], selected: readonly number[]): Float32Array {
-  const length = inputs[0].length
-  const acc = new Float64Array(length)
-  for (const j of selected) {
-    const x = inputs[j]
-    for (let i = 0; i < length; i++) acc[i] += x[i]
-  }
-  const out = new Float32Array(length)
-  for (let i = 0; i < length; i++) out[i] = acc[i] / selected.length
-  return out
-}
-
 /**
- * Krum scores (Blanchard et al. 2017): for each input, the sum of its squared distances to its
- * n - f - 2 nearest other inputs.
+ * Krum scores (Blanchard et al. 2017) from the pairwise squared distances: for each input, the sum
+ * of its squared distances to its n - f - 2 nearest other inputs.
  */
-export function krumScores(inputs: readonly Float32Array[], f: number): Float64Array {
-  const n = inputs.length
-  const distances = pairwiseSquaredDistances(inputs)
+export function krumScores(distances: readonly Float64Array[], f: number): Float64Array {
+  const n = distances.length
   const neighbours = n - f - 2
   const scores = new Float64Array(n)
   for (let i = 0; i < n; i++) {
@@ -65,16 +54,19 @@ function byScore(scores: Float64Array): number[] {
 }
 
 /** Krum: the input with the lowest score (SPEC.md 8.4). */
-export function krum(inputs: readonly Float32Array[], f: number): Float32Array {
-  return Float32Array.from(inputs[byScore(krumScores(inputs, f))[0]])
+export function krum(inputs: Inputs, f: number): Float32Array {
+  const set = asBlocks(inputs)
+  const chosen = byScore(krumScores(pairwiseSquaredDistances(set), f))[0]
+  return mapBlocks(set, (xs, out) => out.set(xs[chosen]))
 }
 
 /** Multi-Krum: the binary64 mean of the m inputs with the lowest scores (SPEC.md 8.4). */
-export function multiKrum(inputs: readonly Float32Array[], f: number, m: number): Float32Array {
-  const chosen = byScore(krumScores(inputs, f))
+export function multiKrum(inputs: Inputs, f: number, m: number): Float32Array {
+  const set = asBlocks(inputs)
+  const chosen = byScore(krumScores(pairwiseSquaredDistances(set), f))
     .slice(0, m)
     .sort((a, b) => a - b)
-  return meanOf(inputs, chosen)
+  return mapBlocks(set, (xs, out) => meanOfBlocks(xs, chosen, out))
 }
 
 export interface GeometricMedianOptions {
@@ -85,35 +77,53 @@ export interface GeometricMedianOptions {
   tolerance: number
 }
 
-/** Geometric median by Weiszfeld iterations from the mean (SPEC.md 8.5). */
-export function geometricMedian(
-  inputs: readonly Float32Array[],
-  options: GeometricMedianOptions,
-): Float32Array {
-  const n = inputs.length
-  let z = meanOf(
-    inputs,
-    inputs.map((_, j) => j),
-  )
+/**
+ * Geometric median by Weiszfeld iterations from the mean (SPEC.md 8.5). One pass per iteration:
+ * the pass that computes the next estimate also accumulates the inputs' distances to it, which the
+ * following iteration's weights need. Holds two vectors (the estimate and the next one).
+ */
+export function geometricMedian(inputs: Inputs, options: GeometricMedianOptions): Float32Array {
+  const set = asBlocks(inputs)
+  const n = set.count
+  const all = Array.from({ length: n }, (_, j) => j)
+  let z = new Float32Array(set.length)
+  let distances = new Float64Array(n)
+  for (const [start, end] of blockRanges(set)) {
+    const xs = set.read(start, end)
+    addSquaredDistances(distances, xs, meanOfBlocks(xs, all, z.subarray(start, end)))
+  }
+  let next = new Float32Array(set.length)
   for (let t = 0; t < options.iterations; t++) {
     const weights = new Float64Array(n)
     let total = 0
     for (let j = 0; j < n; j++) {
-      weights[j] = 1 / Math.max(options.nu, Math.sqrt(squaredDistance(inputs[j], z)))
+      weights[j] = 1 / Math.max(options.nu, Math.sqrt(distances[j]))
       total += weights[j]
     }
-    const acc = new Float64Array(z.length)
-    for (let j = 0; j < n; j++) {
-      const x = inputs[j]
-      const w = weights[j]
-      for (let i = 0; i < acc.length; i++) acc[i] += w * x[i]
+    const toNext = new Float64Array(n)
+    let step = 0
+    let norm = 0
+    for (const [start, end] of blockRanges(set)) {
+      const xs = set.read(start, end)
+      const acc = new Float64Array(end - start)
+      for (let j = 0; j < n; j++) {
+        const x = xs[j]
+        const w = weights[j]
+        for (let i = 0; i < acc.length; i++) acc[i] += w * x[i]
+      }
+      const nextBlock = next.subarray(start, end)
+      const zBlock = z.subarray(start, end)
+      for (let i = 0; i < acc.length; i++) {
+        nextBlock[i] = acc[i] / total
+        const d = nextBlock[i] - zBlock[i]
+        step += d * d
+        norm += nextBlock[i] * nextBlock[i]
+      }
+      addSquaredDistances(toNext, xs, nextBlock)
     }
-    const next = new Float32Array(z.length)
-    for (let i = 0; i < acc.length; i++) next[i] = acc[i] / total
-    const step = Math.sqrt(squaredDistance(next, z))
-    const norm = Math.sqrt(squaredDistance(next, new Float32Array(next.length)))
-    z = next
-    if (step <= options.tolerance * norm) break
+    ;[z, next] = [next, z]
+    distances = toNext
+    if (Math.sqrt(step) <= options.tolerance * Math.sqrt(norm)) break
   }
   return z
 }
@@ -121,48 +131,64 @@ export function geometricMedian(
 /**
  * Centered clipping (Karimireddy et al. 2021): from a reference point v (the previous round's
  * aggregate), `iterations` times v <- v + (1/n) sum_j clip_tau(x_j - v), with
- * clip_tau(u) = u * min(1, tau / ||u||) (SPEC.md 8.6).
+ * clip_tau(u) = u * min(1, tau / ||u||) (SPEC.md 8.6). One pass per iteration, as geometricMedian.
  */
 export function centeredClipping(
-  inputs: readonly Float32Array[],
+  inputs: Inputs,
   tau: number | 'auto',
   iterations: number,
   reference: Float32Array,
 ): Float32Array {
-  const n = inputs.length
+  const set = asBlocks(inputs)
+  const n = set.count
   let v = Float32Array.from(reference)
+  if (iterations === 0) return v
+  let distances = new Float64Array(n)
+  for (const [start, end] of blockRanges(set))
+    addSquaredDistances(distances, set.read(start, end), v.subarray(start, end))
+  let next = new Float32Array(set.length)
   for (let l = 0; l < iterations; l++) {
-    const acc = new Float64Array(v.length)
-    const norms = inputs.map((x) => Math.sqrt(squaredDistance(x, v)))
+    const norms = [...distances].map(Math.sqrt)
     // 'auto': the lower median of the distances to v, so the closer half is never clipped and
     // inputs far from the rest weigh at most as much as a typical one.
     const radius = tau === 'auto' ? [...norms].sort((a, b) => a - b)[(n - 1) >> 1] : tau
-    for (const [j, x] of inputs.entries()) {
-      const norm = norms[j]
-      const scale = norm > radius ? radius / norm : 1
-      for (let i = 0; i < acc.length; i++) acc[i] += (x[i] - v[i]) * scale
+    const scales = norms.map((norm) => (norm > radius ? radius / norm : 1))
+    const toNext = new Float64Array(n)
+    for (const [start, end] of blockRanges(set)) {
+      const xs = set.read(start, end)
+      const vBlock = v.subarray(start, end)
+      const acc = new Float64Array(end - start)
+      for (let j = 0; j < n; j++) {
+        const x = xs[j]
+        const scale = scales[j]
+        for (let i = 0; i < acc.length; i++) acc[i] += (x[i] - vBlock[i]) * scale
+      }
+      const nextBlock = next.subarray(start, end)
+      for (let i = 0; i < acc.length; i++) nextBlock[i] = vBlock[i] + acc[i] / n
+      addSquaredDistances(toNext, xs, nextBlock)
     }
-    const next = new Float32Array(v.length)
-    for (let i = 0; i < next.length; i++) next[i] = v[i] + acc[i] / n
-    v = next
+    ;[v, next] = [next, v]
+    distances = toNext
   }
   return v
 }
 
 /**
  * Nearest-neighbour mixing (Allouah et al. 2023): each input is replaced by the binary64 mean of its
- * n - f nearest inputs, itself included; ties to the lower index (SPEC.md 8.7).
+ * n - f nearest inputs, itself included; ties to the lower index (SPEC.md 8.7). One distance pass;
+ * the mixed vectors are computed block by block as they are read.
  */
-export function nearestNeighbourMixing(inputs: readonly Float32Array[], f: number): Float32Array[] {
-  const n = inputs.length
-  const distances = pairwiseSquaredDistances(inputs)
-  return inputs.map((_, i) => {
-    const nearest = [...distances[i].keys()]
-      .sort((a, b) => distances[i][a] - distances[i][b] || a - b)
+export function nearestNeighbourMixing(inputs: Inputs, f: number): BlockSet {
+  const set = asBlocks(inputs)
+  const n = set.count
+  const distances = pairwiseSquaredDistances(set)
+  const groups = distances.map((row) =>
+    [...row.keys()]
+      .sort((a, b) => row[a] - row[b] || a - b)
       .slice(0, n - f)
-      .sort((a, b) => a - b)
-    return meanOf(inputs, nearest)
-  })
+      .sort((a, b) => a - b),
+  )
+  return groupMeans(set, groups)
 }
 
 /**
@@ -170,29 +196,33 @@ export function nearestNeighbourMixing(inputs: readonly Float32Array[], f: numbe
  * (Fisher-Yates from the last position down), then consecutive buckets of `size` inputs, each
  * replaced by its binary64 mean (SPEC.md 8.8). Returns the bucket means in bucket order.
  */
-export function bucketMeans(inputs: readonly Float32Array[], size: number, seed: Uint8Array): Float32Array[] {
-  const order = [...inputs.keys()]
+export function bucketMeans(inputs: Inputs, size: number, seed: Uint8Array): BlockSet {
+  const set = asBlocks(inputs)
+  const order = Array.from({ length: set.count }, (_, j) => j)
   const stream = new HashStream(DOMAINS.bucketing, seed)
   for (let i = order.length - 1; i > 0; i--) {
     const j = stream.nextBelow(i + 1)
     ;[order[i], order[j]] = [order[j], order[i]]
   }
-  const buckets: Float32Array[] = []
-  for (let start = 0; start < order.length; start += size) {
-    buckets.push(
-      meanOf(
-        inputs,
-        order.slice(start, start + size).sort((a, b) => a - b),
-      ),
-    )
-  }
-  return buckets
+  const buckets: number[][] = []
+  for (let start = 0; start < order.length; start += size)
+    buckets.push(order.slice(start, start + size).sort((a, b) => a - b))
+  return groupMeans(set, buckets)
 }
 
-/** Scales an input down to L2 norm `bound` if it is longer (SPEC.md 8.9). */
-export function clipNorm(x: Float32Array, bound: number): Float32Array {
-  const norm = Math.sqrt(squaredDistance(x, new Float32Array(x.length)))
-  if (norm <= bound) return x
-  const scale = bound / norm
-  return Float32Array.from(x, (v) => v * scale)
+/** Scales every input down to L2 norm `bound` if it is longer (SPEC.md 8.9): one norm pass. */
+export function clipNorm(inputs: Inputs, bound: number): BlockSet {
+  const set = asBlocks(inputs)
+  const scales = [...squaredNorms(set)].map((squared) => {
+    const norm = Math.sqrt(squared)
+    return norm <= bound ? undefined : bound / norm
+  })
+  return {
+    ...set,
+    read: (start, end) =>
+      set.read(start, end).map((x, j) => {
+        const scale = scales[j]
+        return scale === undefined ? x : Float32Array.from(x, (v) => v * scale)
+      }),
+  }
 }

@@ -1,7 +1,17 @@
-// Aggregation rules, SPEC.md section 8. Pure functions over Float32Array.
+// Aggregation rules, SPEC.md section 8. Pure functions over vectors read block by block
+// (blocks.ts, SPEC.md 8.13): the only aggregation path, whatever the model's size.
 // Arithmetic is IEEE-754 binary32, one rounding per operation, in the order written here
 // (Math.fround after each operation on float32 inputs gives exactly the binary32 result),
 // so every implementation that follows the spec reaches bit-identical output.
+import {
+  AGGREGATION_BLOCK,
+  AggregationInputError,
+  asBlocks,
+  type BlockSet,
+  mapBlocks,
+  sourceSet,
+  type VectorSource,
+} from './blocks.js'
 import { compareBytes } from './order.js'
 import {
   bucketMeans,
@@ -45,12 +55,11 @@ export interface AggregationContext {
 export interface Contribution {
   /** Content id of the delta (its hash): defines the canonical order. */
   id: Uint8Array
-  values: Float32Array
+  /** the decoded delta, read block by block: a Float32Array, or a delta decoded as it is read */
+  values: VectorSource
 }
 
-export class AggregationInputError extends Error {
-  override name = 'AggregationInputError'
-}
+export { AggregationInputError }
 
 /**
  * Aggregates contributions with a rule. Inputs are put in canonical order (ascending id bytes)
@@ -60,29 +69,19 @@ export function aggregate(
   config: AggregationRule,
   contributions: readonly Contribution[],
   context: AggregationContext = { seed: new Uint8Array(0) },
+  blockSize = AGGREGATION_BLOCK,
 ): Float32Array {
-  if (contributions.length === 0) throw new AggregationInputError('nothing to aggregate')
-  const length = contributions[0].values.length
-  for (const c of contributions) {
-    if (c.values.length !== length) {
-      throw new AggregationInputError(`contributions differ in length (${c.values.length} != ${length})`)
-    }
-  }
-  let inputs = [...contributions].sort((a, b) => compareBytes(a.id, b.id)).map((c) => c.values)
-  for (const x of inputs) {
-    for (let i = 0; i < x.length; i++) {
-      if (!Number.isFinite(x[i])) throw new AggregationInputError(`an input holds ${x[i]} at index ${i}`)
-    }
-  }
-  checkTolerance(config, inputs.length)
-  if (config.normBound !== undefined) inputs = inputs.map((x) => clipNorm(x, config.normBound!))
+  const ordered = [...contributions].sort((a, b) => compareBytes(a.id, b.id)).map((c) => c.values)
+  let inputs = sourceSet(ordered, blockSize)
+  checkTolerance(config, inputs.count)
+  if (config.normBound !== undefined) inputs = clipNorm(inputs, config.normBound)
   if (config.nnmF !== undefined) inputs = nearestNeighbourMixing(inputs, config.nnmF)
   if (config.bucketSize !== undefined && config.bucketSize > 1)
     inputs = bucketMeans(inputs, config.bucketSize, context.seed)
   return applyRule(config, inputs, context)
 }
 
-function applyRule(config: BaseRule, inputs: Float32Array[], context: AggregationContext): Float32Array {
+function applyRule(config: BaseRule, inputs: BlockSet, context: AggregationContext): Float32Array {
   switch (config.rule) {
     case 'mean':
       return mean(inputs)
@@ -91,7 +90,7 @@ function applyRule(config: BaseRule, inputs: Float32Array[], context: Aggregatio
     case 'trimmed-mean':
       return trimmedMean(inputs, config.trimFraction)
     case 'nnm-trimmed-mean': {
-      const f = declaredFaults(config.faultFraction, inputs.length)
+      const f = declaredFaults(config.faultFraction, inputs.count)
       return trimmedMeanOf(nearestNeighbourMixing(inputs, f), f)
     }
     case 'krum':
@@ -105,7 +104,7 @@ function applyRule(config: BaseRule, inputs: Float32Array[], context: Aggregatio
         inputs,
         config.tau,
         config.iterations,
-        context.reference ?? new Float32Array(inputs[0].length),
+        context.reference ?? new Float32Array(inputs.length),
       )
   }
 }
@@ -165,73 +164,76 @@ export function checkTolerance(config: AggregationRule, n: number): void {
 }
 
 /** Sum in the given order, then divide by n (SPEC.md 8.1). */
-export function mean(inputs: readonly Float32Array[]): Float32Array {
-  const n = inputs.length
-  const length = inputs[0].length
-  const out = new Float32Array(length)
-  for (const input of inputs) {
-    for (let i = 0; i < length; i++) out[i] = Math.fround(out[i] + input[i])
-  }
-  for (let i = 0; i < length; i++) out[i] = Math.fround(out[i] / n)
-  return out
+export function mean(inputs: BlockSet | readonly VectorSource[]): Float32Array {
+  const set = asBlocks(inputs)
+  const n = set.count
+  return mapBlocks(set, (xs, out) => {
+    for (const x of xs) for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i] + x[i])
+    for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i] / n)
+  })
 }
 
 /** Coordinate-wise median; for even n the mean of the two middle values (SPEC.md 8.2). */
-export function coordinateMedian(inputs: readonly Float32Array[]): Float32Array {
-  const n = inputs.length
-  const length = inputs[0].length
-  const out = new Float32Array(length)
+export function coordinateMedian(inputs: BlockSet | readonly VectorSource[]): Float32Array {
+  const set = asBlocks(inputs)
+  const n = set.count
   if (n <= MAX_NETWORK_INPUTS) {
-    const done = simdColumns(inputs, out, { kind: 'median' })
-    medianKernel(n)(
-      inputs.map((x) => x.subarray(done)),
-      out.subarray(done),
-    )
-    return out
+    const kernel = medianKernel(n)
+    return mapBlocks(set, (xs, out) => {
+      const done = simdColumns(xs, out, { kind: 'median' })
+      kernel(
+        xs.map((x) => x.subarray(done)),
+        out.subarray(done),
+      )
+    })
   }
   const column = new Float32Array(n)
   const mid = n >> 1
-  for (let i = 0; i < length; i++) {
-    for (let j = 0; j < n; j++) column[j] = inputs[j][i]
-    insertionSort(column)
-    out[i] = n % 2 === 1 ? column[mid] : Math.fround(Math.fround(column[mid - 1] + column[mid]) * 0.5)
-  }
-  return out
+  return mapBlocks(set, (xs, out) => {
+    for (let i = 0; i < out.length; i++) {
+      for (let j = 0; j < n; j++) column[j] = xs[j][i]
+      insertionSort(column)
+      out[i] = n % 2 === 1 ? column[mid] : Math.fround(Math.fround(column[mid - 1] + column[mid]) * 0.5)
+    }
+  })
 }
 
 /**
  * Trimmed mean (SPEC.md 8.3): per coordinate, sort, drop k = floor(trimFraction * n) values
  * at each end, sum the rest in ascending order and divide by n - 2k.
  */
-export function trimmedMean(inputs: readonly Float32Array[], trimFraction: number): Float32Array {
-  return trimmedMeanOf(inputs, trimCount(inputs.length, trimFraction))
+export function trimmedMean(inputs: BlockSet | readonly VectorSource[], trimFraction: number): Float32Array {
+  const set = asBlocks(inputs)
+  return trimmedMeanOf(set, trimCount(set.count, trimFraction))
 }
 
 /** Trimmed mean dropping exactly k values at each end (SPEC.md 8.3). */
-export function trimmedMeanOf(inputs: readonly Float32Array[], k: number): Float32Array {
-  const n = inputs.length
+export function trimmedMeanOf(inputs: BlockSet | readonly VectorSource[], k: number): Float32Array {
+  const set = asBlocks(inputs)
+  const n = set.count
   if (!Number.isInteger(k) || k < 0 || 2 * k >= n)
     throw new AggregationInputError(`cannot trim ${k} of ${n} values at each end`)
   const kept = n - 2 * k
-  const length = inputs[0].length
-  const out = new Float32Array(length)
   if (n <= MAX_NETWORK_INPUTS) {
-    const done = simdColumns(inputs, out, { kind: 'trimmed-mean', k })
-    trimmedMeanKernel(n, k)(
-      inputs.map((x) => x.subarray(done)),
-      out.subarray(done),
-    )
-    return out
+    const kernel = trimmedMeanKernel(n, k)
+    return mapBlocks(set, (xs, out) => {
+      const done = simdColumns(xs, out, { kind: 'trimmed-mean', k })
+      kernel(
+        xs.map((x) => x.subarray(done)),
+        out.subarray(done),
+      )
+    })
   }
   const column = new Float32Array(n)
-  for (let i = 0; i < length; i++) {
-    for (let j = 0; j < n; j++) column[j] = inputs[j][i]
-    insertionSort(column)
-    let sum = 0
-    for (let j = k; j < n - k; j++) sum = Math.fround(sum + column[j])
-    out[i] = Math.fround(sum / kept)
-  }
-  return out
+  return mapBlocks(set, (xs, out) => {
+    for (let i = 0; i < out.length; i++) {
+      for (let j = 0; j < n; j++) column[j] = xs[j][i]
+      insertionSort(column)
+      let sum = 0
+      for (let j = k; j < n - k; j++) sum = Math.fround(sum + column[j])
+      out[i] = Math.fround(sum / kept)
+    }
+  })
 }
 
 export function trimCount(n: number, trimFraction: number): number {

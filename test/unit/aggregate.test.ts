@@ -13,7 +13,11 @@ import { HashStream } from '../../src/crypto/prng.js'
 const v = (...xs: number[]) => new Float32Array(xs)
 const id = (n: number) => new Uint8Array(32).fill(n)
 
-function randomContributions(n: number, d: number, seed: number): Contribution[] {
+function randomContributions(
+  n: number,
+  d: number,
+  seed: number,
+): (Contribution & { values: Float32Array })[] {
   const s = new HashStream('aggregate-test', new Uint8Array([seed]))
   return Array.from({ length: n }, (_, i) => ({
     id: Uint8Array.from({ length: 32 }, () => s.nextBelow(256)),
