@@ -158,6 +158,9 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       refusal('heads that do not divide the width (7.2)', 'model.heads', (g) => {
         Object.assign(g.model, { heads: 5 })
       }),
+      refusal('a model whose global state exceeds limits.maxObjectBytes (3.3, 12.1)', 'model', (g) => {
+        Object.assign(g.model, { layers: 64, dModel: 4096, mlpHidden: 16384, heads: 32 })
+      }),
       refusal('an unknown field (3.3)', 'round', (g) => {
         Object.assign(g.round, { extra: 1 })
       }),
@@ -425,7 +428,12 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     },
   }
 
-  const verdictContext = { currentRound: 3, encoding: 'fp32' as const, encodedSize: announcement.encodedSize }
+  const verdictContext = {
+    currentRound: 3,
+    encoding: 'fp32' as const,
+    encodedSize: announcement.encodedSize,
+    stateSize: commit.stateSize,
+  }
   const flipLast = (b: Uint8Array) => {
     const c = new Uint8Array(b)
     c[c.length - 1] ^= 1
@@ -512,6 +520,12 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     },
     {
       kind: 'commit',
+      name: 'a state size other than the model state (12.1)',
+      bytes: await signCommit(key, { ...commit, stateSize: commit.stateSize + 12 }),
+      origin: 'key0',
+    },
+    {
+      kind: 'commit',
       name: 'bad signature',
       bytes: flipLast(await signCommit(other, otherCommit)),
       origin: 'key1',
@@ -557,7 +571,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
   const messageVerdicts = []
   for (const input of messageInputs) {
     const origin = input.origin === 'key1' ? otherPeerId : input.origin === 'key0' ? peerId : undefined
-    const ctx = { runId, currentRound: verdictContext.currentRound }
+    const ctx = { runId, currentRound: verdictContext.currentRound, stateSize: verdictContext.stateSize }
     const v =
       input.kind === 'commit'
         ? await validate(() => checkCommit(input.bytes, origin, ctx))
@@ -979,7 +993,7 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       transferCase("chunk 1's bytes answered for index 0 (another index's chunk)", 0, chunkOf(1), 0),
       transferCase("chunk 0 with chunk 1's proof", 0, chunkOf(0), 1),
     ],
-    announcedSizes: [0, 1, LIMITS.maxDeltaBytes, LIMITS.maxDeltaBytes + 1].map((size) => ({
+    announcedSizes: [0, 1, LIMITS.maxObjectBytes, LIMITS.maxObjectBytes + 1].map((size) => ({
       encodedSize: size,
       verdict: sizeVerdict(size),
     })),

@@ -17,6 +17,11 @@ export interface GlobalState {
   reference: Float32Array
 }
 
+/** The most parameters whose state fits in `maxBytes` (SPEC.md 12.1). */
+export function maxStateParameters(maxBytes: number): number {
+  return Math.floor((maxBytes - HEADER) / 12)
+}
+
 export function stateSize(count: number): number {
   return HEADER + 12 * count
 }

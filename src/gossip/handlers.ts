@@ -49,6 +49,8 @@ export interface GossipHandlersInit {
   currentRound: () => number
   /** the size of an encoded delta of this run (SPEC.md 6.8) */
   encodedSize: number
+  /** the byte length of the run's global state (SPEC.md 12.1) */
+  stateSize: number
 }
 
 export class GossipHandlers {
@@ -117,7 +119,11 @@ export class GossipHandlers {
   private async onCommit(message: Message, origin: PeerId | undefined): Promise<Verdict<unknown>> {
     const { runId, commits, changes } = this.components
     const verdict = await validate(() =>
-      checkCommit(message.data, origin, { runId, currentRound: this.init.currentRound() }),
+      checkCommit(message.data, origin, {
+        runId,
+        currentRound: this.init.currentRound(),
+        stateSize: this.init.stateSize,
+      }),
     )
     if (verdict.action !== 'accept') return verdict
     const { round, weightsHash, stateRoot, stateSize, deltaHashes } = verdict.value.message

@@ -77,6 +77,11 @@ export interface CommitContext {
   currentRound: number
 }
 
+export interface ModelCommitContext extends CommitContext {
+  /** the byte length of the run's global state (SPEC.md 12.1): every commit names exactly it */
+  stateSize: number
+}
+
 /** Announcement checks, SPEC.md 5.3, in order. */
 export async function checkAnnouncement(
   bytes: Uint8Array,
@@ -124,7 +129,7 @@ export async function checkAnnouncement(
 export async function checkCommit(
   bytes: Uint8Array,
   origin: PeerId | undefined,
-  ctx: CommitContext,
+  ctx: ModelCommitContext,
 ): Promise<Validated<Commit>> {
   const envelope = decodeCommit(bytes)
   const c = envelope.message
@@ -132,6 +137,14 @@ export async function checkCommit(
   // A commit for round r is published after round r, so it may arrive while we are in r + 1.
   // Commits of later rounds are kept: they tell a node that it is behind (SPEC.md 12.2).
   ignoreStale('commit', c.round, ctx.currentRound)
+  // The state's size follows from the model (SPEC.md 12.1): a commit naming another size names a
+  // state no node of this run can hold, and a node fetching it would allocate what it claims.
+  if (c.stateSize !== ctx.stateSize)
+    throw new GossipCheckError(
+      'reject',
+      'wrong-size',
+      `names a state of ${c.stateSize} bytes, the model's state is ${ctx.stateSize}`,
+    )
   return { ...envelope, signer }
 }
 

@@ -60,8 +60,8 @@ export interface TransferCounters {
 /** Checks a request before anything is served (SPEC.md 10.2). */
 export function checkChunkRequest(request: ChunkRequest): void {
   if (request.root.length !== HASH_LENGTH) throw new TransferError('bad-request', 'root must be 32 bytes')
-  if (request.size < 1n || request.size > BigInt(LIMITS.maxDeltaBytes)) {
-    throw new TransferError('bad-request', `size ${request.size} outside [1, ${LIMITS.maxDeltaBytes}]`)
+  if (request.size < 1n || request.size > BigInt(LIMITS.maxObjectBytes)) {
+    throw new TransferError('bad-request', `size ${request.size} outside [1, ${LIMITS.maxObjectBytes}]`)
   }
   if (request.indices.length < 1 || request.indices.length > LIMITS.maxChunksPerRequest) {
     throw new TransferError('bad-request', `a request names 1 to ${LIMITS.maxChunksPerRequest} chunks`)
@@ -201,8 +201,11 @@ export class ChunkAssembly {
     readonly root: Uint8Array,
     readonly size: number,
   ) {
-    if (!Number.isInteger(size) || size < 1 || size > LIMITS.maxDeltaBytes) {
-      throw new TransferError('oversize', `a delta of ${size} bytes is outside [1, ${LIMITS.maxDeltaBytes}]`)
+    if (!Number.isInteger(size) || size < 1 || size > LIMITS.maxObjectBytes) {
+      throw new TransferError(
+        'oversize',
+        `an object of ${size} bytes is outside [1, ${LIMITS.maxObjectBytes}]`,
+      )
     }
     this.chunkCount = chunkCount(size, LIMITS.chunkBytes)
     this.chunks = new Array(this.chunkCount)

@@ -8,6 +8,7 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toleratedFaults } from '../aggregate/rules.js'
 import { encodedDeltaSize } from '../codec/delta.js'
+import { stateSize } from '../codec/state.js'
 import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { createGossipHandlers } from '../gossip/handlers.js'
@@ -233,6 +234,7 @@ export class DtrainNode {
     c.handlers = createGossipHandlers({
       currentRound,
       encodedSize: encodedDeltaSize(weights.length, encodeOptions),
+      stateSize: stateSize(weights.length),
     })(c)
     const windows = heldOutOffsets.slice(0, genesis.contribution.windows)
     c.contributions = createContributionCheck({

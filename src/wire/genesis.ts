@@ -8,10 +8,12 @@ import {
   type EncodeOptions,
   MAX_BLOCK_SIZE,
 } from '../codec/delta.js'
+import { maxStateParameters, stateSize } from '../codec/state.js'
 import { topkCount } from '../codec/topk.js'
-import { DOMAINS } from '../constants.js'
+import { DOMAINS, LIMITS } from '../constants.js'
 import { domainHash, toHex } from '../crypto/hash.js'
 import { type ConcreteBackend, TRAINING_BACKENDS } from '../train/backend-names.js'
+import { parameterCount } from '../train/parameters.js'
 import { GPT_TOKENIZERS, type GptTokenizer, TOKENIZER_VOCAB, type TokenizerName } from '../train/tokenizer.js'
 import { canonicalJson } from './canonical-json.js'
 
@@ -278,6 +280,16 @@ export const genesisSchema = z
         code: 'custom',
         path: ['round', 'minCollectMs'],
         message: `round.minCollectMs (${g.round.minCollectMs}) cannot exceed round.collectTimeoutMs (${g.round.collectTimeoutMs})`,
+      })
+    }
+    const parameters = parameterCount(g.model)
+    if (stateSize(parameters) > LIMITS.maxObjectBytes) {
+      // The largest object of a run is its global state (SPEC.md 12.1), which a node fetches,
+      // verifies and holds as one object (10.3).
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model'],
+        message: `the model has ${parameters} parameters: its global state (12 bytes per parameter, SPEC.md 12.1) is ${stateSize(parameters)} bytes, above limits.maxObjectBytes (${LIMITS.maxObjectBytes}), the largest object a node transfers and holds; a run may have at most ${maxStateParameters(LIMITS.maxObjectBytes)} parameters`,
       })
     }
     if (g.round.minPeers > g.round.expectedPeers) {

@@ -218,7 +218,10 @@ describe('fuzzing the decoders', () => {
       stateSize: 1234,
     })
     for (const bytes of mutations('commit', commit, 10_000)) {
-      await expectVerdict(() => checkCommit(bytes, undefined, { runId, currentRound: 4 }), 'commit')
+      await expectVerdict(
+        () => checkCommit(bytes, undefined, { runId, currentRound: 4, stateSize: 1234 }),
+        'commit',
+      )
     }
     const second = await signAnnouncement(key, { ...announcement, deltaHash: sha256(new Uint8Array([6])) })
     const evidence = encodeEvidence(signedAnnouncement, second)

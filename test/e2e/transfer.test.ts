@@ -124,7 +124,7 @@ describe('chunk transfer', () => {
   })
 
   it('refuses to allocate for an oversize delta', () => {
-    expect(() => new ChunkAssembly(root, LIMITS.maxDeltaBytes + 1)).toThrow(TransferError)
+    expect(() => new ChunkAssembly(root, LIMITS.maxObjectBytes + 1)).toThrow(TransferError)
   })
 })
 

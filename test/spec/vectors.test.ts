@@ -349,7 +349,11 @@ describe('vectors checked with the standard primitives alone', () => {
       const v = await validate(() => checkAnnouncement(hexToBytes(c.envelopeHex), origin, ctx))
       expect(v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`, c.name).toBe(c.expected)
     }
-    const ctx = { runId: hexToBytes(g.runIdHex), currentRound: g.context.currentRound }
+    const ctx = {
+      runId: hexToBytes(g.runIdHex),
+      currentRound: g.context.currentRound,
+      stateSize: g.context.stateSize,
+    }
     const seen = new Set<string>()
     for (const c of g.otherCases) {
       const origin = c.origin ? peerIdFromString(c.origin) : undefined

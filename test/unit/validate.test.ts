@@ -136,17 +136,30 @@ describe('model commit validation (SPEC.md 5.5)', () => {
       stateSize: 1234,
     }
     const signed = await signCommit(key, commit)
-    expect((await validate(() => checkCommit(signed, undefined, { runId, currentRound: 5 }))).action).toBe(
-      'accept',
-    )
+    expect(
+      (await validate(() => checkCommit(signed, undefined, { runId, currentRound: 5, stateSize: 1234 })))
+        .action,
+    ).toBe('accept')
     const flipped = new Uint8Array(signed)
     flipped[flipped.length - 2] ^= 1
-    const v = await validate(() => checkCommit(flipped, undefined, { runId, currentRound: 5 }))
+    const v = await validate(() =>
+      checkCommit(flipped, undefined, { runId, currentRound: 5, stateSize: 1234 }),
+    )
     expect(v.action === 'reject' && v.reason).toBe('bad-signature')
+    // The state's size follows from the model (SPEC.md 5.5, 12.1): another size is refused
+    // before any node would allocate it.
+    const otherSize = await validate(() =>
+      checkCommit(signed, undefined, { runId, currentRound: 5, stateSize: 1233 }),
+    )
+    expect(otherSize.action === 'reject' && otherSize.reason).toBe('wrong-size')
     // An announcement's signature does not verify as a commit: the domains differ.
     const asAnnouncement = await signAnnouncement(key, base)
     expect(
-      (await validate(() => checkCommit(asAnnouncement, undefined, { runId, currentRound: 5 }))).action,
+      (
+        await validate(() =>
+          checkCommit(asAnnouncement, undefined, { runId, currentRound: 5, stateSize: 1234 }),
+        )
+      ).action,
     ).toBe('reject')
   })
 })
@@ -160,7 +173,7 @@ describe('have validation (SPEC.md 5.7)', () => {
     deltaHashes: [sha256(new Uint8Array([3])), sha256(new Uint8Array([4]))],
     ...overrides,
   })
-  const ctx = { runId, currentRound: 5 }
+  const ctx = { runId, currentRound: 5, stateSize: 1234 }
   const verdict = async (bytes: Uint8Array, origin = peerIdFromPrivateKey(key)) => {
     const v = await validate(() => checkHave(bytes, origin, ctx))
     return v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`
