@@ -7,7 +7,11 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { writeSwarmKeyFile } from '../net/swarm-key.js'
+import { DEFAULT_PROOF_RETENTION } from '../node/options.js'
+import { checkpointSteps } from '../proof/manifest.js'
+import { bytesPerRound } from '../proof/storage.js'
 import { createKeyFile } from '../store/keys.js'
+import { diskNeeded } from '../store/state-dir.js'
 import { defaultGenesis, describeModel, type GenesisOptions, runIdHex } from '../wire/genesis.js'
 import { ConfigError, readGenesisFile } from './config-files.js'
 
@@ -48,9 +52,18 @@ export async function runInit(options: InitOptions): Promise<number> {
   const text = options.dataPath ? basename(options.dataPath) : undefined
   const first = `dtrain start --genesis ${genesisPath} --state ${join(dir, 'node-0')} --listen /ip4/0.0.0.0/tcp/${options.port}${swarm}${options.dataPath ? ` --data ${options.dataPath}` : ''}`
   const others = `dtrain start --genesis genesis.json --bootstrap /ip4/<first node's address>/tcp/${options.port}/p2p/${peerId ?? '<its peer id: dtrain keys --key node-0/key>'}${options.private ? ' --swarm-key swarm.key' : ''}${text ? ` --data ${text}` : ''}`
+  // What each node's state directory needs (SPEC.md 17.1), the figures dtrain start checks.
+  const perRound = bytesPerRound(genesis)
+  const disk = {
+    proofBytesPerRound: perRound.proof,
+    stateBytes: perRound.state,
+    proofRetention: DEFAULT_PROOF_RETENTION,
+    totalBytes: diskNeeded(perRound, DEFAULT_PROOF_RETENTION),
+  }
+  const checkpoints = checkpointSteps(genesis.inner.steps, genesis.proof.checkpointInterval).length
   if (options.json) {
     process.stdout.write(
-      `${JSON.stringify({ runId: runIdHex(genesis), genesis: genesisPath, swarmKey: options.private ? swarmKeyPath : null, bootstrapPeerId: peerId ?? null, start: first, join: others })}\n`,
+      `${JSON.stringify({ runId: runIdHex(genesis), genesis: genesisPath, swarmKey: options.private ? swarmKeyPath : null, bootstrapPeerId: peerId ?? null, start: first, join: others, disk })}\n`,
     )
     return 0
   }
@@ -59,6 +72,7 @@ export async function runInit(options: InitOptions): Promise<number> {
       `created run "${options.name}" (run id ${runIdHex(genesis).slice(0, 16)}) in ${dir}`,
       `  genesis    ${genesisPath}: ${describeModel(genesis.model)}, H = ${genesis.inner.steps}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule}, ${options.nodes} expected peers`,
       `  first node ${join(dir, 'node-0')} (peer id ${peerId ?? 'kept from before'})`,
+      `  disk       each node needs ${gb(disk.totalBytes)} in its --state directory: ${gb(disk.proofBytesPerRound)} of proof per round (${checkpoints} checkpoints, one every ${genesis.proof.checkpointInterval} steps) for ${DEFAULT_PROOF_RETENTION + 1} rounds (--proof-retention ${DEFAULT_PROOF_RETENTION} and the round being written), and ${gb(2 * disk.stateBytes)} of state`,
       ...(options.private
         ? [`  swarm key  ${swarmKeyPath} (private network: give it to every node, keep it secret)`]
         : []),
@@ -72,3 +86,6 @@ export async function runInit(options: InitOptions): Promise<number> {
   )
   return 0
 }
+
+const gb = (bytes: number): string =>
+  bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`

@@ -3,6 +3,7 @@
 
 import { parameterCount } from '../train/parameters.js'
 import type { Genesis } from '../wire/genesis.js'
+import { residualInUse } from './audit.js'
 import { checkpointSteps } from './manifest.js'
 
 /**
@@ -14,6 +15,6 @@ import { checkpointSteps } from './manifest.js'
 export function bytesPerRound(genesis: Genesis): { proof: number; state: number } {
   const d = parameterCount(genesis.model)
   const checkpoints = checkpointSteps(genesis.inner.steps, genesis.proof.checkpointInterval).length
-  const residual = genesis.delta.errorFeedback ? 4 * d : 0
+  const residual = residualInUse(genesis) ? 4 * d : 0
   return { proof: checkpoints * (16 + 12 * d) + residual, state: 4 * 6 * d + 1024 }
 }

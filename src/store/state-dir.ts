@@ -50,13 +50,21 @@ export async function checkDiskRoom(
   { proof, state }: { proof: number; state: number },
   retention: number,
 ): Promise<void> {
-  const needed = (retention + 1) * proof + 2 * state
+  const needed = diskNeeded({ proof, state }, retention)
   const fs = await statfs(dir)
   const free = fs.bavail * fs.bsize + (await bytesUnder(dir))
   if (free < needed)
     throw new StateDirError(
       `the disk holding ${dir} has ${mb(free)} free, and this run needs ${mb(needed)} there: ${mb(proof)} of proof per round for ${retention + 1} rounds (--proof-retention ${retention}, plus the round being written) and ${mb(2 * state)} of state; free space, give --state a larger disk, or keep fewer rounds with --proof-retention`,
     )
+}
+
+/**
+ * The disk a node needs in its state directory: the proofs of `retention` rounds plus the one being
+ * written, and its state file twice (the new one is written beside the old).
+ */
+export function diskNeeded({ proof, state }: { proof: number; state: number }, retention: number): number {
+  return (retention + 1) * proof + 2 * state
 }
 
 /**

@@ -509,17 +509,18 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
   // a classifier's sample is one small example: larger batches, and more of them held out to evaluate
   const batchSize = options.batchSize ?? (classifier ? 32 : 8)
   const topk = options.encoding === 'top-k'
+  const model = {
+    ...MODEL_PRESETS[preset],
+    ...(options.tokenizer && MODEL_PRESETS[preset].kind === 'gpt'
+      ? { tokenizer: options.tokenizer, vocabSize: TOKENIZER_VOCAB[options.tokenizer] }
+      : {}),
+    initSeed: `${options.name ?? 'dtrain-testnet'}/${options.salt ?? ''}`,
+  } as ModelSpec
   return parseGenesis({
     version: 1,
     name: options.name ?? 'dtrain-testnet',
     salt: options.salt ?? '',
-    model: {
-      ...MODEL_PRESETS[preset],
-      ...(options.tokenizer && MODEL_PRESETS[preset].kind === 'gpt'
-        ? { tokenizer: options.tokenizer, vocabSize: TOKENIZER_VOCAB[options.tokenizer] }
-        : {}),
-      initSeed: `${options.name ?? 'dtrain-testnet'}/${options.salt ?? ''}`,
-    },
+    model,
     dataset: {
       source: options.dataset ?? (classifier ? 'mnist' : 'moby-dick'),
       ...(options.textSha256 ? { textSha256: options.textSha256 } : {}),
@@ -576,13 +577,33 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
       batchSize: classifier ? 256 : MODEL_PRESETS[preset].kind === 'gpt' ? 8 : 32,
     },
     contribution: options.contribution ?? { check: false, windows: 8, maxLossIncrease: null },
-    // about 25 segments per round (at most H): an audit of 2 segments replays 8 % of the training,
-    // 10 % at the default H = 20 (SPEC.md 17.4)
     proof: {
-      checkpointInterval: options.checkpointInterval ?? Math.max(1, Math.floor(innerSteps / 25)),
+      checkpointInterval:
+        options.checkpointInterval ?? defaultCheckpointInterval(innerSteps, parameterCount(model)),
       ...(options.proofBackends ? { backends: [...options.proofBackends] } : {}),
     },
   })
+}
+
+/**
+ * What a round's proof may take on disk by default (SPEC.md 17.1): 12 GB, about 7 checkpoints of a
+ * 124 M-parameter model, so that a home node keeping 4 rounds needs about 50 GB for its proofs.
+ */
+export const DEFAULT_PROOF_BYTES_PER_ROUND = 12e9
+
+/**
+ * The default checkpoint interval (SPEC.md 3.3, 17.1): about 25 segments per round (an audit of 2
+ * segments replays 8 % of the training), and fewer where the model is so large that 26
+ * checkpoints of 16 + 12 d bytes, with the 4 d bytes of an error-feedback residual, would exceed
+ * DEFAULT_PROOF_BYTES_PER_ROUND. Fewer checkpoints make longer segments: each segment an audit
+ * replays costs k steps of training.
+ */
+export function defaultCheckpointInterval(innerSteps: number, parameters: number): number {
+  const checkpointsInBudget = Math.floor(
+    (DEFAULT_PROOF_BYTES_PER_ROUND - 4 * parameters) / (16 + 12 * parameters),
+  )
+  const segments = Math.max(1, checkpointsInBudget - 1)
+  return Math.min(innerSteps, Math.max(1, Math.floor(innerSteps / 25), Math.ceil(innerSteps / segments)))
 }
 
 /** The codec options of a run's deltas for a model of `count` parameters (SPEC.md 6.7). */

@@ -4,6 +4,7 @@ import { chmodSync, cpSync, existsSync, readFileSync, rmSync, statSync, writeFil
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readGenesisFile } from '../../src/cli/config-files.js'
+import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
 import { tempDir } from '../fixtures/temp.js'
 import { runCli } from './helpers.js'
@@ -58,6 +59,23 @@ describe('dtrain CLI', () => {
     expect(statSync(join(dir, 'node-0', 'key')).mode & 0o777).toBe(0o600)
     expect(out.join).toContain(`/p2p/${out.bootstrapPeerId}`)
     expect(out.join).toContain('--swarm-key swarm.key')
+    // The disk each node needs, as dtrain start checks it (SPEC.md 17.1): the tiny model at H = 20
+    // keeps 21 checkpoints of 16 + 12 d bytes a round, for 5 rounds, and its state file twice.
+    const d = parameterCount(genesis.model)
+    expect(out.disk.proofBytesPerRound).toBe(21 * (16 + 12 * d) + 4 * d) // int8 deltas: a residual (6.9)
+    expect(out.disk.totalBytes).toBe(5 * out.disk.proofBytesPerRound + 2 * out.disk.stateBytes)
+    const text = await run([
+      'init',
+      '--dir',
+      tempDir('init-text'),
+      '--preset',
+      'gpt-124m',
+      '--inner-steps',
+      '100',
+    ])
+    expect(text.stdout).toMatch(
+      /disk {7}each node needs 5\d\.\d GB in its --state directory: 10\.4 GB of proof per round \(7 checkpoints, one every 17 steps\) for 5 rounds/,
+    )
     // dtrain keys shows the same identity, and creates a new one elsewhere.
     const keys = await run(['keys', '--key', join(dir, 'node-0', 'key'), '--json'])
     expect(JSON.parse(keys.stdout).peerId).toBe(out.bootstrapPeerId)

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { toHex, weightsHash } from '../../src/crypto/hash.js'
+import { bytesPerRound } from '../../src/proof/storage.js'
 import { initialWeights, parameterCount, parameterLayout } from '../../src/train/parameters.js'
 import { canonicalJson } from '../../src/wire/canonical-json.js'
-import { defaultGenesis, GenesisError, parseGenesis, runIdHex } from '../../src/wire/genesis.js'
+import {
+  DEFAULT_PROOF_BYTES_PER_ROUND,
+  defaultCheckpointInterval,
+  defaultGenesis,
+  GenesisError,
+  parseGenesis,
+  runIdHex,
+} from '../../src/wire/genesis.js'
 
 describe('genesis', () => {
   it('has a run id that does not depend on key order or whitespace', () => {
@@ -84,6 +92,28 @@ describe('genesis', () => {
     expect(() => parseGenesis(withBackends([]))).toThrow(/proof\.backends/)
     expect(() => parseGenesis(withBackends(['wasm', 'wasm']))).toThrow(
       /proof\.backends.*lists a backend twice/,
+    )
+  })
+
+  it('chooses the checkpoint interval by model size, so a round of proof stays within 12 GB (SPEC.md 17.1)', () => {
+    // Small models keep about 25 segments, as before.
+    expect(defaultGenesis({ preset: 'small', innerSteps: 100 }).proof.checkpointInterval).toBe(4)
+    expect(defaultGenesis({ preset: 'tiny' }).proof.checkpointInterval).toBe(1)
+    // GPT-2 small at H = 100: 7 checkpoints of 12 d bytes instead of 26 (about 39 GB).
+    const gpt = defaultGenesis({ preset: 'gpt-124m', innerSteps: 100 })
+    expect(gpt.proof.checkpointInterval).toBe(17)
+    expect(bytesPerRound(gpt).proof).toBeLessThanOrEqual(DEFAULT_PROOF_BYTES_PER_ROUND)
+    expect(bytesPerRound({ ...gpt, proof: { checkpointInterval: 4 } }).proof).toBeGreaterThan(3e10)
+    // 1 B parameters: 12 GB holds one checkpoint; the fewest possible is one segment.
+    expect(defaultCheckpointInterval(100, 1e9)).toBe(100)
+    expect(defaultCheckpointInterval(7, 5e8)).toBe(7)
+  })
+
+  it('refuses a model whose global state exceeds limits.maxObjectBytes, with the figures', () => {
+    const g = defaultGenesis({ preset: 'tiny' }) as unknown as { model: Record<string, number> }
+    Object.assign(g.model, { layers: 64, dModel: 4096, mlpHidden: 16384, heads: 32 })
+    expect(() => parseGenesis(g)).toThrow(
+      /model: the model has \d+ parameters: its global state .* is \d+ bytes, above limits.maxObjectBytes \(4294967296.*at most 357913940 parameters/,
     )
   })
 
