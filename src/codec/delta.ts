@@ -132,23 +132,61 @@ export interface DecodedDelta {
 }
 
 /**
+ * Encoded bytes read by range: a Uint8Array is one, and so is a file read piece by piece
+ * (store/delta-store.ts), so a delta is decoded block by block without holding it whole.
+ */
+export interface ByteSource {
+  readonly length: number
+  subarray(start: number, end: number): Uint8Array
+}
+
+/**
+ * An encoded delta whose header and lengths are checked (SPEC.md 6.8), decoded range by range:
+ * `subarray(start, end)` decodes and checks the values of [start, end). The aggregation reads it
+ * as a vector source (aggregate/blocks.ts).
+ */
+export interface OpenedDelta {
+  readonly encoding: DeltaEncodingName
+  readonly length: number
+  subarray(start: number, end: number): Float32Array
+}
+
+/**
  * Decodes and validates an encoded delta (SPEC.md 6.8). Every length is checked against
  * `expectedCount` (the model's parameter count) before anything is allocated; any deviation
  * throws a named error.
  */
 export function decodeDelta(bytes: Uint8Array, expectedCount: number): DecodedDelta {
+  const opened = openDelta(bytes, expectedCount)
+  return { encoding: opened.encoding, values: opened.subarray(0, expectedCount) }
+}
+
+/** Checks every value of an encoded delta (SPEC.md 6.8) block by block, holding none of them. */
+export function validateDelta(bytes: ByteSource, expectedCount: number, block = 1 << 20): DeltaEncodingName {
+  const opened = openDelta(bytes, expectedCount)
+  for (let start = 0; start < expectedCount; start += block)
+    opened.subarray(start, Math.min(start + block, expectedCount))
+  return opened.encoding
+}
+
+/**
+ * Opens an encoded delta (SPEC.md 6.8): checks its header and length against `expectedCount`
+ * before anything is allocated; values are decoded and checked (finite, within the magnitude
+ * bound, quantised values and scales in range) as each range is read.
+ */
+export function openDelta(bytes: ByteSource, expectedCount: number): OpenedDelta {
   if (bytes.length < BASE_HEADER) {
     throw new MalformedDeltaError(
       `delta is ${bytes.length} bytes, shorter than its ${BASE_HEADER}-byte header`,
     )
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const version = view.getUint8(0)
+  const header = viewOf(bytes.subarray(0, Math.min(bytes.length, PARAM_HEADER)))
+  const version = header.getUint8(0)
   if (version !== DELTA_FORMAT_VERSION)
     throw new MalformedDeltaError(`unknown delta format version ${version}`)
-  const encodingId = view.getUint8(1)
-  if (view.getUint16(2, true) !== 0) throw new MalformedDeltaError('reserved header bytes are not zero')
-  const count = view.getUint32(4, true)
+  const encodingId = header.getUint8(1)
+  if (header.getUint16(2, true) !== 0) throw new MalformedDeltaError('reserved header bytes are not zero')
+  const count = header.getUint32(4, true)
   if (count !== expectedCount)
     throw new DeltaShapeError(`delta has ${count} parameters, the model has ${expectedCount}`)
   const encoding = DELTA_ENCODINGS[encodingId]
@@ -156,50 +194,53 @@ export function decodeDelta(bytes: Uint8Array, expectedCount: number): DecodedDe
   if (encoding !== 'fp32' && encoding !== 'fp16' && bytes.length < PARAM_HEADER) {
     throw new MalformedDeltaError(`${encoding} delta shorter than its ${PARAM_HEADER}-byte header`)
   }
-  const values = new Float32Array(count)
+  let decode: (start: number, end: number, out: Float32Array) => void
   switch (encoding) {
     case 'fp32':
+    case 'fp16': {
       expectLength(bytes, encodedDeltaSize(count, { encoding }))
-      for (let i = 0; i < count; i++) values[i] = view.getFloat32(BASE_HEADER + 4 * i, true)
-      break
-    case 'fp16':
-      expectLength(bytes, encodedDeltaSize(count, { encoding }))
-      for (let i = 0; i < count; i++) values[i] = halfBitsToFloat32(view.getUint16(BASE_HEADER + 2 * i, true))
-      break
-    case 'int8-block':
-    case 'int4-block':
-      dequantize(bytes, view, encoding, values)
-      break
-    case 'top-k': {
-      const k = view.getUint32(8, true)
-      if (k < 1 || k > count) throw new MalformedDeltaError(`top-k k = ${k} outside [1, ${count}]`)
-      expectLength(bytes, encodedDeltaSize(count, { encoding, k }))
-      let previous = -1
-      for (let j = 0; j < k; j++) {
-        const index = view.getUint32(PARAM_HEADER + 4 * j, true)
-        if (index <= previous || index >= count) {
-          throw new MalformedDeltaError(
-            `top-k index ${index} at position ${j} is not ascending and below ${count}`,
-          )
-        }
-        previous = index
-        values[index] = view.getFloat32(PARAM_HEADER + 4 * k + 4 * j, true)
+      const width = encoding === 'fp32' ? 4 : 2
+      decode = (start, end, out) => {
+        const view = viewOf(bytes.subarray(BASE_HEADER + width * start, BASE_HEADER + width * end))
+        if (encoding === 'fp32') for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true)
+        else for (let i = 0; i < out.length; i++) out[i] = halfBitsToFloat32(view.getUint16(2 * i, true))
       }
       break
     }
+    case 'int8-block':
+    case 'int4-block':
+      decode = dequantizer(bytes, header, encoding, count)
+      break
+    case 'top-k':
+      decode = sparseDecoder(bytes, header, count)
+      break
   }
-  assertFinite(values)
-  return { encoding, values }
+  return {
+    encoding,
+    length: count,
+    subarray(start: number, end: number): Float32Array {
+      if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= count))
+        throw new RangeError(`range [${start}, ${end}) outside the delta's ${count} values`)
+      const out = new Float32Array(end - start)
+      decode(start, end, out)
+      assertFinite(out, start)
+      return out
+    },
+  }
 }
 
-function dequantize(
-  bytes: Uint8Array,
-  view: DataView,
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** Block quantisation (SPEC.md 6.3, 6.5): checks the header and length; decodes ranges. */
+function dequantizer(
+  bytes: ByteSource,
+  header: DataView,
   encoding: 'int8-block' | 'int4-block',
-  values: Float32Array,
-): void {
-  const count = values.length
-  const blockSize = view.getUint32(8, true)
+  count: number,
+): (start: number, end: number, out: Float32Array) => void {
+  const blockSize = header.getUint32(8, true)
   if (blockSize < 1 || blockSize > MAX_BLOCK_SIZE) {
     throw new MalformedDeltaError(`block size ${blockSize} outside [1, ${MAX_BLOCK_SIZE}]`)
   }
@@ -207,28 +248,81 @@ function dequantize(
   const blocks = Math.ceil(count / blockSize)
   const quantOffset = PARAM_HEADER + 4 * blocks
   const levels = QUANT_LEVELS[encoding]
-  if (encoding === 'int4-block' && count % 2 === 1 && view.getUint8(bytes.length - 1) >> 4 !== 0) {
+  if (
+    encoding === 'int4-block' &&
+    count % 2 === 1 &&
+    bytes.subarray(bytes.length - 1, bytes.length)[0] >> 4 !== 0
+  ) {
     throw new MalformedDeltaError('the unused high nibble of the last int4 byte is not zero')
   }
-  for (let b = 0; b < blocks; b++) {
-    const scale = view.getFloat32(PARAM_HEADER + 4 * b, true)
-    if (!Number.isFinite(scale) || scale < 0)
-      throw new NonFiniteDeltaError(`block ${b} has an invalid scale ${scale}`)
-    const end = Math.min((b + 1) * blockSize, count)
-    for (let i = b * blockSize; i < end; i++) {
-      let q: number
-      if (encoding === 'int8-block') q = view.getInt8(quantOffset + i)
-      else {
-        const byte = view.getUint8(quantOffset + (i >>> 1))
-        const nibble = i % 2 === 0 ? byte & 0x0f : byte >> 4
-        q = nibble >= 8 ? nibble - 16 : nibble
+  return (start, end, out) => {
+    if (start === end) return
+    const firstBlock = Math.floor(start / blockSize)
+    const lastBlock = Math.floor((end - 1) / blockSize)
+    const scales = viewOf(bytes.subarray(PARAM_HEADER + 4 * firstBlock, PARAM_HEADER + 4 * (lastBlock + 1)))
+    const firstByte = encoding === 'int8-block' ? start : start >>> 1
+    const lastByte = encoding === 'int8-block' ? end : (end + 1) >>> 1
+    const quant = viewOf(bytes.subarray(quantOffset + firstByte, quantOffset + lastByte))
+    for (let b = firstBlock; b <= lastBlock; b++) {
+      const scale = scales.getFloat32(4 * (b - firstBlock), true)
+      if (!Number.isFinite(scale) || scale < 0)
+        throw new NonFiniteDeltaError(`block ${b} has an invalid scale ${scale}`)
+      const blockEnd = Math.min((b + 1) * blockSize, end)
+      for (let i = Math.max(b * blockSize, start); i < blockEnd; i++) {
+        let q: number
+        if (encoding === 'int8-block') q = quant.getInt8(i - firstByte)
+        else {
+          const byte = quant.getUint8((i >>> 1) - firstByte)
+          const nibble = i % 2 === 0 ? byte & 0x0f : byte >> 4
+          q = nibble >= 8 ? nibble - 16 : nibble
+        }
+        if (q < -levels)
+          throw new MalformedDeltaError(
+            `${encoding} value ${q} at index ${i} is outside [-${levels}, ${levels}]`,
+          )
+        out[i - start] = Math.fround(q * scale)
       }
-      if (q < -levels)
-        throw new MalformedDeltaError(
-          `${encoding} value ${q} at index ${i} is outside [-${levels}, ${levels}]`,
-        )
-      values[i] = Math.fround(q * scale)
     }
+  }
+}
+
+/**
+ * Top-k (SPEC.md 6.6): checks k, the length and that the indices ascend below count, and keeps the
+ * k (index, value) pairs (the encoded size, 8 k bytes); a range is filled from them.
+ */
+function sparseDecoder(
+  bytes: ByteSource,
+  header: DataView,
+  count: number,
+): (start: number, end: number, out: Float32Array) => void {
+  const k = header.getUint32(8, true)
+  if (k < 1 || k > count) throw new MalformedDeltaError(`top-k k = ${k} outside [1, ${count}]`)
+  expectLength(bytes, encodedDeltaSize(count, { encoding: 'top-k', k }))
+  const indexView = viewOf(bytes.subarray(PARAM_HEADER, PARAM_HEADER + 4 * k))
+  const valueView = viewOf(bytes.subarray(PARAM_HEADER + 4 * k, PARAM_HEADER + 8 * k))
+  const indices = new Uint32Array(k)
+  const values = new Float32Array(k)
+  let previous = -1
+  for (let j = 0; j < k; j++) {
+    const index = indexView.getUint32(4 * j, true)
+    if (index <= previous || index >= count) {
+      throw new MalformedDeltaError(
+        `top-k index ${index} at position ${j} is not ascending and below ${count}`,
+      )
+    }
+    previous = index
+    indices[j] = index
+    values[j] = valueView.getFloat32(4 * j, true)
+  }
+  return (start, end, out) => {
+    let lo = 0
+    let hi = k
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (indices[mid] < start) lo = mid + 1
+      else hi = mid
+    }
+    for (let j = lo; j < k && indices[j] < end; j++) out[indices[j] - start] = values[j]
   }
 }
 
@@ -240,13 +334,13 @@ function dequantize(
  */
 export const MAX_DELTA_MAGNITUDE = 2 ** 64
 
-/** Every value finite and within ±MAX_DELTA_MAGNITUDE (SPEC.md 6.8). */
-export function assertFinite(values: Float32Array): void {
+/** Every value finite and within ±MAX_DELTA_MAGNITUDE (SPEC.md 6.8); `offset`: index of values[0]. */
+export function assertFinite(values: Float32Array, offset = 0): void {
   for (let i = 0; i < values.length; i++) {
     const value = values[i]
-    if (!Number.isFinite(value)) throw new NonFiniteDeltaError(`value at index ${i} is ${value}`)
+    if (!Number.isFinite(value)) throw new NonFiniteDeltaError(`value at index ${offset + i} is ${value}`)
     if (Math.abs(value) > MAX_DELTA_MAGNITUDE)
-      throw new DeltaRangeError(`value at index ${i} is ${value}, beyond the bound of ±2^64`)
+      throw new DeltaRangeError(`value at index ${offset + i} is ${value}, beyond the bound of ±2^64`)
   }
 }
 
@@ -259,7 +353,7 @@ export function roundHalfEven(x: number): number {
   return floor % 2 === 0 ? floor : floor + 1
 }
 
-function expectLength(bytes: Uint8Array, expected: number): void {
+function expectLength(bytes: ByteSource, expected: number): void {
   if (bytes.length !== expected) {
     throw new MalformedDeltaError(`delta is ${bytes.length} bytes, its header implies ${expected}`)
   }

@@ -1,14 +1,15 @@
 // Fetching announced deltas (SPEC.md 10.4): who to ask (the announcer, the peers that said they
 // hold the delta, the relay of the announcement, any peer of the topic), at most
 // LIMITS.maxConcurrentFetches at a time over @libp2p/utils's queue; each chunk verified as it
-// arrives, then decoded (6.8), stored for serving and said held (5.7). A delta no source could
-// deliver is fetched again when it is re-announced or a peer says it holds it.
+// arrives, then validated (6.8), stored for serving (on disk in a node's state directory) and said
+// held (5.7). A delta no source could deliver is fetched again when it is re-announced or a peer
+// says it holds it.
 
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Queue } from '@libp2p/utils'
 import type { Logger } from 'pino'
-import { decodeDelta } from '../codec/delta.js'
+import { validateDelta } from '../codec/delta.js'
 import { deltaTopic, LIMITS } from '../constants.js'
 import { peerIdFromBytes } from '../crypto/sign.js'
 import type { HolderBook } from '../gossip/holders.js'
@@ -141,12 +142,14 @@ export class DeltaFetcher {
           )
         },
       })
-      const decoded = decodeDelta(bytes, this.init.dimension)
-      if (decoded.encoding !== message.encoding)
+      // Every value is checked now (SPEC.md 6.8), block by block; the aggregation decodes the
+      // delta again from the store as it reads it, so no decoded copy is held (8.13).
+      const encoding = validateDelta(bytes, this.init.dimension)
+      if (encoding !== message.encoding)
         throw new TransferError('bad-response', 'encoding differs from the announcement')
       if (entry.state === 'excluded') return
-      store.put(message.round, bytes)
-      deltaBook.markValid(entry, decoded.values)
+      const root = store.put(message.round, bytes)
+      deltaBook.markValid(entry, store.delta(root, this.init.dimension))
       publisher.have(message.round, message.deltaHash)
       this.components.logger.debug(
         { round: message.round, remote: signer.toString(), bytes: bytes.length },

@@ -10,6 +10,7 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { pipe } from 'it-pipe'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import type { ByteSource } from '../codec/delta.js'
 import { LIMITS, PROTOCOL } from '../constants.js'
 import { HASH_LENGTH, toHex } from '../crypto/hash.js'
 import {
@@ -47,9 +48,9 @@ export class TransferError extends Error {
   }
 }
 
-/** What a node serves: encoded deltas and their chunk trees, by Merkle root. */
+/** What a node serves: encoded deltas and states with their chunk trees, by Merkle root; bytes by range. */
 export interface DeltaSource {
-  get(root: Uint8Array): { bytes: Uint8Array; tree: MerkleTree } | undefined
+  get(root: Uint8Array): { size: number; tree: MerkleTree; bytes: ByteSource } | undefined
 }
 
 export interface TransferCounters {
@@ -163,7 +164,7 @@ function chunkStreamHandler({ source, counters, onError, onRefusedRequest, uplin
         return
       }
       const held = source.get(request.root)
-      if (held === undefined || BigInt(held.bytes.length) !== request.size) {
+      if (held === undefined || BigInt(held.size) !== request.size) {
         onRefusedRequest?.(connection.remotePeer, 'not-found')
         await lp.write(
           ChunkResponse.encode({ status: ChunkStatus.NOT_FOUND, message: 'no such delta here' }),
@@ -173,7 +174,7 @@ function chunkStreamHandler({ source, counters, onError, onRefusedRequest, uplin
         return
       }
       for (const index of request.indices) {
-        const { start, end } = chunkRange(held.bytes.length, LIMITS.chunkBytes, index)
+        const { start, end } = chunkRange(held.size, LIMITS.chunkBytes, index)
         const proof = held.tree.proof(index) as Uint8Array<ArrayBuffer>[]
         await lp.write(ChunkResponse.encode({ status: ChunkStatus.OK, index, proof }), { signal })
         await lp.write(held.bytes.subarray(start, end), { signal })

@@ -4,6 +4,7 @@
 // after its start (SPEC.md 11, 12) is run(): wait for peers, catch up or join, rounds, linger.
 
 import { setMaxListeners } from 'node:events'
+import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toleratedFaults } from '../aggregate/rules.js'
@@ -139,7 +140,16 @@ export class DtrainNode {
       bytesSent: (n: number) => metrics.bytesSent.inc({ kind: 'delta' }, n),
       bytesReceived: (n: number) => metrics.bytesReceived.inc({ kind: 'delta' }, n),
     }
-    const store = new DeltaStore()
+    // Deltas and states this node serves and aggregates live on disk in its state directory
+    // (issue 17): memory holds their chunk trees, not n deltas of the model's size.
+    const store = new DeltaStore({
+      dir: options.stateDir === undefined ? undefined : join(options.stateDir, 'objects'),
+      onWriteError: (err, root) =>
+        log.warn(
+          { err: err.message, object: root.slice(0, 16), stateDir: options.stateDir },
+          'could not write a delta or state to the state directory: it stays in memory',
+        ),
+    })
     const proofs = new ProofStore({
       dir: options.stateDir,
       retention: options.proofRetention ?? DEFAULT_PROOF_RETENTION,
@@ -426,9 +436,11 @@ export class DtrainNode {
     await this.host.stop()
     this.stopStage = 'trainer'
     await this.components.trainer.close()
+    this.stopStage = 'store'
+    await this.components.store.close()
     this.stopStage = 'stopped'
   }
 
   /** how far stop() got: a stop that hangs says where (dtrain start exits anyway after a while) */
-  stopStage: 'running' | 'libp2p' | 'trainer' | 'stopped' = 'running'
+  stopStage: 'running' | 'libp2p' | 'trainer' | 'store' | 'stopped' = 'running'
 }

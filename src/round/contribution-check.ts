@@ -6,6 +6,7 @@
 // injected, so the check runs without a trainer in a unit test.
 
 import type { Logger } from 'pino'
+import { AGGREGATION_BLOCK } from '../aggregate/blocks.js'
 import type { Contribution } from '../aggregate/rules.js'
 import { toHex } from '../crypto/hash.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
@@ -60,7 +61,12 @@ export class ContributionCheck {
       }
       base ??= await this.init.evaluate(weights)
       const values = entry.values
-      const trial = Float32Array.from(weights, (w, i) => w - lr * values[i])
+      const trial = new Float32Array(weights.length)
+      for (let start = 0; start < weights.length; start += AGGREGATION_BLOCK) {
+        const end = Math.min(start + AGGREGATION_BLOCK, weights.length)
+        const block = values.subarray(start, end)
+        for (let i = start; i < end; i++) trial[i] = weights[i] - lr * block[i - start]
+      }
       const score = (await this.init.evaluate(trial)) - base
       const reputation = 0.8 * (this.reputation.get(peer) ?? 0) + 0.2 * score
       this.reputation.set(peer, reputation)

@@ -3,6 +3,7 @@
 // the equivocation evidence (5.6), and when each delta arrived (the adaptive deadline's input,
 // 11.2). Rounds are forgotten as the round advances (LIMITS.keptDeltaRounds).
 
+import type { VectorSource } from '../aggregate/blocks.js'
 import type { Contribution } from '../aggregate/rules.js'
 import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
@@ -16,7 +17,8 @@ export interface PeerDelta {
   baseHash?: Uint8Array
   /** 'excluded': the peer equivocated in this round; none of its deltas for it count (SPEC.md 5.6) */
   state: 'fetching' | 'valid' | 'failed' | 'excluded'
-  values?: Float32Array
+  /** the verified delta's values, decoded block by block as they are read (SPEC.md 8.13) */
+  values?: VectorSource
   /** when the delta became valid (clock ms): arrival delays feed the adaptive deadline */
   validAt?: number
   /** why the fetch failed; 'unavailable' deltas are fetched again when re-announced */
@@ -67,7 +69,7 @@ export class DeltaBook {
   }
 
   /** A fetched delta verified and decoded (SPEC.md 10.4, 6.8); ignored for an excluded peer. */
-  markValid(entry: PeerDelta, values: Float32Array): void {
+  markValid(entry: PeerDelta, values: VectorSource): void {
     if (entry.state === 'excluded') return
     entry.values = values
     entry.state = 'valid'

@@ -1,5 +1,14 @@
-// In-memory store of encoded deltas this node serves, by Merkle root (SPEC.md 4.5), with their
-// chunk trees, kept for a bounded number of rounds (constants: keptDeltaRounds).
+// The content-addressed objects a node serves (SPEC.md 4.5, 10): its own and the fetched deltas,
+// and the global states of recent rounds, by Merkle root, with their chunk trees, kept for
+// LIMITS.keptDeltaRounds rounds. With a directory (a node's state directory), each object is
+// written to DIR/<root hex> as it is put and its bytes leave memory once written: a node holds
+// a chunk tree per object, not n deltas and 3 states of the model's size (issue 17). Reads are
+// by range (a chunk to serve, a block to aggregate). Without a directory (tests, tools) the bytes
+// stay in memory.
+import { closeSync, mkdirSync, openSync, readSync, rmSync, unlinkSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type ByteSource, type OpenedDelta, openDelta } from '../codec/delta.js'
 import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { MerkleTree } from '../crypto/merkle.js'
@@ -11,27 +20,144 @@ export function deltaRoot(bytes: Uint8Array): { root: Uint8Array; tree: MerkleTr
   return { root: tree.root, tree }
 }
 
-export class DeltaStore implements DeltaSource {
-  private readonly byRoot = new Map<string, { round: number; bytes: Uint8Array; tree: MerkleTree }>()
+/** An object the store holds: its size, chunk tree and bytes, read by range. */
+export interface HeldObject {
+  size: number
+  tree: MerkleTree
+  bytes: ByteSource
+}
 
-  /** Keeps `bytes` for serving and returns their root. */
+interface Entry extends HeldObject {
+  round: number
+  /** the bytes while they are in memory (always without a directory; until written with one) */
+  memory?: Uint8Array
+  path?: string
+  fd?: number
+  written?: Promise<void>
+}
+
+export interface DeltaStoreInit {
+  /** where objects are written (DIR/<root hex>); absent: they stay in memory */
+  dir?: string
+  /** an object that could not be written stays in memory; the node is told why */
+  onWriteError?: (err: Error, root: string) => void
+}
+
+export class DeltaStore implements DeltaSource {
+  private readonly byRoot = new Map<string, Entry>()
+
+  constructor(private readonly init: DeltaStoreInit = {}) {
+    // What a previous run of the node left is stale: a restarted node fetches what it needs again.
+    if (init.dir !== undefined) {
+      rmSync(init.dir, { recursive: true, force: true })
+      mkdirSync(init.dir, { recursive: true, mode: 0o700 })
+    }
+  }
+
+  /** Keeps `bytes` for serving and returns their root; with a directory, writes them there. */
   put(
     round: number,
     bytes: Uint8Array,
     tree: MerkleTree = MerkleTree.fromBytes(bytes, LIMITS.chunkBytes),
   ): Uint8Array {
-    this.byRoot.set(toHex(tree.root), { round, bytes, tree })
+    const key = toHex(tree.root)
+    const known = this.byRoot.get(key)
+    if (known !== undefined) {
+      known.round = Math.max(known.round, round)
+      return tree.root
+    }
+    const entry: Entry = { round, size: bytes.length, tree, memory: bytes, bytes: this.reader(key) }
+    this.byRoot.set(key, entry)
+    if (this.init.dir !== undefined) {
+      const path = join(this.init.dir, key)
+      entry.written = writeFile(path, bytes, { mode: 0o600 }).then(
+        () => {
+          if (this.byRoot.get(key) !== entry) return unlinkQuietly(path)
+          entry.path = path
+          entry.memory = undefined
+        },
+        (err: Error) => this.init.onWriteError?.(err, key),
+      )
+    }
     this.prune(round)
     return tree.root
   }
 
-  get(root: Uint8Array): { bytes: Uint8Array; tree: MerkleTree } | undefined {
+  get(root: Uint8Array): HeldObject | undefined {
     return this.byRoot.get(toHex(root))
+  }
+
+  /** A held delta of `count` values, decoded block by block as the aggregation reads it (SPEC.md 8.13). */
+  delta(root: Uint8Array, count: number): OpenedDelta {
+    const entry = this.byRoot.get(toHex(root))
+    if (entry === undefined) throw new Error(`no object ${toHex(root).slice(0, 16)} in the store`)
+    return openDelta(entry.bytes, count)
+  }
+
+  /** Bytes of objects held in memory (not yet written, or kept there without a directory). */
+  get memoryBytes(): number {
+    let total = 0
+    for (const entry of this.byRoot.values()) total += entry.memory?.length ?? 0
+    return total
+  }
+
+  /** Waits until every object put so far is written (or failed to be). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.byRoot.values()].map((e) => e.written))
+  }
+
+  /** Forgets every object and closes their files. */
+  async close(): Promise<void> {
+    await this.flush()
+    for (const key of [...this.byRoot.keys()]) this.drop(key)
+  }
+
+  /** The object's bytes by range: from memory while there, else from its file (kept open). */
+  private reader(key: string): ByteSource {
+    const entryOf = (): Entry => {
+      const entry = this.byRoot.get(key)
+      if (entry === undefined) throw new Error(`object ${key.slice(0, 16)} was dropped from the store`)
+      return entry
+    }
+    return {
+      get length(): number {
+        return entryOf().size
+      },
+      subarray(start: number, end: number): Uint8Array {
+        const entry = entryOf()
+        if (entry.memory !== undefined) return entry.memory.subarray(start, end)
+        entry.fd ??= openSync(entry.path!, 'r')
+        const out = new Uint8Array(Math.max(0, Math.min(end, entry.size) - start))
+        for (let done = 0; done < out.length; ) {
+          const read = readSync(entry.fd, out, done, out.length - done, start + done)
+          if (read === 0)
+            throw new Error(`object ${key.slice(0, 16)} is shorter on disk than ${entry.size} bytes`)
+          done += read
+        }
+        return out
+      },
+    }
   }
 
   private prune(latestRound: number): void {
     for (const [key, entry] of this.byRoot) {
-      if (entry.round <= latestRound - LIMITS.keptDeltaRounds) this.byRoot.delete(key)
+      if (entry.round <= latestRound - LIMITS.keptDeltaRounds) this.drop(key)
     }
+  }
+
+  private drop(key: string): void {
+    const entry = this.byRoot.get(key)
+    if (entry === undefined) return
+    this.byRoot.delete(key)
+    if (entry.fd !== undefined) closeSync(entry.fd)
+    if (entry.path !== undefined) unlinkQuietly(entry.path)
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch {
+    // already gone: nothing to free
   }
 }

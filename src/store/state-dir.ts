@@ -47,24 +47,28 @@ export async function prepareStateDir(dir: string): Promise<void> {
  */
 export async function checkDiskRoom(
   dir: string,
-  { proof, state }: { proof: number; state: number },
+  use: { proof: number; state: number; objects: number },
   retention: number,
 ): Promise<void> {
-  const needed = diskNeeded({ proof, state }, retention)
+  const { proof, state, objects } = use
+  const needed = diskNeeded(use, retention)
   const fs = await statfs(dir)
   const free = fs.bavail * fs.bsize + (await bytesUnder(dir))
   if (free < needed)
     throw new StateDirError(
-      `the disk holding ${dir} has ${mb(free)} free, and this run needs ${mb(needed)} there: ${mb(proof)} of proof per round for ${retention + 1} rounds (--proof-retention ${retention}, plus the round being written) and ${mb(2 * state)} of state; free space, give --state a larger disk, or keep fewer rounds with --proof-retention`,
+      `the disk holding ${dir} has ${mb(free)} free, and this run needs ${mb(needed)} there: ${mb(proof)} of proof per round for ${retention + 1} rounds (--proof-retention ${retention}, plus the round being written), ${mb(2 * state)} of state and ${mb(objects)} of the deltas and states it serves; free space, give --state a larger disk, or keep fewer rounds with --proof-retention`,
     )
 }
 
 /**
  * The disk a node needs in its state directory: the proofs of `retention` rounds plus the one being
- * written, and its state file twice (the new one is written beside the old).
+ * written, its state file twice (the new one is written beside the old), and the objects it serves.
  */
-export function diskNeeded({ proof, state }: { proof: number; state: number }, retention: number): number {
-  return (retention + 1) * proof + 2 * state
+export function diskNeeded(
+  { proof, state, objects }: { proof: number; state: number; objects: number },
+  retention: number,
+): number {
+  return (retention + 1) * proof + 2 * state + objects
 }
 
 /**

@@ -54,9 +54,10 @@ describe('a dishonest fourth peer', () => {
     const lyingStore = {
       get: (root: Uint8Array) => {
         const hex = toHex(root)
-        if (hex === toHex(claimed.root)) return { bytes: servedBytes, tree: served.tree }
-        if (hex === toHex(nan.root)) return { bytes: nanBytes, tree: nan.tree }
-        if (hex === toHex(valid.root)) return { bytes: validBytes, tree: valid.tree }
+        if (hex === toHex(claimed.root))
+          return { size: servedBytes.length, bytes: servedBytes, tree: served.tree }
+        if (hex === toHex(nan.root)) return { size: nanBytes.length, bytes: nanBytes, tree: nan.tree }
+        if (hex === toHex(valid.root)) return { size: validBytes.length, bytes: validBytes, tree: valid.tree }
         return undefined
       },
     }

@@ -63,7 +63,9 @@ describe('dtrain CLI', () => {
     // keeps 21 checkpoints of 16 + 12 d bytes a round, for 5 rounds, and its state file twice.
     const d = parameterCount(genesis.model)
     expect(out.disk.proofBytesPerRound).toBe(21 * (16 + 12 * d) + 4 * d) // int8 deltas: a residual (6.9)
-    expect(out.disk.totalBytes).toBe(5 * out.disk.proofBytesPerRound + 2 * out.disk.stateBytes)
+    expect(out.disk.totalBytes).toBe(
+      5 * out.disk.proofBytesPerRound + 2 * out.disk.stateBytes + out.disk.objectBytes,
+    )
     const text = await run([
       'init',
       '--dir',
@@ -74,7 +76,7 @@ describe('dtrain CLI', () => {
       '100',
     ])
     expect(text.stdout).toMatch(
-      /disk {7}each node needs 5\d\.\d GB in its --state directory: 10\.4 GB of proof per round \(7 checkpoints, one every 17 steps\) for 5 rounds/,
+      /disk {7}each node needs \d+\.\d GB in its --state directory: 10\.4 GB of proof per round \(7 checkpoints, one every 17 steps\) for 5 rounds/,
     )
     // dtrain keys shows the same identity, and creates a new one elsewhere.
     const keys = await run(['keys', '--key', join(dir, 'node-0', 'key'), '--json'])

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { decodeState } from '../../src/codec/state.js'
 import { bytesPerRound } from '../../src/proof/storage.js'
 import { decodeNodeState } from '../../src/store/node-state.js'
+import { diskNeeded } from '../../src/store/state-dir.js'
 import { runIdOf } from '../../src/wire/genesis.js'
 import { tempDir } from '../fixtures/temp.js'
 import { cliPath, runCli } from './helpers.js'
@@ -136,10 +137,9 @@ describe('the state directory', () => {
   })
 
   it('stops with its last state intact when the disk fills up mid-run, and says so', async () => {
-    const { proof, state } = bytesPerRound(run.genesis)
     const out = tempDir('state-out')
     const { code, stderr } = await startOnTmpfs((dir) => startArgs(run.genesisPath, dir, 5), {
-      sizeBytes: 5 * proof + 2 * state + (4 << 20),
+      sizeBytes: diskNeeded(bytesPerRound(run.genesis), 4) + (4 << 20),
       fill: true,
       out,
     })

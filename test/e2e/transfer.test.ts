@@ -50,7 +50,10 @@ describe('chunk transfer', () => {
     honestA = await serve(honest, 'a')
     honestB = await serve(honest, 'b')
     liar = await serve(
-      { get: (r) => (toHex(r) === toHex(root) ? { bytes: forged, tree: trueTree } : undefined) },
+      {
+        get: (r) =>
+          toHex(r) === toHex(root) ? { size: forged.length, bytes: forged, tree: trueTree } : undefined,
+      },
       'liar',
     )
     empty = await serve(new DeltaStore(), 'empty')

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { decodeDelta, encodeDelta, encodedDeltaSize, roundHalfEven } from '../../src/codec/delta.js'
+import {
+  decodeDelta,
+  encodeDelta,
+  encodedDeltaSize,
+  openDelta,
+  roundHalfEven,
+  validateDelta,
+} from '../../src/codec/delta.js'
 import { compressWithFeedback } from '../../src/codec/error-feedback.js'
 import {
   DeltaRangeError,
@@ -264,5 +271,57 @@ describe('error feedback', () => {
     const step = compressWithFeedback(delta, undefined, { encoding: 'fp32' })
     expect(step.residual.every((x) => x === 0)).toBe(true)
     expect([...step.sent]).toEqual([...delta])
+  })
+})
+
+describe('decoding by range (SPEC.md 6.8, 8.13)', () => {
+  const s = new HashStream('codec-range-test', new Uint8Array([1]))
+  const values = Float32Array.from({ length: 1003 }, () => s.nextSymmetricUnit() * 3)
+  const encodings = [
+    { encoding: 'fp32' },
+    { encoding: 'fp16' },
+    { encoding: 'int8-block', blockSize: 64 },
+    { encoding: 'int4-block', blockSize: 50 },
+    { encoding: 'top-k', k: 101 },
+  ] as const
+
+  it('every range decodes to the same values as the whole delta, in every encoding', () => {
+    for (const options of encodings) {
+      const bytes = encodeDelta(values, options)
+      const whole = decodeDelta(bytes, values.length).values
+      const opened = openDelta(bytes, values.length)
+      for (const [start, end] of [
+        [0, 1003],
+        [0, 1],
+        [1, 2],
+        [63, 129],
+        [500, 777],
+        [1002, 1003],
+        [7, 7],
+      ]) {
+        expect(Array.from(opened.subarray(start, end)), `${options.encoding} [${start}, ${end})`).toEqual(
+          Array.from(whole.subarray(start, end)),
+        )
+      }
+      expect(validateDelta(bytes, values.length, 100)).toBe(options.encoding)
+    }
+  })
+
+  it('reads only the bytes of the range it decodes, and names a bad value by its index in the delta', () => {
+    const bytes = encodeDelta(values, { encoding: 'fp32' })
+    const reads: [number, number][] = []
+    const source = {
+      length: bytes.length,
+      subarray: (a: number, b: number) => {
+        reads.push([a, b])
+        return bytes.slice(a, b)
+      },
+    }
+    openDelta(source, values.length).subarray(900, 1000)
+    expect(reads.at(-1)).toEqual([8 + 4 * 900, 8 + 4 * 1000])
+    new DataView(bytes.buffer).setFloat32(8 + 4 * 950, Number.NaN, true)
+    expect(() => openDelta(bytes, values.length).subarray(900, 1000)).toThrow(/value at index 950 is NaN/)
+    expect(() => validateDelta(bytes, values.length, 100)).toThrow(/value at index 950 is NaN/)
+    expect(() => openDelta(bytes, values.length).subarray(0, 900)).not.toThrow()
   })
 })
