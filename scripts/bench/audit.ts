@@ -88,7 +88,7 @@ for (const preset of presets) {
 
   const store = new ProofStore({ retention: 10 })
   for (const p of proofs) await store.put(p)
-  const proofBytes = proofs[1].checkpoints.reduce((s, c) => s + c.length, 0) + proofs[1].manifest.length
+  const proofBytes = proofs[1].checkpoints!.reduce((s, c) => s + c.length, 0) + proofs[1].manifest.length
   const auditor = new InnerTrainer(genesis, corpus)
   const audits: Record<string, number | string>[] = []
   for (const segments of [2, 4]) {

@@ -144,7 +144,9 @@ export class DeltaFetcher {
       })
       // Every value is checked now (SPEC.md 6.8), block by block; the aggregation decodes the
       // delta again from the store as it reads it, so no decoded copy is held (8.13).
+      const started = performance.now()
       const encoding = validateDelta(bytes, this.init.dimension)
+      deltaBook.addValidation(message.round, (performance.now() - started) / 1000)
       if (encoding !== message.encoding)
         throw new TransferError('bad-response', 'encoding differs from the announcement')
       if (entry.state === 'excluded') return

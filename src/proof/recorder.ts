@@ -23,7 +23,8 @@ export interface RoundProof {
   round: number
   manifest: Uint8Array
   root: Uint8Array
-  checkpoints: Uint8Array[]
+  /** the checkpoints' bytes; absent when they went to a sink as they were taken */
+  checkpoints?: Uint8Array[]
   /** float32 bytes of the error-feedback residual the round started from; absent when none */
   residual?: Uint8Array
   /** the signed announcement that commits the root; set once signed */
@@ -44,18 +45,38 @@ export interface ProofContext {
   precision?: 'fp32' | 'bf16'
 }
 
+/**
+ * Where a round's checkpoints go as they are taken (ProofStore.checkpointSink): a checkpoint is
+ * 12 d bytes, so a large model's round cannot hold them all in memory until it announces.
+ */
+export interface CheckpointSink {
+  add(index: number, bytes: Uint8Array): void
+}
+
 export class ProofRecorder {
+  /** the checkpoints' bytes, kept only without a sink */
   private readonly checkpoints: Uint8Array[] = []
+  private readonly roots: Uint8Array[] = []
   private readonly steps: number[] = []
   private readonly norms: number[] = []
+  private optimizerIn?: Uint8Array
+  private optimizerOut?: Uint8Array
   private previousWeights?: Float32Array
+
+  constructor(private readonly sink?: CheckpointSink) {}
 
   /** Pass as the inner loop's onCheckpoint. */
   readonly onCheckpoint = (snapshot: TrainingSnapshot): void => {
     if (this.previousWeights) this.norms.push(distance(snapshot.weights, this.previousWeights))
     this.previousWeights = snapshot.weights
     this.steps.push(snapshot.localStep)
-    this.checkpoints.push(encodeCheckpoint(snapshot))
+    const bytes = encodeCheckpoint(snapshot)
+    const index = this.roots.length
+    this.roots.push(objectRoot(bytes))
+    this.optimizerOut = optimizerHash(bytes)
+    this.optimizerIn ??= this.optimizerOut
+    if (this.sink) this.sink.add(index, bytes)
+    else this.checkpoints.push(bytes)
   }
 
   /**
@@ -86,7 +107,7 @@ export class ProofRecorder {
 
   finish(context: ProofContext): RoundProof {
     const { genesis, seed } = context
-    if (this.checkpoints.length < 2) throw new Error('a proof needs the first and last checkpoints')
+    if (this.roots.length < 2) throw new Error('a proof needs the first and last checkpoints')
     const headerBytes = encodeHeader({
       version: PROTOCOL.protocolVersion,
       runId: seed.runId,
@@ -100,19 +121,18 @@ export class ProofRecorder {
       dataCommitment: dataCommitment(genesis, context.trainTokens, seed),
       checkpointSteps: this.steps,
       updateNorms: this.norms,
-      optimizerIn: optimizerHash(this.checkpoints[0]),
-      optimizerOut: optimizerHash(this.checkpoints.at(-1)!),
+      optimizerIn: this.optimizerIn!,
+      optimizerOut: this.optimizerOut!,
       residualIn: context.residual ? residualHash(context.residual.before) : new Uint8Array(0),
       residualOut: context.residual ? residualHash(context.residual.after) : new Uint8Array(0),
       previousRound: context.previousRound,
       precision: context.precision ?? 'fp32',
     })
-    const roots = this.checkpoints.map(objectRoot)
     return {
       round: seed.round,
-      manifest: encodeManifest(headerBytes, roots),
-      root: proofRoot(headerBytes, roots),
-      checkpoints: this.checkpoints,
+      manifest: encodeManifest(headerBytes, this.roots),
+      root: proofRoot(headerBytes, this.roots),
+      checkpoints: this.sink ? undefined : this.checkpoints,
       residual: context.residual ? float32LeBytes(context.residual.before).slice() : undefined,
     }
   }

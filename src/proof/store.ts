@@ -6,7 +6,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LIMITS } from '../constants.js'
 import { readIfPresent, readRegularFile, syncDirectory, writeFileSynced } from '../store/durable-file.js'
-import type { RoundProof } from './recorder.js'
+import type { CheckpointSink, RoundProof } from './recorder.js'
 
 export type Lookup<T> =
   | { status: 'ok'; value: T }
@@ -22,8 +22,14 @@ export interface ProofStoreOptions {
 
 const ROUND_DIR = /^round-(\d+)$/
 
+/** A round's checkpoints written as they are taken; done() resolves once all are on disk. */
+interface PartialRound extends CheckpointSink {
+  done(): Promise<void>
+}
+
 export class ProofStore {
   private readonly memory = new Map<number, RoundProof>()
+  private readonly partials = new Map<number, PartialRound>()
   private readonly dir?: string
   /** the highest round pruned so far (-1: none) */
   private prunedThrough = -1
@@ -54,19 +60,57 @@ export class ProofStore {
       .sort((a, b) => a - b)
   }
 
+  /**
+   * With a directory: where round `round`'s checkpoints go as they are taken (ProofRecorder), each
+   * written to round-<r>.partial/ at once, so that memory holds about one checkpoint, not c + 1
+   * of 12 d bytes (issue 17). put() completes the round. Without a directory: none (the recorder
+   * keeps them).
+   */
+  checkpointSink(round: number): CheckpointSink | undefined {
+    if (!this.dir) return undefined
+    const partial = join(this.dir, `round-${round}.partial`)
+    let chain: Promise<void> = rm(partial, { recursive: true, force: true }).then(() =>
+      mkdir(partial, { mode: 0o700 }).then(() => undefined),
+    )
+    let failure: Error | undefined
+    const sink: PartialRound = {
+      add: (index, bytes) => {
+        chain = chain
+          .then(() => (failure ? undefined : writeFileSynced(join(partial, `checkpoint-${index}`), bytes)))
+          .catch((err: Error) => {
+            failure ??= err
+          })
+      },
+      done: async () => {
+        await chain
+        if (failure) throw failure
+      },
+    }
+    // A round trained but never announced (stopped, or held and trained again) has no put().
+    this.partials.clear()
+    this.partials.set(round, sink)
+    return sink
+  }
+
   async put(proof: RoundProof): Promise<void> {
     if (!proof.announcement) throw new Error('a proof is stored with the announcement that commits it')
     if (!this.dir) {
+      if (!proof.checkpoints) throw new Error('a proof kept in memory holds its checkpoints')
       this.memory.set(proof.round, proof)
     } else {
       const final = join(this.dir, `round-${proof.round}`)
       const partial = `${final}.partial`
-      await rm(partial, { recursive: true, force: true })
-      await mkdir(partial, { mode: 0o700 })
+      const written = this.partials.get(proof.round)
+      this.partials.delete(proof.round)
+      if (proof.checkpoints) {
+        await rm(partial, { recursive: true, force: true })
+        await mkdir(partial, { mode: 0o700 })
+        for (const [i, bytes] of proof.checkpoints.entries())
+          await writeFileSynced(join(partial, `checkpoint-${i}`), bytes)
+      } else if (written) await written.done()
+      else throw new Error(`the checkpoints of round ${proof.round} were neither kept nor written`)
       await writeFileSynced(join(partial, 'announcement'), proof.announcement)
       await writeFileSynced(join(partial, 'manifest'), proof.manifest)
-      for (const [i, bytes] of proof.checkpoints.entries())
-        await writeFileSynced(join(partial, `checkpoint-${i}`), bytes)
       if (proof.residual) await writeFileSynced(join(partial, 'residual'), proof.residual)
       await rm(final, { recursive: true, force: true })
       await rename(partial, final)
@@ -105,7 +149,7 @@ export class ProofStore {
     if (!this.dir) {
       const proof = this.memory.get(round)
       if (!proof) return this.missing(round)
-      bytes = item === 'checkpoint' ? proof.checkpoints[index] : proof.residual
+      bytes = item === 'checkpoint' ? proof.checkpoints?.[index] : proof.residual
     } else {
       const at = join(this.dir, `round-${round}`)
       bytes = await readRegularFile(
@@ -143,7 +187,7 @@ export class ProofStore {
           p.manifest.length +
           (p.announcement?.length ?? 0) +
           (p.residual?.length ?? 0) +
-          p.checkpoints.reduce((s, c) => s + c.length, 0)
+          (p.checkpoints ?? []).reduce((s, c) => s + c.length, 0)
       return total
     }
     let total = 0

@@ -44,6 +44,8 @@ export class DeltaBook {
   /** verified equivocation evidence by round (at most LIMITS.maxEvidencePerRound per round) */
   readonly evidence = new Map<number, Equivocation[]>()
   private readonly roundStartedAt = new Map<number, number>()
+  /** seconds spent validating the peers' deltas, by round (RoundReport.stepSeconds.validate) */
+  private readonly validation = new Map<number, number>()
   /** arrival times (ms after the round began) of the other peers' deltas, oldest round first */
   private readonly delays: number[][] = []
 
@@ -142,6 +144,15 @@ export class DeltaBook {
     return peers
   }
 
+  /** Adds the time one delta of `round` took to validate. */
+  addValidation(round: number, seconds: number): void {
+    this.validation.set(round, (this.validation.get(round) ?? 0) + seconds)
+  }
+
+  validationSeconds(round: number): number {
+    return this.validation.get(round) ?? 0
+  }
+
   roundStarted(round: number): void {
     this.roundStartedAt.set(round, this.components.clock.now())
   }
@@ -172,6 +183,7 @@ export class DeltaBook {
   forget(round: number): void {
     this.deltas.delete(round)
     this.evidence.delete(round)
+    this.validation.delete(round)
     this.roundStartedAt.delete(round)
   }
 }

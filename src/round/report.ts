@@ -3,6 +3,33 @@
 
 export type Phase = 'train' | 'announce' | 'collect' | 'aggregate' | 'commit' | 'eval'
 
+/**
+ * The protocol's own work inside the phases, timed apart (issue 17: which of them grows with the
+ * model and with n): encoding the delta (with error feedback), its chunk tree and root, writing
+ * the proof, publishing the announcement, validating the peers' deltas as they arrive (during
+ * collect), the aggregation rule, the outer step, encoding the state, its chunk tree, and
+ * writing the state file. Seconds; a step done twice in a round (a settle recompute) adds up.
+ * The state file holds the round's report, so its own write time is 0 in rounds.jsonl; the
+ * "round complete" log line and the report a round returns carry it.
+ */
+export const STEPS = [
+  'encode',
+  'hashDelta',
+  'proofWrite',
+  'publish',
+  'validate',
+  'aggregateRule',
+  'outerStep',
+  'encodeState',
+  'hashState',
+  'stateWrite',
+] as const
+export type Step = (typeof STEPS)[number]
+
+export function noSteps(): Record<Step, number> {
+  return Object.fromEntries(STEPS.map((s) => [s, 0])) as Record<Step, number>
+}
+
 export interface RoundReport {
   round: number
   trainLoss: number
@@ -18,6 +45,8 @@ export interface RoundReport {
   bytesSent: number
   bytesReceived: number
   phaseSeconds: Record<Phase, number>
+  /** the protocol's steps within the phases (STEPS) */
+  stepSeconds: Record<Step, number>
   /**
    * CPU seconds (user + system) of this process during each phase; what the node does for its
    * peers meanwhile (serving chunks, relaying gossip) counts in the phase it happens in

@@ -33,7 +33,7 @@ import type { DeltaBook } from './delta-book.js'
 import type { GlobalState } from './global-state.js'
 import { type OuterState, outerStepOrHold, pseudoGradient } from './outer.js'
 import { collectDecision, settleDecision } from './policy.js'
-import type { Phase, RoundReport } from './report.js'
+import { noSteps, type Phase, type RoundReport, type Step } from './report.js'
 import type { Sync } from './sync.js'
 
 export interface RoundRunnerComponents {
@@ -87,6 +87,8 @@ export class RoundRunner {
   innerStep = 0
   /** hex weights hash of the state the current round trains from */
   private baseHex = ''
+  /** the current round's protocol steps, timed (RoundReport.stepSeconds) */
+  private stepSeconds = noSteps()
 
   constructor(
     private readonly components: RoundRunnerComponents,
@@ -98,6 +100,7 @@ export class RoundRunner {
     const { genesis, globalState, deltaBook, metrics, signal } = this.components
     const round = globalState.round
     deltaBook.roundStarted(round)
+    this.stepSeconds = noSteps()
     const log = this.components.logger.child({ round })
     const zero = (): Record<Phase, number> => ({
       train: 0,
@@ -133,7 +136,7 @@ export class RoundRunner {
       peerId: peerIdBytes(this.components.peerId),
       round,
     }
-    const recorder = new ProofRecorder()
+    const recorder = new ProofRecorder(this.components.proofs.checkpointSink(round))
     const trained = await timed('train', () => this.train(seed, recorder))
     metrics.trainLoss.set(trained.meanLoss)
 
@@ -201,6 +204,7 @@ export class RoundRunner {
       bytesSent: await metrics.total(metrics.bytesSent),
       bytesReceived: await metrics.total(metrics.bytesReceived),
       phaseSeconds,
+      stepSeconds: { ...this.stepSeconds, validate: deltaBook.validationSeconds(round) },
       cpuSeconds,
       rssBytes: process.memoryUsage().rss,
       tokensPerSecond: trained.tokensPerSecond,
@@ -221,13 +225,28 @@ export class RoundRunner {
     }
     // Only a decided state is saved (SPEC.md 12.5): a state the network did not decide is not one
     // to resume from, and reconciliation is about to replace it.
-    await globalState.persist(settled.decided ? settled.committedState : undefined, report)
+    await this.step('stateWrite', () =>
+      globalState.persist(settled.decided ? settled.committedState : undefined, report),
+    )
+    report.stepSeconds.stateWrite = this.stepSeconds.stateWrite
     log.info({ ...report, phase: 'done' }, 'round complete')
     this.phase = 'idle'
     metrics.tokensPerSecond.set(report.tokensPerSecond)
     if (report.mfu !== null) metrics.mfu.set(report.mfu)
     metrics.relayedPeers.set(report.relayedPeers)
     return report
+  }
+
+  /** Runs fn and adds its seconds to the round's step (sync or async). */
+  private step<T>(name: Step, fn: () => T): T {
+    const started = performance.now()
+    const done = () => {
+      this.stepSeconds[name] += (performance.now() - started) / 1000
+    }
+    const out = fn()
+    if (out instanceof Promise) return out.finally(done) as T
+    done()
+    return out
   }
 
   /** Step 1 (SPEC.md 7.5): H inner steps from the global weights, with proof checkpoints (17.3). */
@@ -272,15 +291,12 @@ export class RoundRunner {
     // Our own contribution is exactly what peers will decode (SPEC.md 8.0).
     const withResidual = residualInUse(genesis)
     const residualBefore = withResidual ? (globalState.residual ?? new Float32Array(delta.length)) : undefined
-    const compressed = compressWithFeedback(
-      delta,
-      residualBefore,
-      this.init.encodeOptions,
-      genesis.delta.feedbackDecay,
+    const compressed = this.step('encode', () =>
+      compressWithFeedback(delta, residualBefore, this.init.encodeOptions, genesis.delta.feedbackDecay),
     )
     if (withResidual) globalState.residual = compressed.residual
     const encoded = compressed.bytes
-    const deltaHash = store.put(round, encoded)
+    const deltaHash = this.step('hashDelta', () => store.put(round, encoded))
     // The proof of learning is fixed before the delta is announced (SPEC.md 17.3).
     const proof = await recorder.announce(privateKey, {
       genesis,
@@ -295,7 +311,7 @@ export class RoundRunner {
       trainLoss: trained.meanLoss,
       sampleCount: trained.samples,
     })
-    await proofs.put(proof)
+    await this.step('proofWrite', () => proofs.put(proof))
     globalState.lastProofRound = round
     const proofBytes = await proofs.bytesUsed()
     metrics.proofBytes.set(proofBytes)
@@ -307,7 +323,7 @@ export class RoundRunner {
       values: compressed.sent,
       envelope: proof.announcement,
     })
-    await publisher.announce(proof.announcement, round)
+    await this.step('publish', () => publisher.announce(proof.announcement, round))
     log.info(
       {
         phase: 'announce',
@@ -508,7 +524,7 @@ export class RoundRunner {
     const context = { seed, reference: before.reference }
     let aggregated: Float32Array
     try {
-      aggregated = aggregate(genesis.aggregation, contributions, context)
+      aggregated = this.step('aggregateRule', () => aggregate(genesis.aggregation, contributions, context))
     } catch (err) {
       if (!(err instanceof AggregationInputError)) throw err
       // Too few deltas arrived for the rule's declared f: every node in this situation falls
@@ -518,9 +534,11 @@ export class RoundRunner {
         'falling back to the median',
       )
       metrics.aggregationFallbacks.inc()
-      aggregated = aggregate({ rule: 'median' }, contributions, context)
+      aggregated = this.step('aggregateRule', () => aggregate({ rule: 'median' }, contributions, context))
     }
-    const outer = outerStepOrHold(before.state, aggregated, genesis.outer.optimizer)
+    const outer = this.step('outerStep', () =>
+      outerStepOrHold(before.state, aggregated, genesis.outer.optimizer),
+    )
     if (!outer.applied) {
       log.error(
         { phase: 'aggregate', contributors: contributions.length },
@@ -537,13 +555,15 @@ export class RoundRunner {
     const { globalState, store, commits, publisher } = this.components
     const deltaHashes = contributions.map((c) => c.id).sort(Buffer.compare)
     const { weights, momentum } = globalState.state
-    const stateBytes = encodeState({
-      round,
-      weights,
-      momentum,
-      reference: globalState.reference ?? new Float32Array(weights.length),
-    })
-    const stateRoot = store.put(round, stateBytes)
+    const stateBytes = this.step('encodeState', () =>
+      encodeState({
+        round,
+        weights,
+        momentum,
+        reference: globalState.reference ?? new Float32Array(weights.length),
+      }),
+    )
+    const stateRoot = this.step('hashState', () => store.put(round, stateBytes))
     const record = { weightsHash: globalState.weightsHashHex, stateRoot, stateSize: stateBytes.length }
     commits.setOwn(round, record)
     for (const [peer, theirs] of commits.peersOf(round))

@@ -490,7 +490,7 @@ describe('proof of learning: spoofs are caught', () => {
     const { proof } = await spoof(0, 1, base)
     const tampered: RoundProof = {
       ...proof,
-      checkpoints: proof.checkpoints.map((c, i) => {
+      checkpoints: proof.checkpoints!.map((c, i) => {
         if (i !== 19) return c
         const copy = Uint8Array.from(c)
         copy[100] ^= 1

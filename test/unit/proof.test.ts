@@ -19,7 +19,9 @@ import {
   encodeManifest,
   ProofFormatError,
 } from '../../src/proof/manifest.js'
+import { ProofRecorder } from '../../src/proof/recorder.js'
 import { ProofStore } from '../../src/proof/store.js'
+import { defaultGenesis } from '../../src/wire/genesis.js'
 
 const snapshot = (d: number, seed: number) => ({
   localStep: 3,
@@ -121,6 +123,47 @@ describe('proof store', () => {
       status: 'ok',
       value: { announcement: Buffer.from([9, 2]), manifest: Buffer.from([2]) },
     })
+  })
+
+  it("writes a round's checkpoints as they are taken, and the proof is the one a recorder keeping them makes", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dtrain-proofs-'))
+    dirs.push(dir)
+    const store = new ProofStore({ dir, retention: 2 })
+    await store.open()
+    const genesis = defaultGenesis({ preset: 'tiny' })
+    const seed = {
+      runId: new Uint8Array(32),
+      baseHash: new Uint8Array(32),
+      peerId: new Uint8Array(38),
+      round: 4,
+    }
+    const context = {
+      genesis,
+      seed,
+      trainTokens: 1000,
+      backend: 'wasm',
+      deltaHash: new Uint8Array(32),
+      previousRound: null,
+    }
+    const written = new ProofRecorder(store.checkpointSink(4))
+    const kept = new ProofRecorder()
+    const snapshots = [0, 1, 2].map((i) => ({ ...snapshot(1000, i), localStep: i }))
+    for (const s of snapshots) {
+      written.onCheckpoint(s)
+      kept.onCheckpoint(s)
+    }
+    const fromSink = written.finish(context)
+    const inMemory = kept.finish(context)
+    expect(fromSink.checkpoints).toBeUndefined() // nothing held until the announcement
+    expect(fromSink.root).toEqual(inMemory.root)
+    expect(fromSink.manifest).toEqual(inMemory.manifest)
+    await store.put({ ...fromSink, announcement: new Uint8Array([1]) })
+    expect(await readdir(join(dir, 'proofs'))).toEqual(['round-4'])
+    for (const [i, s] of snapshots.entries())
+      expect(await store.item(4, 'checkpoint', i)).toEqual({
+        status: 'ok',
+        value: Buffer.from(encodeCheckpoint(s)),
+      })
   })
 
   it('refuses a retention below one round', () => {
