@@ -10,6 +10,7 @@ import { peerIdBytes } from '../crypto/sign.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { Host } from '../net/host.js'
 import type { CommitRecord } from '../round/commit-book.js'
+import type { VoteJournal } from '../store/vote-journal.js'
 import type { Clock } from '../util/clock.js'
 import { signCommit, signHave } from '../wire/messages.js'
 import { HaveBatcher } from './holders.js'
@@ -23,6 +24,7 @@ export interface PublisherComponents {
   metrics: NodeMetrics
   logger: Logger
   clock: Clock
+  votes: Pick<VoteJournal, 'record'>
 }
 
 export interface PublisherInit {
@@ -115,9 +117,20 @@ export class Publisher {
       stateRoot: c.stateRoot,
       stateSize: c.stateSize,
     })
+    // A vote is kept before it is published (SPEC.md 12.5): a node restarted before it saved
+    // the state it voted for still counts its vote.
+    await this.components.votes.record(round, signed)
     const kept = this.remember(round)
     kept.commit = signed
     await this.publish(commitTopic(runIdHex), signed)
+    kept.committedAt = this.components.clock.now()
+  }
+
+  /** Takes up a commit this node signed before it restarted (VoteJournal), and publishes it again. */
+  async restoreCommit(round: number, signed: Uint8Array): Promise<void> {
+    const kept = this.remember(round)
+    kept.commit = signed
+    await this.publish(commitTopic(this.components.runIdHex), signed)
     kept.committedAt = this.components.clock.now()
   }
 

@@ -23,6 +23,7 @@ import type { GlobalState } from '../round/global-state.js'
 import type { RoundRunner } from '../round/runner.js'
 import type { Sync } from '../round/sync.js'
 import type { DeltaStore } from '../store/delta-store.js'
+import type { VoteJournal } from '../store/vote-journal.js'
 import type { Trainer } from '../train/trainer.js'
 import type { Changes, Clock } from '../util/clock.js'
 import type { Genesis } from '../wire/genesis.js'
@@ -49,6 +50,8 @@ export interface DtrainComponents {
   penalize: (peer: string, reason: PenaltyReason) => void
   counters: TransferCounters
   store: DeltaStore
+  /** this node's own commits, kept before they are published (SPEC.md 12.5) */
+  votes: VoteJournal
   proofs: ProofStore
   holders: HolderBook
   commits: CommitBook

@@ -36,6 +36,7 @@ import { createGlobalState } from '../round/global-state.js'
 import { createRoundRunner } from '../round/runner.js'
 import { createSync } from '../round/sync.js'
 import { DeltaStore } from '../store/delta-store.js'
+import { VoteJournal } from '../store/vote-journal.js'
 import { type BackendChoice, selectBackend } from '../train/backend.js'
 import { evalOffsets } from '../train/batches.js'
 import { createTrainer } from '../train/create-trainer.js'
@@ -223,6 +224,7 @@ export class DtrainNode {
       counters,
       store,
       proofs,
+      votes: new VoteJournal(options.stateDir),
       trainer,
       holders: new HolderBook(LIMITS.maxFetchSources),
       commits: new CommitBook({

@@ -5,18 +5,26 @@
 
 import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { decodeState } from '../codec/state.js'
+import { decodeState, stateSize } from '../codec/state.js'
 import { toHex, weightsHash } from '../crypto/hash.js'
+import type { Publisher } from '../gossip/publisher.js'
+import { checkCommit } from '../gossip/validate.js'
 import type { DeltaStore } from '../store/delta-store.js'
 import { loadNodeState, saveNodeState } from '../store/node-state.js'
+import type { VoteJournal } from '../store/vote-journal.js'
 import type { Trainer } from '../train/trainer.js'
+import type { Commit } from '../wire/messages.js'
 import type { CommitBook } from './commit-book.js'
 import type { OuterState } from './outer.js'
 
 export interface GlobalStateComponents {
   runId: Uint8Array
+  peerId: PeerId
   store: DeltaStore
+  votes: Pick<VoteJournal, 'of'>
+  publisher: Pick<Publisher, 'restoreCommit'>
   commits: CommitBook
   trainer: Pick<Trainer, 'optimizerState' | 'setOptimizerState'>
   logger: Logger
@@ -110,7 +118,40 @@ export class GlobalState {
       { round, weightsHash: this.weightsHashHex.slice(0, 16) },
       'resumed from the state directory',
     )
+    await this.restoreVote(round + 1)
     return round
+  }
+
+  /**
+   * The vote this node published for `round`, the one after its saved state, before it stopped
+   * (VoteJournal, SPEC.md 12.5): counted and published again, so that a state decided with it
+   * stays decided. A node saves every round it closes, so no later round can hold a vote of it.
+   */
+  private async restoreVote(round: number): Promise<void> {
+    const { votes, commits, publisher, runId, peerId, logger } = this.components
+    const signed = await votes.of(round).catch(() => undefined)
+    if (signed === undefined) return
+    // Checked as a peer's commit would be (SPEC.md 5.5): this run's, signed by this node, of this
+    // round, naming a state of this model's size.
+    let commit: Commit
+    try {
+      const stateBytes = stateSize(this.weights.length)
+      const checked = await checkCommit(signed, peerId, { runId, currentRound: round, stateSize: stateBytes })
+      commit = checked.message
+    } catch {
+      return
+    }
+    if (commit.round !== round) return
+    commits.setOwn(round, {
+      weightsHash: toHex(commit.weightsHash),
+      stateRoot: commit.stateRoot,
+      stateSize: commit.stateSize,
+    })
+    await publisher.restoreCommit(round, signed).catch(() => {})
+    logger.info(
+      { round, weightsHash: toHex(commit.weightsHash).slice(0, 16) },
+      'took up the vote this node published before it stopped',
+    )
   }
 
   /**

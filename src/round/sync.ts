@@ -14,6 +14,7 @@ import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { Host } from '../net/host.js'
 import { ChunkAssembly, fetchChunks, type TransferCounters } from '../net/transfer.js'
 import type { DeltaStore } from '../store/delta-store.js'
+import type { VoteJournal } from '../store/vote-journal.js'
 import type { Changes, Clock } from '../util/clock.js'
 import type { Genesis } from '../wire/genesis.js'
 import type { StateVotes } from './agreement.js'
@@ -34,6 +35,7 @@ export interface SyncComponents {
   commits: CommitBook
   globalState: GlobalState
   store: DeltaStore
+  votes: Pick<VoteJournal, 'forgetAfter'>
   publisher: Pick<Publisher, 'commit' | 'reannounceIfDue'>
   counters: TransferCounters
   metrics: NodeMetrics
@@ -249,6 +251,8 @@ export class Sync {
       commits.setOwn(round, { ...record })
       metrics.stateSyncs.inc({ reason: why })
       await globalState.persist(bytes)
+      // Votes of later rounds were cast on another state (SPEC.md 12.5): not this node's any more.
+      await this.components.votes.forgetAfter(round)
       // Say so: a re-commit of the adopted state (SPEC.md 12.3) replaces our earlier commit in
       // the peers' tallies, so that they see the round agreed (and stop waiting at the end of a run).
       await publisher.commit(round, { ...record, deltaHashes: [] }).catch(() => {})

@@ -26,6 +26,9 @@ describe('the status snapshot', () => {
     const globalState = new GlobalState(
       {
         runId: new Uint8Array(32),
+        peerId: undefined as never,
+        votes: undefined as never,
+        publisher: undefined as never,
         store: undefined as never,
         commits: undefined as never,
         trainer: undefined as never,

@@ -1,12 +1,18 @@
-// The global state's weights hash (src/round/global-state.ts): computed once per weight vector,
-// and always the hash of the weights the state holds now.
+// The global state (src/round/global-state.ts): its weights hash, computed once per weight vector
+// and always the hash of the weights it holds now; and the vote it takes up after a restart.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { encodeState } from '../../src/codec/state.js'
 import { toHex, weightsHash } from '../../src/crypto/hash.js'
+import { peerIdBytes } from '../../src/crypto/sign.js'
 import { CommitBook } from '../../src/round/commit-book.js'
 import { GlobalState } from '../../src/round/global-state.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
+import { VoteJournal } from '../../src/store/vote-journal.js'
+import { decodeCommit, signCommit } from '../../src/wire/messages.js'
+import { tempDir } from '../fixtures/temp.js'
 
 describe('GlobalState', () => {
   it('hashes the weights it holds, after an outer step and after adopting a state', () => {
@@ -14,6 +20,9 @@ describe('GlobalState', () => {
     const g = new GlobalState(
       {
         runId: new Uint8Array(32),
+        peerId: undefined as never,
+        votes: new VoteJournal(),
+        publisher: { restoreCommit: async () => {} },
         store: new DeltaStore(),
         commits: new CommitBook({ self: 'me', expectedPeers: 1, faults: 0, maxTracked: 10 }),
         trainer,
@@ -35,5 +44,76 @@ describe('GlobalState', () => {
     g.adopt(encoded, { round: 2, weightsHash: toHex(weightsHash(weights)) })
     expect(g.weightsHashHex).toBe(toHex(weightsHash(weights)))
     expect(g.round).toBe(3)
+  })
+})
+
+describe('a vote kept across a restart (SPEC.md 12.5)', () => {
+  it('counts and re-publishes the commit this node signed for the round after its saved state', async () => {
+    const dir = tempDir('votes')
+    const key = await generateKeyPair('Ed25519')
+    const peerId = peerIdFromPrivateKey(key)
+    const runId = new Uint8Array(32).fill(7)
+    const optimizer = { firstMoment: new Float32Array(3), secondMoment: new Float32Array(3), step: 4 }
+    const restored: Array<[number, Uint8Array]> = []
+    const make = () => {
+      const commits = new CommitBook({ self: peerId.toString(), expectedPeers: 3, faults: 0, maxTracked: 10 })
+      const g = new GlobalState(
+        {
+          runId,
+          peerId,
+          votes: new VoteJournal(dir),
+          publisher: { restoreCommit: async (round, signed) => void restored.push([round, signed]) },
+          store: new DeltaStore(),
+          commits,
+          trainer: { optimizerState: async () => optimizer, setOptimizerState: async () => {} },
+          logger: pino({ level: 'silent' }),
+        },
+        { weights: new Float32Array(3), stateDir: dir },
+      )
+      return { g, commits }
+    }
+    const state = (round: number) =>
+      encodeState({
+        round,
+        weights: Float32Array.from([round, 1, 2]),
+        momentum: new Float32Array(3),
+        reference: new Float32Array(3),
+      })
+    const commit = async (round: number, weightsHash: number) =>
+      signCommit(key, {
+        version: 1,
+        runId,
+        round,
+        peerId: peerIdBytes(peerId),
+        weightsHash: new Uint8Array(32).fill(weightsHash),
+        deltaHashes: [],
+        stateRoot: new Uint8Array(32).fill(weightsHash + 1),
+        stateSize: state(0).length,
+      })
+    // Saved after round 30, then voted for round 31 and killed before round 31 was decided.
+    await make().g.persist(state(30))
+    const journal = new VoteJournal(dir)
+    await journal.record(30, await commit(30, 1))
+    const vote = await commit(31, 9)
+    await journal.record(31, vote)
+    const { g, commits } = make()
+    expect(await g.restore()).toBe(30)
+    const own = commits.ownOf(31)!
+    expect(own.weightsHash).toBe(toHex(new Uint8Array(32).fill(9)))
+    expect(toHex(own.stateRoot)).toBe(toHex(new Uint8Array(32).fill(10)))
+    expect(own.stateSize).toBe(state(0).length)
+    expect(restored.map(([r, signed]) => [r, toHex(signed)])).toEqual([[31, toHex(vote)]])
+    // Another node's commit, or a vote of another run, is not taken up.
+    const other = await generateKeyPair('Ed25519')
+    await journal.record(31, await signCommit(other, decodeCommit(vote).message))
+    restored.length = 0
+    const again = make()
+    await again.g.restore()
+    expect(again.commits.ownOf(31)).toBeUndefined()
+    expect(restored).toEqual([])
+    // A node that adopted another state forgets its later votes.
+    await journal.forgetAfter(30)
+    expect(await journal.of(31)).toBeUndefined()
+    expect(await journal.of(30)).toBeDefined()
   })
 })

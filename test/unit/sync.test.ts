@@ -10,6 +10,7 @@ import { CommitBook } from '../../src/round/commit-book.js'
 import { GlobalState } from '../../src/round/global-state.js'
 import { Sync } from '../../src/round/sync.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
+import { VoteJournal } from '../../src/store/vote-journal.js'
 import { Changes } from '../../src/util/clock.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
 import { FakeClock } from '../fixtures/clock.js'
@@ -31,7 +32,16 @@ function setup(round: number) {
   const store = new DeltaStore()
   const trainer = { optimizerState: async () => ({}) as never, setOptimizerState: async () => {} }
   const globalState = new GlobalState(
-    { runId: new Uint8Array(32), store, commits, trainer, logger },
+    {
+      runId: new Uint8Array(32),
+      peerId: undefined as never,
+      votes: new VoteJournal(),
+      publisher: { restoreCommit: async () => {} },
+      store,
+      commits,
+      trainer,
+      logger,
+    },
     { weights: new Float32Array(4) },
   )
   globalState.round = round
@@ -44,6 +54,7 @@ function setup(round: number) {
     commits,
     globalState,
     store,
+    votes: new VoteJournal(),
     publisher: {
       commit: async () => {},
       reannounceIfDue: async () => {
