@@ -103,6 +103,11 @@ function quantize(
   view.setUint32(8, blockSize, true)
   const blocks = Math.ceil(count / blockSize)
   const quantOffset = PARAM_HEADER + 4 * blocks
+  const int8 = new Int8Array(
+    view.buffer,
+    view.byteOffset + quantOffset,
+    encoding === 'int8-block' ? count : 0,
+  )
   for (let b = 0; b < blocks; b++) {
     const start = b * blockSize
     const end = Math.min(start + blockSize, count)
@@ -113,7 +118,7 @@ function quantize(
     for (let i = start; i < end; i++) {
       const q =
         scale === 0 ? 0 : Math.max(-levels, Math.min(levels, roundHalfEven(Math.fround(values[i] / scale))))
-      if (encoding === 'int8-block') view.setInt8(quantOffset + i, q)
+      if (encoding === 'int8-block') int8[i] = q
       else {
         const byte = quantOffset + (i >>> 1)
         const nibble = q & 0x0f
@@ -262,7 +267,9 @@ function dequantizer(
     const scales = viewOf(bytes.subarray(PARAM_HEADER + 4 * firstBlock, PARAM_HEADER + 4 * (lastBlock + 1)))
     const firstByte = encoding === 'int8-block' ? start : start >>> 1
     const lastByte = encoding === 'int8-block' ? end : (end + 1) >>> 1
-    const quant = viewOf(bytes.subarray(quantOffset + firstByte, quantOffset + lastByte))
+    const quantBytes = bytes.subarray(quantOffset + firstByte, quantOffset + lastByte)
+    // int8 values read through a typed view: a DataView call per value is several times slower
+    const int8 = new Int8Array(quantBytes.buffer, quantBytes.byteOffset, quantBytes.byteLength)
     for (let b = firstBlock; b <= lastBlock; b++) {
       const scale = scales.getFloat32(4 * (b - firstBlock), true)
       if (!Number.isFinite(scale) || scale < 0)
@@ -270,9 +277,9 @@ function dequantizer(
       const blockEnd = Math.min((b + 1) * blockSize, end)
       for (let i = Math.max(b * blockSize, start); i < blockEnd; i++) {
         let q: number
-        if (encoding === 'int8-block') q = quant.getInt8(i - firstByte)
+        if (encoding === 'int8-block') q = int8[i - firstByte]
         else {
-          const byte = quant.getUint8((i >>> 1) - firstByte)
+          const byte = quantBytes[(i >>> 1) - firstByte]
           const nibble = i % 2 === 0 ? byte & 0x0f : byte >> 4
           q = nibble >= 8 ? nibble - 16 : nibble
         }

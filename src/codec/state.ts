@@ -3,7 +3,7 @@
 //   then count x f32 weights, count x f32 outer momentum, count x f32 previous aggregate
 //   (all little-endian). `round` is the round whose outer step produced the state.
 // It travels like a delta: content-addressed by its Merkle root, fetched chunk by chunk.
-import { finiteFloat32Vectors } from '../crypto/hash.js'
+import { finiteFloat32Vectors, float32LeBytes } from '../crypto/hash.js'
 import { safeInteger } from '../wire/fields.js'
 import { MalformedDeltaError, NonFiniteDeltaError } from './errors.js'
 
@@ -36,10 +36,8 @@ export function encodeState(state: GlobalState): Uint8Array {
   view.setUint32(4, count, true)
   view.setBigUint64(8, BigInt(state.round), true)
   const vectors = [state.weights, state.momentum, state.reference]
-  vectors.forEach((vector, v) => {
-    const base = HEADER + 4 * count * v
-    for (let i = 0; i < count; i++) view.setFloat32(base + 4 * i, vector[i], true)
-  })
+  // little-endian bytes copied whole (a DataView call per value took seconds at 10^8 values)
+  vectors.forEach((vector, v) => out.set(float32LeBytes(vector), HEADER + 4 * count * v))
   return out
 }
 

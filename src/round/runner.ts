@@ -136,11 +136,16 @@ export class RoundRunner {
       peerId: peerIdBytes(this.components.peerId),
       round,
     }
-    const recorder = new ProofRecorder(this.components.proofs.checkpointSink(round))
-    const trained = await timed('train', () => this.train(seed, recorder))
-    metrics.trainLoss.set(trained.meanLoss)
-
-    const proofBytes = await timed('announce', () => this.announce(round, seed, trained, recorder, log))
+    // The trained weights and the proof recorder live only until the announcement: a round keeps
+    // the figures it reports, not vectors of the model's size (issue 17).
+    const { trained, proofBytes } = await (async () => {
+      const recorder = new ProofRecorder(this.components.proofs.checkpointSink(round))
+      const result = await timed('train', () => this.train(seed, recorder))
+      metrics.trainLoss.set(result.meanLoss)
+      const bytes = await timed('announce', () => this.announce(round, seed, result, recorder, log))
+      const { meanLoss, samples, seconds, tokensPerSecond } = result
+      return { trained: { meanLoss, samples, seconds, tokensPerSecond }, proofBytes: bytes }
+    })()
 
     const deadlineHit = await timed('collect', () => this.collect(round, log))
     // A node told to stop while collecting neither aggregates nor commits the round (issue 19).
@@ -320,7 +325,8 @@ export class RoundRunner {
       deltaHash,
       baseHash: seed.baseHash,
       state: 'valid',
-      values: compressed.sent,
+      // read back from the store as the aggregation needs it: no decoded copy is kept (8.13)
+      values: store.delta(deltaHash, delta.length),
       envelope: proof.announcement,
     })
     await this.step('publish', () => publisher.announce(proof.announcement, round))

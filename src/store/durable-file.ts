@@ -3,11 +3,14 @@
 // reader after a crash sees the old content or the new, never a mix.
 import { lstat, open, readFile } from 'node:fs/promises'
 
-/** Writes `bytes` to `path` (mode 0600) and fsyncs the file. */
-export async function writeFileSynced(path: string, bytes: Uint8Array): Promise<void> {
+/** Writes `bytes` (or its pieces, one after another) to `path` (mode 0600) and fsyncs the file. */
+export async function writeFileSynced(
+  path: string,
+  bytes: Uint8Array | readonly Uint8Array[],
+): Promise<void> {
   const handle = await open(path, 'w', 0o600)
   try {
-    await handle.writeFile(bytes)
+    for (const piece of bytes instanceof Uint8Array ? [bytes] : bytes) await handle.writeFile(piece)
     await handle.sync()
   } finally {
     await handle.close()

@@ -9,6 +9,7 @@
 //   | f32le residual[d] if present | SHA-256 of everything before
 import { rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { sha256 as sha256Hasher } from '@noble/hashes/sha2.js'
 import { bytesEqual, float32FromLe, float32LeBytes, sha256, toHex } from '../crypto/hash.js'
 import type { OptimizerState } from '../train/inner-loop.js'
 import { readIfPresent, syncDirectory, writeFileSynced } from './durable-file.js'
@@ -31,31 +32,42 @@ export class NodeStateError extends Error {
   override name = 'NodeStateError'
 }
 
-export function encodeNodeState(s: SavedNodeState): Uint8Array {
+/**
+ * The file's pieces in order, the SHA-256 trailer last: written one after another, so a large
+ * model's state (about 24 d bytes) is never copied into one buffer (issue 17).
+ */
+export function nodeStatePieces(s: SavedNodeState): Uint8Array[] {
   const d = s.optimizer.firstMoment.length
-  const size = FIXED + s.global.length + 4 * d * (s.residual ? 3 : 2) + 32
-  const out = new Uint8Array(size)
-  const view = new DataView(out.buffer)
-  out.set(MAGIC, 0)
+  const header = new Uint8Array(FIXED)
+  const view = new DataView(header.buffer)
+  header.set(MAGIC, 0)
   view.setUint32(4, VERSION, true)
-  out.set(s.runId, 8)
+  header.set(s.runId, 8)
   view.setBigInt64(40, BigInt(s.lastProofRound ?? -1), true)
   view.setBigUint64(48, BigInt(s.optimizer.step), true)
   view.setUint32(56, d, true)
   view.setUint32(60, s.residual ? 1 : 0, true)
   view.setBigUint64(64, BigInt(s.global.length), true)
-  let at = FIXED
-  out.set(s.global, at)
-  at += s.global.length
-  for (const part of [
-    s.optimizer.firstMoment,
-    s.optimizer.secondMoment,
-    ...(s.residual ? [s.residual] : []),
-  ]) {
-    out.set(float32LeBytes(part), at)
-    at += 4 * d
+  const body = [
+    header,
+    s.global,
+    ...[s.optimizer.firstMoment, s.optimizer.secondMoment, ...(s.residual ? [s.residual] : [])].map(
+      float32LeBytes,
+    ),
+  ]
+  const hash = sha256Hasher.create()
+  for (const piece of body) hash.update(piece)
+  return [...body, hash.digest()]
+}
+
+export function encodeNodeState(s: SavedNodeState): Uint8Array {
+  const pieces = nodeStatePieces(s)
+  const out = new Uint8Array(pieces.reduce((sum, p) => sum + p.length, 0))
+  let at = 0
+  for (const piece of pieces) {
+    out.set(piece, at)
+    at += piece.length
   }
-  out.set(sha256(out.subarray(0, at)), at)
   return out
 }
 
@@ -93,7 +105,7 @@ export function decodeNodeState(bytes: Uint8Array): SavedNodeState {
 /** Writes the state crash-safe: a reader sees the old file or the new one, never a mix. */
 export async function saveNodeState(dir: string, state: SavedNodeState): Promise<void> {
   const path = join(dir, NODE_STATE_FILE)
-  await writeFileSynced(`${path}.tmp`, encodeNodeState(state))
+  await writeFileSynced(`${path}.tmp`, nodeStatePieces(state))
   await rename(`${path}.tmp`, path)
   await syncDirectory(dirname(path))
 }
