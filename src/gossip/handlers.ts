@@ -13,7 +13,7 @@ import type { DeltaFetcher } from '../net/delta-fetcher.js'
 import type { Host } from '../net/host.js'
 import type { CommitBook } from '../round/commit-book.js'
 import type { DeltaBook } from '../round/delta-book.js'
-import type { Changes } from '../util/clock.js'
+import type { Changes, Clock } from '../util/clock.js'
 import type { Genesis } from '../wire/genesis.js'
 import { decodeAnnouncement, encodeEvidence } from '../wire/messages.js'
 import type { HolderBook } from './holders.js'
@@ -40,6 +40,7 @@ export interface GossipHandlersComponents {
   publisher: Publisher
   metrics: NodeMetrics
   logger: Logger
+  clock: Clock
   changes: Changes
   validatorFn: GossipValidatorFn
 }
@@ -117,7 +118,7 @@ export class GossipHandlers {
 
   /** SPEC.md 5.5: a commit counts toward its round's decided state (12.2). */
   private async onCommit(message: Message, origin: PeerId | undefined): Promise<Verdict<unknown>> {
-    const { runId, commits, changes } = this.components
+    const { runId, commits, changes, clock } = this.components
     const verdict = await validate(() =>
       checkCommit(message.data, origin, {
         runId,
@@ -134,10 +135,17 @@ export class GossipHandlers {
       return { action: 'ignore', reason: 'over-limit', detail: 'the commit book is full' }
     // A peer holding its round open re-publishes its commit every few seconds: say it once.
     if (before !== hash) warnIfDisagrees(this.components, round, peer, hash)
+    if (before !== undefined) commits.noteRecommit(round, clock.now())
     const own = commits.ownOf(round)
-    if (round < this.init.currentRound() && own && toHex(own.stateRoot) !== toHex(stateRoot))
-      // A peer behind commits another state of a round this node closed: it may have restarted
-      // after voting for this node's state, and lost the deltas (SPEC.md 12.5).
+    if (
+      round < this.init.currentRound() &&
+      own &&
+      (toHex(own.stateRoot) !== toHex(stateRoot) || before !== undefined)
+    )
+      // A peer commits another state of a round this node closed: it may have restarted after
+      // voting for this node's state, and lost the deltas. Or it re-commits the round, which it
+      // does only while it holds the round open: it may have missed this node's commit (a
+      // connection that dropped while both were busy). Either way it needs ours (SPEC.md 12.5).
       void this.components.publisher.republish(round).catch(() => {})
     changes.notify()
     return verdict

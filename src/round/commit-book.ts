@@ -22,6 +22,8 @@ export interface CommitBookOptions {
 export class CommitBook {
   private readonly theirs = new Map<number, Map<string, CommitRecord>>()
   private readonly own = new Map<number, CommitRecord>()
+  /** when a peer last re-committed a round (a commit of a round it had committed before) */
+  private readonly recommitted = new Map<number, number>()
   private tracked = 0
 
   constructor(private readonly options: CommitBookOptions) {}
@@ -39,6 +41,19 @@ export class CommitBook {
     byPeer.set(peer, record)
     this.theirs.set(round, byPeer)
     return true
+  }
+
+  /**
+   * Notes that a peer re-committed `round` at `now` (clock ms): a peer re-publishes its commit
+   * only while it holds the round open (SPEC.md 12.5), so it may still lack this node's vote.
+   */
+  noteRecommit(round: number, now: number): void {
+    this.recommitted.set(round, now)
+  }
+
+  /** When a peer last re-committed `round`, if one did. */
+  lastRecommitAt(round: number): number | undefined {
+    return this.recommitted.get(round)
   }
 
   /** Records (or replaces) this node's own commit of `round`. */
@@ -79,6 +94,7 @@ export class CommitBook {
       this.theirs.delete(r)
     }
     for (const r of [...this.own.keys()]) if (r <= round) this.own.delete(r)
+    for (const r of [...this.recommitted.keys()]) if (r <= round) this.recommitted.delete(r)
   }
 
   /** Records held (other peers' commits, all rounds). */

@@ -212,9 +212,17 @@ export function lingerDecision(v: {
   agreed: boolean
   expectedPeers: number
   pollMs: number
+  /**
+   * when a peer last re-committed the round (clock ms): a peer re-commits only while it holds
+   * the round open, so it may still lack this node's commit (SPEC.md 12.5)
+   */
+  lastRecommitAt?: number
+  /** how long no peer must have re-committed before the node leaves: 2 x limits.reannounceMs */
+  quietMs: number
 }): { action: 'end' } | { action: 'wait'; waitMs: number } {
-  if ((v.committed >= v.expectedPeers && v.agreed) || v.now >= v.deadline || v.stopped)
-    return { action: 'end' }
+  if (v.now >= v.deadline || v.stopped) return { action: 'end' }
+  const quietFor = v.lastRecommitAt === undefined ? Number.POSITIVE_INFINITY : v.now - v.lastRecommitAt
+  if (v.committed >= v.expectedPeers && v.agreed && quietFor >= v.quietMs) return { action: 'end' }
   return { action: 'wait', waitMs: Math.min(v.deadline - v.now, v.pollMs) }
 }
 

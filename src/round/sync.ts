@@ -189,6 +189,8 @@ export class Sync {
         agreed: own !== undefined && records.every((r) => r.weightsHash === own.weightsHash),
         expectedPeers,
         pollMs: LIMITS.reannounceMs,
+        lastRecommitAt: commits.lastRecommitAt(round),
+        quietMs: 2 * LIMITS.reannounceMs,
       })
       if (decision.action === 'end') return committed
       await publisher.reannounceIfDue()

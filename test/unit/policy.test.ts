@@ -382,10 +382,22 @@ describe('lingering after the last round (SPEC.md 11)', () => {
     agreed: true,
     expectedPeers: 3,
     pollMs: 2_000,
+    quietMs: 4_000,
+    lastRecommitAt: undefined as number | undefined,
   }
   const cases: Array<[string, Partial<typeof base>, ReturnType<typeof lingerDecision>]> = [
     ['serves while a peer has not committed', {}, { action: 'wait', waitMs: 2_000 }],
     ['ends once every expected peer committed its weights', { committed: 3 }, { action: 'end' }],
+    [
+      'serves on while a peer re-commits the round: it holds it open and may lack this vote',
+      { committed: 3, now: 5_000, lastRecommitAt: 3_000 },
+      { action: 'wait', waitMs: 2_000 },
+    ],
+    [
+      'ends once no peer re-committed for the quiet period',
+      { committed: 3, now: 7_000, lastRecommitAt: 3_000 },
+      { action: 'end' },
+    ],
     [
       'serves on when they committed other weights',
       { committed: 3, agreed: false },
