@@ -37,7 +37,7 @@ export function encodeState(state: GlobalState): Uint8Array {
   view.setBigUint64(8, BigInt(state.round), true)
   const vectors = [state.weights, state.momentum, state.reference]
   // little-endian bytes copied whole (a DataView call per value took seconds at 10^8 values)
-  vectors.forEach((vector, v) => out.set(float32LeBytes(vector), HEADER + 4 * count * v))
+  for (const [v, vector] of vectors.entries()) out.set(float32LeBytes(vector), HEADER + 4 * count * v)
   return out
 }
 
