@@ -21,7 +21,7 @@ export function addRunOptions(command: Command): Command {
     .addOption(
       new Option(
         '--preset <name>',
-        'model preset: tiny (tests), small (CPU), medium, mlp (MNIST digit classifier); GPTs for torch: gpt-tiny (tests), gpt-10m (CPU or GPU), gpt-124m (GPU, GPT-2 small)',
+        'model preset: tiny (tests), small (CPU), medium, mlp (MNIST digit classifier), mlp-110m (its 110 M-parameter scale drill, torch); GPTs for torch: gpt-tiny (tests), gpt-10m (CPU or GPU), gpt-124m (GPU, GPT-2 small)',
       )
         .choices([...MODEL_PRESET_NAMES])
         .default('small'),
@@ -66,6 +66,11 @@ export function addRunOptions(command: Command): Command {
     .option(
       '--data <path>',
       'train on your own text instead: a file, or a folder of .txt/.md files (every node needs a copy)',
+    )
+    .option(
+      '--checkpoint-interval <k>',
+      'inner steps between proof checkpoints (SPEC.md 17.1): fewer checkpoints take less disk, and each audited segment replays k steps; default: about 25 a round, fewer where a round of proof would pass 12 GB',
+      positiveInt('--checkpoint-interval'),
     )
     .option(
       '--proof-backends <list>',
@@ -123,6 +128,7 @@ export function genesisOptionsFrom(opts: Record<string, unknown>): GenesisOption
           ? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 }
           : { rule: rule as 'mean' | 'median' },
     proofBackends: proofBackendsFrom(opts.proofBackends),
+    checkpointInterval: opts.checkpointInterval as number | undefined,
     ...text,
   }
 }

@@ -379,6 +379,7 @@ export const MODEL_PRESET_NAMES = [
   'small',
   'medium',
   'mlp',
+  'mlp-110m',
   'gpt-tiny',
   'gpt-10m',
   'gpt-124m',
@@ -430,6 +431,15 @@ export const MODEL_PRESETS: Record<ModelPreset, WithoutSeed<ModelSpec>> = {
     hiddenSizes: [256, 256],
     classes: MNIST_CLASSES,
     initStd: 0.05,
+  },
+  // 784-12288-8192-10 (110,399,498 parameters) on the MNIST digits: the protocol at the size of a
+  // real model (issue 17) with a step a CPU takes in about a second; initStd about 1 / sqrt(width)
+  'mlp-110m': {
+    kind: 'mlp-classifier',
+    inputSize: MNIST_INPUT_SIZE,
+    hiddenSizes: [12288, 8192],
+    classes: MNIST_CLASSES,
+    initStd: 0.01,
   },
   // GPTs (SPEC.md 7.8), for torch-cpu and torch-cuda. gpt-tiny is for tests (0.2 M parameters);
   // gpt-10m: 10.8 M parameters on byte tokens, a model a CPU node or any GPU trains;
