@@ -150,7 +150,7 @@ export class DeltaFetcher {
       if (encoding !== message.encoding)
         throw new TransferError('bad-response', 'encoding differs from the announcement')
       if (entry.state === 'excluded') return
-      const root = store.put(message.round, bytes)
+      const root = store.put(message.round, bytes, assembly.tree())
       deltaBook.markValid(entry, store.delta(root, this.init.dimension))
       publisher.have(message.round, message.deltaHash)
       this.components.logger.debug(

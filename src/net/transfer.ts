@@ -18,7 +18,7 @@ import {
   chunkRange,
   InvalidProofError,
   leafHash,
-  type MerkleTree,
+  MerkleTree,
   verifyProof,
 } from '../crypto/merkle.js'
 import { unpackRepeated } from '../wire/packed.js'
@@ -196,6 +196,8 @@ function chunkStreamHandler({ source, counters, onError, onRefusedRequest, uplin
 export class ChunkAssembly {
   readonly chunkCount: number
   private readonly chunks: Array<Uint8Array | undefined>
+  /** each verified chunk's leaf hash: the object's tree without hashing its bytes again */
+  private readonly leaves: Uint8Array[]
   private received = 0
 
   constructor(
@@ -210,6 +212,7 @@ export class ChunkAssembly {
     }
     this.chunkCount = chunkCount(size, LIMITS.chunkBytes)
     this.chunks = new Array(this.chunkCount)
+    this.leaves = new Array(this.chunkCount)
   }
 
   get complete(): boolean {
@@ -238,9 +241,17 @@ export class ChunkAssembly {
         `chunk ${index} is ${data.length} bytes, expected ${this.expectedLength(index)}`,
       )
     }
-    verifyProof(this.root, this.chunkCount, index, leafHash(data), proof)
+    const leaf = leafHash(data)
+    verifyProof(this.root, this.chunkCount, index, leaf, proof)
     if (this.chunks[index] === undefined) this.received++
     this.chunks[index] = data
+    this.leaves[index] = leaf
+  }
+
+  /** The complete object's chunk tree (its root is `root`), from the leaves verified on arrival. */
+  tree(): MerkleTree {
+    if (!this.complete) throw new Error('the delta is not complete')
+    return MerkleTree.fromLeaves(this.leaves)
   }
 
   bytes(): Uint8Array {

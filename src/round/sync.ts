@@ -249,7 +249,7 @@ export class Sync {
       const assembly = new ChunkAssembly(record.stateRoot, record.stateSize)
       const bytes = await fetchChunks(host, assembly, sources, counters, { signal })
       globalState.adopt(bytes, { round, weightsHash: record.weightsHash })
-      store.put(round, bytes)
+      store.put(round, bytes, assembly.tree())
       commits.setOwn(round, { ...record })
       metrics.stateSyncs.inc({ reason: why })
       await globalState.persist(bytes)

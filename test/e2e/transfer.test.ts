@@ -71,13 +71,11 @@ describe('chunk transfer', () => {
 
   it('fetches a 21-chunk delta from two sources in parallel, each serving part of it', async () => {
     served.clear()
-    const bytes = await fetchChunks(
-      client,
-      new ChunkAssembly(root, SIZE),
-      [honestA.peerId, honestB.peerId],
-      noCounters,
-    )
+    const assembly = new ChunkAssembly(root, SIZE)
+    const bytes = await fetchChunks(client, assembly, [honestA.peerId, honestB.peerId], noCounters)
     expect(Buffer.from(bytes).equals(Buffer.from(payload))).toBe(true)
+    // The tree built from the leaves verified on arrival is the object's own.
+    expect(assembly.tree().root).toEqual(deltaRoot(payload).root)
     expect(served.get('a')).toBeGreaterThan(0)
     expect(served.get('b')).toBeGreaterThan(0)
     expect((served.get('a') ?? 0) + (served.get('b') ?? 0)).toBe(SIZE)
