@@ -11,6 +11,7 @@
 // Usage: npm run bench:model-scale [-- --json] [-- --nodes 2] [-- --inner-steps 4] [-- --rounds 2]
 //        [-- --preset mlp-110m] [-- --then 4:2]   (a second run: 4 nodes at H = 2; "none" to skip)
 //        [-- --python /usr/bin/python3] [-- --out FILE] (default BENCHMARKS.md; --json: print only)
+//        [-- --keep]  (leave the nodes' state directories)
 //        [-- --protocol 4,8,16]  (then, in this process, the protocol's own steps at d for n deltas:
 //        what grows with n without n trainers in memory; "none" to skip)
 // Contract: the last stdout line is JSON: { parameters, nodes, agreed, peakRssMB (per node),
@@ -37,6 +38,8 @@ const value = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined
 }
 const json = args.includes('--json')
+/** --keep: leave the nodes' state directories (their proofs: bench:checkpoint-compression reads one) */
+const keep = args.includes('--keep')
 const PRESET = (value('--preset') ?? 'mlp-110m') as ModelPreset
 const ROUNDS = Number(value('--rounds') ?? 2)
 // Defaults for a 2-core machine with 24 GB: a node of this model with its torch worker takes about
@@ -256,7 +259,8 @@ async function drill(nodes: number, innerSteps: number): Promise<RunResult> {
     protocolShare: round > 0 ? 1 - (phase('train') + phase('eval')) / round : 0,
     proofBytesPerRound: 2 * (16 + 12 * d),
   }
-  if (code === 0) rmSync(state, { recursive: true, force: true })
+  if (code === 0 && !keep) rmSync(state, { recursive: true, force: true })
+  else say(`state directories kept in ${state}`)
   return result
 }
 
