@@ -69,10 +69,17 @@ export class ProofStore {
   checkpointSink(round: number): CheckpointSink | undefined {
     if (!this.dir) return undefined
     const partial = join(this.dir, `round-${round}.partial`)
-    let chain: Promise<void> = rm(partial, { recursive: true, force: true }).then(() =>
-      mkdir(partial, { mode: 0o700 }).then(() => undefined),
-    )
     let failure: Error | undefined
+    // Every failure is kept for done(), the directory's own included: none may go unhandled
+    // before the first checkpoint comes (a full disk would then end the process).
+    let chain: Promise<void> = rm(partial, { recursive: true, force: true })
+      .then(() => mkdir(partial, { mode: 0o700 }))
+      .then(
+        () => undefined,
+        (err: Error) => {
+          failure ??= err
+        },
+      )
     const sink: PartialRound = {
       add: (index, bytes) => {
         chain = chain

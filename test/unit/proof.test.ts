@@ -166,6 +166,27 @@ describe('proof store', () => {
       })
   })
 
+  it('a round whose checkpoints cannot be written fails at put(), naming why, and nothing goes unhandled', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dtrain-proofs-'))
+    dirs.push(dir)
+    const store = new ProofStore({ dir, retention: 2 })
+    await store.open()
+    // The proofs directory became a file: the round's directory cannot be made.
+    await rm(join(dir, 'proofs'), { recursive: true })
+    await writeFile(join(dir, 'proofs'), 'not a directory')
+    const sink = store.checkpointSink(4)!
+    await new Promise((resolve) => setTimeout(resolve, 50)) // the failure comes before any checkpoint
+    sink.add(0, new Uint8Array([1, 2, 3]))
+    await expect(
+      store.put({
+        round: 4,
+        manifest: new Uint8Array([4]),
+        root: new Uint8Array(32),
+        announcement: new Uint8Array([1]),
+      }),
+    ).rejects.toThrow(/ENOTDIR|EEXIST/)
+  })
+
   it('refuses a retention below one round', () => {
     expect(() => new ProofStore({ retention: 0 })).toThrow(/retention/)
   })
