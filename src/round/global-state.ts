@@ -118,16 +118,21 @@ export class GlobalState {
       { round, weightsHash: this.weightsHashHex.slice(0, 16) },
       'resumed from the state directory',
     )
+    // Its commit of the saved round, for peers still holding that round open (they need it to
+    // decide it, and re-commit it to ask: Publisher.republish), and its vote for the next one.
+    await this.restoreVote(round, this.weightsHashHex)
     await this.restoreVote(round + 1)
     return round
   }
 
   /**
-   * The vote this node published for `round`, the one after its saved state, before it stopped
-   * (VoteJournal, SPEC.md 12.5): counted and published again, so that a state decided with it
-   * stays decided. A node saves every round it closes, so no later round can hold a vote of it.
+   * The commit this node published for `round` before it stopped (VoteJournal, SPEC.md 12.5). For
+   * the round after its saved state: its vote, counted and published again, so that a state
+   * decided with it stays decided (a node saves every round it closes, so no later round can hold
+   * a vote of it). For the saved round (`savedWeightsHash` given): published again, and kept for
+   * Publisher.republish, for peers that still hold that round open and need it to decide.
    */
-  private async restoreVote(round: number): Promise<void> {
+  private async restoreVote(round: number, savedWeightsHash?: string): Promise<void> {
     const { votes, commits, publisher, runId, peerId, logger } = this.components
     const signed = await votes.of(round).catch(() => undefined)
     if (signed === undefined) return
@@ -142,15 +147,27 @@ export class GlobalState {
       return
     }
     if (commit.round !== round) return
-    commits.setOwn(round, {
-      weightsHash: toHex(commit.weightsHash),
-      stateRoot: commit.stateRoot,
-      stateSize: commit.stateSize,
-    })
+    // The saved round's commit is published again only if it names the state saved (the node's
+    // own record of that round comes from the saved bytes); the next round's counts as its vote.
+    const own = commits.ownOf(round)
+    if (savedWeightsHash !== undefined) {
+      if (
+        toHex(commit.weightsHash) !== savedWeightsHash ||
+        toHex(commit.stateRoot) !== toHex(own?.stateRoot ?? new Uint8Array(0))
+      )
+        return
+    } else
+      commits.setOwn(round, {
+        weightsHash: toHex(commit.weightsHash),
+        stateRoot: commit.stateRoot,
+        stateSize: commit.stateSize,
+      })
     await publisher.restoreCommit(round, signed).catch(() => {})
     logger.info(
       { round, weightsHash: toHex(commit.weightsHash).slice(0, 16) },
-      'took up the vote this node published before it stopped',
+      savedWeightsHash === undefined
+        ? 'took up the vote this node published before it stopped'
+        : 'published again its commit of the round it resumes after',
     )
   }
 

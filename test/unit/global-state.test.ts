@@ -103,6 +103,21 @@ describe('a vote kept across a restart (SPEC.md 12.5)', () => {
     expect(toHex(own.stateRoot)).toBe(toHex(new Uint8Array(32).fill(10)))
     expect(own.stateSize).toBe(state(0).length)
     expect(restored.map(([r, signed]) => [r, toHex(signed)])).toEqual([[31, toHex(vote)]])
+    // Its commit of the saved round is published again when it names the state saved (a peer
+    // still holding round 30 needs it), and only then: the commit above named another state.
+    const saved = await signCommit(key, {
+      ...decodeCommit(await commit(30, 1)).message,
+      weightsHash: weightsHash(Float32Array.from([30, 1, 2])),
+      stateRoot: commits.ownOf(30)!.stateRoot,
+    })
+    await journal.record(30, saved)
+    restored.length = 0
+    const resumed = make()
+    await resumed.g.restore()
+    expect(restored.map(([r, signed]) => [r, toHex(signed)])).toEqual([
+      [30, toHex(saved)],
+      [31, toHex(vote)],
+    ])
     // Another node's commit, or a vote of another run, is not taken up.
     const other = await generateKeyPair('Ed25519')
     await journal.record(31, await signCommit(other, decodeCommit(vote).message))
@@ -110,7 +125,7 @@ describe('a vote kept across a restart (SPEC.md 12.5)', () => {
     const again = make()
     await again.g.restore()
     expect(again.commits.ownOf(31)).toBeUndefined()
-    expect(restored).toEqual([])
+    expect(restored.map(([r]) => r)).toEqual([30]) // the saved round's, as above, and no vote
     // A node that adopted another state forgets its later votes.
     await journal.forgetAfter(30)
     expect(await journal.of(31)).toBeUndefined()
