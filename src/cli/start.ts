@@ -12,6 +12,7 @@ import { bytesPerRound } from '../proof/storage.js'
 import { createKeyFile, readKeyFile } from '../store/keys.js'
 import { loadNodeState } from '../store/node-state.js'
 import { checkDiskRoom, DiskFullError, prepareStateDir } from '../store/state-dir.js'
+import { checkNodeMemory } from '../train/memory.js'
 import { readGenesisFile, readSwarmKeyFile } from './config-files.js'
 import type { NodeEvent } from './events.js'
 import type { NodeConfig } from './node-config.js'
@@ -28,6 +29,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
   const genesis = await readGenesisFile(config.genesis)
   await prepareStateDir(config.state)
   await checkDiskRoom(config.state, bytesPerRound(genesis), config.proofRetention ?? DEFAULT_PROOF_RETENTION)
+  checkNodeMemory(genesis)
   const keyPath = config.key ?? join(config.state, 'key')
   const privateKey = existsSync(keyPath) ? await readKeyFile(keyPath) : await createKeyFile(keyPath)
   const swarmKey = config.swarmKey ? await readSwarmKeyFile(config.swarmKey) : undefined

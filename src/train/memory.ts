@@ -95,3 +95,28 @@ export function checkMemory(
       `but ${where} has ${gb(free)} free; ${fix}`,
   )
 }
+
+/**
+ * What a node's own process needs beside its trainer (issue 17): about 50 bytes a parameter, as
+ * npm run bench:model-scale measured at 1.1 x 10^8 (its state of 16 bytes a parameter, and at a
+ * round's end the encoded state, the optimizer moments fetched for the state file and the outer
+ * step's vectors beside the round's starting ones), plus about 300 MB of runtime.
+ */
+export const NODE_BYTES_PER_PARAMETER = 50
+const NODE_RUNTIME_BYTES = 300e6
+
+export function nodeProcessMemory(model: ModelSpec): number {
+  return NODE_RUNTIME_BYTES + NODE_BYTES_PER_PARAMETER * parameterCount(model)
+}
+
+/** Throws InsufficientMemoryError when the node's process would not fit in the memory free. */
+export function checkNodeMemory(genesis: Genesis, budget: MemoryBudget = {}): number {
+  const needed = nodeProcessMemory(genesis.model)
+  const free = budget.freeBytes ?? freemem()
+  if (needed <= free) return needed
+  throw new InsufficientMemoryError(
+    `this node's process needs about ${gb(needed)} for a model of ${parameterCount(genesis.model).toLocaleString('en')} parameters ` +
+      `(${NODE_BYTES_PER_PARAMETER} bytes a parameter: its global state and the round's end, measured by npm run bench:model-scale), ` +
+      `beside what its trainer needs, but ${budget.where ?? 'this machine'} has ${gb(free)} free; free memory, or run a smaller model`,
+  )
+}

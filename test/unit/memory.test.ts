@@ -1,7 +1,13 @@
 // The memory preflight (issue 16, src/train/memory.ts): refuse before the first step, with the
 // estimate, what is free and a fix, rather than run out of memory an hour in.
 import { describe, expect, it } from 'vitest'
-import { checkMemory, InsufficientMemoryError, trainingMemory } from '../../src/train/memory.js'
+import {
+  checkMemory,
+  checkNodeMemory,
+  InsufficientMemoryError,
+  nodeProcessMemory,
+  trainingMemory,
+} from '../../src/train/memory.js'
 import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
 
@@ -48,5 +54,17 @@ describe('memory preflight', () => {
     expect(() => checkMemory(genesis, 'cuda', 'fp32', { freeBytes: 1e9 })).toThrow(
       /the weights and optimizer state alone need .*: use a smaller preset or a device with more memory/,
     )
+  })
+
+  it('refuses a node whose own process would not fit, with its estimate and what is free (issue 17)', () => {
+    const big = defaultGenesis({ preset: 'mlp-110m' })
+    // 50 bytes a parameter and 300 MB: what bench:model-scale measured at this size
+    expect(nodeProcessMemory(big.model)).toBe(300e6 + 50 * 110_399_498)
+    expect(checkNodeMemory(big, { freeBytes: 8e9 })).toBe(nodeProcessMemory(big.model))
+    expect(() => checkNodeMemory(big, { freeBytes: 4e9 })).toThrow(InsufficientMemoryError)
+    expect(() => checkNodeMemory(big, { freeBytes: 4e9 })).toThrow(
+      /this node's process needs about 5\.82 GB for a model of 110,399,498 parameters .* but this machine has 4\.00 GB free; free memory, or run a smaller model/,
+    )
+    expect(checkNodeMemory(defaultGenesis({ preset: 'tiny' }), { freeBytes: 1e9 })).toBeLessThan(1e9)
   })
 })
