@@ -18,7 +18,7 @@
 // proofBytesPerRound, phaseSeconds, protocolShare, runs: [...] } (the first run's figures at the
 // top level, every run's in runs).
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { freemem, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { aggregate } from '../../src/aggregate/rules.js'
@@ -28,6 +28,7 @@ import { LIMITS } from '../../src/constants.js'
 import { MerkleTree } from '../../src/crypto/merkle.js'
 import { nesterovStep } from '../../src/round/outer.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
+import { bytesUnder } from '../../src/store/state-dir.js'
 import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis, type ModelPreset } from '../../src/wire/genesis.js'
 import { writeSection } from './report.js'
@@ -104,25 +105,6 @@ function processes(): Map<number, ProcInfo> {
   return out
 }
 
-function bytesUnder(path: string): number {
-  let total = 0
-  let names: string[]
-  try {
-    names = readdirSync(path, { recursive: true }) as string[]
-  } catch {
-    return 0
-  }
-  for (const name of names) {
-    try {
-      const s = statSync(join(path, name))
-      if (s.isFile()) total += s.size
-    } catch {
-      // written or removed meanwhile
-    }
-  }
-  return total
-}
-
 interface RoundLine {
   round: number
   phaseSeconds: Record<string, number>
@@ -186,7 +168,7 @@ async function drill(nodes: number, innerSteps: number): Promise<RunResult> {
   const peakProof = new Array<number>(nodes).fill(0)
   const peakObjects = new Array<number>(nodes).fill(0)
   const child = spawn(process.execPath, [cli, ...testnetArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const sample = () => {
+  const sample = async () => {
     const all = processes()
     const children = new Map<number, number[]>()
     for (const [pid, p] of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid])
@@ -199,11 +181,13 @@ async function drill(nodes: number, innerSteps: number): Promise<RunResult> {
       peakRss[i] = Math.max(peakRss[i], treeRss(pid))
     }
     for (let i = 0; i < nodes; i++) {
-      peakProof[i] = Math.max(peakProof[i], bytesUnder(join(state, `node-${i}`, 'proofs')))
-      peakObjects[i] = Math.max(peakObjects[i], bytesUnder(join(state, `node-${i}`, 'objects')))
+      // a directory not made yet holds nothing
+      const dir = join(state, `node-${i}`)
+      peakProof[i] = Math.max(peakProof[i], await bytesUnder(join(dir, 'proofs')).catch(() => 0))
+      peakObjects[i] = Math.max(peakObjects[i], await bytesUnder(join(dir, 'objects')).catch(() => 0))
     }
   }
-  const timer = setInterval(sample, 500)
+  const timer = setInterval(() => void sample(), 500)
   let stdout = ''
   child.stdout.on('data', (chunk) => {
     stdout += chunk
@@ -216,8 +200,10 @@ async function drill(nodes: number, innerSteps: number): Promise<RunResult> {
     roundsCompleted?: number
   }
   if (code !== 0) say(`dtrain testnet exited with ${code}; logs in ${state}`)
+  // A node that never started (the testnet stops the others when one fails) has no log.
+  const logOf = (i: number) => join(state, `node-${i}`, 'node.log')
   const lines: RoundLine[][] = Array.from({ length: nodes }, (_, i) =>
-    readFileSync(join(state, `node-${i}`, 'node.log'), 'utf8')
+    (existsSync(logOf(i)) ? readFileSync(logOf(i), 'utf8') : '')
       .split('\n')
       .filter((l) => l.includes('"round complete"'))
       .map((l) => JSON.parse(l) as RoundLine),

@@ -90,7 +90,7 @@ async function realCode(dir: string, err: NodeJS.ErrnoException): Promise<string
 }
 
 /** The bytes of the regular files under `path`. */
-async function bytesUnder(path: string): Promise<number> {
+export async function bytesUnder(path: string): Promise<number> {
   const entries = await readdir(path, { withFileTypes: true, recursive: true })
   let total = 0
   for (const entry of entries)
