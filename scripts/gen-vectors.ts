@@ -720,6 +720,8 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     faults: number
     ahead?: boolean
     commits: Array<[string, ReturnType<typeof state>]>
+    /** the recall rule's input: the node's id, its earlier states, the peers' next-round bases */
+    recall?: { self: string; earlier: Array<ReturnType<typeof state>>; builtOn: Array<[string, string]> }
   }> = [
     {
       name: 'a majority wins',
@@ -813,23 +815,86 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
         ['d', state(4, 3)],
       ],
     },
+    {
+      name: 'recall: a peer went on from the state this node committed before its set grew',
+      expectedPeers: 3,
+      faults: 0,
+      commits: [
+        ['a', state(5)],
+        ['me', state(8)],
+      ],
+      recall: { self: 'me', earlier: [state(5)], builtOn: [['a', state(5).weightsHash]] },
+    },
+    {
+      name: 'recall: an earlier state no peer went on from is not counted',
+      expectedPeers: 3,
+      faults: 0,
+      commits: [
+        ['a', state(5)],
+        ['me', state(8)],
+      ],
+      recall: { self: 'me', earlier: [state(5)], builtOn: [['a', state(6).weightsHash]] },
+    },
+    {
+      name: 'recall: only when the latest commits decide nothing',
+      expectedPeers: 3,
+      faults: 0,
+      commits: [
+        ['a', state(5)],
+        ['b', state(8)],
+        ['me', state(8)],
+      ],
+      recall: { self: 'me', earlier: [state(5)], builtOn: [['a', state(5).weightsHash]] },
+    },
+    {
+      name: 'recall: the recalled vote counts once, under the same rules (a plurality of more than f among a majority of voters)',
+      expectedPeers: 8,
+      faults: 2,
+      commits: [
+        ['a', state(5)],
+        ['b', state(5)],
+        ['c', state(3)],
+        ['d', state(4)],
+        ['me', state(8)],
+      ],
+      recall: { self: 'me', earlier: [state(5), state(5)], builtOn: [['b', state(5).weightsHash]] },
+    },
+    {
+      name: 'recall: an earlier state only this node committed is not counted',
+      expectedPeers: 3,
+      faults: 0,
+      commits: [
+        ['a', state(6)],
+        ['me', state(8)],
+      ],
+      recall: { self: 'me', earlier: [state(5)], builtOn: [['a', state(5).weightsHash]] },
+    },
   ]
   const agreement = {
     specRevision: revision,
-    description: 'The decided state of a round from its commits, SPEC.md 12.2 (null: undecided)',
+    description:
+      'The decided state of a round from its commits, SPEC.md 12.2 (decided null: undecided; recall: the input of the recall rule, null when a case has none)',
     cases: agreementCases.map((c) => {
-      const decided = decidedState(c.commits, c.expectedPeers, c.faults, c.ahead ?? false)
+      const recall = c.recall && { ...c.recall, builtOn: new Map(c.recall.builtOn) }
+      const decided = decidedState(c.commits, c.expectedPeers, c.faults, c.ahead ?? false, recall)
+      const stateOf = (r: ReturnType<typeof state>) => ({
+        stateRootHex: toHex(r.stateRoot),
+        weightsHash: r.weightsHash,
+        stateSize: r.stateSize,
+      })
       return {
         name: c.name,
         expectedPeers: c.expectedPeers,
         faults: c.faults,
         ahead: c.ahead ?? false,
-        commits: c.commits.map(([peer, r]) => ({
-          peer,
-          stateRootHex: toHex(r.stateRoot),
-          weightsHash: r.weightsHash,
-          stateSize: r.stateSize,
-        })),
+        commits: c.commits.map(([peer, r]) => ({ peer, ...stateOf(r) })),
+        recall: c.recall
+          ? {
+              self: c.recall.self,
+              earlier: c.recall.earlier.map(stateOf),
+              builtOn: Object.fromEntries(c.recall.builtOn),
+            }
+          : null,
         decided: decided
           ? {
               stateRootHex: toHex(decided.record.stateRoot),

@@ -1,7 +1,9 @@
 // The model commits a node holds (SPEC.md 5.5, 12): one per peer and round, the latest accepted
 // (a re-commit after a sync replaces the earlier one, 12.3), and the node's own, with the decided
-// state of a round (12.2) computed from them. Bounded: a flood of commits cannot grow it past
-// `maxTracked` records.
+// state of a round (12.2) computed from them. It also remembers the other states this node
+// committed for a round before its latest (12.2, the recall rule). Bounded: a flood of commits
+// cannot grow it past `maxTracked` records.
+import { toHex } from '../crypto/hash.js'
 import { type CommittedState, decidedState, type StateVotes } from './agreement.js'
 
 export interface CommitRecord extends CommittedState {
@@ -22,6 +24,8 @@ export interface CommitBookOptions {
 export class CommitBook {
   private readonly theirs = new Map<number, Map<string, CommitRecord>>()
   private readonly own = new Map<number, CommitRecord>()
+  /** the other states this node committed for a round before its latest commit, oldest first */
+  private readonly ownEarlier = new Map<number, CommitRecord[]>()
   /** when a peer last re-committed a round (a commit of a round it had committed before) */
   private readonly recommitted = new Map<number, number>()
   private tracked = 0
@@ -56,9 +60,36 @@ export class CommitBook {
     return this.recommitted.get(round)
   }
 
-  /** Records (or replaces) this node's own commit of `round`. */
+  /**
+   * Records (or replaces) this node's own commit of `round`; a replaced commit of another state is
+   * remembered as an earlier one. Bounded: one entry per state, and a node commits a new state of
+   * a round only when its set grows (sets only grow) or when it adopts the network's state.
+   */
   setOwn(round: number, record: CommitRecord): void {
+    const previous = this.own.get(round)
     this.own.set(round, record)
+    if (previous !== undefined) this.addEarlier(round, previous)
+    const earlier = this.ownEarlier.get(round)
+    if (earlier !== undefined)
+      this.ownEarlier.set(
+        round,
+        earlier.filter((r) => !sameState(r, record)),
+      )
+  }
+
+  /** Remembers a state this node committed for `round` before its latest commit (after a restart). */
+  addEarlier(round: number, record: CommitRecord): void {
+    const own = this.own.get(round)
+    if (own !== undefined && sameState(own, record)) return
+    const earlier = this.ownEarlier.get(round) ?? []
+    if (earlier.some((r) => sameState(r, record))) return
+    earlier.push(record)
+    this.ownEarlier.set(round, earlier)
+  }
+
+  /** The other states this node committed for `round` before its latest commit, oldest first. */
+  earlierOf(round: number): readonly CommitRecord[] {
+    return this.ownEarlier.get(round) ?? []
   }
 
   ownOf(round: number): CommitRecord | undefined {
@@ -77,13 +108,19 @@ export class CommitBook {
 
   /**
    * The decided state of `round` (SPEC.md 12.2) from every commit held for it, this node's own
-   * included; `ahead`: a round the node has not reached yet.
+   * included; `ahead`: a round the node has not reached yet. `builtOn`: by peer, the weights hash
+   * its delta of round + 1 was trained from, for the recall rule over this node's earlier commits.
    */
-  decided(round: number, ahead: boolean): StateVotes<CommitRecord> | undefined {
+  decided(
+    round: number,
+    ahead: boolean,
+    builtOn: ReadonlyMap<string, string> = new Map(),
+  ): StateVotes<CommitRecord> | undefined {
     const commits: Array<[string, CommitRecord]> = [...this.peersOf(round)]
     const own = this.own.get(round)
     if (own) commits.push([this.options.self, own])
-    return decidedState(commits, this.options.expectedPeers, this.options.faults, ahead)
+    const recall = { self: this.options.self, earlier: this.earlierOf(round), builtOn }
+    return decidedState(commits, this.options.expectedPeers, this.options.faults, ahead, recall)
   }
 
   /** Forgets every commit of rounds up to `round`, this node's own included. */
@@ -94,6 +131,7 @@ export class CommitBook {
       this.theirs.delete(r)
     }
     for (const r of [...this.own.keys()]) if (r <= round) this.own.delete(r)
+    for (const r of [...this.ownEarlier.keys()]) if (r <= round) this.ownEarlier.delete(r)
     for (const r of [...this.recommitted.keys()]) if (r <= round) this.recommitted.delete(r)
   }
 
@@ -101,4 +139,12 @@ export class CommitBook {
   get size(): number {
     return this.tracked
   }
+}
+
+function sameState(a: CommittedState, b: CommittedState): boolean {
+  return (
+    a.weightsHash === b.weightsHash &&
+    a.stateSize === b.stateSize &&
+    toHex(a.stateRoot) === toHex(b.stateRoot)
+  )
 }

@@ -23,7 +23,7 @@ export interface GlobalStateComponents {
   runId: Uint8Array
   peerId: PeerId
   store: DeltaStore
-  votes: Pick<VoteJournal, 'of'>
+  votes: Pick<VoteJournal, 'allOf'>
   publisher: Pick<Publisher, 'restoreCommit'>
   commits: CommitBook
   trainer: Pick<Trainer, 'optimizerState' | 'setOptimizerState'>
@@ -126,49 +126,61 @@ export class GlobalState {
   }
 
   /**
-   * The commit this node published for `round` before it stopped (VoteJournal, SPEC.md 12.5). For
-   * the round after its saved state: its vote, counted and published again, so that a state
-   * decided with it stays decided (a node saves every round it closes, so no later round can hold
-   * a vote of it). For the saved round (`savedWeightsHash` given): published again, and kept for
+   * The commits this node published for `round` before it stopped (VoteJournal, SPEC.md 12.5). For
+   * the round after its saved state: the latest is its vote, counted and published again, so that
+   * a state decided with it stays decided (a node saves every round it closes, so no later round
+   * can hold a vote of it); the earlier ones are remembered for the recall rule (12.2). For the
+   * saved round (`savedWeightsHash` given): the latest is published again, and kept for
    * Publisher.republish, for peers that still hold that round open and need it to decide.
    */
   private async restoreVote(round: number, savedWeightsHash?: string): Promise<void> {
-    const { votes, commits, publisher, runId, peerId, logger } = this.components
-    const signed = await votes.of(round).catch(() => undefined)
-    if (signed === undefined) return
-    // Checked as a peer's commit would be (SPEC.md 5.5): this run's, signed by this node, of this
-    // round, naming a state of this model's size.
-    let commit: Commit
-    try {
-      const stateBytes = stateSize(this.weights.length)
-      const checked = await checkCommit(signed, peerId, { runId, currentRound: round, stateSize: stateBytes })
-      commit = checked.message
-    } catch {
-      return
-    }
-    if (commit.round !== round) return
+    const { votes, commits, publisher, logger } = this.components
+    const kept: Array<{ signed: Uint8Array; commit?: Commit }> = []
+    for (const signed of await votes.allOf(round).catch(() => [] as Uint8Array[]))
+      kept.push({ signed, commit: await this.checkOwnCommit(signed, round) })
+    // A latest commit that fails the checks is no vote: an earlier one is not put in its place.
+    const latest = kept.at(-1)
+    if (latest?.commit === undefined) return
+    const record = (c: Commit) => ({
+      weightsHash: toHex(c.weightsHash),
+      stateRoot: c.stateRoot,
+      stateSize: c.stateSize,
+    })
     // The saved round's commit is published again only if it names the state saved (the node's
     // own record of that round comes from the saved bytes); the next round's counts as its vote.
     const own = commits.ownOf(round)
     if (savedWeightsHash !== undefined) {
       if (
-        toHex(commit.weightsHash) !== savedWeightsHash ||
-        toHex(commit.stateRoot) !== toHex(own?.stateRoot ?? new Uint8Array(0))
+        toHex(latest.commit.weightsHash) !== savedWeightsHash ||
+        toHex(latest.commit.stateRoot) !== toHex(own?.stateRoot ?? new Uint8Array(0))
       )
         return
-    } else
-      commits.setOwn(round, {
-        weightsHash: toHex(commit.weightsHash),
-        stateRoot: commit.stateRoot,
-        stateSize: commit.stateSize,
-      })
-    await publisher.restoreCommit(round, signed).catch(() => {})
+    } else {
+      for (const { commit } of kept.slice(0, -1)) if (commit) commits.addEarlier(round, record(commit))
+      commits.setOwn(round, record(latest.commit))
+    }
+    await publisher.restoreCommit(round, latest.signed).catch(() => {})
     logger.info(
-      { round, weightsHash: toHex(commit.weightsHash).slice(0, 16) },
+      { round, weightsHash: toHex(latest.commit.weightsHash).slice(0, 16), earlier: kept.length - 1 },
       savedWeightsHash === undefined
         ? 'took up the vote this node published before it stopped'
         : 'published again its commit of the round it resumes after',
     )
+  }
+
+  /**
+   * A commit from the vote journal, checked as a peer's commit would be (SPEC.md 5.5): this run's,
+   * signed by this node, of `round`, naming a state of this model's size; undefined otherwise.
+   */
+  private async checkOwnCommit(signed: Uint8Array, round: number): Promise<Commit | undefined> {
+    const { runId, peerId } = this.components
+    try {
+      const stateBytes = stateSize(this.weights.length)
+      const checked = await checkCommit(signed, peerId, { runId, currentRound: round, stateSize: stateBytes })
+      return checked.message.round === round ? checked.message : undefined
+    } catch {
+      return undefined
+    }
   }
 
   /**

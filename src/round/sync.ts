@@ -19,6 +19,7 @@ import type { Changes, Clock } from '../util/clock.js'
 import type { Genesis } from '../wire/genesis.js'
 import type { StateVotes } from './agreement.js'
 import type { CommitBook, CommitRecord } from './commit-book.js'
+import type { DeltaBook } from './delta-book.js'
 import type { GlobalState } from './global-state.js'
 import {
   awaitLastRound,
@@ -33,6 +34,7 @@ export interface SyncComponents {
   peerId: PeerId
   genesis: Genesis
   commits: CommitBook
+  deltaBook: Pick<DeltaBook, 'entries'>
   globalState: GlobalState
   store: DeltaStore
   votes: Pick<VoteJournal, 'forgetAfter'>
@@ -112,9 +114,16 @@ export class Sync {
     return top && { top, lost: toHex(top.record.stateRoot) !== toHex(own.stateRoot) }
   }
 
-  /** The decided state of `round` (SPEC.md 12.2) from the commits held, this node's own included. */
+  /**
+   * The decided state of `round` (SPEC.md 12.2) from the commits held, this node's own included,
+   * and its earlier commits of states a peer went on from (the recall rule): the bases of the
+   * peers' announcements of round + 1 say which state each went on from.
+   */
   decidedOf(round: number, ahead = round >= this.round): StateVotes<CommitRecord> | undefined {
-    return this.components.commits.decided(round, ahead)
+    const builtOn = new Map<string, string>()
+    for (const [peer, delta] of this.components.deltaBook.entries(round + 1))
+      if (delta.baseHash !== undefined) builtOn.set(peer, toHex(delta.baseHash))
+    return this.components.commits.decided(round, ahead, builtOn)
   }
 
   /**

@@ -4,12 +4,13 @@
 // straggler's delta must still be aggregated in the rounds where it arrives in time, and all
 // three must end with the same weights.
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   doneOf,
   drillRun,
   listeningOf,
   type NodeProcess,
+  processesKilledAfterAll,
   roundEvents,
   startNodeProcess,
 } from '../e2e/node-process.js'
@@ -17,10 +18,7 @@ import {
 const ROUNDS = 10
 
 describe('chaos drill: straggler', () => {
-  const procs: NodeProcess[] = []
-  afterAll(() => {
-    for (const p of procs) p.child.kill('SIGKILL')
-  })
+  const procs = processesKilledAfterAll()
 
   it('a node five times slower neither holds rounds past the deadline nor stops contributing', async () => {
     const { root, genesis, genesisPath } = drillRun('straggler')

@@ -5,23 +5,20 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runCli } from './helpers.js'
 import {
   doneOf,
   drillRun,
   listeningOf,
-  type NodeProcess,
+  processesKilledAfterAll,
   roundEvents,
   startNodeProcess,
   until,
 } from './node-process.js'
 
 describe('dtrain start --join', () => {
-  const procs: NodeProcess[] = []
-  afterAll(() => {
-    for (const p of procs) p.child.kill('SIGKILL')
-  })
+  const procs = processesKilledAfterAll()
   const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
 
   it('takes the network state over a saved one of a later round, or exits 2 when there is none', async () => {

@@ -3,6 +3,7 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { afterAll } from 'vitest'
 import type { NodeEvent } from '../../src/cli/events.js'
 import { defaultGenesis, type Genesis, type GenesisOptions } from '../../src/wire/genesis.js'
 import { tempDir } from '../fixtures/temp.js'
@@ -24,6 +25,15 @@ export interface NodeProcessOptions {
   /** run inside this network namespace (ip netns exec) */
   netns?: string
   args?: string[]
+}
+
+/** A list for the node processes a test file starts: each is killed (SIGKILL) after its tests. */
+export function processesKilledAfterAll(): NodeProcess[] {
+  const procs: NodeProcess[] = []
+  afterAll(() => {
+    for (const p of procs) p.child.kill('SIGKILL')
+  })
+  return procs
 }
 
 export function startNodeProcess(options: NodeProcessOptions): NodeProcess {

@@ -3,7 +3,7 @@
 // behind) and ends the run with the same weights as the nodes that never stopped.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { NodeEvent } from '../../src/cli/events.js'
 import {
   doneOf,
@@ -11,6 +11,7 @@ import {
   lastRound,
   listeningOf,
   type NodeProcess,
+  processesKilledAfterAll,
   roundEvents,
   roundsDone,
   startNodeProcess,
@@ -27,10 +28,7 @@ function startNode(dir: string, genesisPath: string, bootstrap: string[]): NodeP
 }
 
 describe('crash recovery', () => {
-  const procs: NodeProcess[] = []
-  afterAll(() => {
-    for (const p of procs) p.child.kill('SIGKILL')
-  })
+  const procs = processesKilledAfterAll()
 
   it('a node killed with SIGKILL mid-round restarts from its state directory and ends in agreement', async () => {
     const { root, genesis, genesisPath } = drillRun('recovery')

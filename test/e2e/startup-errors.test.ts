@@ -3,17 +3,14 @@
 // missing or wrong swarm key, another genesis). Real node processes on 127.0.0.1.
 import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { classifyDialError } from '../../src/net/bootstrap-check.js'
 import { writeSwarmKeyFile } from '../../src/net/swarm-key.js'
 import { runCli } from './helpers.js'
-import { drillRun, listeningOf, type NodeProcess, startNodeProcess } from './node-process.js'
+import { drillRun, listeningOf, processesKilledAfterAll, startNodeProcess } from './node-process.js'
 
 describe('start-up that cannot reach its bootstrap peers', () => {
-  const procs: NodeProcess[] = []
-  afterAll(() => {
-    for (const p of procs) p.child.kill('SIGKILL')
-  })
+  const procs = processesKilledAfterAll()
 
   /** `dtrain start` of a second node that bootstraps from `address`, with a short start timeout. */
   const join2 = (genesisPath: string, dir: string, address: string, extra: string[] = []) =>

@@ -6,9 +6,16 @@ import { mkdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createKeyFile } from '../../src/store/keys.js'
-import { doneOf, drillRun, type NodeProcess, roundEvents, startNodeProcess } from './node-process.js'
+import {
+  doneOf,
+  drillRun,
+  type NodeProcess,
+  processesKilledAfterAll,
+  roundEvents,
+  startNodeProcess,
+} from './node-process.js'
 
 const NODES = 4
 const ROUNDS = 3
@@ -22,10 +29,7 @@ async function freePort(): Promise<number> {
 }
 
 describe('start-up in random order', () => {
-  const procs: NodeProcess[] = []
-  afterAll(() => {
-    for (const p of procs) p.child.kill('SIGKILL')
-  })
+  const procs = processesKilledAfterAll()
 
   it('nodes started together, the bootstrap node not first, end in one mesh and train together', async () => {
     const { root, genesisPath } = drillRun('startup-order', { expectedPeers: NODES, collectTimeoutMs: 5000 })

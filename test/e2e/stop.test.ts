@@ -2,14 +2,11 @@
 // no stack trace, and the round it was collecting is neither aggregated nor committed.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
-import { drillRun, type NodeProcess, roundsDone, startNodeProcess, until } from './node-process.js'
+import { describe, expect, it } from 'vitest'
+import { drillRun, processesKilledAfterAll, roundsDone, startNodeProcess, until } from './node-process.js'
 
 describe('a node stopped while it collects', () => {
-  const procs: NodeProcess[] = []
-  afterAll(() => {
-    for (const p of procs) p.child.kill('SIGKILL')
-  })
+  const procs = processesKilledAfterAll()
 
   it('exits 143 on SIGTERM without a stack trace, and commits nothing of the round', async () => {
     // Two expected peers, one running: after training, collect waits for the other's delta.

@@ -424,7 +424,11 @@ describe('vectors checked with the standard primitives alone', () => {
 
   it('agreement: every case decides the recorded state, whatever the order of the commits', () => {
     const a = load('agreement')
-    expect(a.cases.length).toBeGreaterThanOrEqual(9)
+    expect(a.cases.length).toBeGreaterThanOrEqual(14)
+    // The recall rule (SPEC.md 12.2) decides in some cases and declines in others.
+    const recalls = a.cases.filter((c: { recall: unknown }) => c.recall !== null)
+    expect(recalls.some((c: { decided: unknown }) => c.decided !== null)).toBe(true)
+    expect(recalls.some((c: { decided: unknown }) => c.decided === null)).toBe(true)
     for (const c of a.cases) {
       const commits = c.commits.map(
         (x: { peer: string; stateRootHex: string; weightsHash: string; stateSize: number }) =>
@@ -433,8 +437,22 @@ describe('vectors checked with the standard primitives alone', () => {
             { stateRoot: hexToBytes(x.stateRootHex), weightsHash: x.weightsHash, stateSize: x.stateSize },
           ] as const,
       )
+      type State = { stateRootHex: string; weightsHash: string; stateSize: number }
+      const toRecord = (x: State) => ({
+        stateRoot: hexToBytes(x.stateRootHex),
+        weightsHash: x.weightsHash,
+        stateSize: x.stateSize,
+      })
+      const recall =
+        c.recall === null
+          ? undefined
+          : {
+              self: c.recall.self as string,
+              earlier: (c.recall.earlier as State[]).map(toRecord),
+              builtOn: new Map(Object.entries(c.recall.builtOn as Record<string, string>)),
+            }
       for (const order of [commits, [...commits].reverse()]) {
-        const decided = decidedState(order, c.expectedPeers, c.faults, c.ahead)
+        const decided = decidedState(order, c.expectedPeers, c.faults, c.ahead, recall)
         expect(
           decided
             ? { stateRootHex: bytesToHex(decided.record.stateRoot), weightsHash: decided.record.weightsHash }

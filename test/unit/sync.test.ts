@@ -4,9 +4,11 @@
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { LIMITS } from '../../src/constants.js'
+import { fromHex } from '../../src/crypto/hash.js'
 import { NodeMetrics } from '../../src/metrics/node-metrics.js'
 import type { Host } from '../../src/net/host.js'
 import { CommitBook } from '../../src/round/commit-book.js'
+import { DeltaBook } from '../../src/round/delta-book.js'
 import { GlobalState } from '../../src/round/global-state.js'
 import { Sync } from '../../src/round/sync.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
@@ -24,6 +26,7 @@ const record = (name: string) => ({
 function setup(round: number) {
   const clock = new FakeClock()
   const changes = new Changes(clock)
+  const deltaBook = new DeltaBook({ clock, changes }, { self: 'me' })
   const genesis = defaultGenesis()
   const expectedPeers = 3
   const g = { ...genesis, round: { ...genesis.round, expectedPeers, collectTimeoutMs: 60_000 } }
@@ -52,6 +55,7 @@ function setup(round: number) {
     peerId: { toString: () => 'me' } as never,
     genesis: g,
     commits,
+    deltaBook,
     globalState,
     store,
     votes: new VoteJournal(),
@@ -72,7 +76,7 @@ function setup(round: number) {
     commits.add(round, peer, record(name))
     changes.notify()
   }
-  return { clock, sync, commits, arrive, abort, changes, reannounced: () => reannounced }
+  return { clock, sync, commits, deltaBook, arrive, abort, changes, reannounced: () => reannounced }
 }
 
 describe('catch-up after a restart (SPEC.md 12.1)', () => {
@@ -137,5 +141,39 @@ describe('linger after the last round (SPEC.md 11)', () => {
     arrive(3, 'p2', 'b')
     expect(await clock.run(committed)).toBe(3)
     expect(clock.now() - start).toBe(60_000)
+  })
+})
+
+describe('the recall rule (SPEC.md 12.2)', () => {
+  it("decides the state a peer went on from on this node's earlier vote, and only then", () => {
+    // This node voted for state c of round 59, then its set grew and it voted for d. Peer a decided
+    // c on the earlier vote and trains round 60 from it; the third peer is not there.
+    const { sync, commits, deltaBook } = setup(59)
+    commits.setOwn(59, record('c'))
+    commits.setOwn(59, record('d'))
+    commits.add(59, 'a', record('c'))
+    expect(commits.earlierOf(59).map((r) => r.weightsHash)).toEqual([record('c').weightsHash])
+    expect(sync.decidedOf(59)).toBeUndefined()
+    // Peer a's announcement of round 60 names another base: still undecided.
+    const announce = (base: string) =>
+      deltaBook.set(60, 'a', {
+        deltaHash: new Uint8Array(32).fill(1),
+        baseHash: fromHex(record(base).weightsHash),
+        state: 'fetching',
+        envelope: new Uint8Array(0),
+      })
+    announce('e')
+    expect(sync.decidedOf(59)).toBeUndefined()
+    // Trained from c: c is decided with a's vote and this node's earlier one, and this node lost.
+    announce('c')
+    expect(sync.decidedOf(59)?.record.weightsHash).toBe(record('c').weightsHash)
+    expect(sync.decidedOf(59)?.peers.sort()).toEqual(['a', 'me'])
+    expect(sync.lostRound(59)).toBe(true)
+    // Once this node adopts c (a re-commit), c is its latest vote, not an earlier one.
+    commits.setOwn(59, record('c'))
+    expect(commits.earlierOf(59).map((r) => r.weightsHash)).toEqual([record('d').weightsHash])
+    expect(sync.lostRound(59)).toBe(false)
+    commits.forgetThrough(59)
+    expect(commits.earlierOf(59)).toEqual([])
   })
 })
