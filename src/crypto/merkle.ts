@@ -50,7 +50,7 @@ export class MerkleTree {
   }
 
   /** The tree of `bytes` cut into chunks of `chunkBytes` (an empty object is one empty chunk). */
-  static fromBytes(bytes: Uint8Array, chunkBytes: number): MerkleTree {
+  static fromBytes(bytes: Pick<Uint8Array, 'length' | 'subarray'>, chunkBytes: number): MerkleTree {
     const leaves: Uint8Array[] = []
     for (let i = 0; i < chunkCount(bytes.length, chunkBytes); i++) {
       const { start, end } = chunkRange(bytes.length, chunkBytes, i)

@@ -7,6 +7,7 @@ import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import type { Pieces } from '../codec/pieces.js'
 import { decodeState, stateSize } from '../codec/state.js'
 import { toHex, weightsHash } from '../crypto/hash.js'
 import type { Publisher } from '../gossip/publisher.js'
@@ -185,9 +186,10 @@ export class GlobalState {
 
   /**
    * Saves the node's state (after a decided round or a state sync) and appends to the round log;
-   * `global` undefined: the round log only (the round's state was not the decided one).
+   * `global` (whole, or its pieces: statePieces) undefined: the round log only (the round's state
+   * was not the decided one).
    */
-  async persist(global: Uint8Array | undefined, report?: object): Promise<void> {
+  async persist(global: Uint8Array | Pieces | undefined, report?: object): Promise<void> {
     const dir = this.init.stateDir
     if (!dir) return
     if (global)

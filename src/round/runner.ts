@@ -8,7 +8,8 @@ import type { Logger } from 'pino'
 import { AggregationInputError, aggregate, type Contribution } from '../aggregate/rules.js'
 import type { EncodeOptions } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
-import { encodeState } from '../codec/state.js'
+import { type Pieces, piecesLength } from '../codec/pieces.js'
+import { statePieces } from '../codec/state.js'
 import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { peerIdBytes } from '../crypto/sign.js'
@@ -156,33 +157,36 @@ export class RoundRunner {
       metrics.deltaRejections.inc({ reason: 'other-base' }, otherBase)
       log.info({ phase: 'collect', otherBase }, 'deltas trained from other global weights left out')
     }
-    const before: Before = { state: globalState.state, reference: globalState.reference }
-    const { minPeers, expectedPeers } = genesis.round
-    let contributions = await this.components.contributions.check(
-      round,
-      before.state.weights,
-      this.baseHex,
-      log,
-    )
-    if (contributions.length < minPeers) {
-      metrics.belowQuorumRounds.inc()
-      log.warn(
-        { phase: 'collect', have: contributions.length, minPeers },
-        'round carries on below quorum with the deltas that arrived',
+    // The round's starting state (12 d floats) lives until the round is settled, not through
+    // eval and the state write: the settle step recomputes from it, nothing later does (issue 17).
+    const settled = await (async () => {
+      const before: Before = { state: globalState.state, reference: globalState.reference }
+      const { minPeers, expectedPeers } = genesis.round
+      const initial = await this.components.contributions.check(
+        round,
+        before.state.weights,
+        this.baseHex,
+        log,
       )
-    }
-    if (deadlineHit)
-      log.warn(
-        { phase: 'collect', have: contributions.length, expected: expectedPeers },
-        'collect deadline reached, aggregating what arrived',
-      )
-
-    await timed('aggregate', () => this.aggregate(round, contributions, before, log))
-    const settled = await timed('commit', () => this.commitAndSettle(round, contributions, before, log))
+      if (initial.length < minPeers) {
+        metrics.belowQuorumRounds.inc()
+        log.warn(
+          { phase: 'collect', have: initial.length, minPeers },
+          'round carries on below quorum with the deltas that arrived',
+        )
+      }
+      if (deadlineHit)
+        log.warn(
+          { phase: 'collect', have: initial.length, expected: expectedPeers },
+          'collect deadline reached, aggregating what arrived',
+        )
+      await timed('aggregate', () => this.aggregate(round, initial, before, log))
+      return await timed('commit', () => this.commitAndSettle(round, initial, before, log))
+    })()
     // Stopped while the round was undecided: nothing undecided is saved (SPEC.md 12.5); a restart
     // resumes from the last decided state.
     if (!settled.decided) signal.throwIfAborted()
-    contributions = settled.contributions
+    const { contributions } = settled
 
     const { evalLoss, evalAccuracy } = await timed('eval', async () => ({
       evalLoss: await this.init.evaluate(),
@@ -292,12 +296,14 @@ export class RoundRunner {
   ): Promise<number> {
     const { genesis, globalState, store, proofs, deltaBook, publisher, metrics, trainer, privateKey } =
       this.components
+    // The delta's vector is given up to the encoder, which computes v in its place (6.9).
     const delta = pseudoGradient(globalState.weights, trained.weights)
+    const count = delta.length
     // Our own contribution is exactly what peers will decode (SPEC.md 8.0).
     const withResidual = residualInUse(genesis)
     const residualBefore = withResidual ? (globalState.residual ?? new Float32Array(delta.length)) : undefined
     const compressed = this.step('encode', () =>
-      compressWithFeedback(delta, residualBefore, this.init.encodeOptions, genesis.delta.feedbackDecay),
+      compressWithFeedback(delta, residualBefore, this.init.encodeOptions, genesis.delta.feedbackDecay, true),
     )
     if (withResidual) globalState.residual = compressed.residual
     const encoded = compressed.bytes
@@ -326,7 +332,7 @@ export class RoundRunner {
       baseHash: seed.baseHash,
       state: 'valid',
       // read back from the store as the aggregation needs it: no decoded copy is kept (8.13)
-      values: store.delta(deltaHash, delta.length),
+      values: store.delta(deltaHash, count),
       envelope: proof.announcement,
     })
     await this.step('publish', () => publisher.announce(proof.announcement, round))
@@ -429,7 +435,7 @@ export class RoundRunner {
     initial: Contribution[],
     before: Before,
     log: Logger,
-  ): Promise<{ contributions: Contribution[]; committedState: Uint8Array; decided: boolean }> {
+  ): Promise<{ contributions: Contribution[]; committedState: Pieces; decided: boolean }> {
     const { genesis, commits, deltaBook, sync, metrics, clock, changes, publisher, signal } = this.components
     let contributions = initial
     const settleDeadline = clock.now() + Math.min(LIMITS.settleTimeoutMs, genesis.round.collectTimeoutMs)
@@ -556,13 +562,17 @@ export class RoundRunner {
     globalState.state = outer.state
   }
 
-  /** Step 5: stores the state after `round` (served to late joiners, SPEC.md 12) and publishes its commit. */
-  private async commit(round: number, contributions: Contribution[]): Promise<Uint8Array> {
+  /**
+   * Step 5: stores the state after `round` (served to late joiners, SPEC.md 12) and publishes its
+   * commit. The state stays in pieces, views of the state's vectors (statePieces), which nothing
+   * changes in place: the next outer step or an adoption replaces them.
+   */
+  private async commit(round: number, contributions: Contribution[]): Promise<Pieces> {
     const { globalState, store, commits, publisher } = this.components
     const deltaHashes = contributions.map((c) => c.id).sort(Buffer.compare)
     const { weights, momentum } = globalState.state
     const stateBytes = this.step('encodeState', () =>
-      encodeState({
+      statePieces({
         round,
         weights,
         momentum,
@@ -570,7 +580,7 @@ export class RoundRunner {
       }),
     )
     const stateRoot = this.step('hashState', () => store.put(round, stateBytes))
-    const record = { weightsHash: globalState.weightsHashHex, stateRoot, stateSize: stateBytes.length }
+    const record = { weightsHash: globalState.weightsHashHex, stateRoot, stateSize: piecesLength(stateBytes) }
     commits.setOwn(round, record)
     for (const [peer, theirs] of commits.peersOf(round))
       warnIfDisagrees(this.components, round, peer, theirs.weightsHash)

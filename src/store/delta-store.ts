@@ -6,9 +6,10 @@
 // by range (a chunk to serve, a block to aggregate). Without a directory (tests, tools) the bytes
 // stay in memory.
 import { closeSync, mkdirSync, openSync, readSync, rmSync, unlinkSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type ByteSource, type OpenedDelta, openDelta } from '../codec/delta.js'
+import { asPieces, type Pieces, piecesSource } from '../codec/pieces.js'
 import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { MerkleTree } from '../crypto/merkle.js'
@@ -30,7 +31,7 @@ export interface HeldObject {
 interface Entry extends HeldObject {
   round: number
   /** the bytes while they are in memory (always without a directory; until written with one) */
-  memory?: Uint8Array
+  memory?: ByteSource
   path?: string
   fd?: number
   written?: Promise<void>
@@ -54,23 +55,26 @@ export class DeltaStore implements DeltaSource {
     }
   }
 
-  /** Keeps `bytes` for serving and returns their root; with a directory, writes them there. */
-  put(
-    round: number,
-    bytes: Uint8Array,
-    tree: MerkleTree = MerkleTree.fromBytes(bytes, LIMITS.chunkBytes),
-  ): Uint8Array {
-    const key = toHex(tree.root)
+  /**
+   * Keeps `bytes` (one buffer, or its pieces: a state is never joined, codec/pieces.ts) for serving
+   * and returns their root; with a directory, writes them there. Pieces must not change while held
+   * in memory.
+   */
+  put(round: number, bytes: Uint8Array | Pieces, tree?: MerkleTree): Uint8Array {
+    const pieces = asPieces(bytes)
+    const memory = pieces.length === 1 ? pieces[0] : piecesSource(pieces)
+    const merkle = tree ?? MerkleTree.fromBytes(memory, LIMITS.chunkBytes)
+    const key = toHex(merkle.root)
     const known = this.byRoot.get(key)
     if (known !== undefined) {
       known.round = Math.max(known.round, round)
-      return tree.root
+      return merkle.root
     }
-    const entry: Entry = { round, size: bytes.length, tree, memory: bytes, bytes: this.reader(key) }
+    const entry: Entry = { round, size: memory.length, tree: merkle, memory, bytes: this.reader(key) }
     this.byRoot.set(key, entry)
     if (this.init.dir !== undefined) {
       const path = join(this.init.dir, key)
-      entry.written = writeFile(path, bytes, { mode: 0o600 }).then(
+      entry.written = writePieces(path, pieces).then(
         () => {
           if (this.byRoot.get(key) !== entry) return unlinkQuietly(path)
           entry.path = path
@@ -80,7 +84,7 @@ export class DeltaStore implements DeltaSource {
       )
     }
     this.prune(round)
-    return tree.root
+    return merkle.root
   }
 
   get(root: Uint8Array): HeldObject | undefined {
@@ -151,6 +155,16 @@ export class DeltaStore implements DeltaSource {
     this.byRoot.delete(key)
     if (entry.fd !== undefined) closeSync(entry.fd)
     if (entry.path !== undefined) unlinkQuietly(entry.path)
+  }
+}
+
+/** Writes the pieces one after another to a new file (mode 0600). */
+async function writePieces(path: string, pieces: Pieces): Promise<void> {
+  const handle = await open(path, 'w', 0o600)
+  try {
+    for (const piece of pieces) await handle.writeFile(piece)
+  } finally {
+    await handle.close()
   }
 }
 

@@ -10,6 +10,7 @@
 import { rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { sha256 as sha256Hasher } from '@noble/hashes/sha2.js'
+import { asPieces, joinPieces, type Pieces, piecesLength } from '../codec/pieces.js'
 import { bytesEqual, float32FromLe, float32LeBytes, sha256, toHex } from '../crypto/hash.js'
 import type { OptimizerState } from '../train/inner-loop.js'
 import { readIfPresent, syncDirectory, writeFileSynced } from './durable-file.js'
@@ -28,6 +29,9 @@ export interface SavedNodeState {
   lastProofRound: number | null
 }
 
+/** What is saved: as loaded, with the global state given whole or as its pieces (statePieces). */
+export type NodeStateToSave = Omit<SavedNodeState, 'global'> & { global: Uint8Array | Pieces }
+
 export class NodeStateError extends Error {
   override name = 'NodeStateError'
 }
@@ -36,7 +40,7 @@ export class NodeStateError extends Error {
  * The file's pieces in order, the SHA-256 trailer last: written one after another, so a large
  * model's state (about 24 d bytes) is never copied into one buffer (issue 17).
  */
-export function nodeStatePieces(s: SavedNodeState): Uint8Array[] {
+export function nodeStatePieces(s: NodeStateToSave): Uint8Array[] {
   const d = s.optimizer.firstMoment.length
   const header = new Uint8Array(FIXED)
   const view = new DataView(header.buffer)
@@ -47,10 +51,11 @@ export function nodeStatePieces(s: SavedNodeState): Uint8Array[] {
   view.setBigUint64(48, BigInt(s.optimizer.step), true)
   view.setUint32(56, d, true)
   view.setUint32(60, s.residual ? 1 : 0, true)
-  view.setBigUint64(64, BigInt(s.global.length), true)
+  const global = asPieces(s.global)
+  view.setBigUint64(64, BigInt(piecesLength(global)), true)
   const body = [
     header,
-    s.global,
+    ...global,
     ...[s.optimizer.firstMoment, s.optimizer.secondMoment, ...(s.residual ? [s.residual] : [])].map(
       float32LeBytes,
     ),
@@ -60,15 +65,8 @@ export function nodeStatePieces(s: SavedNodeState): Uint8Array[] {
   return [...body, hash.digest()]
 }
 
-export function encodeNodeState(s: SavedNodeState): Uint8Array {
-  const pieces = nodeStatePieces(s)
-  const out = new Uint8Array(pieces.reduce((sum, p) => sum + p.length, 0))
-  let at = 0
-  for (const piece of pieces) {
-    out.set(piece, at)
-    at += piece.length
-  }
-  return out
+export function encodeNodeState(s: NodeStateToSave): Uint8Array {
+  return joinPieces(nodeStatePieces(s))
 }
 
 export function decodeNodeState(bytes: Uint8Array): SavedNodeState {
@@ -103,7 +101,7 @@ export function decodeNodeState(bytes: Uint8Array): SavedNodeState {
 }
 
 /** Writes the state crash-safe: a reader sees the old file or the new one, never a mix. */
-export async function saveNodeState(dir: string, state: SavedNodeState): Promise<void> {
+export async function saveNodeState(dir: string, state: NodeStateToSave): Promise<void> {
   const path = join(dir, NODE_STATE_FILE)
   await writeFileSynced(`${path}.tmp`, nodeStatePieces(state))
   await rename(`${path}.tmp`, path)

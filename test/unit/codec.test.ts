@@ -266,6 +266,23 @@ describe('error feedback', () => {
     expect(() => compressWithFeedback(delta, first.residual, options, 1.5)).toThrow(RangeError)
   })
 
+  it('computes v in the place of a delta given up to it, with the same bytes and residual', () => {
+    for (const options of [
+      { encoding: 'int8-block' as const, blockSize: 64 },
+      { encoding: 'top-k' as const, k: 30 },
+    ]) {
+      const residual = randomVector(3000, 50)
+      const copy = compressWithFeedback(randomVector(3000, 51), residual, options, 0.9)
+      const given = randomVector(3000, 51)
+      const inPlace = compressWithFeedback(given, residual, options, 0.9, true)
+      expect(inPlace.bytes).toEqual(copy.bytes)
+      expect(inPlace.residual).toEqual(copy.residual)
+      // the given vector now holds v = sent + residual, exactly as the encoder saw it
+      for (let i = 0; i < 3000; i += 7)
+        expect(Math.fround(given[i] - inPlace.sent[i])).toBe(inPlace.residual[i])
+    }
+  })
+
   it('is a no-op for fp32: the residual stays zero', () => {
     const delta = randomVector(100, 30)
     const step = compressWithFeedback(delta, undefined, { encoding: 'fp32' })

@@ -3,6 +3,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { aggregate } from '../../src/aggregate/rules.js'
 import { decodeDelta, encodeDelta } from '../../src/codec/delta.js'
+import { piecesSource } from '../../src/codec/pieces.js'
+import { encodeState, statePieces } from '../../src/codec/state.js'
 import { LIMITS } from '../../src/constants.js'
 import { toHex } from '../../src/crypto/hash.js'
 import { HashStream } from '../../src/crypto/prng.js'
@@ -79,5 +81,37 @@ describe('delta store on disk', () => {
     expect(store.memoryBytes).toBe(a.length)
     expect(store.get(root)!.bytes.subarray(0, a.length)).toEqual(a)
     await store.close()
+  })
+
+  it('holds a state as its pieces, views of its vectors, never joined: same root, bytes and file', async () => {
+    const d = 100_003 // chunks of the state straddle its pieces
+    const s = new HashStream('delta-store-pieces', new Uint8Array([1]))
+    const vector = () => Float32Array.from({ length: d }, () => s.nextSymmetricUnit())
+    const state = { round: 7, weights: vector(), momentum: vector(), reference: vector() }
+    const pieces = statePieces(state)
+    const whole = encodeState(state)
+    // The vectors' own memory: a piece is a view, not a copy.
+    expect(pieces[1].buffer).toBe(state.weights.buffer)
+    const source = piecesSource(pieces)
+    for (const [start, end] of [
+      [0, 16],
+      [10, 30],
+      [16 + 4 * d - 3, 16 + 4 * d + 9],
+      [5, 16 + 8 * d + 100],
+      [whole.length - 7, whole.length + 7],
+    ])
+      expect(toHex(source.subarray(start, end)), `[${start}, ${end})`).toBe(toHex(whole.subarray(start, end)))
+    const dir = join(tempDir('objects'), 'objects')
+    const store = new DeltaStore({ dir })
+    const root = store.put(7, pieces)
+    expect(toHex(root)).toBe(toHex(deltaRoot(whole).root))
+    const held = store.get(root)!
+    expect(held.size).toBe(whole.length)
+    const chunk = (i: number) => held.bytes.subarray(i * LIMITS.chunkBytes, (i + 1) * LIMITS.chunkBytes)
+    expect(toHex(chunk(1))).toBe(toHex(whole.subarray(LIMITS.chunkBytes, 2 * LIMITS.chunkBytes)))
+    await store.flush()
+    expect(store.memoryBytes).toBe(0)
+    expect(toHex(readFileSync(join(dir, toHex(root))))).toBe(toHex(whole))
+    expect(toHex(chunk(1))).toBe(toHex(whole.subarray(LIMITS.chunkBytes, 2 * LIMITS.chunkBytes)))
   })
 })

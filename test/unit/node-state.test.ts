@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { encodeState } from '../../src/codec/state.js'
+import { encodeState, statePieces } from '../../src/codec/state.js'
 import {
   decodeNodeState,
   encodeNodeState,
@@ -29,6 +29,9 @@ describe('node state file', () => {
     expect(decodeNodeState(encodeNodeState(saved))).toEqual(saved)
     const noResidual = { ...saved, residual: undefined, lastProofRound: null }
     expect(decodeNodeState(encodeNodeState(noResidual))).toEqual(noResidual)
+    // The global state given as its pieces (views of its vectors) is saved byte for byte alike.
+    const pieces = statePieces({ round: 7, weights: vector(1), momentum: vector(2), reference: vector(3) })
+    expect(encodeNodeState({ ...saved, global: pieces })).toEqual(encodeNodeState(saved))
   })
 
   it('refuses a corrupt or truncated file and another run, and reads what a crash left consistent', async () => {
