@@ -123,6 +123,16 @@ export class CommitBook {
     return decidedState(commits, this.options.expectedPeers, this.options.faults, ahead, recall)
   }
 
+  /**
+   * Forgets this node's own commits (latest and earlier) of the rounds after `round`: it adopted
+   * another lineage's state of `round`, and its votes of later rounds were cast on another state
+   * (SPEC.md 12.5), as the vote journal forgets them.
+   */
+  forgetOwnAfter(round: number): void {
+    for (const r of [...this.own.keys()]) if (r > round) this.own.delete(r)
+    for (const r of [...this.ownEarlier.keys()]) if (r > round) this.ownEarlier.delete(r)
+  }
+
   /** Forgets every commit of rounds up to `round`, this node's own included. */
   forgetThrough(round: number): void {
     for (const [r, byPeer] of [...this.theirs]) {

@@ -263,6 +263,7 @@ export class Sync {
       metrics.stateSyncs.inc({ reason: why })
       await globalState.persist(bytes)
       // Votes of later rounds were cast on another state (SPEC.md 12.5): not this node's any more.
+      commits.forgetOwnAfter(round)
       await this.components.votes.forgetAfter(round)
       // Say so: a re-commit of the adopted state (SPEC.md 12.3) replaces our earlier commit in
       // the peers' tallies, so that they see the round agreed (and stop waiting at the end of a run).

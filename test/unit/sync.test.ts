@@ -173,6 +173,12 @@ describe('the recall rule (SPEC.md 12.2)', () => {
     commits.setOwn(59, record('c'))
     expect(commits.earlierOf(59).map((r) => r.weightsHash)).toEqual([record('d').weightsHash])
     expect(sync.lostRound(59)).toBe(false)
+    // Adopting a state of round 58 forgets this node's votes of later rounds, earlier ones included.
+    commits.forgetOwnAfter(58)
+    expect(commits.ownOf(59)).toBeUndefined()
+    expect(commits.earlierOf(59)).toEqual([])
+    commits.setOwn(59, record('c'))
+    commits.setOwn(59, record('d'))
     commits.forgetThrough(59)
     expect(commits.earlierOf(59)).toEqual([])
   })
