@@ -37,7 +37,7 @@ export const STATUS_PAGE = `<!doctype html>
     <div class="legend"><span style="color:#1a7f37">&#9632; sent</span><span style="color:#9a6700">&#9632; received</span></div>
     <svg id="bytes-chart" width="100%" height="220" viewBox="0 0 440 220" preserveAspectRatio="none"></svg></div>
   <div class="card"><h2>Peers (<span id="peer-count">0</span>)</h2>
-    <table id="peers"><thead><tr><th>peer</th><th>address</th><th>gossip score</th><th>reputation</th></tr></thead><tbody></tbody></table></div>
+    <table id="peers"><thead><tr><th>peer</th><th>address</th><th>gossip score</th><th>reputation</th><th>failed audits</th></tr></thead><tbody></tbody></table></div>
   <div class="card"><h2>Rejected messages</h2><table id="rejections"><tbody></tbody></table></div>
 </div>
 <script>
@@ -97,7 +97,7 @@ async function refresh() {
     $('peers').tBodies[0].replaceChildren(...s.peers.map((p) => {
       const tr = document.createElement('tr')
       const address = (p.address ?? '').split('/p2p/')[0]
-      for (const text of [p.peerId.slice(0, 16) + '…', address, p.gossipScore.toFixed(2), p.reputation === null ? '-' : p.reputation.toFixed(3)]) {
+      for (const text of [p.peerId.slice(0, 16) + '…', address, p.gossipScore.toFixed(2), p.reputation === null ? '-' : p.reputation.toFixed(3), String(p.failedAudits ?? 0)]) {
         const td = document.createElement('td'); td.className = 'mono'; td.textContent = text; tr.appendChild(td)
       }
       return tr

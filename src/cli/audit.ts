@@ -11,6 +11,7 @@ import { peerIdBytes } from '../crypto/sign.js'
 import { createHost, type Host } from '../net/host.js'
 import { judgeAnnounced, readAnnounced } from '../proof/announced-record.js'
 import { type AuditReport, audit } from '../proof/audit.js'
+import { AUDIT_LOG_FILE, appendAuditVerdict } from '../proof/audit-log.js'
 import { NetworkProofSource, type ProofSource, StoreProofSource } from '../proof/protocol.js'
 import { ProofStore } from '../proof/store.js'
 import { readKeyFile } from '../store/keys.js'
@@ -111,12 +112,47 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
     // The proof must be of the delta the peer announced to the network (SPEC.md 17.4, step 1).
     const record = recordDir === undefined ? undefined : await readAnnounced(recordDir, options.round)
     const report = judgeAnnounced(proofReport, record)
-    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : summary(report))
+    // The verdict counts against (or for) the peer in the auditing node's standing (issue 19 §1).
+    const audited = peer?.toString() ?? report.peer
+    const logged =
+      recordDir !== undefined && audited !== undefined
+        ? await recordVerdict(recordDir, audited, report)
+        : undefined
+    process.stdout.write(
+      options.json ? `${JSON.stringify({ ...report, logged })}\n` : summary(report, logged),
+    )
     return AUDIT_EXIT[report.verdict]
   } finally {
     await host?.stop()
     await trainer.close()
   }
+}
+
+/**
+ * Keeps the verdict in the audits.jsonl of the node whose state directory is `dir`, unless that
+ * node is the audited one (`dtrain audit --proof DIR` reads DIR's own record); returns the file.
+ */
+async function recordVerdict(dir: string, audited: string, report: AuditReport): Promise<string | undefined> {
+  if ((await ownerOf(dir)) === audited) return undefined
+  try {
+    await appendAuditVerdict(dir, {
+      peer: audited,
+      round: report.round,
+      verdict: report.verdict,
+      reasons: report.reasons,
+      at: new Date().toISOString(),
+    })
+    return join(dir, AUDIT_LOG_FILE)
+  } catch (err) {
+    process.stderr.write(`could not record the verdict in ${dir}: ${(err as Error).message}\n`)
+    return undefined
+  }
+}
+
+/** The peer id of the node whose state directory is `dir` (its key), if it has one. */
+async function ownerOf(dir: string): Promise<string | undefined> {
+  const path = join(dir, 'key')
+  return existsSync(path) ? peerIdFromPrivateKey(await readKeyFile(path)).toString() : undefined
 }
 
 /** Dials the audited peer: a multiaddr with /p2p/<id>, or a peer id among the bootstrap peers. */
@@ -162,7 +198,7 @@ function findGenesis(stateDir: string): string | undefined {
   return [join(dir, 'genesis.json'), join(dirname(dir), 'genesis.json')].find((p) => existsSync(p))
 }
 
-function summary(r: AuditReport): string {
+function summary(r: AuditReport, logged?: string): string {
   const lines = [
     `audit of round ${r.round}${r.peer ? ` by ${r.peer}` : ''}: ${r.verdict.toUpperCase()}`,
     ...r.reasons.map((why) => `  reason: ${why}`),
@@ -180,5 +216,6 @@ function summary(r: AuditReport): string {
     lines.push(
       `  cost: replayed ${r.stepsReplayed} of ${r.stepsTrained} steps, read ${r.bytesRead} bytes of a ${r.proofBytes ?? '?'}-byte proof, ${r.seconds.toFixed(2)} s (nonce ${r.nonce.slice(0, 16)})`,
     )
+  if (logged) lines.push(`  verdict recorded in ${logged} (dtrain status shows it beside the peer)`)
   return `${lines.join('\n')}\n`
 }

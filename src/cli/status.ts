@@ -32,7 +32,11 @@ export async function runStatus(options: { api: string; json: boolean }): Promis
     `${status.peers.length} peers:`,
     ...status.peers.map(
       (p) =>
-        `  ${p.peerId}  ${p.address ?? ''}  gossip score ${p.gossipScore.toFixed(2)}${p.reputation === null ? '' : `  reputation ${p.reputation.toFixed(3)}`}`,
+        `  ${p.peerId}  ${p.address ?? ''}  gossip score ${p.gossipScore.toFixed(2)}${p.reputation === null ? '' : `  reputation ${p.reputation.toFixed(3)}`}${p.failedAudits ? `  FAILED AUDITS ${p.failedAudits}` : ''}`,
+    ),
+    ...(status.audits ?? []).map(
+      (a) =>
+        `audits of ${a.peerId}: ${a.valid} valid, ${a.invalid} invalid, ${a.unavailable} could not audit${a.lastFailure ? ` (last failure: round ${a.lastFailure.round}, ${a.lastFailure.reason})` : ''}`,
     ),
     ...Object.entries(status.rejections).map(([reason, count]) => `rejected ${reason}: ${count}`),
     ...(Object.keys(status.ignored ?? {}).length > 0

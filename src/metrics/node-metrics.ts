@@ -4,6 +4,12 @@ import { Counter, Gauge, Registry } from 'prom-client'
 
 export class NodeMetrics {
   readonly registry = new Registry()
+  readonly auditVerdicts = new Counter({
+    name: 'dtrain_audit_verdicts_total',
+    help: "Verdicts of the audits recorded in this node's audits.jsonl (dtrain audit --record), by verdict",
+    labelNames: ['verdict'] as const,
+    registers: [this.registry],
+  })
   readonly gossipVerdicts = new Counter({
     name: 'dtrain_gossip_messages_total',
     help: 'Gossip messages validated, by topic kind, verdict and reason',

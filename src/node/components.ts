@@ -15,6 +15,7 @@ import type { Host } from '../net/host.js'
 import type { PeerGuard, PenaltyReason } from '../net/peer-guard.js'
 import type { RunPeers } from '../net/run-peers.js'
 import type { TransferCounters } from '../net/transfer.js'
+import type { AuditTally } from '../proof/audit-log.js'
 import type { ProofStore } from '../proof/store.js'
 import type { CommitBook } from '../round/commit-book.js'
 import type { ContributionCheck } from '../round/contribution-check.js'
@@ -52,6 +53,7 @@ export interface DtrainComponents {
   store: DeltaStore
   /** this node's own commits, kept before they are published (SPEC.md 12.5) */
   votes: VoteJournal
+  audits: AuditTally
   proofs: ProofStore
   holders: HolderBook
   commits: CommitBook

@@ -16,7 +16,22 @@ export interface NodeStatus {
   innerStep: number
   innerSteps: number
   weightsHash: string
-  peers: Array<{ peerId: string; gossipScore: number; reputation: number | null; address: string | null }>
+  peers: Array<{
+    peerId: string
+    gossipScore: number
+    reputation: number | null
+    address: string | null
+    /** proofs of this peer that audits recorded with `dtrain audit --record` found invalid */
+    failedAudits: number
+  }>
+  /** the verdicts of the audits recorded in this node's audits.jsonl, by audited peer */
+  audits: Array<{
+    peerId: string
+    valid: number
+    invalid: number
+    unavailable: number
+    lastFailure: { round: number; reason: string } | null
+  }>
   /** the last rounds (at most STATUS_HISTORY), oldest first */
   history: Array<
     Pick<

@@ -27,6 +27,7 @@ import { Pacer } from '../net/link-emulator.js'
 import { PeerGuard } from '../net/peer-guard.js'
 import { createRunPeers } from '../net/run-peers.js'
 import { chunkService } from '../net/transfer.js'
+import { AuditTally } from '../proof/audit-log.js'
 import { proofService } from '../proof/protocol.js'
 import { ProofStore } from '../proof/store.js'
 import { CommitBook } from '../round/commit-book.js'
@@ -225,6 +226,7 @@ export class DtrainNode {
       store,
       proofs,
       votes: new VoteJournal(options.stateDir),
+      audits: new AuditTally(options.stateDir),
       trainer,
       holders: new HolderBook(LIMITS.maxFetchSources),
       commits: new CommitBook({
@@ -352,6 +354,7 @@ export class DtrainNode {
   private async playRound(): Promise<RoundReport> {
     const report = await this.components.runner.play()
     this.components.status.record(report)
+    await this.components.status.refreshAudits()
     return report
   }
 

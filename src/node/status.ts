@@ -1,9 +1,11 @@
 // What `dtrain status` and the status page show (GET /api/status): a snapshot of the node, and
 // the last STATUS_HISTORY rounds' summaries.
 
+import type { Logger } from 'pino'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
 import { gossipScore } from '../net/gossip-internals.js'
 import type { Host } from '../net/host.js'
+import type { AuditTally } from '../proof/audit-log.js'
 import type { ContributionCheck } from '../round/contribution-check.js'
 import type { GlobalState } from '../round/global-state.js'
 import type { RoundRunner } from '../round/runner.js'
@@ -21,6 +23,8 @@ export interface NodeStatusComponents {
   globalState: GlobalState
   contributions: Pick<ContributionCheck, 'reputation'>
   runner: Pick<RoundRunner, 'phase' | 'innerStep'>
+  audits: Pick<AuditTally, 'refresh' | 'of' | 'all'>
+  logger: Logger
   signal: AbortSignal
 }
 
@@ -38,6 +42,29 @@ export class NodeStatusBook {
     private readonly init: NodeStatusInit,
   ) {}
 
+  /**
+   * Reads the audit verdicts recorded since the last call (`dtrain audit --record`): counted, and
+   * a peer's failed proof said in the log, once.
+   */
+  async refreshAudits(): Promise<void> {
+    const { audits, metrics, logger } = this.components
+    let added: Awaited<ReturnType<AuditTally['refresh']>>
+    try {
+      added = await audits.refresh()
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'cannot read the audit verdicts (audits.jsonl)')
+      return
+    }
+    for (const v of added) {
+      metrics.auditVerdicts.inc({ verdict: v.verdict })
+      if (v.verdict === 'invalid')
+        logger.warn(
+          { remote: v.peer, round: v.round, reasons: v.reasons },
+          "an audit found a peer's proof of learning invalid: dtrain status shows it beside the peer",
+        )
+    }
+  }
+
   /** Keeps a round's summary for the status page. */
   record(report: RoundReport): void {
     const { phaseSeconds: _, weightsHash: __, cpuSeconds: ___, ...summary } = report
@@ -46,7 +73,8 @@ export class NodeStatusBook {
   }
 
   async snapshot(): Promise<NodeStatus> {
-    const { host, metrics, globalState, contributions, runner, genesis } = this.components
+    const { host, metrics, globalState, contributions, runner, genesis, audits } = this.components
+    await this.refreshAudits()
     const peers = host.getPeers().map((peer) => {
       const id = peer.toString()
       const connection = host.getConnections(peer)[0]
@@ -55,6 +83,7 @@ export class NodeStatusBook {
         gossipScore: gossipScore(host.services.pubsub, id),
         reputation: contributions.reputation.get(id) ?? null,
         address: connection ? connection.remoteAddr.toString() : null,
+        failedAudits: audits.of(id)?.invalid ?? 0,
       }
     })
     metrics.peers.set(peers.length)
@@ -81,6 +110,13 @@ export class NodeStatusBook {
       initialEvalLoss: this.initialEvalLoss,
       rejections,
       ignored,
+      audits: [...audits.all()].map(([peerId, a]) => ({
+        peerId,
+        valid: a.valid,
+        invalid: a.invalid,
+        unavailable: a.unavailable,
+        lastFailure: a.lastFailure ?? null,
+      })),
     }
   }
 }

@@ -197,6 +197,30 @@ describe('dtrain CLI', () => {
     const tampered = await run(['audit', '--proof', join(state, 'node-1'), '--round', '1', '--segments', '8'])
     expect(tampered.code).toBe(1)
     expect(tampered.stdout).toMatch(/INVALID[\s\S]*checkpoint 4 does not match its committed root/)
+    // A node's own directory keeps no verdict about itself; node 0's record keeps the failure
+    // against node 1 (its status shows it beside the peer: issue 19 §1).
+    expect(existsSync(join(state, 'node-1', 'audits.jsonl'))).toBe(false)
+    const recorded = await run([
+      'audit',
+      '--proof',
+      join(state, 'node-1'),
+      '--record',
+      join(state, 'node-0'),
+      '--round',
+      '1',
+      '--segments',
+      '8',
+    ])
+    expect(recorded.code).toBe(1)
+    expect(recorded.stdout).toMatch(/verdict recorded in .*node-0\/audits\.jsonl/)
+    const verdicts = readFileSync(join(state, 'node-0', 'audits.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(verdicts).toHaveLength(1)
+    expect(verdicts[0]).toMatchObject({ round: 1, verdict: 'invalid' })
+    expect(verdicts[0].reasons.join(' ')).toMatch(/checkpoint 4 does not match its committed root/)
+    expect(verdicts[0].peer).toBe(report.peer)
     // A round that was never trained: could not audit (exit 2).
     const missing = await run(['audit', '--proof', join(state, 'node-1'), '--round', '7'])
     expect(missing.code).toBe(2)
