@@ -14,29 +14,27 @@ export function piecesLength(pieces: Pieces): number {
   return pieces.reduce((sum, piece) => sum + piece.length, 0)
 }
 
+/** Views of the pieces that cover bytes [start, end) of their concatenation, no copy made. */
+export function rangePieces(pieces: Pieces, start: number, end: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let at = 0
+  for (const piece of pieces) {
+    const from = Math.max(start, at)
+    const to = Math.min(end, at + piece.length)
+    if (from < to) out.push(piece.subarray(from - at, to - at))
+    at += piece.length
+  }
+  return out
+}
+
 /** The pieces as one byte source: a range within one piece is a view of it, across pieces a copy. */
 export function piecesSource(pieces: Pieces): ByteSource {
-  const starts: number[] = []
-  let total = 0
-  for (const piece of pieces) {
-    starts.push(total)
-    total += piece.length
-  }
+  const total = piecesLength(pieces)
   return {
     length: total,
     subarray(start: number, end: number): Uint8Array {
-      const from = Math.max(0, Math.min(start, total))
-      const to = Math.max(from, Math.min(end, total))
-      let i = 0
-      while (i + 1 < pieces.length && starts[i + 1] <= from) i++
-      if (to - starts[i] <= pieces[i].length) return pieces[i].subarray(from - starts[i], to - starts[i])
-      const out = new Uint8Array(to - from)
-      for (let at = from; at < to; i++) {
-        const part = pieces[i].subarray(at - starts[i], Math.min(pieces[i].length, to - starts[i]))
-        out.set(part, at - from)
-        at += part.length
-      }
-      return out
+      const parts = rangePieces(pieces, start, end)
+      return parts.length === 1 ? parts[0] : joinPieces(parts)
     },
   }
 }

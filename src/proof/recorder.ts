@@ -2,13 +2,14 @@
 // segments' update norms, and, once the delta is known, the manifest whose root goes into the
 // signed announcement.
 import type { PrivateKey } from '@libp2p/interface'
+import { joinPieces, type Pieces } from '../codec/pieces.js'
 import { PROTOCOL } from '../constants.js'
 import { float32LeBytes } from '../crypto/hash.js'
 import type { BatchSeed } from '../train/batches.js'
 import type { TrainingSnapshot } from '../train/inner-loop.js'
 import type { Genesis } from '../wire/genesis.js'
 import { signAnnouncement } from '../wire/messages.js'
-import { encodeCheckpoint, objectRoot, optimizerHash } from './checkpoint.js'
+import { checkpointPieces, objectRoot, optimizerHash } from './checkpoint.js'
 import {
   dataCommitment,
   encodeHeader,
@@ -50,7 +51,8 @@ export interface ProofContext {
  * 12 d bytes, so a large model's round cannot hold them all in memory until it announces.
  */
 export interface CheckpointSink {
-  add(index: number, bytes: Uint8Array): void
+  /** `bytes`: the checkpoint's pieces (views of the snapshot's vectors), written in order */
+  add(index: number, bytes: Pieces): void
 }
 
 export class ProofRecorder {
@@ -70,13 +72,14 @@ export class ProofRecorder {
     if (this.previousWeights) this.norms.push(distance(snapshot.weights, this.previousWeights))
     this.previousWeights = snapshot.weights
     this.steps.push(snapshot.localStep)
-    const bytes = encodeCheckpoint(snapshot)
+    // pieces, views of the snapshot's vectors: the sink writes them without a joined copy
+    const bytes = checkpointPieces(snapshot)
     const index = this.roots.length
     this.roots.push(objectRoot(bytes))
     this.optimizerOut = optimizerHash(bytes)
     this.optimizerIn ??= this.optimizerOut
     if (this.sink) this.sink.add(index, bytes)
-    else this.checkpoints.push(bytes)
+    else this.checkpoints.push(joinPieces(bytes))
   }
 
   /**

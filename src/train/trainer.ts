@@ -108,19 +108,24 @@ export async function runInnerLoop(
   if (options.onCheckpoint) options.onCheckpoint(await engine.snapshot(0, globalWeights))
   let lossSum = 0
   let batch = stepBatch(genesis, data, seed, 0)
+  // the weights of a checkpoint after the last step are the round's: not fetched a second time
+  let lastWeights: Float32Array | undefined
   for (let step = 0; step < steps; step++) {
     options.signal?.throwIfAborted()
     const pending = engine.step(batch, options)
     if (step + 1 < steps) batch = stepBatch(genesis, data, seed, step + 1)
     lossSum += await pending
-    if (options.onCheckpoint && ((step + 1) % every === 0 || step + 1 === steps))
-      options.onCheckpoint(await engine.snapshot(step + 1))
+    if (options.onCheckpoint && ((step + 1) % every === 0 || step + 1 === steps)) {
+      const snapshot = await engine.snapshot(step + 1)
+      if (step + 1 === steps) lastWeights = snapshot.weights
+      options.onCheckpoint(snapshot)
+    }
     if (options.yieldEvery) await options.yieldEvery()
   }
   const seconds = (performance.now() - started) / 1000
   const tokensPerSample = Math.max(1, data.span)
   return {
-    weights: await engine.getWeights(),
+    weights: lastWeights ?? (await engine.getWeights()),
     meanLoss: lossSum / steps,
     steps,
     samples: steps * batchSize,

@@ -8,9 +8,11 @@ import { float32FromLe } from '../../src/crypto/hash.js'
 import { pickSegments } from '../../src/proof/audit.js'
 import {
   CheckpointFormatError,
+  checkpointPieces,
   checkpointSize,
   decodeCheckpoint,
   encodeCheckpoint,
+  objectRoot,
   optimizerHash,
 } from '../../src/proof/checkpoint.js'
 import {
@@ -59,6 +61,16 @@ describe('checkpoints', () => {
     expect(optimizerHash(otherWeights)).toEqual(optimizerHash(bytes))
     const otherMoments = encodeCheckpoint({ ...s, optimizer: { ...s.optimizer, step: 43 } })
     expect(optimizerHash(otherMoments)).not.toEqual(optimizerHash(bytes))
+  })
+
+  it('are written and hashed from pieces that are views of the snapshot, as the joined bytes are', () => {
+    const s = snapshot(70_001, 3) // chunks of 256 KiB straddle the pieces
+    const pieces = checkpointPieces(s)
+    expect(pieces[1].buffer).toBe(s.weights.buffer)
+    expect(pieces[3].buffer).toBe(s.optimizer.secondMoment.buffer)
+    const bytes = encodeCheckpoint(s)
+    expect(objectRoot(pieces)).toEqual(objectRoot(bytes))
+    expect(optimizerHash(pieces)).toEqual(optimizerHash(bytes))
   })
 
   it('are kept after steps 0, k, 2k, ... and always after the last step', () => {
@@ -176,7 +188,7 @@ describe('proof store', () => {
     await writeFile(join(dir, 'proofs'), 'not a directory')
     const sink = store.checkpointSink(4)!
     await new Promise((resolve) => setTimeout(resolve, 50)) // the failure comes before any checkpoint
-    sink.add(0, new Uint8Array([1, 2, 3]))
+    sink.add(0, [new Uint8Array([1, 2, 3])])
     await expect(
       store.put({
         round: 4,
