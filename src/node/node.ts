@@ -122,6 +122,7 @@ export class DtrainNode {
       workers,
       threads: options.trainThreads,
       onStderr: (line) => logger.warn({ component: 'torch' }, line),
+      besideNode: true,
     })
     if (workers > 1) logger.info({ workers }, 'training in worker threads')
 

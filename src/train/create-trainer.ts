@@ -5,7 +5,7 @@ import type { Genesis, ModelSpec } from '../wire/genesis.js'
 import { type BackendChoice, BackendUnavailableError } from './backend.js'
 import type { Dataset } from './dataset.js'
 import { InnerTrainer } from './inner-loop.js'
-import { checkMemory } from './memory.js'
+import { besideNode, checkMemory } from './memory.js'
 import { TfjsTrainer } from './tfjs-trainer.js'
 import { TorchTrainer } from './torch-trainer.js'
 import type { Trainer } from './trainer.js'
@@ -18,6 +18,11 @@ export interface TrainerOptions {
   threads?: number
   /** torch: deterministic algorithms (audits) */
   deterministic?: boolean
+  /**
+   * the trainer shares this machine's memory with a node's process (dtrain start): a CPU trainer
+   * must fit beside it (memory.ts, besideNode); an auditor's trainer is alone
+   */
+  besideNode?: boolean
   onStderr?: (line: string) => void
 }
 
@@ -51,16 +56,23 @@ export async function createTrainer(
       precision: choice.backend === 'torch-cuda' && genesis.inner.precision === 'bf16' ? 'bf16' : 'fp32',
       deterministic: options.deterministic,
       onStderr: options.onStderr,
+      memory: choice.backend === 'torch-cpu' && options.besideNode ? besideNode(genesis) : undefined,
     })
   }
   const refusal = tfjsRefusal(genesis.model)
   if (refusal)
     throw new BackendUnavailableError(`backend ${choice.backend} cannot train this model: ${refusal}`)
+  const budget = options.besideNode ? besideNode(genesis) : { freeBytes: freemem(), where: 'this machine' }
   // wasm's linear memory is 32-bit: 4 GiB at most, whatever the machine has free
-  checkMemory(genesis, 'cpu', 'fp32', {
-    freeBytes: choice.backend === 'wasm' ? Math.min(freemem(), 4 * 2 ** 30) : undefined,
-    where: choice.backend === 'wasm' ? "tfjs-wasm's 4 GiB of memory" : undefined,
-  })
+  const wasmBytes = 4 * 2 ** 30
+  checkMemory(
+    genesis,
+    'cpu',
+    'fp32',
+    choice.backend === 'wasm' && wasmBytes < budget.freeBytes
+      ? { freeBytes: wasmBytes, where: "tfjs-wasm's 4 GiB of memory" }
+      : budget,
+  )
   const workers = options.workers ?? 1
   const pool = workers > 1 ? await GradientPool.create(genesis.model, choice.backend, workers) : undefined
   return new TfjsTrainer(new InnerTrainer(genesis, data), choice.backend, pool)

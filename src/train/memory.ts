@@ -120,3 +120,17 @@ export function checkNodeMemory(genesis: Genesis, budget: MemoryBudget = {}): nu
       `beside what its trainer needs, but ${budget.where ?? 'this machine'} has ${gb(free)} free; free memory, or run a smaller model`,
   )
 }
+
+/**
+ * The memory a trainer on this machine's CPU may count on beside the node's own process (which
+ * dtrain start checks first, checkNodeMemory): what is free less the node's estimate, since both
+ * live in the same memory. A GPU trainer's weights live on the device and are checked against its
+ * own memory.
+ */
+export function besideNode(genesis: Genesis, free = freemem()): Required<MemoryBudget> {
+  const node = nodeProcessMemory(genesis.model)
+  return {
+    freeBytes: Math.max(0, free - node),
+    where: `this machine beside the node's own process (about ${gb(node)} of it)`,
+  }
+}

@@ -35,7 +35,7 @@ export interface TorchTrainerOptions {
   deterministic?: boolean
   /** lines the worker writes to stderr */
   onStderr?: (line: string) => void
-  /** skip the memory preflight (tests of the preflight itself) */
+  /** the memory the preflight counts on (tests of the preflight; a CPU trainer beside a node) */
   memory?: MemoryBudget
 }
 

@@ -2,6 +2,7 @@
 // estimate, what is free and a fix, rather than run out of memory an hour in.
 import { describe, expect, it } from 'vitest'
 import {
+  besideNode,
   checkMemory,
   checkNodeMemory,
   InsufficientMemoryError,
@@ -66,5 +67,15 @@ describe('memory preflight', () => {
       /this node's process needs about 5\.82 GB for a model of 110,399,498 parameters .* but this machine has 4\.00 GB free; free memory, or run a smaller model/,
     )
     expect(checkNodeMemory(defaultGenesis({ preset: 'tiny' }), { freeBytes: 1e9 })).toBeLessThan(1e9)
+    // A CPU trainer shares the machine with the node's process: it must fit in what the node
+    // leaves, not in all that is free (each fitting alone is not enough).
+    const trainer = trainingMemory(big.model, big.inner.batchSize / big.inner.microBatches, 'fp32').totalBytes
+    const free = nodeProcessMemory(big.model) + trainer / 2
+    expect(checkNodeMemory(big, { freeBytes: free })).toBe(nodeProcessMemory(big.model))
+    expect(checkMemory(big, 'cpu', 'fp32', { freeBytes: free }).totalBytes).toBe(trainer)
+    expect(besideNode(big, free).freeBytes).toBe(free - nodeProcessMemory(big.model))
+    expect(() => checkMemory(big, 'cpu', 'fp32', besideNode(big, free))).toThrow(
+      /but this machine beside the node's own process \(about [\d.]+ GB of it\) has [\d.]+ GB free/,
+    )
   })
 })
