@@ -53,6 +53,8 @@ export interface ProofContext {
 export interface CheckpointSink {
   /** `bytes`: the checkpoint's pieces (views of the snapshot's vectors), written in order */
   add(index: number, bytes: Pieces): void
+  /** resolves once every checkpoint added so far is written, or failed to be (never rejects) */
+  written(): Promise<void>
 }
 
 export class ProofRecorder {

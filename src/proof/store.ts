@@ -6,6 +6,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LIMITS } from '../constants.js'
 import { readIfPresent, readRegularFile, syncDirectory, writeFileSynced } from '../store/durable-file.js'
+import { collectGarbage } from '../util/gc.js'
 import type { CheckpointSink, RoundProof } from './recorder.js'
 
 export type Lookup<T> =
@@ -87,7 +88,10 @@ export class ProofStore {
           .catch((err: Error) => {
             failure ??= err
           })
+          // the checkpoint's vectors (12 d bytes) are dead once written: freed now, not rounds later
+          .then(collectGarbage)
       },
+      written: () => chain,
       done: async () => {
         await chain
         if (failure) throw failure

@@ -26,6 +26,7 @@ import type { DeltaStore } from '../store/delta-store.js'
 import { modelFlopsUtilisation, trainingFlopsPerSample } from '../train/flops.js'
 import type { InnerRoundResult, Trainer } from '../train/trainer.js'
 import type { Changes, Clock } from '../util/clock.js'
+import { collectGarbage } from '../util/gc.js'
 import type { Genesis } from '../wire/genesis.js'
 import type { CommitBook } from './commit-book.js'
 import type { ContributionCheck } from './contribution-check.js'
@@ -140,13 +141,22 @@ export class RoundRunner {
     // The trained weights and the proof recorder live only until the announcement: a round keeps
     // the figures it reports, not vectors of the model's size (issue 17).
     const { trained, proofBytes } = await (async () => {
-      const recorder = new ProofRecorder(this.components.proofs.checkpointSink(round))
+      const sink = this.components.proofs.checkpointSink(round)
+      const recorder = new ProofRecorder(sink)
       const result = await timed('train', () => this.train(seed, recorder))
       metrics.trainLoss.set(result.meanLoss)
-      const bytes = await timed('announce', () => this.announce(round, seed, result, recorder, log))
+      const bytes = await timed('announce', async () => {
+        // The last checkpoint (12 d bytes) is written, and what training let go of is freed, before
+        // the delta's encoding allocates: together they raised a node's peak (issue 17).
+        await this.step('proofWrite', async () => await sink?.written())
+        collectGarbage()
+        return await this.announce(round, seed, result, recorder, log)
+      })
       const { meanLoss, samples, seconds, tokensPerSecond } = result
       return { trained: { meanLoss, samples, seconds, tokensPerSecond }, proofBytes: bytes }
     })()
+    // The trained weights, the delta and the checkpoints are dead now (src/util/gc.ts).
+    collectGarbage()
 
     const deadlineHit = await timed('collect', () => this.collect(round, log))
     // A node told to stop while collecting neither aggregates nor commits the round (issue 19).
@@ -238,6 +248,8 @@ export class RoundRunner {
       globalState.persist(settled.decided ? settled.committedState : undefined, report),
     )
     report.stepSeconds.stateWrite = this.stepSeconds.stateWrite
+    // The round's starting state, the aggregate's inputs and the moments written are dead now.
+    collectGarbage()
     log.info({ ...report, phase: 'done' }, 'round complete')
     this.phase = 'idle'
     metrics.tokensPerSecond.set(report.tokensPerSecond)
