@@ -138,7 +138,9 @@ export class ProofRecorder {
       manifest: encodeManifest(headerBytes, this.roots),
       root: proofRoot(headerBytes, this.roots),
       checkpoints: this.sink ? undefined : this.checkpoints,
-      residual: context.residual ? float32LeBytes(context.residual.before).slice() : undefined,
+      // a view, not a copy (4 d bytes): the residual a round started from is replaced, never
+      // changed, by the round's encoding (codec/error-feedback.ts)
+      residual: context.residual ? float32LeBytes(context.residual.before) : undefined,
     }
   }
 }

@@ -97,12 +97,13 @@ export function checkMemory(
 }
 
 /**
- * What a node's own process needs beside its trainer (issue 17): about 50 bytes a parameter, as
- * npm run bench:model-scale measured at 1.1 x 10^8 (its state of 16 bytes a parameter, and at a
- * round's end the encoded state, the optimizer moments fetched for the state file and the outer
- * step's vectors beside the round's starting ones), plus about 300 MB of runtime.
+ * What a node's own process needs beside its trainer (issue 17): about 40 bytes a parameter and
+ * 300 MB of runtime. Sampled from /proc during npm run bench:model-scale at 1.1 x 10^8, the node
+ * process peaked at 4.2-4.4 GB (37 bytes a parameter over its runtime): its state of 16 bytes a
+ * parameter, and in the delta's encoding the trained weights, the delta and the next residual, and
+ * at the state write the optimizer moments fetched for the state file.
  */
-export const NODE_BYTES_PER_PARAMETER = 50
+export const NODE_BYTES_PER_PARAMETER = 40
 const NODE_RUNTIME_BYTES = 300e6
 
 export function nodeProcessMemory(model: ModelSpec): number {
