@@ -4,6 +4,7 @@
 // `retention` rounds. Without a directory (tests, light nodes) the proofs stay in memory.
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { piecesLength } from '../codec/pieces.js'
 import { LIMITS } from '../constants.js'
 import { readIfPresent, readRegularFile, syncDirectory, writeFileSynced } from '../store/durable-file.js'
 import { collectGarbage } from '../util/gc.js'
@@ -89,7 +90,7 @@ export class ProofStore {
             failure ??= err
           })
           // the checkpoint's vectors (12 d bytes) are dead once written: freed now, not rounds later
-          .then(collectGarbage)
+          .then(() => collectGarbage(piecesLength(bytes)))
       },
       written: () => chain,
       done: async () => {

@@ -9,7 +9,7 @@ import { AggregationInputError, aggregate, type Contribution } from '../aggregat
 import type { EncodeOptions } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
 import { type Pieces, piecesLength } from '../codec/pieces.js'
-import { statePieces } from '../codec/state.js'
+import { statePieces, stateSize } from '../codec/state.js'
 import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { peerIdBytes } from '../crypto/sign.js'
@@ -149,14 +149,14 @@ export class RoundRunner {
         // The last checkpoint (12 d bytes) is written, and what training let go of is freed, before
         // the delta's encoding allocates: together they raised a node's peak (issue 17).
         await this.step('proofWrite', async () => await sink?.written())
-        collectGarbage()
+        collectGarbage(stateSize(globalState.weights.length))
         return await this.announce(round, seed, result, recorder, log)
       })
       const { meanLoss, samples, seconds, tokensPerSecond } = result
       return { trained: { meanLoss, samples, seconds, tokensPerSecond }, proofBytes: bytes }
     })()
     // The trained weights, the delta and the checkpoints are dead now (src/util/gc.ts).
-    collectGarbage()
+    collectGarbage(stateSize(globalState.weights.length))
 
     const deadlineHit = await timed('collect', () => this.collect(round, log))
     // A node told to stop while collecting neither aggregates nor commits the round (issue 19).
@@ -249,7 +249,7 @@ export class RoundRunner {
     )
     report.stepSeconds.stateWrite = this.stepSeconds.stateWrite
     // The round's starting state, the aggregate's inputs and the moments written are dead now.
-    collectGarbage()
+    collectGarbage(stateSize(globalState.weights.length))
     log.info({ ...report, phase: 'done' }, 'round complete')
     this.phase = 'idle'
     metrics.tokensPerSecond.set(report.tokensPerSecond)

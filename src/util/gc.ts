@@ -9,10 +9,22 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 
+/**
+ * Below this many bytes let go of, V8's own heuristics are left to it: a full collection of a
+ * node's heap costs tens of milliseconds on a busy machine, and a small model's rounds are short
+ * (a 4-node drill's rounds took about twice as long with a collection after each of its 200 KB
+ * checkpoints, and the drill timed out).
+ */
+export const COLLECT_MIN_BYTES = 64 * 2 ** 20
+
 let gc: (() => void) | null | undefined
 
-/** Collects garbage now (a full, blocking collection: milliseconds with a small JS heap). */
-export function collectGarbage(): void {
+/**
+ * Collects garbage now when `releasedBytes` (what the caller just let go of) is worth it: a full,
+ * blocking collection.
+ */
+export function collectGarbage(releasedBytes: number): void {
+  if (releasedBytes < COLLECT_MIN_BYTES) return
   if (gc === undefined) {
     try {
       setFlagsFromString('--expose-gc')
