@@ -71,7 +71,8 @@ export async function runAudit(options: AuditCliOptions): Promise<number> {
       recordDir ??= dir
       // The directory is a node's: the audit is of that node, whose key is there (issue 19). Another
       // peer's proof copied into it must not audit VALID "by" this node.
-      if (existsSync(join(dir, 'key'))) peer = peerIdFromPrivateKey(await readKeyFile(join(dir, 'key')))
+      const owner = await ownerOf(dir)
+      if (owner !== undefined) peer = peerIdFromString(owner)
       const store = new ProofStore({ dir, retention: Number.MAX_SAFE_INTEGER })
       source = new StoreProofSource(store)
     } else {

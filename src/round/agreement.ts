@@ -80,7 +80,8 @@ export function decidedState<T extends CommittedState>(
   return pick(votes, voters.size, expectedPeers, faults, ahead)
 }
 
-function stateKey(record: CommittedState): string {
+/** A state's identity (SPEC.md 12.2: state root, weights hash and size), as one string. */
+export function stateKey(record: CommittedState): string {
   return `${toHex(record.stateRoot)}/${record.weightsHash}/${record.stateSize}`
 }
 

@@ -3,8 +3,7 @@
 // state of a round (12.2) computed from them. It also remembers the other states this node
 // committed for a round before its latest (12.2, the recall rule). Bounded: a flood of commits
 // cannot grow it past `maxTracked` records.
-import { toHex } from '../crypto/hash.js'
-import { type CommittedState, decidedState, type StateVotes } from './agreement.js'
+import { type CommittedState, decidedState, type StateVotes, stateKey } from './agreement.js'
 
 export interface CommitRecord extends CommittedState {
   /** the roots of the deltas the committer aggregated (SPEC.md 5.5); the settle step reads them */
@@ -73,16 +72,16 @@ export class CommitBook {
     if (earlier !== undefined)
       this.ownEarlier.set(
         round,
-        earlier.filter((r) => !sameState(r, record)),
+        earlier.filter((r) => stateKey(r) !== stateKey(record)),
       )
   }
 
   /** Remembers a state this node committed for `round` before its latest commit (after a restart). */
   addEarlier(round: number, record: CommitRecord): void {
     const own = this.own.get(round)
-    if (own !== undefined && sameState(own, record)) return
+    if (own !== undefined && stateKey(own) === stateKey(record)) return
     const earlier = this.ownEarlier.get(round) ?? []
-    if (earlier.some((r) => sameState(r, record))) return
+    if (earlier.some((r) => stateKey(r) === stateKey(record))) return
     earlier.push(record)
     this.ownEarlier.set(round, earlier)
   }
@@ -149,12 +148,4 @@ export class CommitBook {
   get size(): number {
     return this.tracked
   }
-}
-
-function sameState(a: CommittedState, b: CommittedState): boolean {
-  return (
-    a.weightsHash === b.weightsHash &&
-    a.stateSize === b.stateSize &&
-    toHex(a.stateRoot) === toHex(b.stateRoot)
-  )
 }
