@@ -26,7 +26,7 @@ import type { DeltaStore } from '../store/delta-store.js'
 import { modelFlopsUtilisation, trainingFlopsPerSample } from '../train/flops.js'
 import type { InnerRoundResult, Trainer } from '../train/trainer.js'
 import type { Changes, Clock } from '../util/clock.js'
-import { collectGarbage } from '../util/gc.js'
+import { COLLECT_MIN_BYTES, collectGarbage } from '../util/gc.js'
 import type { Genesis } from '../wire/genesis.js'
 import type { CommitBook } from './commit-book.js'
 import type { ContributionCheck } from './contribution-check.js'
@@ -148,7 +148,10 @@ export class RoundRunner {
       const bytes = await timed('announce', async () => {
         // The last checkpoint (12 d bytes) is written, and what training let go of is freed, before
         // the delta's encoding allocates: together they raised a node's peak (issue 17).
-        await this.step('proofWrite', async () => await sink?.written())
+        // A small model's checkpoints are not waited for: its announcement is not delayed by an
+        // fsync on a busy disk, which could make it miss its peers' collect (as before issue 17).
+        const large = stateSize(globalState.weights.length) >= COLLECT_MIN_BYTES
+        if (large) await this.step('proofWrite', async () => await sink?.written())
         collectGarbage(stateSize(globalState.weights.length))
         return await this.announce(round, seed, result, recorder, log)
       })
