@@ -255,14 +255,15 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     { encoding: 'fp16' },
     { encoding: 'int4-block', blockSize: 4 },
     { encoding: 'top-k', k: 3 },
+    { encoding: 'sparse-2bit', blockSize: 4, k: 2 },
   ]
-  /** Three rounds of top-k (k = 2) with error feedback whose residual decays by `decay`. */
-  const feedbackRounds = (decay: number) => {
+  /** Three rounds of `options` (top-k, k = 2) with error feedback whose residual decays by `decay`. */
+  const feedbackRounds = (decay: number, options: EncodeOptions = { encoding: 'top-k', k: 2 }) => {
     const rounds: Array<{ delta: number[]; sent: number[]; residual: number[]; bytesHex: string }> = []
     let residual: Float32Array | undefined
     for (let r = 0; r < 3; r++) {
       const delta = f32([0.5 - r, 0.25 * r, -1, 0.125, 2 - r, -0.75])
-      const step = compressWithFeedback(delta, residual, { encoding: 'top-k', k: 2 }, decay)
+      const step = compressWithFeedback(delta, residual, options, decay)
       residual = step.residual
       rounds.push({
         delta: list(delta),
@@ -272,6 +273,33 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       })
     }
     return rounds
+  }
+  /** sparse-2bit bytes (chunks of 4, k = 2) with one field changed each, and the error a decoder raises. */
+  function sparseRejections(valid: Uint8Array) {
+    const edits: Array<[string, (view: DataView, bytes: Uint8Array) => void]> = [
+      ['offsets not ascending', (view) => view.setUint16(16 + 8, view.getUint16(16 + 10, true), true)],
+      ['offset beyond its chunk', (view) => view.setUint16(16 + 10, 4, true)],
+      ['offset beyond the shorter last chunk', (view) => view.setUint16(16 + 2 * 13 + 10, 2, true)],
+      ['lo above hi', (view) => view.setFloat32(16, view.getFloat32(16 + 4, true) * 2, true)],
+      ['negative hi', (view) => view.setFloat32(16 + 4, -1, true)],
+      ['NaN lo', (view) => view.setFloat32(16, Number.NaN, true)],
+      ['hi beyond 2^64, decoded', (view) => view.setFloat32(16 + 4, 2 ** 70, true)],
+      ['unused code bits set', (_, bytes) => (bytes[16 + 12] |= 0x40)],
+      ['chunk size 0', (view) => view.setUint32(8, 0, true)],
+      ['k above the chunk size', (view) => view.setUint32(12, 5, true)],
+      ['k that does not match the length', (view) => view.setUint32(12, 1, true)],
+    ]
+    return edits.map(([what, edit]) => {
+      const bytes = new Uint8Array(valid)
+      edit(new DataView(bytes.buffer), bytes)
+      let error: string | null = null
+      try {
+        decodeDelta(bytes, deltaValues.length)
+      } catch (err) {
+        error = (err as Error).name
+      }
+      return { what, bytesHex: toHex(bytes), error }
+    })
   }
   const deltas = {
     specRevision: revision,
@@ -290,6 +318,17 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
     }),
     errorFeedback: { encoding: 'top-k', k: 2, rounds: feedbackRounds(1) },
     errorFeedbackDecay: { encoding: 'top-k', k: 2, feedbackDecay: 0.3, rounds: feedbackRounds(0.3) },
+    errorFeedbackSparse: {
+      encoding: 'sparse-2bit',
+      blockSize: 3,
+      k: 1,
+      feedbackDecay: 0.95,
+      rounds: feedbackRounds(0.95, { encoding: 'sparse-2bit', blockSize: 3, k: 1 }),
+    },
+    // 6.10's record checks (6.8): the sparse-2bit case above with one field changed
+    sparseRejections: sparseRejections(
+      encodeDelta(deltaValues, { encoding: 'sparse-2bit', blockSize: 4, k: 2 }),
+    ),
     // 6.8's magnitude bound: 2^64 decodes, the next binary32 above it is refused
     magnitude: [2 ** 64, -(2 ** 64), Math.fround(2 ** 64 * (1 + 2 ** -23))].map((value) => {
       const bytes = new Uint8Array(12)

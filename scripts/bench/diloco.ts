@@ -18,10 +18,12 @@
 //
 // Usage: npm run bench:diloco [-- --quick] [-- --json] [-- --preset tiny|small] [-- --samples S]
 //        [-- --nodes 4,8] [-- --inner-steps 50,100,500] [-- --encodings fp32,int8-block,...]
-//        [-- --no-wan] [-- --out FILE] [-- --section LABEL]
+//        [-- --no-wan] [-- --out FILE] [-- --section LABEL] [-- --rules mean,median,...]
 //   --quick: tiny model, n = 4, H = 50, int8 deltas, S = 1200 (6 rounds); prints only.
 //   default: writes its section of BENCHMARKS.md (or --out), `diloco <preset>`, or with --section
 //   `diloco <preset> <label>` (a run with other settings beside the grid, e.g. a longer one).
+//   --rules: every DiLoCo run also with each of these aggregation rules (parameter-free ones, or
+//   `centered-clipping` with tau auto); without it, one run of the first encoding with the mean.
 import '../../src/polyfill.js'
 import { aggregate } from '../../src/aggregate/rules.js'
 import { type DeltaEncodingName, decodeDelta, encodeDelta } from '../../src/codec/delta.js'
@@ -60,6 +62,7 @@ const INNER_STEPS = numbers('--inner-steps', quick ? [50] : [50, 100, 500])
 const ENCODINGS = (value('--encodings')?.split(',') ??
   (quick ? ['int8-block'] : ['fp32', 'int8-block', 'int4-block', 'top-k'])) as DeltaEncodingName[]
 const SAMPLES = Number(value('--samples') ?? (quick ? 1200 : 8000))
+const RULES = value('--rules')?.split(',')
 const EVAL_WINDOWS = Number(value('--eval-windows') ?? 256)
 const outFile = value('--out') ?? (quick ? undefined : 'BENCHMARKS.md')
 const label = value('--section')
@@ -127,6 +130,21 @@ function genesisFor(innerSteps: number, nodes: number, plannedRounds: number, en
     encoding,
     evalWindows: EVAL_WINDOWS,
   })
+}
+
+/** An aggregation rule for --rules, by name, with its parameter-free defaults. */
+function ruleNamed(name: string): Genesis['aggregation'] {
+  switch (name) {
+    case 'mean':
+    case 'median':
+      return { rule: name }
+    case 'centered-clipping':
+      return { rule: 'centered-clipping', tau: 'auto', iterations: 3 }
+    case 'trimmed-mean':
+      return { rule: 'trimmed-mean', trimFraction: 0.2 }
+    default:
+      throw new Error(`--rules: ${name} is not one of mean, median, trimmed-mean, centered-clipping`)
+  }
 }
 
 function evaluate(trainer: InnerTrainer, weights: Float32Array): number {
@@ -363,12 +381,16 @@ log(
 record(await runSingle())
 for (const n of NODES) {
   record(await runSync(n))
-  for (const h of INNER_STEPS) for (const encoding of ENCODINGS) record(await runDiloco(n, h, encoding))
+  for (const h of INNER_STEPS) {
+    for (const encoding of ENCODINGS) {
+      record(await runDiloco(n, h, encoding))
+      for (const rule of RULES ?? []) record(await runDiloco(n, h, encoding, ruleNamed(rule)))
+    }
+  }
 }
 // DiLoCo as published averages the deltas; dtrain's default is a robust rule, which discards part
 // of the honest information. One run with the plain mean shows what that costs.
-const meanRun = await runDiloco(NODES[0], INNER_STEPS[0], ENCODINGS[0], { rule: 'mean' })
-record(meanRun)
+if (RULES === undefined) record(await runDiloco(NODES[0], INNER_STEPS[0], ENCODINGS[0], { rule: 'mean' }))
 
 interface WanRow {
   link: string
@@ -422,10 +444,10 @@ const lines = [
       ' ',
     )}\` on ${new Date().toISOString().slice(0, 10)} (${totalSeconds.toFixed(0)} s on this machine: 2 cores).`,
   '',
-  `Model: char-level transformer, preset \`${preset}\` (${start.length.toLocaleString('en-US')} parameters), Moby Dick, batch ${batchSize} x ${context} characters, tfjs ${backend} backend. Every run uses S = ${SAMPLES} worker-steps of one batch, the same initial weights, the same inner AdamW recipe (warmup 10 steps, cosine decay over the run's steps, clipping 1) and the same ${EVAL_WINDOWS} held-out windows. DiLoCo uses dtrain's default aggregation (NNM + trimmed mean), outer Nesterov (lr 0.7, momentum 0.9) and error feedback${ENCODINGS.includes('top-k') ? "; top-k (1 % of the coordinates) uses the genesis defaults of a top-k run, SparseLoCo's recipe: outer lr 1 without momentum, error feedback decayed by 0.95 (SPEC.md 9)" : ''}.`,
+  `Model: char-level transformer, preset \`${preset}\` (${start.length.toLocaleString('en-US')} parameters), Moby Dick, batch ${batchSize} x ${context} characters, tfjs ${backend} backend. Every run uses S = ${SAMPLES} worker-steps of one batch, the same initial weights, the same inner AdamW recipe (warmup 10 steps, cosine decay over the run's steps, clipping 1) and the same ${EVAL_WINDOWS} held-out windows. DiLoCo uses dtrain's default aggregation (NNM + trimmed mean), outer Nesterov (lr 0.7, momentum 0.9) and error feedback${ENCODINGS.includes('top-k') ? "; top-k (1 % of the coordinates) uses the genesis defaults of a top-k run, SparseLoCo's recipe: outer lr 1 without momentum, error feedback decayed by 0.95 (SPEC.md 9)" : ''}${ENCODINGS.includes('sparse-2bit') ? '; sparse-2bit (64 of every 4096 coordinates at 2 bits, SPEC.md 6.10) uses the same outer recipe' : ''}${RULES ? `; rows named by a rule (${RULES.join(', ')}) aggregate with it instead of the default` : ''}.`,
   '',
-  '| run | rounds or steps | final held-out loss | bytes sent per node | communication reduction vs (b) | wall time (n machines) | of which exchange |',
-  '|---|---|---|---|---|---|---|',
+  '| run | rounds or steps | final held-out loss | bytes sent per node | communication reduction vs (b) | one delta (or gradient) | wall time (n machines) | of which exchange |',
+  '|---|---|---|---|---|---|---|---|',
   ...results.map((r) => {
     const reduction =
       r.kind === 'diloco'
@@ -433,10 +455,11 @@ const lines = [
         : r.kind === 'sync'
           ? '1x'
           : '-'
-    return `| ${r.label} | ${r.rounds} | ${r.evalLoss.toFixed(3)} | ${r.kind === 'single' ? '0' : mb(r.bytesPerNode)} | ${reduction} | ${r.wallSeconds.toFixed(1)} s | ${r.exchangeSeconds.toFixed(1)} s |`
+    const payload = r.kind === 'single' ? '-' : `${r.payloadBytes.toLocaleString('en-US')} B`
+    return `| ${r.label} | ${r.rounds} | ${r.evalLoss.toFixed(3)} | ${r.kind === 'single' ? '0' : mb(r.bytesPerNode)} | ${reduction} | ${payload} | ${r.wallSeconds.toFixed(1)} s | ${r.exchangeSeconds.toFixed(1)} s |`
   }),
   '',
-  "Bytes are counted on the links between the hosts: everything a node sent, gossip, noise and yamux framing included. Wall time models n machines in parallel: per round (or step) the slowest worker's compute, measured one after the other here, plus the measured exchange over loopback and the measured aggregation and outer step.",
+  "Bytes are counted on the links between the hosts: everything a node sent, gossip, noise and yamux framing included; `one delta` is the encoded size of one node's payload per exchange. Wall time models n machines in parallel: per round (or step) the slowest worker's compute, measured one after the other here, plus the measured exchange over loopback and the measured aggregation and outer step.",
   ...(wan
     ? [
         '',

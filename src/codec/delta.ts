@@ -2,10 +2,12 @@
 //
 // header (little-endian):
 //   u8  formatVersion (1)
-//   u8  encoding      0 fp32, 1 int8-block, 2 fp16, 3 int4-block, 4 top-k
+//   u8  encoding      0 fp32, 1 int8-block, 2 fp16, 3 int4-block, 4 top-k, 5 sparse-2bit
 //   u16 reserved      (0)
 //   u32 count         number of parameters
-//   u32 param         int8-block / int4-block: blockSize; top-k: k; absent otherwise
+//   u32 param         int8-block / int4-block: blockSize; top-k: k; sparse-2bit: chunkSize;
+//                     absent otherwise
+//   u32 k             sparse-2bit only: values sent per chunk
 // payload:
 //   fp32:       count x f32
 //   fp16:       count x binary16
@@ -13,11 +15,13 @@
 //   int4-block: ceil(count / blockSize) x f32 scale, then ceil(count / 2) bytes of 4-bit values
 //               in [-7, 7] (two's complement nibbles, element 2j in the low nibble of byte j)
 //   top-k:      k x u32 strictly ascending indices < count, then k x f32 values
+//   sparse-2bit: one record per chunk of chunkSize coordinates (codec/sparse-2bit.ts)
 import { DeltaRangeError, DeltaShapeError, MalformedDeltaError, NonFiniteDeltaError } from './errors.js'
 import { float32ToHalfBits, halfBitsToFloat32 } from './fp16.js'
+import { MAX_CHUNK_SIZE, SPARSE_HEADER, sparseDecoder, sparseSize, writeSparse } from './sparse-2bit.js'
 import { selectTopK } from './topk.js'
 
-export const DELTA_ENCODINGS = ['fp32', 'int8-block', 'fp16', 'int4-block', 'top-k'] as const
+export const DELTA_ENCODINGS = ['fp32', 'int8-block', 'fp16', 'int4-block', 'top-k', 'sparse-2bit'] as const
 export type DeltaEncodingName = (typeof DELTA_ENCODINGS)[number]
 
 export const DELTA_FORMAT_VERSION = 1
@@ -27,6 +31,7 @@ export const ENCODING_IDS: Record<DeltaEncodingName, number> = {
   fp16: 2,
   'int4-block': 3,
   'top-k': 4,
+  'sparse-2bit': 5,
 }
 export const MAX_BLOCK_SIZE = 65536
 
@@ -36,9 +41,9 @@ const QUANT_LEVELS: Record<'int8-block' | 'int4-block', number> = { 'int8-block'
 
 export interface EncodeOptions {
   encoding: DeltaEncodingName
-  /** int8-block and int4-block: parameters per scale. */
+  /** int8-block and int4-block: parameters per scale; sparse-2bit: coordinates per chunk. */
   blockSize?: number
-  /** top-k: number of coordinates sent. */
+  /** top-k: number of coordinates sent; sparse-2bit: number sent per chunk. */
   k?: number
 }
 
@@ -55,6 +60,10 @@ export function encodedDeltaSize(count: number, options: EncodeOptions): number 
       return PARAM_HEADER + 4 * Math.ceil(count / checkBlockSize(options.blockSize)) + Math.ceil(count / 2)
     case 'top-k':
       return PARAM_HEADER + 8 * checkK(options.k, count)
+    case 'sparse-2bit': {
+      const chunkSize = checkBlockSize(options.blockSize)
+      return sparseSize(count, chunkSize, checkK(options.k, chunkSize))
+    }
   }
 }
 
@@ -86,6 +95,14 @@ export function encodeDelta(values: Float32Array, options: EncodeOptions): Uint8
         view.setUint32(PARAM_HEADER + 4 * j, indices[j], true)
         view.setFloat32(PARAM_HEADER + 4 * k + 4 * j, values[indices[j]], true)
       }
+      return out
+    }
+    case 'sparse-2bit': {
+      const chunkSize = checkBlockSize(options.blockSize)
+      const k = checkK(options.k, chunkSize)
+      view.setUint32(8, chunkSize, true)
+      view.setUint32(12, k, true)
+      writeSparse(values, view, chunkSize, k)
       return out
     }
   }
@@ -217,7 +234,10 @@ export function openDelta(bytes: ByteSource, expectedCount: number): OpenedDelta
       decode = dequantizer(bytes, header, encoding, count)
       break
     case 'top-k':
-      decode = sparseDecoder(bytes, header, count)
+      decode = topkDecoder(bytes, header, count)
+      break
+    case 'sparse-2bit':
+      decode = chunkDecoder(bytes, count)
       break
   }
   return {
@@ -297,7 +317,7 @@ function dequantizer(
  * Top-k (SPEC.md 6.6): checks k, the length and that the indices ascend below count, and keeps the
  * k (index, value) pairs (the encoded size, 8 k bytes); a range is filled from them.
  */
-function sparseDecoder(
+function topkDecoder(
   bytes: ByteSource,
   header: DataView,
   count: number,
@@ -331,6 +351,23 @@ function sparseDecoder(
     }
     for (let j = lo; j < k && indices[j] < end; j++) out[indices[j] - start] = values[j]
   }
+}
+
+/** sparse-2bit (SPEC.md 6.10): checks the chunk size, k and the length; records are checked as read. */
+function chunkDecoder(
+  bytes: ByteSource,
+  count: number,
+): (start: number, end: number, out: Float32Array) => void {
+  if (bytes.length < SPARSE_HEADER)
+    throw new MalformedDeltaError(`sparse-2bit delta shorter than its ${SPARSE_HEADER}-byte header`)
+  const header = viewOf(bytes.subarray(0, SPARSE_HEADER))
+  const chunkSize = header.getUint32(8, true)
+  if (chunkSize < 1 || chunkSize > MAX_CHUNK_SIZE)
+    throw new MalformedDeltaError(`chunk size ${chunkSize} outside [1, ${MAX_CHUNK_SIZE}]`)
+  const k = header.getUint32(12, true)
+  if (k < 1 || k > chunkSize) throw new MalformedDeltaError(`sparse-2bit k = ${k} outside [1, ${chunkSize}]`)
+  expectLength(bytes, sparseSize(count, chunkSize, k))
+  return sparseDecoder(bytes, count, chunkSize, k)
 }
 
 /**

@@ -152,8 +152,8 @@ export const genesisSchema = z
     ]),
     delta: z.strictObject({
       encoding: z.enum(DELTA_ENCODINGS),
-      blockSize: positiveInt.max(MAX_BLOCK_SIZE), // int8-block and int4-block
-      topkFraction: z.number().gt(0).max(1), // top-k
+      blockSize: positiveInt.max(MAX_BLOCK_SIZE), // int8-block, int4-block; sparse-2bit: chunk size
+      topkFraction: z.number().gt(0).max(1), // top-k: of all coordinates; sparse-2bit: of each chunk
       errorFeedback: z.boolean(),
       // residual decay beta of error feedback (SPEC.md 6.9); absent: 1
       feedbackDecay: z.number().gt(0).max(1).optional(),
@@ -518,7 +518,9 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
   const classifier = MODEL_PRESETS[preset].kind === 'mlp-classifier'
   // a classifier's sample is one small example: larger batches, and more of them held out to evaluate
   const batchSize = options.batchSize ?? (classifier ? 32 : 8)
-  const topk = options.encoding === 'top-k'
+  // top-k and sparse-2bit runs take SparseLoCo's outer step and error feedback (SPEC.md 9)
+  const topk = options.encoding === 'top-k' || options.encoding === 'sparse-2bit'
+  const chunked = options.encoding === 'sparse-2bit'
   const model = {
     ...MODEL_PRESETS[preset],
     ...(options.tokenizer && MODEL_PRESETS[preset].kind === 'gpt'
@@ -570,8 +572,9 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
     aggregation: options.aggregation ?? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 },
     delta: {
       encoding: options.encoding ?? 'fp32',
-      blockSize: 256,
-      topkFraction: 0.01,
+      // sparse-2bit: Covenant-72B's 64 of every 4096 coordinates (1.5625 %)
+      blockSize: chunked ? 4096 : 256,
+      topkFraction: chunked ? 0.015625 : 0.01,
       errorFeedback: options.errorFeedback ?? true, // a no-op for fp32, whose residual is zero
       ...(topk ? { feedbackDecay: 0.95 } : {}),
     },
@@ -616,7 +619,11 @@ export function defaultCheckpointInterval(innerSteps: number, parameters: number
   return Math.min(innerSteps, Math.max(1, Math.floor(innerSteps / 25), Math.ceil(innerSteps / segments)))
 }
 
-/** The codec options of a run's deltas for a model of `count` parameters (SPEC.md 6.7). */
+/**
+ * The codec options of a run's deltas for a model of `count` parameters (SPEC.md 6.7): top-k's k
+ * counts of all coordinates, sparse-2bit's of each chunk of `blockSize`.
+ */
 export function encodeOptionsFor(delta: Genesis['delta'], count: number): EncodeOptions {
-  return { encoding: delta.encoding, blockSize: delta.blockSize, k: topkCount(count, delta.topkFraction) }
+  const of = delta.encoding === 'sparse-2bit' ? delta.blockSize : count
+  return { encoding: delta.encoding, blockSize: delta.blockSize, k: topkCount(of, delta.topkFraction) }
 }

@@ -74,6 +74,7 @@ const ENCODING_TO_WIRE: Record<DeltaEncodingName, DeltaEncoding> = {
   fp16: DeltaEncoding.FP16,
   'int4-block': DeltaEncoding.INT4_BLOCK,
   'top-k': DeltaEncoding.TOP_K,
+  'sparse-2bit': DeltaEncoding.SPARSE_2BIT,
 }
 const ENCODING_FROM_WIRE: Record<DeltaEncoding, DeltaEncodingName> = {
   [DeltaEncoding.FP32]: 'fp32',
@@ -81,6 +82,7 @@ const ENCODING_FROM_WIRE: Record<DeltaEncoding, DeltaEncodingName> = {
   [DeltaEncoding.FP16]: 'fp16',
   [DeltaEncoding.INT4_BLOCK]: 'int4-block',
   [DeltaEncoding.TOP_K]: 'top-k',
+  [DeltaEncoding.SPARSE_2BIT]: 'sparse-2bit',
 }
 
 /** The fields every signed gossip message begins with, in their wire types (the inverse of headerFields). */

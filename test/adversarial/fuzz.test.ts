@@ -177,7 +177,7 @@ afterAll(() => {
 })
 
 describe('fuzzing the decoders', () => {
-  it('delta decoder: 50,000 mutations of valid deltas in every encoding', () => {
+  it('delta decoder: 60,000 mutations of valid deltas in every encoding', () => {
     const values = Float32Array.from({ length: 37 }, (_, i) => Math.sin(i) * (i + 1))
     const encodings: Array<[DeltaEncodingName, object]> = [
       ['fp32', {}],
@@ -185,6 +185,7 @@ describe('fuzzing the decoders', () => {
       ['int8-block', { blockSize: 8 }],
       ['int4-block', { blockSize: 8 }],
       ['top-k', { k: 5 }],
+      ['sparse-2bit', { blockSize: 8, k: 3 }],
     ]
     for (const [encoding, extra] of encodings) {
       const valid = encodeDelta(values, { encoding, ...extra })

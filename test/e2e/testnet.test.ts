@@ -1,12 +1,13 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, describe, expect, it } from 'vitest'
+import { encodedDeltaSize } from '../../src/codec/delta.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
 import { createHost, type Host } from '../../src/net/host.js'
 import type { DtrainNode, RoundReport } from '../../src/node/node.js'
 import { audit } from '../../src/proof/audit.js'
 import { NetworkProofSource } from '../../src/proof/protocol.js'
 import { loadDataset } from '../../src/train/dataset.js'
-import { defaultGenesis, runIdOf } from '../../src/wire/genesis.js'
+import { defaultGenesis, encodeOptionsFor, type Genesis, runIdOf } from '../../src/wire/genesis.js'
 import { expectPeers, startNodes } from './helpers.js'
 
 describe('three nodes on 127.0.0.1', () => {
@@ -54,34 +55,50 @@ describe('three nodes on 127.0.0.1', () => {
 
 describe('three nodes with compressed deltas', () => {
   let nodes: DtrainNode[] = []
+  let auditor: Host | undefined
   afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.stop()))
+    await Promise.all([...nodes.map((n) => n.stop()), auditor?.stop()])
   })
 
-  it('agree bit for bit and learn with top-k deltas and error feedback', async () => {
-    const genesis = defaultGenesis({
-      preset: 'tiny',
-      dataset: 'synthetic',
-      innerSteps: 8,
-      batchSize: 8,
-      expectedPeers: 3,
-      salt: 'e2e-topk',
-      encoding: 'top-k',
-      errorFeedback: true,
-      collectTimeoutMs: 30_000,
-      evalWindows: 16,
-    })
-    nodes = await startNodes(genesis, 3)
-    await expectPeers(nodes, 3)
-    const initialLoss = await nodes[0].evaluate()
-    let last: RoundReport[] = []
-    for (let round = 0; round < 3; round++) last = await Promise.all(nodes.map((n) => n.runRound()))
-    expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
-    for (const r of last) expect(r.contributors).toBe(3)
-    // top-k with k = 1 % of 15,648 parameters: 156 coordinates, 12 + 8 * 156 bytes a delta.
-    expect(last[0].bytesReceived).toBeLessThan(3 * 2 * (12 + 8 * 156) + 1000)
-    expect(last[0].evalLoss).toBeLessThan(initialLoss)
-  })
+  it.each(['top-k', 'sparse-2bit'] as const)(
+    'agree bit for bit and learn with %s deltas and error feedback',
+    async (encoding) => {
+      await Promise.all(nodes.map((n) => n.stop()))
+      const genesis = defaultGenesis({
+        preset: 'tiny',
+        dataset: 'synthetic',
+        innerSteps: 8,
+        batchSize: 8,
+        expectedPeers: 3,
+        salt: `e2e-${encoding}`,
+        encoding,
+        errorFeedback: true,
+        collectTimeoutMs: 30_000,
+        evalWindows: 16,
+      })
+      nodes = await startNodes(genesis, 3)
+      await expectPeers(nodes, 3)
+      const initialLoss = await nodes[0].evaluate()
+      let last: RoundReport[] = []
+      for (let round = 0; round < 3; round++) last = await Promise.all(nodes.map((n) => n.runRound()))
+      expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
+      for (const r of last) expect(r.contributors).toBe(3)
+      // top-k: 156 coordinates (1 % of 15,648), 12 + 8 * 156 bytes a delta; sparse-2bit: 64 of each
+      // of 4 chunks of 4096 coordinates (the last of 3,360), 16 + 4 * 152 bytes
+      const size = encodedDeltaSize(15_648, encodeOptionsFor(genesis.delta, 15_648))
+      expect(size).toBe(encoding === 'top-k' ? 12 + 8 * 156 : 16 + 4 * 152)
+      expect(last[0].bytesReceived).toBeLessThan(3 * 2 * size + 1000)
+      expect(last[0].evalLoss).toBeLessThan(initialLoss)
+      // the audit re-encodes node 1's proven delta with its residual: the bytes it announced
+      auditor ??= await createHost({
+        privateKey: await generateKeyPair('Ed25519'),
+        listen: [],
+        bootstrap: [],
+      })
+      const report = await auditRound(auditor, nodes[1], genesis, 2)
+      expect(report.verdict, report.reasons.join('; ')).toBe('valid')
+    },
+  )
 })
 
 describe('three nodes training the MNIST classifier', () => {
@@ -123,17 +140,22 @@ describe('three nodes training the MNIST classifier', () => {
     // The auditor recomputes node 1's batches of round 2 from (genesis, peer, round, step) and
     // replays two of its segments.
     auditor = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: [], bootstrap: [] })
-    await auditor.dial(nodes[1].host.getMultiaddrs()[0])
-    const report = await audit(new NetworkProofSource(auditor, nodes[1].peerId, runIdOf(genesis)), {
-      genesis,
-      data: loadDataset(genesis),
-      round: 2,
-      peerId: peerIdBytes(nodes[1].peerId),
-      segments: 2,
-      tolerance: 'auto',
-      replayBackend: nodes[1].backend.backend,
-    })
+    const report = await auditRound(auditor, nodes[1], genesis, 2)
     expect(report.verdict, report.reasons.join('; ')).toBe('valid')
     expect(report.segments.map((s) => s.verdict)).toEqual(['pass', 'pass'])
   })
 })
+
+/** An audit of `node`'s proof of `round` over the network, by a host of its own, with 2 segments. */
+async function auditRound(auditor: Host, node: DtrainNode, genesis: Genesis, round: number) {
+  await auditor.dial(node.host.getMultiaddrs()[0])
+  return audit(new NetworkProofSource(auditor, node.peerId, runIdOf(genesis)), {
+    genesis,
+    data: loadDataset(genesis),
+    round,
+    peerId: peerIdBytes(node.peerId),
+    segments: 2,
+    tolerance: 'auto',
+    replayBackend: node.backend.backend,
+  })
+}

@@ -242,13 +242,13 @@ describe('vectors checked with the standard primitives alone', () => {
       else expect(decode).toThrow(expect.objectContaining({ name: m.error }))
     }
     expect(v.magnitude.map((m: { error: string | null }) => m.error)).toEqual([null, null, 'DeltaRangeError'])
-    for (const sequence of [v.errorFeedback, v.errorFeedbackDecay]) {
+    for (const sequence of [v.errorFeedback, v.errorFeedbackDecay, v.errorFeedbackSparse]) {
       let residual: Float32Array | undefined
       for (const round of sequence.rounds) {
         const step = compressWithFeedback(
           Float32Array.from(round.delta),
           residual,
-          { encoding: 'top-k', k: sequence.k },
+          { encoding: sequence.encoding, blockSize: sequence.blockSize, k: sequence.k },
           sequence.feedbackDecay,
         )
         residual = step.residual
@@ -256,6 +256,12 @@ describe('vectors checked with the standard primitives alone', () => {
         expect(Array.from(step.sent)).toEqual(round.sent)
         expect(Array.from(step.residual)).toEqual(round.residual)
       }
+    }
+    for (const rejection of v.sparseRejections) {
+      expect(rejection.error, rejection.what).not.toBeNull()
+      expect(() => decodeDelta(hexToBytes(rejection.bytesHex), v.values.length), rejection.what).toThrow(
+        expect.objectContaining({ name: rejection.error }),
+      )
     }
     // the decay changes what is sent from the second round on
     expect(v.errorFeedbackDecay.rounds[1].residual).not.toEqual(v.errorFeedback.rounds[1].residual)

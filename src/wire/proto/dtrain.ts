@@ -8,7 +8,8 @@ export enum DeltaEncoding {
   INT8_BLOCK = 'INT8_BLOCK',
   FP16 = 'FP16',
   INT4_BLOCK = 'INT4_BLOCK',
-  TOP_K = 'TOP_K'
+  TOP_K = 'TOP_K',
+  SPARSE_2BIT = 'SPARSE_2BIT'
 }
 
 enum __DeltaEncodingValues {
@@ -16,7 +17,8 @@ enum __DeltaEncodingValues {
   INT8_BLOCK = 1,
   FP16 = 2,
   INT4_BLOCK = 3,
-  TOP_K = 4
+  TOP_K = 4,
+  SPARSE_2BIT = 5
 }
 
 export namespace DeltaEncoding {
