@@ -53,17 +53,26 @@ function byScore(scores: Float64Array): number[] {
   return [...scores.keys()].sort((a, b) => scores[a] - scores[b] || a - b)
 }
 
-/** Krum: the input with the lowest score (SPEC.md 8.4). */
-export function krum(inputs: Inputs, f: number): Float32Array {
+/**
+ * Krum: the input with the lowest score (SPEC.md 8.4). `distances`: the inputs' pairwise squared
+ * distances when known already (a shard of the coordinates is aggregated with the whole vectors'
+ * distances, aggregate/shards.ts); computed from the inputs otherwise.
+ */
+export function krum(inputs: Inputs, f: number, distances?: readonly Float64Array[]): Float32Array {
   const set = asBlocks(inputs)
-  const chosen = byScore(krumScores(pairwiseSquaredDistances(set), f))[0]
+  const chosen = byScore(krumScores(distances ?? pairwiseSquaredDistances(set), f))[0]
   return mapBlocks(set, (xs, out) => out.set(xs[chosen]))
 }
 
 /** Multi-Krum: the binary64 mean of the m inputs with the lowest scores (SPEC.md 8.4). */
-export function multiKrum(inputs: Inputs, f: number, m: number): Float32Array {
+export function multiKrum(
+  inputs: Inputs,
+  f: number,
+  m: number,
+  distances?: readonly Float64Array[],
+): Float32Array {
   const set = asBlocks(inputs)
-  const chosen = byScore(krumScores(pairwiseSquaredDistances(set), f))
+  const chosen = byScore(krumScores(distances ?? pairwiseSquaredDistances(set), f))
     .slice(0, m)
     .sort((a, b) => a - b)
   return mapBlocks(set, (xs, out) => meanOfBlocks(xs, chosen, out))
@@ -178,11 +187,14 @@ export function centeredClipping(
  * n - f nearest inputs, itself included; ties to the lower index (SPEC.md 8.7). One distance pass;
  * the mixed vectors are computed block by block as they are read.
  */
-export function nearestNeighbourMixing(inputs: Inputs, f: number): BlockSet {
+export function nearestNeighbourMixing(
+  inputs: Inputs,
+  f: number,
+  distances?: readonly Float64Array[],
+): BlockSet {
   const set = asBlocks(inputs)
   const n = set.count
-  const distances = pairwiseSquaredDistances(set)
-  const groups = distances.map((row) =>
+  const groups = (distances ?? pairwiseSquaredDistances(set)).map((row) =>
     [...row.keys()]
       .sort((a, b) => row[a] - row[b] || a - b)
       .slice(0, n - f)
