@@ -24,6 +24,7 @@
 //   `diloco <preset> <label>` (a run with other settings beside the grid, e.g. a longer one).
 //   --rules: every DiLoCo run also with each of these aggregation rules (parameter-free ones, or
 //   `centered-clipping` with tau auto); without it, one run of the first encoding with the mean.
+//   --topk-fraction F: top-k and sparse-2bit runs send this share (of each chunk) instead.
 import '../../src/polyfill.js'
 import { aggregate } from '../../src/aggregate/rules.js'
 import { type DeltaEncodingName, decodeDelta, encodeDelta } from '../../src/codec/delta.js'
@@ -63,6 +64,8 @@ const ENCODINGS = (value('--encodings')?.split(',') ??
   (quick ? ['int8-block'] : ['fp32', 'int8-block', 'int4-block', 'top-k'])) as DeltaEncodingName[]
 const SAMPLES = Number(value('--samples') ?? (quick ? 1200 : 8000))
 const RULES = value('--rules')?.split(',')
+/** --topk-fraction: the genesis delta.topkFraction of top-k and sparse-2bit runs, instead of its default */
+const TOPK_FRACTION = value('--topk-fraction') === undefined ? undefined : Number(value('--topk-fraction'))
 const EVAL_WINDOWS = Number(value('--eval-windows') ?? 256)
 const outFile = value('--out') ?? (quick ? undefined : 'BENCHMARKS.md')
 const label = value('--section')
@@ -257,7 +260,11 @@ async function runDiloco(
   rule?: Genesis['aggregation'],
 ): Promise<RunResult> {
   const rounds = SAMPLES / (nodes * innerSteps)
-  const base: Genesis = genesisFor(innerSteps, nodes, rounds, encoding)
+  const defaults: Genesis = genesisFor(innerSteps, nodes, rounds, encoding)
+  const base: Genesis =
+    TOPK_FRACTION === undefined
+      ? defaults
+      : { ...defaults, delta: { ...defaults.delta, topkFraction: TOPK_FRACTION } }
   const genesis: Genesis = rule ? { ...base, aggregation: rule } : base
   const trainers = Array.from({ length: nodes }, () => new InnerTrainer(genesis, corpus))
   const count = trainers[0].parameterCount
@@ -444,7 +451,7 @@ const lines = [
       ' ',
     )}\` on ${new Date().toISOString().slice(0, 10)} (${totalSeconds.toFixed(0)} s on this machine: 2 cores).`,
   '',
-  `Model: char-level transformer, preset \`${preset}\` (${start.length.toLocaleString('en-US')} parameters), Moby Dick, batch ${batchSize} x ${context} characters, tfjs ${backend} backend. Every run uses S = ${SAMPLES} worker-steps of one batch, the same initial weights, the same inner AdamW recipe (warmup 10 steps, cosine decay over the run's steps, clipping 1) and the same ${EVAL_WINDOWS} held-out windows. DiLoCo uses dtrain's default aggregation (NNM + trimmed mean), outer Nesterov (lr 0.7, momentum 0.9) and error feedback${ENCODINGS.includes('top-k') ? "; top-k (1 % of the coordinates) uses the genesis defaults of a top-k run, SparseLoCo's recipe: outer lr 1 without momentum, error feedback decayed by 0.95 (SPEC.md 9)" : ''}${ENCODINGS.includes('sparse-2bit') ? '; sparse-2bit (64 of every 4096 coordinates at 2 bits, SPEC.md 6.10) uses the same outer recipe' : ''}${RULES ? `; rows named by a rule (${RULES.join(', ')}) aggregate with it instead of the default` : ''}.`,
+  `Model: char-level transformer, preset \`${preset}\` (${start.length.toLocaleString('en-US')} parameters), Moby Dick, batch ${batchSize} x ${context} characters, tfjs ${backend} backend. Every run uses S = ${SAMPLES} worker-steps of one batch, the same initial weights, the same inner AdamW recipe (warmup 10 steps, cosine decay over the run's steps, clipping 1) and the same ${EVAL_WINDOWS} held-out windows. DiLoCo uses dtrain's default aggregation (NNM + trimmed mean), outer Nesterov (lr 0.7, momentum 0.9) and error feedback${ENCODINGS.includes('top-k') ? "; top-k (1 % of the coordinates) uses the genesis defaults of a top-k run, SparseLoCo's recipe: outer lr 1 without momentum, error feedback decayed by 0.95 (SPEC.md 9)" : ''}${ENCODINGS.includes('sparse-2bit') ? `; sparse-2bit (${Math.floor(4096 * (TOPK_FRACTION ?? 0.03125))} of every 4096 coordinates at 2 bits, SPEC.md 6.10) uses the genesis defaults of a sparse-2bit run, SparseLoCo's outer recipe: lr 1 without momentum, error feedback decayed by 0.95` : ''}${RULES ? `; rows named by a rule (${RULES.join(', ')}) aggregate with it instead of the default` : ''}.`,
   '',
   '| run | rounds or steps | final held-out loss | bytes sent per node | communication reduction vs (b) | one delta (or gradient) | wall time (n machines) | of which exchange |',
   '|---|---|---|---|---|---|---|---|',

@@ -83,10 +83,10 @@ describe('three nodes with compressed deltas', () => {
       for (let round = 0; round < 3; round++) last = await Promise.all(nodes.map((n) => n.runRound()))
       expect(new Set(nodes.map((n) => n.globalWeightsHash)).size).toBe(1)
       for (const r of last) expect(r.contributors).toBe(3)
-      // top-k: 156 coordinates (1 % of 15,648), 12 + 8 * 156 bytes a delta; sparse-2bit: 64 of each
-      // of 4 chunks of 4096 coordinates (the last of 3,360), 16 + 4 * 152 bytes
+      // top-k: 156 coordinates (1 % of 15,648), 12 + 8 * 156 bytes a delta; sparse-2bit: 128 of
+      // each of 4 chunks of 4096 coordinates (the last of 3,360), 16 + 4 * (8 + 2 * 128 + 32) bytes
       const size = encodedDeltaSize(15_648, encodeOptionsFor(genesis.delta, 15_648))
-      expect(size).toBe(encoding === 'top-k' ? 12 + 8 * 156 : 16 + 4 * 152)
+      expect(size).toBe(encoding === 'top-k' ? 12 + 8 * 156 : 16 + 4 * 296)
       expect(last[0].bytesReceived).toBeLessThan(3 * 2 * size + 1000)
       expect(last[0].evalLoss).toBeLessThan(initialLoss)
       // the audit re-encodes node 1's proven delta with its residual: the bytes it announced

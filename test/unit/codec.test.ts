@@ -260,13 +260,17 @@ describe('sparse-2bit delta encoding (SPEC.md 6.10)', () => {
     expect([...equal.values]).toEqual([0, 0, 0])
   })
 
-  it('is about 27 times smaller than int8-block at 64 of 4096 coordinates', () => {
+  it('is 27 times smaller than int8-block at 64 of 4096 coordinates, and 14 times at 128 (the default)', () => {
     const count = 1 << 20
-    const sparse = encodedDeltaSize(count, { encoding: 'sparse-2bit', blockSize: 4096, k: 64 })
-    expect(sparse).toBe(16 + 256 * (8 + 128 + 16))
     const int8 = encodedDeltaSize(count, { encoding: 'int8-block', blockSize: 256 })
-    expect(int8 / sparse).toBeGreaterThan(27)
+    const sparse64 = encodedDeltaSize(count, { encoding: 'sparse-2bit', blockSize: 4096, k: 64 })
+    expect(sparse64).toBe(16 + 256 * (8 + 128 + 16))
+    expect(int8 / sparse64).toBeGreaterThan(27)
+    const sparse128 = encodedDeltaSize(count, { encoding: 'sparse-2bit', blockSize: 4096, k: 128 })
+    expect(sparse128).toBe(16 + 256 * (8 + 256 + 32))
+    expect(int8 / sparse128).toBeGreaterThan(14)
     expect(topkCount(4096, 0.015625)).toBe(64)
+    expect(topkCount(4096, 0.03125)).toBe(128)
   })
 
   it('rejects bad offsets, magnitudes, padding, chunk sizes and k, each with its named error (SPEC.md 6.8)', () => {

@@ -45,17 +45,18 @@ describe('genesis', () => {
     expect(() => parseGenesis(bad)).toThrow(/delta\.feedbackDecay/)
   })
 
-  it('gives a sparse-2bit run the same recipe, with 64 of every 4096 coordinates (SPEC.md 6.10)', () => {
+  it('gives a sparse-2bit run the same recipe, with 128 of every 4096 coordinates (SPEC.md 6.10)', () => {
     const sparse = defaultGenesis({ encoding: 'sparse-2bit' })
     expect(sparse.outer.optimizer).toEqual({ kind: 'nesterov', lr: 1, momentum: 0 })
-    expect(sparse.delta).toMatchObject({ blockSize: 4096, topkFraction: 0.015625, feedbackDecay: 0.95 })
-    // k counts of each chunk, not of the whole model: 64, where top-k at this fraction would send 1 %
+    expect(sparse.delta).toMatchObject({ blockSize: 4096, topkFraction: 0.03125, feedbackDecay: 0.95 })
+    // k counts of each chunk, not of the whole model: 128 a chunk, where top-k at this fraction
+    // would send 31,250 of a million coordinates
     expect(encodeOptionsFor(sparse.delta, 1_000_000)).toEqual({
       encoding: 'sparse-2bit',
       blockSize: 4096,
-      k: 64,
+      k: 128,
     })
-    expect(encodeOptionsFor({ ...sparse.delta, encoding: 'top-k' }, 1_000_000).k).toBe(15_625)
+    expect(encodeOptionsFor({ ...sparse.delta, encoding: 'top-k' }, 1_000_000).k).toBe(31_250)
   })
 
   it('writes canonical JSON with sorted keys and no whitespace', () => {
