@@ -6,8 +6,8 @@
 //
 // Usage: npm run bench:scale [-- --nodes 16] [-- --rounds 10] [-- --inner-steps 20] [-- --json]
 //        [-- --out FILE]   (default: writes its section of BENCHMARKS.md; --json prints only)
-import { spawn } from 'node:child_process'
 import { writeSection } from './report.js'
+import { runTestnet } from './testnet-run.js'
 
 const args = process.argv.slice(2)
 const value = (name: string): string | undefined => {
@@ -19,51 +19,8 @@ const NODES = Number(value('--nodes') ?? 16)
 const ROUNDS = Number(value('--rounds') ?? 10)
 const INNER_STEPS = Number(value('--inner-steps') ?? 20)
 const outFile = value('--out') ?? (json ? undefined : 'BENCHMARKS.md')
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname
-
-interface Summary {
-  roundsCompleted: number
-  agreed: boolean
-  secondsPerRound: number[]
-  bytesSentPerNode: number[]
-  peakRssBytesPerNode: number[]
-  cpuSecondsPerNode: Array<Record<string, number>>
-  evalLoss: number[]
-}
-
-const testnetArgs = [
-  'testnet',
-  '--nodes',
-  String(NODES),
-  '--rounds',
-  String(ROUNDS),
-  '--preset',
-  'tiny',
-  '--dataset',
-  'synthetic',
-  '--inner-steps',
-  String(INNER_STEPS),
-  '--start-timeout',
-  '180',
-  '--json',
-]
-process.stderr.write(`dtrain ${testnetArgs.join(' ')}\n`)
 const started = performance.now()
-const summary = await new Promise<Summary>((resolve, reject) => {
-  const child = spawn(process.execPath, [cli, ...testnetArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let stdout = ''
-  child.stdout.on('data', (d) => {
-    stdout += d
-  })
-  child.on('exit', (code) => {
-    const last = stdout.trim().split('\n').at(-1) ?? ''
-    try {
-      resolve(JSON.parse(last) as Summary)
-    } catch {
-      reject(new Error(`dtrain testnet exited ${code} without a JSON summary`))
-    }
-  })
-})
+const summary = await runTestnet({ nodes: NODES, rounds: ROUNDS, innerSteps: INNER_STEPS })
 const wallSeconds = (performance.now() - started) / 1000
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]

@@ -7,5 +7,16 @@ export type NodeEvent =
   | { type: 'round'; report: RoundReport }
   | { type: 'relayed'; addresses: string[] }
   | { type: 'synced'; round: number; weightsHash: string; why: 'behind' | 'minority' }
-  | { type: 'done'; weightsHash: string; bytesSent: number; bytesReceived: number }
+  | {
+      type: 'done'
+      weightsHash: string
+      /** delta and state bytes served and fetched (the chunk protocol's payloads) */
+      bytesSent: number
+      bytesReceived: number
+      /** every byte of the node's connections, as libp2p counts them (framing included) */
+      linkBytesSent: number
+      linkBytesReceived: number
+      /** of them, each protocol's stream payload, sent and received ("/meshsub/1.1.0 sent") */
+      linkBytesByProtocol: Record<string, number>
+    }
   | { type: 'error'; message: string }

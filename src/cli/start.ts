@@ -129,11 +129,15 @@ export async function runStart(config: NodeConfig): Promise<number> {
     throw (await diskFull(err, config.state, node.runId)) ?? err
   }
   if (stopping) await new Promise<never>(() => {})
+  const link = await node.metrics.linkBytes()
   emit({
     type: 'done',
     weightsHash: node.globalWeightsHash,
     bytesSent: await node.metrics.total(node.metrics.bytesSent),
     bytesReceived: await node.metrics.total(node.metrics.bytesReceived),
+    linkBytesSent: link.sent,
+    linkBytesReceived: link.received,
+    linkBytesByProtocol: link.byProtocol,
   })
   stopping = true
   process.off('disconnect', onSigterm)

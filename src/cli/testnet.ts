@@ -54,6 +54,11 @@ export interface TestnetSummary {
   modelHashes: string[]
   agreed: boolean
   bytesSentPerNode: number[]
+  /** every byte each node's connections sent and received (libp2p's count, framing included) */
+  linkBytesSentPerNode: number[]
+  linkBytesReceivedPerNode: number[]
+  /** each protocol's stream payload summed over the nodes ("/meshsub/1.1.0 sent") */
+  linkBytesByProtocol: Record<string, number>
   bytesReceivedPerNode: number[]
   secondsPerRound: number[]
   /** each node's largest resident memory at the end of a round */
@@ -255,6 +260,13 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     modelHashes,
     agreed,
     bytesSentPerNode: children.map((c) => c.done?.bytesSent ?? c.reports.at(-1)?.bytesSent ?? 0),
+    linkBytesSentPerNode: children.map((c) => c.done?.linkBytesSent ?? 0),
+    linkBytesReceivedPerNode: children.map((c) => c.done?.linkBytesReceived ?? 0),
+    linkBytesByProtocol: children.reduce<Record<string, number>>((sum, c) => {
+      for (const [protocol, bytes] of Object.entries(c.done?.linkBytesByProtocol ?? {}))
+        sum[protocol] = (sum[protocol] ?? 0) + bytes
+      return sum
+    }, {}),
     bytesReceivedPerNode: children.map((c) => c.done?.bytesReceived ?? c.reports.at(-1)?.bytesReceived ?? 0),
     secondsPerRound: Array.from({ length: roundsCompleted }, (_, r) =>
       Math.max(...reportsOf(r).map((x) => Object.values(x.phaseSeconds).reduce((a, b) => a + b, 0))),

@@ -176,6 +176,25 @@ export class NodeMetrics {
     registers: [this.registry],
   })
 
+  /**
+   * Bytes this node's connections carried since it started, as libp2p counts them on the raw
+   * connection (noise and yamux framing included; TCP/IP headers not): every protocol, gossip
+   * and transfers alike. Zero when libp2p's metrics are not registered here.
+   */
+  async linkBytes(): Promise<{ sent: number; received: number; byProtocol: Record<string, number> }> {
+    const metric = this.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
+    if (metric === undefined) return { sent: 0, received: 0, byProtocol: {} }
+    const { values } = await metric.get()
+    const of = (label: string) => values.find((v) => v.labels.protocol === label)?.value ?? 0
+    // per protocol stream ("/meshsub/1.1.0 sent"), payload bytes without the connection's framing
+    const byProtocol = Object.fromEntries(
+      values
+        .filter((v) => !String(v.labels.protocol).startsWith('global'))
+        .map((v) => [v.labels.protocol, v.value]),
+    )
+    return { sent: of('global sent'), received: of('global received'), byProtocol }
+  }
+
   /** Sum of a counter over all label sets, or of those matching `labels`. */
   async total(counter: Counter<string>, labels: Record<string, string> = {}): Promise<number> {
     const { values } = await counter.get()

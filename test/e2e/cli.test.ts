@@ -171,6 +171,13 @@ describe('dtrain CLI', () => {
     expect(new Set(summary.modelHashes).size).toBe(1)
     expect(summary.bytesSentPerNode).toHaveLength(3)
     for (const bytes of summary.bytesSentPerNode) expect(bytes).toBeGreaterThan(0)
+    // libp2p's count of each connection: more than the delta payloads it carried, and by protocol
+    for (let i = 0; i < 3; i++) {
+      expect(summary.linkBytesSentPerNode[i]).toBeGreaterThan(summary.bytesSentPerNode[i])
+      expect(summary.linkBytesReceivedPerNode[i]).toBeGreaterThan(summary.bytesReceivedPerNode[i])
+    }
+    expect(summary.linkBytesByProtocol['/dtrain/chunks/1.0.0 received']).toBeGreaterThan(0)
+    expect(Object.keys(summary.linkBytesByProtocol).some((p) => p.startsWith('/meshsub/'))).toBe(true)
     expect(stderr).toMatch(/round 2\/2/)
     expect(stderr).toMatch(/private network/)
     expect(statSync(join(state, 'swarm.key')).mode & 0o777).toBe(0o600)
