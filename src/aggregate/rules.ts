@@ -81,7 +81,17 @@ export function aggregate(
   return applyRule(config, inputs, context)
 }
 
-function applyRule(config: BaseRule, inputs: BlockSet, context: AggregationContext): Float32Array {
+/**
+ * The base rule over inputs the pre-steps produced. `distances`: the inputs' pairwise squared
+ * distances when known already (a shard aggregated with the whole vectors' distances,
+ * aggregate/shards.ts); NNM, Krum and multi-Krum compute them from the inputs otherwise.
+ */
+export function applyRule(
+  config: BaseRule,
+  inputs: BlockSet,
+  context: AggregationContext,
+  distances?: readonly Float64Array[],
+): Float32Array {
   switch (config.rule) {
     case 'mean':
       return mean(inputs)
@@ -91,12 +101,12 @@ function applyRule(config: BaseRule, inputs: BlockSet, context: AggregationConte
       return trimmedMean(inputs, config.trimFraction)
     case 'nnm-trimmed-mean': {
       const f = declaredFaults(config.faultFraction, inputs.count)
-      return trimmedMeanOf(nearestNeighbourMixing(inputs, f), f)
+      return trimmedMeanOf(nearestNeighbourMixing(inputs, f, distances), f)
     }
     case 'krum':
-      return krum(inputs, config.f)
+      return krum(inputs, config.f, distances)
     case 'multi-krum':
-      return multiKrum(inputs, config.f, config.m)
+      return multiKrum(inputs, config.f, config.m, distances)
     case 'geometric-median':
       return geometricMedian(inputs, config)
     case 'centered-clipping':

@@ -18,16 +18,8 @@ import {
   type VectorSource,
 } from './blocks.js'
 import { compareBytes } from './order.js'
-import { krum, multiKrum, nearestNeighbourMixing } from './robust.js'
-import {
-  type AggregationRule,
-  checkTolerance,
-  coordinateMedian,
-  declaredFaults,
-  mean,
-  trimmedMean,
-  trimmedMeanOf,
-} from './rules.js'
+import { nearestNeighbourMixing } from './robust.js'
+import { type AggregationRule, applyRule, checkTolerance } from './rules.js'
 
 /** Domain of the aggregator draw (proposed: not in SPEC.md or protocol/constants.json yet). */
 export const SHARD_ASSIGNMENT_DOMAIN = 'dtrain/v1/shard-assignment'
@@ -158,22 +150,8 @@ export function aggregateShard(
   let inputs: BlockSet = sourceSet(shardInputs)
   checkTolerance(rule, inputs.count)
   if (rule.nnmF !== undefined) inputs = nearestNeighbourMixing(inputs, rule.nnmF, distances)
-  switch (rule.rule) {
-    case 'mean':
-      return mean(inputs)
-    case 'median':
-      return coordinateMedian(inputs)
-    case 'trimmed-mean':
-      return trimmedMean(inputs, rule.trimFraction)
-    case 'nnm-trimmed-mean': {
-      const f = declaredFaults(rule.faultFraction, inputs.count)
-      return trimmedMeanOf(nearestNeighbourMixing(inputs, f, distances), f)
-    }
-    case 'krum':
-      return krum(inputs, rule.f, distances)
-    case 'multi-krum':
-      return multiKrum(inputs, rule.f, rule.m, distances)
-  }
+  // refused above: geometric median and centered clipping, whose context this never needs
+  return applyRule(rule, inputs, { seed: new Uint8Array(0) }, distances)
 }
 
 /**

@@ -25,7 +25,6 @@ export function randomMesh(nodes: number, degree: number, seed: Uint8Array): num
 }
 
 export class SimGossip {
-  private nextId = 0
   private readonly hops = new Map<number, Int32Array>()
 
   constructor(
@@ -42,7 +41,6 @@ export class SimGossip {
    * copies a round).
    */
   flood(origin: number, bytes: number): number {
-    this.nextId++
     const hops = this.hopsFrom(origin)
     const wire = wireBytes(bytes)
     let farthest = 0
@@ -80,7 +78,6 @@ export class SimGossip {
    */
   publish(origin: number, bytes: number, deliver: (node: number) => void): void {
     const seen = new Uint8Array(this.mesh.length)
-    this.nextId++
     const reach = (node: number, from: number) => {
       if (seen[node]) return
       seen[node] = 1
@@ -93,9 +90,5 @@ export class SimGossip {
       }
     }
     reach(origin, -1)
-  }
-
-  get published(): number {
-    return this.nextId
   }
 }

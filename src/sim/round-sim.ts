@@ -156,7 +156,6 @@ export function simulateRound(config: RoundSimConfig): RoundSimResult {
   const assembledAt = new Float64Array(n).fill(Number.NaN)
   const partialsIn: Array<Set<number>> = Array.from({ length: n }, () => new Set())
   const partialHolders: number[][] = Array.from({ length: S }, () => [])
-  const resultHolders: number[][] = Array.from({ length: S }, () => [])
   const pendingHaves = new Int32Array(n)
   /** deltas each node fetched since its last have: peers then fetch from it too (SPEC.md 10.4) */
   const heldBy: Array<Set<number>> = Array.from({ length: n }, () => new Set())
@@ -323,7 +322,6 @@ export function simulateRound(config: RoundSimConfig): RoundSimResult {
     trace(k, 'shard results published')
     const bad = byzantine.has(k)
     for (const s of shardsOf[k]) {
-      resultHolders[s].push(k)
       const kinds = bad && config.attack === 'equivocate' ? ['h', 'c'] : [bad && wrongResults ? 'c' : 'h']
       for (const kind of kinds)
         gossip.publish(k, config.messages.shardResult, (m) =>
