@@ -9,6 +9,7 @@
 //   f32 lo, f32 hi (0 <= lo <= hi), kc x u16 offsets strictly ascending below L,
 //   ceil(kc / 4) bytes of codes: value j in bits 2(j mod 4) and 2(j mod 4) + 1 of byte floor(j / 4),
 //   the low bit its sign (1: negative), the high bit its magnitude (0: lo, 1: hi); unused bits 0.
+import type { ByteSource } from './delta.js'
 import { MalformedDeltaError, NonFiniteDeltaError } from './errors.js'
 import { selectTopK } from './topk.js'
 
@@ -82,18 +83,12 @@ export function writeSparse(values: Float32Array, view: DataView, chunkSize: num
   }
 }
 
-/** Reads encoded bytes by range (a Uint8Array, or a delta file read piece by piece). */
-interface Bytes {
-  readonly length: number
-  subarray(start: number, end: number): Uint8Array
-}
-
 /**
  * The decoder of a sparse-2bit delta whose header and length were checked: it decodes the chunks
  * that overlap [start, end), checking each record (SPEC.md 6.8) as it reads it.
  */
 export function sparseDecoder(
-  bytes: Bytes,
+  bytes: ByteSource,
   count: number,
   chunkSize: number,
   k: number,

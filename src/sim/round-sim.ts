@@ -7,6 +7,7 @@
 // may publish wrong shard results, withhold them or sign two. What a node applies is tracked per
 // shard (the honest result or a corrupt one), so the run reports whether the honest nodes agree.
 import { assignAggregators, type Shard } from '../aggregate/shards.js'
+import { LIMITS } from '../constants.js'
 import { HashStream } from '../crypto/prng.js'
 import { collectDeadlineMs } from '../round/deadline.js'
 import { collectDecision } from '../round/policy.js'
@@ -156,19 +157,18 @@ export function simulateRound(config: RoundSimConfig): RoundSimResult {
   const assembledAt = new Float64Array(n).fill(Number.NaN)
   const partialsIn: Array<Set<number>> = Array.from({ length: n }, () => new Set())
   const partialHolders: number[][] = Array.from({ length: S }, () => [])
-  const pendingHaves = new Int32Array(n)
   /** deltas each node fetched since its last have: peers then fetch from it too (SPEC.md 10.4) */
   const heldBy: Array<Set<number>> = Array.from({ length: n }, () => new Set())
   const ms = () => queue.now * 1000
   const trace = (node: number, step: string) => config.trace?.(node, step, queue.now)
 
-  /** haves are batched for limits.haveBatchMs (250 ms), one hash per delta held */
+  /** haves are batched for limits.haveBatchMs, one hash per delta fetched since the last one */
   const publishHave = (node: number) => {
-    if (pendingHaves[node]++ > 0) return
-    queue.at(queue.now + 0.25, () => {
-      const count = pendingHaves[node]
-      pendingHaves[node] = 0
+    // the first delta of a batch schedules it; later ones join it
+    if (heldBy[node].size > 1) return
+    queue.at(queue.now + LIMITS.haveBatchMs / 1000, () => {
       const fresh = [...heldBy[node]]
+      const count = fresh.length
       heldBy[node].clear()
       // the peers learn of the new source as the have reaches them; the simulation lets them all
       // know when it reached the farthest (one event, not one per node)
@@ -281,10 +281,13 @@ export function simulateRound(config: RoundSimConfig): RoundSimResult {
     config.distanceRule ? ((coordinates * inputs * (inputs - 1)) / 2) * config.distanceSecondsPerValue : 0
 
   // --- sharded: partial distances, shard results, their fetch, checks and recomputation
+  /** coordinates of the shards node k aggregates */
+  const coordinatesOf = (k: number) =>
+    shardsOf[k].reduce((sum, s) => sum + (config.shards[s].end - config.shards[s].start), 0)
+
   function aggregateShards(k: number) {
     const mine = shardsOf[k]
-    if (mine.length === 0) return fetchResults(k)
-    const coordinates = mine.reduce((sum, s) => sum + (config.shards[s].end - config.shards[s].start), 0)
+    const coordinates = coordinatesOf(k)
     if (!config.distanceRule)
       return void queue.at(queue.now + coordinates * n * config.ruleSecondsPerValue, () => publishResults(k))
     queue.at(queue.now + distanceSeconds(coordinates, n), () => {
@@ -311,10 +314,7 @@ export function simulateRound(config: RoundSimConfig): RoundSimResult {
   function waitPartials(k: number) {
     if (partialsDone[k] || !collectEnded[k] || partialsIn[k].size < S) return
     partialsDone[k] = 1
-    const coordinates = shardsOf[k].reduce(
-      (sum, s) => sum + (config.shards[s].end - config.shards[s].start),
-      0,
-    )
+    const coordinates = coordinatesOf(k)
     queue.at(queue.now + coordinates * n * config.ruleSecondsPerValue, () => publishResults(k))
   }
 
