@@ -21,6 +21,7 @@ import { uPnPNAT } from '@libp2p/upnp-nat'
 import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { LIMITS } from '../constants.js'
+import { trackAnnouncedProtocols } from './announced-protocols.js'
 import { gossipScoreParams } from './peer-guard.js'
 import { announceable } from './reachability.js'
 
@@ -118,7 +119,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     ? gossipScoreParams(options.gossipScore.topics, options.gossipScore.appPenalty)
     : undefined
   try {
-    return (await createLibp2p({
+    const host = (await createLibp2p({
       privateKey: options.privateKey,
       addresses: { listen: options.listen, announceFilter: announceable },
       transports: [tcp(), circuitRelayTransport()],
@@ -195,6 +196,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
         }),
       },
     })) as unknown as Host
+    trackAnnouncedProtocols(host)
+    return host
   } catch (err) {
     throw listenError(err, options.listen)
   }

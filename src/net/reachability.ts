@@ -8,6 +8,7 @@ import type { PeerId, PeerInfo } from '@libp2p/interface'
 import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
+import { announcedProtocols } from './announced-protocols.js'
 import type { Host } from './host.js'
 import type { RelayClientMode } from './relay-modes.js'
 
@@ -18,7 +19,26 @@ export const REACHABILITY_DEFAULTS = {
   graceMs: 15_000,
   /** how often the DHT is asked for more peers while the node has fewer than it wants */
   lookupIntervalMs: 5000,
+  /**
+   * the longest wait between lookups: each lookup that finds no peer the node is not connected to
+   * doubles the wait up to this (a run whose expected peers are not all there asked every peer
+   * of the DHT every 5 s for as long as it ran); a lookup that finds one, or a peer lost, resets it
+   */
+  lookupMaxIntervalMs: 300_000,
   lookupTimeoutMs: 10_000,
+}
+
+/**
+ * The wait before the next DHT lookup (REACHABILITY_DEFAULTS): none after a lookup that found a
+ * peer, otherwise twice the last wait, from the interval up to the maximum.
+ */
+export function nextLookupWaitMs(
+  lastWaitMs: number,
+  foundNew: boolean,
+  settings: { lookupIntervalMs: number; lookupMaxIntervalMs: number },
+): number {
+  if (foundNew) return 0
+  return Math.min(Math.max(2 * lastWaitMs, settings.lookupIntervalMs), settings.lookupMaxIntervalMs)
 }
 
 /** libp2p's components that its public interface does not expose, for the relay listener. */
@@ -88,14 +108,15 @@ export function relayedAddresses(host: Host): string[] {
 
 const HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
 
-/** The peers this node is directly connected to that run a relay (speak the hop protocol). */
-export async function connectedRelays(host: Host): Promise<PeerId[]> {
-  const relays: PeerId[] = []
-  for (const relay of host.getPeers()) {
-    const info = await host.peerStore.get(relay).catch(() => undefined)
-    if (info?.protocols.includes(HOP_PROTOCOL) && !onlyRelayed(host, relay)) relays.push(relay)
-  }
-  return relays
+/**
+ * The peers this node is directly connected to that run a relay: those whose identify announced
+ * the hop protocol. Not the peer store's protocols, which on a relay list every client that opened
+ * a hop stream to reserve a slot (announced-protocols.ts).
+ */
+export function connectedRelays(host: Host): PeerId[] {
+  return host
+    .getPeers()
+    .filter((peer) => announcedProtocols(host, peer)?.includes(HOP_PROTOCOL) && !onlyRelayed(host, peer))
 }
 
 /**
@@ -104,7 +125,7 @@ export async function connectedRelays(host: Host): Promise<PeerId[]> {
  * when the addresses the node learned for it are only its unreachable direct ones.
  */
 export async function dialThroughRelays(host: Host, peer: PeerId, signal: AbortSignal): Promise<void> {
-  const relays = (await connectedRelays(host)).filter((relay) => !relay.equals(peer))
+  const relays = connectedRelays(host).filter((relay) => !relay.equals(peer))
   if (relays.length === 0) throw new Error('no relay connected to reach the peer through')
   let last: unknown
   for (const relay of relays) {
@@ -139,6 +160,7 @@ export interface ReachabilityOptions {
   onRelayed?: (addresses: string[]) => void
   graceMs?: number
   lookupIntervalMs?: number
+  lookupMaxIntervalMs?: number
 }
 
 export class Reachability {
@@ -148,6 +170,11 @@ export class Reachability {
   private reserved = false
   private lastRelayed = ''
   private lookingUp = false
+  private lookupWaitMs = 0
+  private nextLookupAt = 0
+  private lastRunPeers = 0
+  /** the peers lookups returned */
+  private readonly looked = new Set<string>()
   private stopped = false
 
   constructor(
@@ -159,6 +186,9 @@ export class Reachability {
       ...REACHABILITY_DEFAULTS,
       ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
       ...(options.lookupIntervalMs !== undefined ? { lookupIntervalMs: options.lookupIntervalMs } : {}),
+      ...(options.lookupMaxIntervalMs !== undefined
+        ? { lookupMaxIntervalMs: options.lookupMaxIntervalMs }
+        : {}),
     }
   }
 
@@ -210,7 +240,7 @@ export class Reachability {
   private async checkReachable(): Promise<void> {
     if (this.reserved || this.reserving || this.stopped) return
     if (hasVerifiedPublicAddress(this.host)) return
-    if ((await connectedRelays(this.host)).length === 0) {
+    if (connectedRelays(this.host).length === 0) {
       if (!this.saidNoRelay)
         this.log.info(
           'no public address and no relay among the connected peers: not reachable from outside until one connects',
@@ -242,7 +272,13 @@ export class Reachability {
     }
   }
 
-  private async found(peer: PeerInfo): Promise<void> {
+  /**
+   * Hands a peer a lookup returned to the keeper; whether it is news: a peer no lookup returned
+   * before, or new addresses of one. (Not "a peer this node is not connected to": the lookup
+   * itself dials the peers it is told of, and one returned again that does not answer is the
+   * keeper's to redial, with its own backoff.)
+   */
+  private async found(peer: PeerInfo): Promise<boolean> {
     const known = new Set(
       ((await this.host.peerStore.get(peer.id).catch(() => undefined))?.addresses ?? []).map((a) =>
         a.multiaddr.toString(),
@@ -254,14 +290,25 @@ export class Reachability {
       await this.host.peerStore.merge(peer.id, { multiaddrs: fresh })
     }
     this.options.keep(peer.id, fresh.length > 0)
+    const first = !this.looked.has(peer.id.toString())
+    this.looked.add(peer.id.toString())
+    return fresh.length > 0 || first
   }
 
-  /** Asks the DHT for the peers closest to this node while it has fewer connections than it wants. */
+  /**
+   * Asks the DHT for the peers closest to this node while it has fewer connections than it wants,
+   * less and less often while the lookups find no one new (nextLookupWaitMs).
+   */
   private async lookup(): Promise<void> {
     const dht = this.host.services.dht
     if (!dht || this.lookingUp || this.stopped) return
-    if (this.options.runPeers() >= this.options.targetPeers) return
+    const peers = this.options.runPeers()
+    // a peer lost: look again at once
+    if (peers < this.lastRunPeers) this.nextLookupAt = this.lookupWaitMs = 0
+    this.lastRunPeers = peers
+    if (peers >= this.options.targetPeers || Date.now() < this.nextLookupAt) return
     this.lookingUp = true
+    let found = 0
     try {
       const signal = AbortSignal.timeout(this.settings.lookupTimeoutMs)
       for await (const event of dht.getClosestPeers(this.host.peerId.toMultihash().bytes, { signal })) {
@@ -270,13 +317,19 @@ export class Reachability {
         if (event.name !== 'PEER_RESPONSE') continue
         for (const peer of event.closer) {
           if (peer.id.equals(this.host.peerId) || peer.multiaddrs.length === 0) continue
-          await this.found(peer)
+          if (await this.found(peer)) found++
         }
       }
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'DHT lookup ended')
     } finally {
       this.lookingUp = false
+      this.lookupWaitMs = nextLookupWaitMs(this.lookupWaitMs, found > 0, this.settings)
+      this.nextLookupAt = Date.now() + this.lookupWaitMs
+      this.log.debug(
+        { runPeers: peers, wanted: this.options.targetPeers, found, nextInMs: this.lookupWaitMs },
+        'DHT lookup done',
+      )
     }
   }
 }

@@ -3,7 +3,7 @@
 // unless the node has no other kind of address (a testnet on one machine).
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
-import { announceable, isPrivateAddress } from '../../src/net/reachability.js'
+import { announceable, isPrivateAddress, nextLookupWaitMs } from '../../src/net/reachability.js'
 
 const relay = '12D3KooWLX7CbhQG4NE9Z7jVa1KRm6tkX8V6q1JQjXu6V4E9gq2b'
 const me = '12D3KooWQ9R3fJqHsUsaN3XXWodXiS55dAabY2W513ZAxBCi6RHu'
@@ -40,5 +40,20 @@ describe('announced addresses', () => {
       expect(isPrivateAddress(multiaddr(a)), a).toBe(true)
     for (const a of ['/ip4/192.0.2.7/tcp/1', '/ip4/172.32.0.1/tcp/1', '/ip6/2001:db8::1/tcp/1'])
       expect(isPrivateAddress(multiaddr(a)), a).toBe(false)
+  })
+})
+
+describe('the wait between DHT lookups', () => {
+  const settings = { lookupIntervalMs: 5000, lookupMaxIntervalMs: 300_000 }
+  it('doubles from the interval up to the maximum while lookups find no one, and is none after one that did', () => {
+    const waits: number[] = []
+    let wait = 0
+    for (let i = 0; i < 9; i++) {
+      wait = nextLookupWaitMs(wait, false, settings)
+      waits.push(wait)
+    }
+    expect(waits).toEqual([5000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000])
+    expect(nextLookupWaitMs(300_000, true, settings)).toBe(0)
+    expect(nextLookupWaitMs(0, false, settings)).toBe(5000)
   })
 })
