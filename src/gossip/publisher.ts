@@ -8,6 +8,7 @@ import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS, PROTOCOL } f
 import { fromHex } from '../crypto/hash.js'
 import { peerIdBytes } from '../crypto/sign.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
+import { gossipScore, gossipStreams } from '../net/gossip-internals.js'
 import type { Host } from '../net/host.js'
 import type { CommitRecord } from '../round/commit-book.js'
 import type { VoteJournal } from '../store/vote-journal.js'
@@ -177,7 +178,38 @@ export class Publisher {
   private async publish(topic: string, bytes: Uint8Array): Promise<void> {
     this.components.metrics.bytesSent.inc({ kind: 'gossip' }, bytes.length)
     const result = await this.components.host.services.pubsub.publish(topic, bytes)
-    if (result.recipients.length === 0) this.components.logger.debug({ topic }, 'published to no peer yet')
+    if (result.recipients.length === 0) this.publishedToNoPeer(topic)
+  }
+
+  private lastUnheard = Number.NEGATIVE_INFINITY
+
+  /**
+   * A message that reached no peer while the node is connected to some: gossipsub has lost track
+   * of them (their subscriptions, or a stream: js gossipsub drops a peer's outbound stream, and
+   * keeps its subscriptions, when one of two connections to it closes), or scores them below its
+   * publish threshold. Says what gossipsub knows of each connected peer, at most once a minute: a
+   * node whose messages reach no one must say so, not only at debug level. Before any peer
+   * connects this is the normal start, and stays at debug level.
+   */
+  private publishedToNoPeer(topic: string): void {
+    const { host, logger, clock } = this.components
+    const connected = host.getPeers()
+    if (connected.length === 0) {
+      logger.debug({ topic }, 'published to no peer yet')
+      return
+    }
+    if (clock.now() - this.lastUnheard < 60_000) return
+    this.lastUnheard = clock.now()
+    const pubsub = host.services.pubsub
+    const subscribed = new Set(pubsub.getSubscribers(topic).map(String))
+    const streams = gossipStreams(pubsub)
+    const peers = connected.map((peer) => ({
+      peer: peer.toString(),
+      subscribed: subscribed.has(peer.toString()),
+      outboundStream: streams?.has(peer.toString()),
+      score: Math.round(gossipScore(pubsub, peer.toString()) * 100) / 100,
+    }))
+    logger.warn({ topic, peers }, 'a gossip message reached no peer although peers are connected')
   }
 }
 

@@ -1,7 +1,7 @@
 // `dtrain start` as a child process (a real node in its own process), optionally inside a network
 // namespace, with the node's events (IPC) collected: shared by the crash and chaos drills.
 import { type ChildProcess, fork, spawn } from 'node:child_process'
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll } from 'vitest'
 import type { NodeEvent } from '../../src/cli/events.js'
@@ -80,14 +80,64 @@ export function startCliProcess(args: string[], dir: string, netns?: string): No
   return { child, events, exit }
 }
 
-export async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+/**
+ * Waits until `fn` returns a value; on timeout the error names `what` and adds `explain()` (the
+ * nodes' logs, say: a drill that fails in CI has nothing else to show).
+ */
+export async function until<T>(
+  what: string,
+  fn: () => T | undefined,
+  timeoutMs = 60_000,
+  explain?: () => string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = fn()
     if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${explain ? `\n${explain()}` : ''}`)
     await new Promise((r) => setTimeout(r, 20))
   }
+}
+
+/**
+ * The last `lines` log lines at info level or above of each node in `dirs` (every node-<pid>.log
+ * there, oldest process first), one JSON line each, shortened.
+ */
+export function logTails(dirs: Record<string, string>, lines = 12): string {
+  return Object.entries(dirs)
+    .map(([name, dir]) => {
+      const logs = readdirSync(dir)
+        .filter((f) => /^node-\d+\.log$/.test(f))
+        .map((f) => join(dir, f))
+        .sort((x, y) => statSync(x).mtimeMs - statSync(y).mtimeMs)
+      const tail = logs
+        .flatMap((f) => readFileSync(f, 'utf8').split('\n'))
+        .filter((l) => {
+          try {
+            return JSON.parse(l).level >= 30
+          } catch {
+            return false
+          }
+        })
+        .slice(-lines)
+        .map((l) => {
+          const {
+            level,
+            time,
+            msg,
+            pid: _pid,
+            name: _name,
+            peer: _peer,
+            run: _run,
+            hostname: _host,
+            ...rest
+          } = JSON.parse(l)
+          return `  ${new Date(time).toISOString().slice(11, 23)} ${level} ${msg} ${JSON.stringify(rest).slice(0, 300)}`
+        })
+      return `node ${name} (${dir}):\n${tail.join('\n')}`
+    })
+    .join('\n')
 }
 
 export type RoundEvent = Extract<NodeEvent, { type: 'round' }>

@@ -10,6 +10,7 @@ import {
   drillRun,
   lastRound,
   listeningOf,
+  logTails,
   type NodeProcess,
   processesKilledAfterAll,
   roundEvents,
@@ -52,7 +53,12 @@ describe('crash recovery', () => {
       expect(await c.exit).toBe(null) // killed by the signal, no exit code
       // The others go on without it for a while.
       const behind = lastRound(a) + 2
-      await until('the others to move on', () => (lastRound(a) >= behind ? true : undefined), 60_000)
+      await until(
+        'the others to move on',
+        () => (lastRound(a) >= behind ? true : undefined),
+        60_000,
+        () => logTails({ a: join(root, 'a'), b: join(root, 'b'), c: cDir }),
+      )
       // The restart must leave the network rounds to run with it (not a test of a late straggler).
       expect(lastRound(a), 'the others are too close to the end of the run').toBeLessThan(ROUNDS - 6)
       c = startNode(cDir, genesisPath, listening.addresses)

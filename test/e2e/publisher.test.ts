@@ -1,0 +1,88 @@
+// A gossip message that reached no peer although peers are connected (src/gossip/publisher.ts).
+// js gossipsub drops a peer's outbound stream, but keeps its subscriptions, when one of two
+// connections to the peer closes while the other stays open: a message published then reaches no
+// one. That was logged at debug level only; the publisher now says, at warn level, what gossipsub
+// knows of each connected peer. Two real hosts on 127.0.0.1.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import pino from 'pino'
+import { afterAll, describe, expect, it } from 'vitest'
+import { deltaTopic } from '../../src/constants.js'
+import { toHex } from '../../src/crypto/hash.js'
+import { createPublisher } from '../../src/gossip/publisher.js'
+import { NodeMetrics } from '../../src/metrics/node-metrics.js'
+import { gossipStreams } from '../../src/net/gossip-internals.js'
+import { createHost, type Host } from '../../src/net/host.js'
+import { systemClock } from '../../src/util/clock.js'
+
+describe('publishing gossip', () => {
+  const hosts: Host[] = []
+  afterAll(async () => {
+    await Promise.all(hosts.map((h) => h.stop()))
+  })
+
+  it('says which connected peers a message missed, and what gossipsub knows of each', async () => {
+    const runId = new Uint8Array(32).fill(7)
+    const topic = deltaTopic(toHex(runId))
+    const keyA = await generateKeyPair('Ed25519')
+    const a = await createHost({ privateKey: keyA, listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const b = await createHost({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    })
+    hosts.push(a, b)
+    a.services.pubsub.subscribe(topic)
+    b.services.pubsub.subscribe(topic)
+    const received: number[] = []
+    b.services.pubsub.addEventListener('message', (e) => {
+      if (e.detail.topic === topic) received.push(e.detail.data[0])
+    })
+    const streams = gossipStreams(a.services.pubsub)!
+    const until = async (what: string, ok: () => boolean) => {
+      const deadline = Date.now() + 20_000
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    }
+    const first = await a.dial(b.getMultiaddrs()[0])
+    await until(
+      'b subscribed with a stream',
+      () =>
+        a.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.peerId)) &&
+        streams.has(b.peerId.toString()),
+    )
+    // a second connection, then the first closes: gossipsub on a loses its stream to b
+    await b.dial(a.getMultiaddrs()[0], { force: true })
+    await until('two connections', () => a.getConnections(b.peerId).length === 2)
+    await first.close()
+    await until('gossipsub to drop the stream', () => !streams.has(b.peerId.toString()))
+    expect(a.getConnections(b.peerId)).toHaveLength(1)
+    expect(a.services.pubsub.getSubscribers(topic).map(String)).toContain(b.peerId.toString())
+
+    const lines: Array<{ level: number; msg: string; peers?: unknown }> = []
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) })
+    const publisher = createPublisher({ currentRound: () => 1 })({
+      host: a,
+      privateKey: keyA,
+      peerId: a.peerId,
+      runId,
+      runIdHex: toHex(runId),
+      metrics: new NodeMetrics(),
+      logger,
+      clock: systemClock,
+      votes: { record: async () => {} },
+    })
+    await publisher.announce(new Uint8Array([1]), 1)
+    const warning = lines.find((l) => l.msg.startsWith('a gossip message reached no peer'))
+    expect(warning?.level).toBe(40)
+    expect(warning?.peers).toEqual([
+      { peer: b.peerId.toString(), subscribed: true, outboundStream: false, score: expect.any(Number) },
+    ])
+    // gossipsub opens a stream to b again by itself (within about a second here); the next
+    // message reaches b
+    await until('a stream to b again', () => streams.has(b.peerId.toString()))
+    await publisher.announce(new Uint8Array([2]), 2)
+    await until('b to receive the second message', () => received.includes(2))
+    expect(received).not.toContain(1)
+  })
+})
