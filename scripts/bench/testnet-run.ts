@@ -1,4 +1,4 @@
-// A real `dtrain testnet` for a benchmark: N node processes of the tiny model on 127.0.0.1, its
+// A real `dtrain testnet` for a benchmark: N node processes (the tiny model by default) on 127.0.0.1, its
 // progress on this process's stderr, its JSON summary (the last stdout line) returned.
 import { spawn } from 'node:child_process'
 import type { TestnetSummary } from '../../src/cli/testnet.js'
@@ -7,6 +7,8 @@ export interface TestnetRun {
   nodes: number
   rounds: number
   innerSteps: number
+  /** the model preset (default tiny) */
+  preset?: string
   /** more options of `dtrain testnet` (`--encoding fp32`) */
   extra?: string[]
 }
@@ -20,7 +22,7 @@ export function testnetArgs(run: TestnetRun): string[] {
     '--rounds',
     String(run.rounds),
     '--preset',
-    'tiny',
+    run.preset ?? 'tiny',
     '--dataset',
     'synthetic',
     '--inner-steps',

@@ -1,8 +1,9 @@
 // Gossip in the simulator (issue 20 §4): gossipsub's mesh, as a random graph of about `degree`
 // links per node, over which a message floods: a node that receives a message for the first time
 // hands it to the application and forwards it to every other mesh peer. This models gossipsub's
-// eager push; its lazy IHAVE/IWANT repair and heartbeats are not modelled (they are a few hundred
-// bytes a second per peer, beside rounds of megabytes).
+// eager push, and a node's re-publication of a message its peers already hold (sent once to each,
+// ignored, not forwarded); its lazy IHAVE/IWANT repair and heartbeats are not modelled (they are a
+// few hundred bytes a second per peer, beside rounds of megabytes).
 import { HashStream } from '../crypto/prng.js'
 import { type SimNetwork, wireBytes } from './network.js'
 
@@ -53,6 +54,19 @@ export class SimGossip {
       farthest = Math.max(farthest, hops[v] * (link.latencySeconds + wire / link.downBytesPerSecond))
     }
     return farthest
+  }
+
+  /**
+   * A message every node already holds, published again by `origin` (a re-announcement, SPEC.md
+   * 11 step 3): gossipsub's flood publish sends it to every peer, each of which ignores it as a
+   * duplicate and forwards nothing. Counted, not simulated copy by copy.
+   */
+  republish(origin: number, bytes: number): void {
+    const wire = wireBytes(bytes)
+    const n = this.mesh.length
+    this.network.sent[origin] += (n - 1) * wire
+    for (let v = 0; v < n; v++) if (v !== origin) this.network.received[v] += wire
+    this.network.receivedByKind.gossip += (n - 1) * wire
   }
 
   private hopsFrom(origin: number): Int32Array {

@@ -58,6 +58,11 @@ export interface RoundSimConfig {
   /** chunks per request (SimFetcher): 64 as the protocol, more to simulate large runs faster */
   requestChunks?: number
   meshDegree: number
+  /**
+   * a node re-publishes its announcement this often from announcing until its round settles
+   * (limits.reannounceMs, SPEC.md 11 step 3); default the protocol's, 0: never
+   */
+  reannounceSeconds?: number
   minCollectMs: number
   collectTimeoutMs: number
   /** arrival times (ms since round start) of earlier rounds: the adaptive deadline's history */
@@ -199,7 +204,19 @@ export function simulateRound(config: RoundSimConfig): RoundSimResult {
         else for (const s of shardsOf[k]) fetchShardOfDelta(k, i, s)
       })
       delivered[i].add(i)
+      reannounce(i)
       decide(i)
+    })
+  }
+
+  const reannounceSeconds = config.reannounceSeconds ?? LIMITS.reannounceMs / 1000
+  /** until the node's round settles; at most for the collect timeout and the settle time */
+  function reannounce(i: number, until = queue.now + config.collectTimeoutMs / 1000 + config.settleSeconds) {
+    if (reannounceSeconds <= 0) return
+    queue.at(queue.now + reannounceSeconds, () => {
+      if (!Number.isNaN(settledAt[i]) || queue.now > until) return
+      gossip.republish(i, config.messages.announcement)
+      reannounce(i, until)
     })
   }
 

@@ -101,6 +101,25 @@ describe('a simulated round', () => {
     expect(result.roundSeconds).toBeLessThan(20)
   })
 
+  it('re-announcements: each node sends its announcement to every peer every 2 s until its round settles', () => {
+    const n = 8
+    const silent = simulateRound(config(n, 'all-to-all', { reannounceSeconds: 0 }))
+    const loud = simulateRound(config(n, 'all-to-all', { reannounceSeconds: 2 }))
+    expect(loud.agreed).toBe(true)
+    // the rest of the round is the same: only the announcements' copies differ
+    expect(loud.receivedByKind.transfer).toBe(silent.receivedByKind.transfer)
+    const extra = loud.receivedByKind.gossip - silent.receivedByKind.gossip
+    const copy = wireBytes(400)
+    expect(extra % ((n - 1) * copy)).toBe(0)
+    // node i announces after 10 + (i mod 3) s and re-announces every 2 s until it settles, at
+    // about the round's end
+    const republished = extra / ((n - 1) * copy)
+    const expected = Array.from({ length: n }, (_, i) => Math.floor((loud.roundSeconds - (10 + (i % 3))) / 2))
+    const sum = expected.reduce((a, b) => a + b, 0)
+    expect(republished).toBeGreaterThanOrEqual(sum - n)
+    expect(republished).toBeLessThanOrEqual(sum)
+  })
+
   it('sharded: a node downloads about r deltas, the aggregate and the partial distances, not n - 1 deltas', () => {
     const n = 16
     const all = simulateRound(config(n, 'all-to-all'))
