@@ -17,12 +17,15 @@ export { RELAY_CLIENT_MODES, type RelayClientMode } from './relay-modes.js'
 export const REACHABILITY_DEFAULTS = {
   /** how long AutoNAT may take to confirm a public address before 'auto' reserves a relay slot */
   graceMs: 15_000,
-  /** how often the DHT is asked for more peers while the node has fewer than it wants */
+  /**
+   * how often the DHT is asked for more peers while the node has fewer than it wants, as long as
+   * the lookups name peers no earlier lookup named
+   */
   lookupIntervalMs: 5000,
   /**
-   * the longest wait between lookups: each lookup that finds no peer the node is not connected to
-   * doubles the wait up to this (a run whose expected peers are not all there asked every peer
-   * of the DHT every 5 s for as long as it ran); a lookup that finds one, or a peer lost, resets it
+   * the longest wait between lookups: each lookup that names no one new doubles the wait, up to
+   * this (a run whose expected peers were not all there asked every peer of the DHT every 5 s for
+   * as long as it ran); a lookup that names someone new, or a peer lost, starts over
    */
   lookupMaxIntervalMs: 300_000,
   lookupTimeoutMs: 10_000,
