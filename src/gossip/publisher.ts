@@ -8,7 +8,7 @@ import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS, PROTOCOL } f
 import { fromHex } from '../crypto/hash.js'
 import { peerIdBytes } from '../crypto/sign.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
-import { gossipScore, gossipStreams } from '../net/gossip-internals.js'
+import { gossipScore, gossipStreams, reopenGossip } from '../net/gossip-internals.js'
 import type { Host } from '../net/host.js'
 import type { CommitRecord } from '../round/commit-book.js'
 import type { VoteJournal } from '../store/vote-journal.js'
@@ -187,9 +187,12 @@ export class Publisher {
    * A message that reached no peer while the node is connected to some: gossipsub has lost track
    * of them (their subscriptions, or a stream: js gossipsub drops a peer's outbound stream, and
    * keeps its subscriptions, when one of two connections to it closes), or scores them below its
-   * publish threshold. Says what gossipsub knows of each connected peer, at most once a minute: a
-   * node whose messages reach no one must say so, not only at debug level. Before any peer
-   * connects this is the normal start, and stays at debug level.
+   * publish threshold. Says what gossipsub knows of each connected peer, at most once a minute (a
+   * node whose messages reach no one must say so, not only at debug level), and gives gossipsub
+   * again (reopenGossip) the connected peers it lists without an outbound stream or without a
+   * subscription. Gossipsub may open the stream again by itself (within a second on an idle
+   * machine) or not (not within 20 s in one CI run); the peer keeper would after its grace of
+   * ticks. Before any peer connects this is the normal start, and stays at debug level.
    */
   private publishedToNoPeer(topic: string): void {
     const { host, logger, clock } = this.components
@@ -209,7 +212,14 @@ export class Publisher {
       outboundStream: streams?.has(peer.toString()),
       score: Math.round(gossipScore(pubsub, peer.toString()) * 100) / 100,
     }))
-    logger.warn({ topic, peers }, 'a gossip message reached no peer although peers are connected')
+    logger.warn(
+      { topic, peers },
+      'a gossip message reached no peer although peers are connected: reopening gossip to those without a stream or a subscription',
+    )
+    for (const peer of connected) {
+      const id = peer.toString()
+      if (!subscribed.has(id) || !streams?.has(id)) void reopenGossip(host, pubsub, peer).catch(() => {})
+    }
   }
 }
 

@@ -2,7 +2,9 @@
 // js gossipsub drops a peer's outbound stream, but keeps its subscriptions, when one of two
 // connections to the peer closes while the other stays open: a message published then reaches no
 // one. That was logged at debug level only; the publisher now says, at warn level, what gossipsub
-// knows of each connected peer. Two real hosts on 127.0.0.1.
+// knows of each connected peer, and gives gossipsub the peer again. Gossipsub sometimes opens the
+// stream again by itself (within a second on an idle machine), sometimes not: in one CI run this
+// test waited 20 s for it in vain before the publisher did so. Two real hosts on 127.0.0.1.
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -20,7 +22,7 @@ describe('publishing gossip', () => {
     await Promise.all(hosts.map((h) => h.stop()))
   })
 
-  it('says which connected peers a message missed, and what gossipsub knows of each', async () => {
+  it('says which connected peers a message missed and what gossipsub knows of each, and gives it back the one it lost the stream to', async () => {
     const runId = new Uint8Array(32).fill(7)
     const topic = deltaTopic(toHex(runId))
     const keyA = await generateKeyPair('Ed25519')
@@ -78,8 +80,7 @@ describe('publishing gossip', () => {
     expect(warning?.peers).toEqual([
       { peer: b.peerId.toString(), subscribed: true, outboundStream: false, score: expect.any(Number) },
     ])
-    // gossipsub opens a stream to b again by itself (within about a second here); the next
-    // message reaches b
+    // gossipsub has a stream to b again: the next message reaches b
     await until('a stream to b again', () => streams.has(b.peerId.toString()))
     await publisher.announce(new Uint8Array([2]), 2)
     await until('b to receive the second message', () => received.includes(2))
