@@ -17,9 +17,34 @@ import { expect } from 'vitest'
 import { DtrainNode } from '../../src/node/node.js'
 import type { BackendName } from '../../src/train/backend-names.js'
 import { initialWeights, parameterCount } from '../../src/train/parameters.js'
-import { type Genesis, runIdHex, runIdOf } from '../../src/wire/genesis.js'
+import {
+  defaultGenesis,
+  type Genesis,
+  type GenesisOptions,
+  runIdHex,
+  runIdOf,
+} from '../../src/wire/genesis.js'
 import { signAnnouncement } from '../../src/wire/messages.js'
 import { whenEvents } from '../fixtures/events.js'
+
+/**
+ * The run of the three-node testnets: the tiny model on synthetic data, 8 inner steps of batch 8,
+ * 3 expected peers, a 30 s collect deadline, 16 evaluation windows; `salt` makes it a run of its
+ * own, `extra` changes what a test needs.
+ */
+export function threeNodeGenesis(salt: string, extra: Partial<GenesisOptions> = {}): Genesis {
+  return defaultGenesis({
+    preset: 'tiny',
+    dataset: 'synthetic',
+    innerSteps: 8,
+    batchSize: 8,
+    expectedPeers: 3,
+    salt,
+    collectTimeoutMs: 30_000,
+    evalWindows: 16,
+    ...extra,
+  })
+}
 
 /**
  * Starts `count` real nodes on 127.0.0.1; node 0 is the others' bootstrap peer. Node i trains on

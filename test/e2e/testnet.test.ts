@@ -8,19 +8,10 @@ import { audit } from '../../src/proof/audit.js'
 import { NetworkProofSource } from '../../src/proof/protocol.js'
 import { loadDataset } from '../../src/train/dataset.js'
 import { defaultGenesis, encodeOptionsFor, type Genesis, runIdOf } from '../../src/wire/genesis.js'
-import { expectPeers, startNodes } from './helpers.js'
+import { expectPeers, startNodes, threeNodeGenesis } from './helpers.js'
 
 describe('three nodes on 127.0.0.1', () => {
-  const genesis = defaultGenesis({
-    preset: 'tiny',
-    dataset: 'synthetic',
-    innerSteps: 8,
-    batchSize: 8,
-    expectedPeers: 3,
-    salt: 'e2e',
-    collectTimeoutMs: 30_000,
-    evalWindows: 16,
-  })
+  const genesis = threeNodeGenesis('e2e')
   let nodes: DtrainNode[] = []
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.stop()))
@@ -64,18 +55,7 @@ describe('three nodes with compressed deltas', () => {
     'agree bit for bit and learn with %s deltas and error feedback',
     async (encoding) => {
       await Promise.all(nodes.map((n) => n.stop()))
-      const genesis = defaultGenesis({
-        preset: 'tiny',
-        dataset: 'synthetic',
-        innerSteps: 8,
-        batchSize: 8,
-        expectedPeers: 3,
-        salt: `e2e-${encoding}`,
-        encoding,
-        errorFeedback: true,
-        collectTimeoutMs: 30_000,
-        evalWindows: 16,
-      })
+      const genesis = threeNodeGenesis(`e2e-${encoding}`, { encoding, errorFeedback: true })
       nodes = await startNodes(genesis, 3)
       await expectPeers(nodes, 3)
       const initialLoss = await nodes[0].evaluate()

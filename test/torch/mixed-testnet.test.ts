@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import type { DtrainNode, RoundReport } from '../../src/node/node.js'
-import { defaultGenesis } from '../../src/wire/genesis.js'
-import { expectPeers, startNodes } from '../e2e/helpers.js'
+import { expectPeers, startNodes, threeNodeGenesis } from '../e2e/helpers.js'
 import { requireTorch } from './helpers.js'
 
 // Issue 16: peers on different frameworks train one run. Local training differs in float
@@ -15,16 +14,7 @@ describe('a mixed testnet: two tfjs-wasm nodes and one torch-cpu node', () => {
 
   it('agrees on every round hash, aggregates all three deltas, and the held-out loss falls', async () => {
     await requireTorch()
-    const genesis = defaultGenesis({
-      preset: 'tiny',
-      dataset: 'synthetic',
-      innerSteps: 8,
-      batchSize: 8,
-      expectedPeers: 3,
-      salt: 'e2e-mixed',
-      collectTimeoutMs: 30_000,
-      evalWindows: 16,
-    })
+    const genesis = threeNodeGenesis('e2e-mixed')
     nodes = await startNodes(genesis, 3, ['wasm', 'wasm', 'torch-cpu'])
     expect(nodes.map((n) => n.backend.backend)).toEqual(['wasm', 'wasm', 'torch-cpu'])
     await expectPeers(nodes, 3)
