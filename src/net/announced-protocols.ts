@@ -9,13 +9,20 @@ import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
 
 const books = new WeakMap<Libp2p, Map<string, readonly string[]>>()
 
-/** Starts recording what each peer announces; call before the host dials anyone. */
+/**
+ * Starts recording what each connected peer announces; call before the host dials anyone. A peer
+ * is forgotten when its last connection closes (identify runs again on the next one), so a
+ * long-lived relay keeps only its connected peers.
+ */
 export function trackAnnouncedProtocols(host: Libp2p): void {
   if (books.has(host)) return
   const book = new Map<string, readonly string[]>()
   books.set(host, book)
   host.addEventListener('peer:identify', (event: CustomEvent<IdentifyResult>) => {
     book.set(event.detail.peerId.toString(), [...event.detail.protocols])
+  })
+  host.addEventListener('peer:disconnect', (event: CustomEvent<PeerId>) => {
+    book.delete(event.detail.toString())
   })
 }
 

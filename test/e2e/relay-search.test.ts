@@ -91,7 +91,13 @@ describe('reserving a relay slot', () => {
     await until('both clients to reserve a slot on the relay', () =>
       clients.every((c) => relayedAddresses(c).length > 0),
     )
-    // the premise: the peer store now lists the clients as speaking hop
+    // Each client opens one more hop stream, as a reservation's refresh does: the relay's peer
+    // store then lists it as speaking hop, whatever order the reservations and the identify
+    // pushes that followed them came in (a push replaces the list; the next stream adds hop again).
+    for (const client of clients) {
+      const stream = await client.dialProtocol(relay.peerId, HOP)
+      await stream.close()
+    }
     for (const client of clients)
       expect((await relay.peerStore.get(client.peerId)).protocols, 'the peer store').toContain(HOP)
     const requests = async () =>
