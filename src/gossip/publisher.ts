@@ -8,7 +8,7 @@ import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS, PROTOCOL } f
 import { fromHex } from '../crypto/hash.js'
 import { peerIdBytes } from '../crypto/sign.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
-import { gossipScore, gossipStreams, reopenGossip } from '../net/gossip-internals.js'
+import { gossipView, reopenGossip } from '../net/gossip-internals.js'
 import type { Host } from '../net/host.js'
 import type { CommitRecord } from '../round/commit-book.js'
 import type { VoteJournal } from '../store/vote-journal.js'
@@ -204,22 +204,15 @@ export class Publisher {
     if (clock.now() - this.lastUnheard < 60_000) return
     this.lastUnheard = clock.now()
     const pubsub = host.services.pubsub
-    const subscribed = new Set(pubsub.getSubscribers(topic).map(String))
-    const streams = gossipStreams(pubsub)
-    const peers = connected.map((peer) => ({
-      peer: peer.toString(),
-      subscribed: subscribed.has(peer.toString()),
-      outboundStream: streams?.has(peer.toString()),
-      score: Math.round(gossipScore(pubsub, peer.toString()) * 100) / 100,
-    }))
+    const peers = gossipView(pubsub, connected, topic)
     logger.warn(
       { topic, peers },
       'a gossip message reached no peer although peers are connected: reopening gossip to those without a stream or a subscription',
     )
-    for (const peer of connected) {
-      const id = peer.toString()
-      if (!subscribed.has(id) || !streams?.has(id)) void reopenGossip(host, pubsub, peer).catch(() => {})
-    }
+    connected.forEach((peer, i) => {
+      if (!peers[i].subscribed || !peers[i].outboundStream)
+        void reopenGossip(host, pubsub, peer).catch(() => {})
+    })
   }
 }
 

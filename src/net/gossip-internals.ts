@@ -39,3 +39,23 @@ export async function reopenGossip(host: Pick<Libp2p, 'getConnections'>, pubsub:
   internals(pubsub).onPeerConnected?.(peer, connection)
   await internals(pubsub).createOutboundStream?.(peer, connection)
 }
+
+/** What gossipsub knows of a peer: whether it lists it as subscribed to `topic`, has an outbound
+ * stream to it, and its score (for a node's log when gossip goes quiet). */
+export interface GossipPeerView {
+  peer: string
+  subscribed: boolean
+  outboundStream: boolean | undefined
+  score: number
+}
+
+export function gossipView(pubsub: GossipSub, peers: readonly PeerId[], topic: string): GossipPeerView[] {
+  const subscribed = new Set(pubsub.getSubscribers(topic).map(String))
+  const streams = gossipStreams(pubsub)
+  return peers.map((peer) => ({
+    peer: peer.toString(),
+    subscribed: subscribed.has(peer.toString()),
+    outboundStream: streams?.has(peer.toString()),
+    score: Math.round(gossipScore(pubsub, peer.toString()) * 100) / 100,
+  }))
+}

@@ -10,13 +10,14 @@ import type { EncodeOptions } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
 import { type Pieces, piecesLength } from '../codec/pieces.js'
 import { statePieces, stateSize } from '../codec/state.js'
-import { LIMITS } from '../constants.js'
+import { commitTopic, LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { peerIdBytes } from '../crypto/sign.js'
 import { warnIfDisagrees } from '../gossip/handlers.js'
 import type { HolderBook } from '../gossip/holders.js'
 import type { Publisher } from '../gossip/publisher.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
+import { gossipView } from '../net/gossip-internals.js'
 import type { Host } from '../net/host.js'
 import { onlyRelayed } from '../net/reachability.js'
 import { residualInUse } from '../proof/audit.js'
@@ -451,7 +452,8 @@ export class RoundRunner {
     before: Before,
     log: Logger,
   ): Promise<{ contributions: Contribution[]; committedState: Pieces; decided: boolean }> {
-    const { genesis, commits, deltaBook, sync, metrics, clock, changes, publisher, signal } = this.components
+    const { genesis, commits, deltaBook, sync, metrics, clock, changes, publisher, signal, host, runId } =
+      this.components
     let contributions = initial
     const settleDeadline = clock.now() + Math.min(LIMITS.settleTimeoutMs, genesis.round.collectTimeoutMs)
     let committedState = await this.commit(round, contributions)
@@ -520,14 +522,18 @@ export class RoundRunner {
           // must say what it waits for (SPEC.md 12.5).
           if (clock.now() - heldLoggedAt >= 60_000) {
             heldLoggedAt = clock.now()
-            const held = commits.peersOf(round).size + 1
+            const committed = commits.peersOf(round)
+            // the connected peers whose commit of the round has not arrived, and what gossipsub
+            // knows of each: a peer that is connected but unheard points at gossip, not at it
+            const unheard = host.getPeers().filter((p) => !committed.has(p.toString()))
             log.warn(
               {
                 phase: 'commit',
-                commits: held,
+                commits: committed.size + 1,
                 majority: Math.floor(genesis.round.expectedPeers / 2) + 1,
                 contributors: contributions.length,
                 heldSeconds: Math.round((clock.now() - heldSince) / 1000),
+                connectedWithoutCommit: gossipView(host.services.pubsub, unheard, commitTopic(toHex(runId))),
               },
               'no state of this round is decided: holding the round open until peers commit one (a node without a majority does not train on alone)',
             )

@@ -5,6 +5,7 @@
 // on alone and diverging. After the heal the held round closes (on the union of the halves'
 // deltas, or on one half's state by the tie rule of 12.2), and every round from two after it on
 // agrees.
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
@@ -108,6 +109,22 @@ describe('chaos drill: partition', () => {
       disagreed,
       `rounds from two after the held one that disagree; weights after each round:\n${table()}`,
     ).toEqual([])
+    // Each node said it held the round open, and which connected peers it had no commit from,
+    // with what gossipsub knew of them (a connected but unheard peer points at gossip).
+    for (let i = 0; i < nodes.length; i++) {
+      const dir = join(root, `node-${i}`)
+      const holds = readdirSync(dir)
+        .filter((f) => /^node-\d+\.log$/.test(f))
+        .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n'))
+        .filter((l) => l.includes('holding the round open'))
+        .map((l) => JSON.parse(l))
+      expect(holds.length, `node ${i}'s hold warnings`).toBeGreaterThan(0)
+      for (const hold of holds) {
+        expect(Array.isArray(hold.connectedWithoutCommit), JSON.stringify(hold)).toBe(true)
+        for (const peer of hold.connectedWithoutCommit)
+          expect(Object.keys(peer).sort()).toEqual(['outboundStream', 'peer', 'score', 'subscribed'])
+      }
+    }
     process.stderr.write(
       `partition drill: split after round ${splitAfter}; during 20 s of split no node closed a round after ${Math.max(...duringSplit)}; held round ${held} closed with ${heldReports.map((r) => r?.contributors ?? '-').join('/')} deltas${agreeIn(held) ? ' on one state' : ', not yet on one state'}; round ${held + 1} ${agreeIn(held + 1) ? 'agrees' : 'does not agree yet'}; every round from ${held + 2} on agrees\n`,
     )
