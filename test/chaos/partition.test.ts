@@ -5,7 +5,6 @@
 // on alone and diverging. After the heal the held round closes (on the union of the halves'
 // deltas, or on one half's state by the tie rule of 12.2), and every round from two after it on
 // agrees.
-import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
@@ -14,6 +13,7 @@ import {
   lastRound,
   listeningOf,
   type NodeProcess,
+  nodeLogLines,
   roundEvents,
   startNodeProcess,
   until,
@@ -112,10 +112,7 @@ describe('chaos drill: partition', () => {
     // Each node said it held the round open, and which connected peers it had no commit from,
     // with what gossipsub knew of them (a connected but unheard peer points at gossip).
     for (let i = 0; i < nodes.length; i++) {
-      const dir = join(root, `node-${i}`)
-      const holds = readdirSync(dir)
-        .filter((f) => /^node-\d+\.log$/.test(f))
-        .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n'))
+      const holds = nodeLogLines(join(root, `node-${i}`))
         .filter((l) => l.includes('holding the round open'))
         .map((l) => JSON.parse(l))
       expect(holds.length, `node ${i}'s hold warnings`).toBeGreaterThan(0)

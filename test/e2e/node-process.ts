@@ -100,19 +100,23 @@ export async function until<T>(
   }
 }
 
+/** The log lines of every node process that ran in `dir` (each node-<pid>.log, oldest first). */
+export function nodeLogLines(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => /^node-\d+\.log$/.test(f))
+    .map((f) => join(dir, f))
+    .sort((x, y) => statSync(x).mtimeMs - statSync(y).mtimeMs)
+    .flatMap((f) => readFileSync(f, 'utf8').split('\n'))
+}
+
 /**
- * The last `lines` log lines at info level or above of each node in `dirs` (every node-<pid>.log
- * there, oldest process first), one JSON line each, shortened.
+ * The last `lines` log lines at info level or above of each node in `dirs` (nodeLogLines), one
+ * JSON line each, shortened.
  */
 export function logTails(dirs: Record<string, string>, lines = 12): string {
   return Object.entries(dirs)
     .map(([name, dir]) => {
-      const logs = readdirSync(dir)
-        .filter((f) => /^node-\d+\.log$/.test(f))
-        .map((f) => join(dir, f))
-        .sort((x, y) => statSync(x).mtimeMs - statSync(y).mtimeMs)
-      const tail = logs
-        .flatMap((f) => readFileSync(f, 'utf8').split('\n'))
+      const tail = nodeLogLines(dir)
         .filter((l) => {
           try {
             return JSON.parse(l).level >= 30

@@ -15,6 +15,7 @@ import { NodeMetrics } from '../../src/metrics/node-metrics.js'
 import { gossipStreams } from '../../src/net/gossip-internals.js'
 import { createHost, type Host } from '../../src/net/host.js'
 import { systemClock } from '../../src/util/clock.js'
+import { until } from './node-process.js'
 
 describe('publishing gossip', () => {
   const hosts: Host[] = []
@@ -39,15 +40,9 @@ describe('publishing gossip', () => {
       if (e.detail.topic === topic) received.push(e.detail.data[0])
     })
     const streams = gossipStreams(a.services.pubsub)!
-    const until = async (what: string, ok: () => boolean) => {
-      const deadline = Date.now() + 20_000
-      while (!ok()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
-    }
+    const waitFor = (what: string, ok: () => boolean) => until(what, () => ok() || undefined, 20_000)
     const first = await a.dial(b.getMultiaddrs()[0])
-    await until(
+    await waitFor(
       'b subscribed with a stream',
       () =>
         a.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.peerId)) &&
@@ -55,9 +50,9 @@ describe('publishing gossip', () => {
     )
     // a second connection, then the first closes: gossipsub on a loses its stream to b
     await b.dial(a.getMultiaddrs()[0], { force: true })
-    await until('two connections', () => a.getConnections(b.peerId).length === 2)
+    await waitFor('two connections', () => a.getConnections(b.peerId).length === 2)
     await first.close()
-    await until('gossipsub to drop the stream', () => !streams.has(b.peerId.toString()))
+    await waitFor('gossipsub to drop the stream', () => !streams.has(b.peerId.toString()))
     expect(a.getConnections(b.peerId)).toHaveLength(1)
     expect(a.services.pubsub.getSubscribers(topic).map(String)).toContain(b.peerId.toString())
 
@@ -81,9 +76,9 @@ describe('publishing gossip', () => {
       { peer: b.peerId.toString(), subscribed: true, outboundStream: false, score: expect.any(Number) },
     ])
     // gossipsub has a stream to b again: the next message reaches b
-    await until('a stream to b again', () => streams.has(b.peerId.toString()))
+    await waitFor('a stream to b again', () => streams.has(b.peerId.toString()))
     await publisher.announce(new Uint8Array([2]), 2)
-    await until('b to receive the second message', () => received.includes(2))
+    await waitFor('b to receive the second message', () => received.includes(2))
     expect(received).not.toContain(1)
   })
 })

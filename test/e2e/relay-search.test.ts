@@ -10,6 +10,7 @@ import { Registry } from 'prom-client'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createHost, dhtProtocol, type Host } from '../../src/net/host.js'
 import { connectedRelays, Reachability, relayedAddresses } from '../../src/net/reachability.js'
+import { until } from './node-process.js'
 
 const HOP = '/libp2p/circuit/relay/0.2.0/hop'
 
@@ -42,13 +43,6 @@ describe('reserving a relay slot', () => {
     reachability.start()
     return lines
   }
-  const until = async (what: string, done: () => boolean, timeoutMs = 20_000) => {
-    const deadline = Date.now() + timeoutMs
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  }
 
   it('waits for a connected relay instead of searching the network for one, then reserves on it', async () => {
     const node = await make(false)
@@ -71,7 +65,12 @@ describe('reserving a relay slot', () => {
     // A relay connects: the next check reserves a slot on it.
     const relay = await make(true)
     await node.dial(relay.getMultiaddrs()[0])
-    await until(`a reservation; log: ${lines.join(' | ')}`, () => relayedAddresses(node).length > 0)
+    await until(
+      'a reservation',
+      () => relayedAddresses(node).length > 0 || undefined,
+      20_000,
+      () => `log: ${lines.join(' | ')}`,
+    )
     expect(relayedAddresses(node)[0]).toContain(`/p2p/${relay.peerId}/p2p-circuit`)
   })
 
@@ -88,8 +87,10 @@ describe('reserving a relay slot', () => {
       await client.dial(relay.getMultiaddrs()[0])
       watch(client)
     }
-    await until('both clients to reserve a slot on the relay', () =>
-      clients.every((c) => relayedAddresses(c).length > 0),
+    await until(
+      'both clients to reserve a slot on the relay',
+      () => clients.every((c) => relayedAddresses(c).length > 0) || undefined,
+      20_000,
     )
     // Each client opens one more hop stream, as a reservation's refresh does: the relay's peer
     // store then lists it as speaking hop, whatever order the reservations and the identify
@@ -180,13 +181,13 @@ describe('looking up peers in the DHT', () => {
         d.found > 0 ? 0 : Math.min(Math.max(2 * previous, 100), 300_000),
       )
     })
-    const waitFor = async (what: string, ok: () => boolean) => {
-      const deadline = Date.now() + 30_000
-      while (!ok()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(done)}`)
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-    }
+    const waitFor = (what: string, ok: () => boolean) =>
+      until(
+        what,
+        () => ok() || undefined,
+        30_000,
+        () => JSON.stringify(done),
+      )
     // A fourth host joins, known to b only: a lookup finds it, and the wait starts over.
     const joined = Date.now()
     const e = await make()
