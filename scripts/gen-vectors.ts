@@ -161,6 +161,13 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
       refusal('a model whose global state exceeds limits.maxObjectBytes (3.3, 12.1)', 'model', (g) => {
         Object.assign(g.model, { layers: 64, dModel: 4096, mlpHidden: 16384, heads: 32 })
       }),
+      refusal(
+        'more expected peers than a commit can list (limits.maxCommitDeltaHashes, 3.3, 5.5)',
+        'round.expectedPeers',
+        (g) => {
+          g.round.expectedPeers = LIMITS.maxCommitDeltaHashes + 1
+        },
+      ),
       refusal('an unknown field (3.3)', 'round', (g) => {
         Object.assign(g.round, { extra: 1 })
       }),

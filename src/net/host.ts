@@ -176,7 +176,10 @@ export async function createHost(options: HostOptions): Promise<Host> {
           globalSignaturePolicy: 'StrictSign',
           allowPublishToZeroTopicPeers: true,
           emitSelf: false,
-          maxInboundDataLength: LIMITS.maxGossipMessageBytes,
+          // A frame, not a message: gossipsub answers an IWANT with every message asked for in one
+          // frame. Bounded by the message's limit, such a frame failed the inbound stream, and
+          // gossipsub then dropped the sender while the connection stayed up (SPEC.md 2.1).
+          maxInboundDataLength: LIMITS.maxGossipFrameBytes,
           // Every node of a run bootstraps from the same few peers, and a mesh holds at most Dhi
           // peers (12 by default): the peers a bootstrap node pruned beyond it, knowing no one
           // else, stayed on the edge of the mesh and missed most messages (16 nodes: three of them

@@ -8,10 +8,12 @@
 import type { Logger } from 'pino'
 import { AGGREGATION_BLOCK } from '../aggregate/blocks.js'
 import type { Contribution } from '../aggregate/rules.js'
+import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { Genesis } from '../wire/genesis.js'
 import type { DeltaBook } from './delta-book.js'
+import { capContributions } from './policy.js'
 
 export interface ContributionCheckComponents {
   genesis: Genesis
@@ -35,8 +37,9 @@ export class ContributionCheck {
 
   /**
    * The contributions of `round` to aggregate from `weights` (trained from the state whose hash
-   * is `baseHex`), limited to the delta hashes in `among` when given. A delta is scored once; its
-   * decision is kept for the settle step's recomputations.
+   * is `baseHex`), limited to the delta hashes in `among` when given, and to
+   * limits.maxCommitDeltaHashes (capContributions). A delta is scored once; its decision is kept
+   * for the settle step's recomputations.
    */
   async check(
     round: number,
@@ -48,7 +51,7 @@ export class ContributionCheck {
     const { genesis, deltaBook, metrics } = this.components
     const { contribution, outer } = genesis
     const candidates = deltaBook.valid(round, baseHex).filter((c) => !among || among.has(toHex(c.id)))
-    if (!contribution.check) return candidates
+    if (!contribution.check) return capContributions(candidates, LIMITS.maxCommitDeltaHashes)
     const ids = new Set(candidates.map((c) => toHex(c.id)))
     let base: number | undefined
     const lr = Math.fround(outer.optimizer.lr)
@@ -82,7 +85,7 @@ export class ContributionCheck {
       }
       kept.push({ id: entry.deltaHash, values })
     }
-    return kept
+    return capContributions(kept, LIMITS.maxCommitDeltaHashes)
   }
 }
 

@@ -248,3 +248,13 @@ export function peersDecision(v: {
     (v.peers > 1 && v.now - v.lastChange >= v.settleMs)
   )
 }
+
+/**
+ * The contributions a round aggregates: at most `max` (limits.maxCommitDeltaHashes, as a commit
+ * lists every delta aggregated, SPEC.md 5.5 and 11 step 4). When more are valid, those with the
+ * lowest delta hashes, so that nodes holding the same valid set aggregate the same ones.
+ */
+export function capContributions<T extends { id: Uint8Array }>(contributions: T[], max: number): T[] {
+  if (contributions.length <= max) return contributions
+  return [...contributions].sort((a, b) => Buffer.compare(a.id, b.id)).slice(0, max)
+}

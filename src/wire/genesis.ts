@@ -159,8 +159,12 @@ export const genesisSchema = z
       feedbackDecay: z.number().gt(0).max(1).optional(),
     }),
     round: z.strictObject({
-      expectedPeers: positiveInt.max(10_000),
-      minPeers: positiveInt.max(10_000),
+      // a commit lists at most limits.maxCommitDeltaHashes deltas (SPEC.md 5.5)
+      expectedPeers: positiveInt.max(
+        LIMITS.maxCommitDeltaHashes,
+        `a commit lists at most ${LIMITS.maxCommitDeltaHashes} deltas (limits.maxCommitDeltaHashes): a run has at most that many expected peers`,
+      ),
+      minPeers: positiveInt.max(LIMITS.maxCommitDeltaHashes),
       minCollectMs: positiveInt.max(86_400_000),
       collectTimeoutMs: positiveInt.max(86_400_000),
     }),

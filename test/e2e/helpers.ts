@@ -28,6 +28,20 @@ import { signAnnouncement } from '../../src/wire/messages.js'
 import { whenEvents } from '../fixtures/events.js'
 
 /**
+ * Subscribes both hosts to `topic`, and returns the first byte of every message `b` receives on
+ * it, as the messages come (gossip tests tag their messages by that byte).
+ */
+export function subscribeBoth(a: Host, b: Host, topic: string): number[] {
+  a.services.pubsub.subscribe(topic)
+  b.services.pubsub.subscribe(topic)
+  const received: number[] = []
+  b.services.pubsub.addEventListener('message', (e) => {
+    if (e.detail.topic === topic) received.push(e.detail.data[0])
+  })
+  return received
+}
+
+/**
  * The run of the three-node testnets: the tiny model on synthetic data, 8 inner steps of batch 8,
  * 3 expected peers, a 30 s collect deadline, 16 evaluation windows; `salt` makes it a run of its
  * own, `extra` changes what a test needs.

@@ -15,6 +15,7 @@ import { NodeMetrics } from '../../src/metrics/node-metrics.js'
 import { gossipStreams } from '../../src/net/gossip-internals.js'
 import { createHost, type Host } from '../../src/net/host.js'
 import { systemClock } from '../../src/util/clock.js'
+import { subscribeBoth } from './helpers.js'
 import { until } from './node-process.js'
 
 describe('publishing gossip', () => {
@@ -33,12 +34,7 @@ describe('publishing gossip', () => {
       listen: ['/ip4/127.0.0.1/tcp/0'],
     })
     hosts.push(a, b)
-    a.services.pubsub.subscribe(topic)
-    b.services.pubsub.subscribe(topic)
-    const received: number[] = []
-    b.services.pubsub.addEventListener('message', (e) => {
-      if (e.detail.topic === topic) received.push(e.detail.data[0])
-    })
+    const received = subscribeBoth(a, b, topic)
     const streams = gossipStreams(a.services.pubsub)!
     const waitFor = (what: string, ok: () => boolean) => until(what, () => ok() || undefined, 20_000)
     const first = await a.dial(b.getMultiaddrs()[0])

@@ -81,6 +81,17 @@ describe('genesis', () => {
     expect(message).toContain('extra')
   })
 
+  it('refuses more expected peers than a commit can list (limits.maxCommitDeltaHashes), naming the field', () => {
+    const withPeers = (expectedPeers: number) => {
+      const g = defaultGenesis()
+      return { ...g, round: { ...g.round, expectedPeers } }
+    }
+    expect(parseGenesis(withPeers(1024)).round.expectedPeers).toBe(1024)
+    expect(() => parseGenesis(withPeers(1025))).toThrow(
+      /round\.expectedPeers.*a commit lists at most 1024 deltas/,
+    )
+  })
+
   it('refuses Krum with too few expected peers even for f = 0 (SPEC.md 8.10: m > 2f + 2)', () => {
     const krum = (expectedPeers: number, bucketSize?: number) => {
       const g = defaultGenesis()

@@ -5,6 +5,7 @@ import { decidedState } from '../../src/round/agreement.js'
 import {
   awaitLastRound,
   type CollectView,
+  capContributions,
   catchUpDecision,
   collectDecision,
   lingerDecision,
@@ -430,4 +431,20 @@ describe('waiting for peers before the first round', () => {
   ]
   for (const [name, change, expected] of cases)
     it(name, () => expect(peersDecision({ ...base, ...change })).toBe(expected))
+})
+
+describe('the contributions a round aggregates (SPEC.md 11, step 4)', () => {
+  const c = (first: number, second = 0) => ({ id: new Uint8Array([first, second]) })
+
+  it('keeps a set within limits.maxCommitDeltaHashes as it is', () => {
+    const set = [c(3), c(1), c(2)]
+    expect(capContributions(set, 3)).toBe(set)
+  })
+
+  it('keeps the lowest delta hashes of a larger set, whatever order they came in', () => {
+    const set = [c(9), c(1, 5), c(4), c(1, 2), c(7)]
+    const expected = [c(1, 2), c(1, 5), c(4)]
+    expect(capContributions(set, 3)).toEqual(expected)
+    expect(capContributions([...set].reverse(), 3)).toEqual(expected)
+  })
 })

@@ -107,7 +107,7 @@ describe('announcement validation (SPEC.md 5.3)', () => {
   })
 
   it('rejects oversize and undecodable bytes', async () => {
-    expect(await verdictOf(new Uint8Array(5000))).toBe('reject: oversize')
+    expect(await verdictOf(new Uint8Array(LIMITS.maxGossipMessageBytes + 1))).toBe('reject: oversize')
     expect(await verdictOf(new Uint8Array([0xff, 0xff, 0xff]))).toBe('reject: malformed')
     expect(await verdictOf(new Uint8Array(0))).toBe('reject: malformed')
   })
@@ -124,6 +124,30 @@ describe('announcement validation (SPEC.md 5.3)', () => {
 })
 
 describe('model commit validation (SPEC.md 5.5)', () => {
+  it('accepts the largest commit the protocol allows: limits.maxCommitDeltaHashes deltas, the longest fields', async () => {
+    // Before revision 1.14 the message limit (4096 bytes) held about 115 hashes, so a run of more
+    // peers could not commit its set: every peer rejected the commit as oversize.
+    const deltaHashes = Array.from({ length: LIMITS.maxCommitDeltaHashes }, (_, i) =>
+      sha256(new Uint8Array([i & 0xff, i >> 8])),
+    ).sort(Buffer.compare)
+    const commit = {
+      version: 1,
+      runId,
+      round: 2 ** 53 - 1,
+      peerId: base.peerId,
+      weightsHash: sha256(new Uint8Array([5])),
+      deltaHashes,
+      stateRoot: sha256(new Uint8Array([8])),
+      stateSize: LIMITS.maxObjectBytes,
+    }
+    const signed = await signCommit(key, commit)
+    expect(signed.length).toBeLessThanOrEqual(LIMITS.maxGossipMessageBytes)
+    const v = await validate(() =>
+      checkCommit(signed, undefined, { runId, currentRound: 2 ** 53 - 1, stateSize: LIMITS.maxObjectBytes }),
+    )
+    expect(v.action).toBe('accept')
+  })
+
   it('accepts a commit of the previous round and rejects a bad signature', async () => {
     const commit = {
       version: 1,
