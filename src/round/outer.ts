@@ -36,10 +36,20 @@ export function nesterovStep(
   return { weights: nextWeights, momentum: nextMomentum }
 }
 
-/** pseudo-gradient = global weights at round start - local weights after the inner steps (SPEC.md 6.1). */
-export function pseudoGradient(globalWeights: Float32Array, localWeights: Float32Array): Float32Array {
+/**
+ * pseudo-gradient = global weights at round start - local weights after the inner steps (SPEC.md
+ * 6.1). `into`: where to write it (it may be `localWeights` itself, which the caller gives up);
+ * default a new vector.
+ */
+export function pseudoGradient(
+  globalWeights: Float32Array,
+  localWeights: Float32Array,
+  into?: Float32Array,
+): Float32Array {
   if (globalWeights.length !== localWeights.length) throw new RangeError('weights differ in length')
-  const out = new Float32Array(globalWeights.length)
+  if (into !== undefined && into.length !== globalWeights.length)
+    throw new RangeError('output differs in length')
+  const out = into ?? new Float32Array(globalWeights.length)
   for (let i = 0; i < out.length; i++) out[i] = Math.fround(globalWeights[i] - localWeights[i])
   return out
 }

@@ -82,6 +82,12 @@ export interface RoundRunnerInit {
 type RoundSeed = Parameters<Trainer['trainRound']>[1]
 type Before = { state: OuterState; reference?: Float32Array }
 
+/** The process's resident memory and its array buffers' (typed arrays' backing stores), in MB. */
+const memoryMB = (): { rssMB: number; arrayBuffersMB: number } => {
+  const { rss, arrayBuffers } = process.memoryUsage()
+  return { rssMB: Math.round(rss / 2 ** 20), arrayBuffersMB: Math.round(arrayBuffers / 2 ** 20) }
+}
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export class RoundRunner {
@@ -120,7 +126,7 @@ export class RoundRunner {
       const cpuBefore = process.cpuUsage()
       this.phase = phase
       this.init.onPhase?.(round, phase)
-      log.debug({ phase }, 'phase start')
+      if (log.isLevelEnabled('debug')) log.debug({ phase, ...memoryMB() }, 'phase start')
       try {
         return await fn()
       } finally {
@@ -154,7 +160,10 @@ export class RoundRunner {
         const large = stateSize(globalState.weights.length) >= COLLECT_MIN_BYTES
         if (large) await this.step('proofWrite', async () => await sink?.written())
         collectGarbage(stateSize(globalState.weights.length))
-        return await this.announce(round, seed, result, recorder, log)
+        // The trained weights are the last checkpoint's: once it is written (or copied, without a
+        // sink), the delta takes their place instead of a new vector (4 d bytes, issue 17).
+        const checkpointsDone = large || sink === undefined
+        return await this.announce(round, seed, result, recorder, checkpointsDone, log)
       })
       const { meanLoss, samples, seconds, tokensPerSecond } = result
       return { trained: { meanLoss, samples, seconds, tokensPerSecond }, proofBytes: bytes }
@@ -262,11 +271,17 @@ export class RoundRunner {
     return report
   }
 
-  /** Runs fn and adds its seconds to the round's step (sync or async). */
+  /**
+   * Runs fn and adds its seconds to the round's step (sync or async). At debug level it logs the
+   * step with the process's memory after it (issue 17: where a large model's peak comes from).
+   */
   private step<T>(name: Step, fn: () => T): T {
     const started = performance.now()
     const done = () => {
-      this.stepSeconds[name] += (performance.now() - started) / 1000
+      const seconds = (performance.now() - started) / 1000
+      this.stepSeconds[name] += seconds
+      const { logger } = this.components
+      if (logger.isLevelEnabled('debug')) logger.debug({ step: name, seconds, ...memoryMB() }, 'step done')
     }
     const out = fn()
     if (out instanceof Promise) return out.finally(done) as T
@@ -308,12 +323,18 @@ export class RoundRunner {
     seed: RoundSeed,
     trained: InnerRoundResult,
     recorder: ProofRecorder,
+    /** the checkpoints no longer need the trained weights: the delta is computed in their place */
+    giveUpTrained: boolean,
     log: Logger,
   ): Promise<number> {
     const { genesis, globalState, store, proofs, deltaBook, publisher, metrics, trainer, privateKey } =
       this.components
     // The delta's vector is given up to the encoder, which computes v in its place (6.9).
-    const delta = pseudoGradient(globalState.weights, trained.weights)
+    const delta = pseudoGradient(
+      globalState.weights,
+      trained.weights,
+      giveUpTrained ? trained.weights : undefined,
+    )
     const count = delta.length
     // Our own contribution is exactly what peers will decode (SPEC.md 8.0).
     const withResidual = residualInUse(genesis)

@@ -108,7 +108,7 @@ export class InnerTrainer {
   private snapshot(localStep: number, weights?: Float32Array): TrainingSnapshot {
     return {
       localStep,
-      weights: weights ? Float32Array.from(weights) : this.model.getWeights(),
+      weights: weights ?? this.model.getWeights(),
       optimizer: this.optimizerState(),
     }
   }

@@ -209,7 +209,7 @@ export class TorchTrainer implements Trainer {
   private async snapshot(localStep: number, weights?: Float32Array): Promise<TrainingSnapshot> {
     return {
       localStep,
-      weights: weights ? Float32Array.from(weights) : await this.getWeights(),
+      weights: weights ?? (await this.getWeights()),
       optimizer: await this.optimizerState(),
     }
   }

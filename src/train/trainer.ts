@@ -53,7 +53,12 @@ export interface Trainer {
   /** bf16: the steps run under bf16 autocast (torch-cuda in a run that allows it); else fp32 */
   readonly precision: 'fp32' | 'bf16'
   readonly parameterCount: number
-  /** Trains `inner.steps` steps from `globalWeights` on this peer's batches of `seed.round`. */
+  /**
+   * Trains `inner.steps` steps from `globalWeights` on this peer's batches of `seed.round`. The
+   * checkpoint before the first step holds `globalWeights` themselves, not a copy (4 d bytes fewer
+   * while a large model trains, issue 17): the caller must not change them while the round's
+   * checkpoints are in use.
+   */
   trainRound(
     globalWeights: Float32Array,
     seed: BatchSeed,
@@ -85,6 +90,7 @@ export interface StepEngine {
   getWeights(): Promise<Float32Array> | Float32Array
   /** one AdamW step on the batch; the mean loss before the update */
   step(batch: Batch, options: InnerLoopOptions): Promise<number> | number
+  /** `weights` given: the snapshot holds them as they are (no copy) */
   snapshot(localStep: number, weights?: Float32Array): Promise<TrainingSnapshot> | TrainingSnapshot
 }
 

@@ -88,8 +88,12 @@ describe('the PyTorch trainer', () => {
     const w0 = initialWeights(genesis.model)
     const seed = seedOf(genesis, w0)
     const checkpoints: TrainingSnapshot[] = []
+    const w0Copy = Float32Array.from(w0)
     await trainer.trainRound(w0, seed, { checkpointEvery: 2, onCheckpoint: (s) => checkpoints.push(s) })
     expect(checkpoints.map((c) => c.localStep)).toEqual([0, 2, 4])
+    // the first checkpoint holds the global weights themselves (no copy of 4 d bytes), unchanged
+    expect(checkpoints[0].weights).toBe(w0)
+    expect(norm(w0, w0Copy)).toBe(0)
     const replayed = await trainer.replay(checkpoints[1], 4, seed)
     expect(replayed.optimizer.step).toBe(checkpoints[2].optimizer.step)
     expect(norm(replayed.weights, checkpoints[2].weights)).toBe(0)

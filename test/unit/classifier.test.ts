@@ -132,7 +132,11 @@ describe('classifier training', () => {
     const seed = { runId: runIdOf(g), baseHash: weightsHash(w0), peerId: new Uint8Array([2]), round: 0 }
     const alone = new InnerTrainer(g, data)
     const snapshots: TrainingSnapshot[] = []
+    const w0Hash = weightsHash(w0)
     const a = await alone.trainRound(w0, seed, { checkpointEvery: 3, onCheckpoint: (s) => snapshots.push(s) })
+    // the first checkpoint holds the global weights themselves (no copy), which training left as they were
+    expect(snapshots[0].weights).toBe(w0)
+    expect(weightsHash(w0)).toEqual(w0Hash)
     const replayed = alone.replay(snapshots[1], 10, seed)
     expect(weightsHash(replayed.weights)).toEqual(weightsHash(a.weights))
     const pooled = new InnerTrainer(g, data)

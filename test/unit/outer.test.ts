@@ -28,6 +28,16 @@ describe('outer Nesterov step', () => {
     expect([...next.weights]).toEqual([...local])
   })
 
+  it('computes the pseudo-gradient in place of the local weights when asked, to the same bits', () => {
+    const global = new Float32Array([1, 2, 3, 0.1])
+    const local = new Float32Array([0.5, 2.5, 3, 0.3])
+    const fresh = pseudoGradient(global, local)
+    const inPlace = pseudoGradient(global, local, local)
+    expect(inPlace).toBe(local)
+    expect([...inPlace]).toEqual([...fresh])
+    expect(() => pseudoGradient(global, new Float32Array(4), new Float32Array(3))).toThrow(RangeError)
+  })
+
   it('does not modify its inputs and refuses mismatched lengths', () => {
     const weights = new Float32Array([1])
     const momentum = new Float32Array([1])
