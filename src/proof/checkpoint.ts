@@ -2,6 +2,7 @@
 // round's inner steps, as one byte string
 //   u64le(localStep) || u64le(optimizerStep) || f32le weights[d] || f32le m[d] || f32le v[d]
 // identified by its Merkle root over chunks of chunkBytes (SPEC.md 4.5), like a delta.
+import { open } from 'node:fs/promises'
 import {
   asPieces,
   joinPieces,
@@ -11,8 +12,14 @@ import {
   rangePieces,
 } from '../codec/pieces.js'
 import { DOMAINS, LIMITS } from '../constants.js'
-import { domainHash, finiteFloat32Vectors, float32LeBytes } from '../crypto/hash.js'
-import { MerkleTree } from '../crypto/merkle.js'
+import {
+  domainBytes,
+  domainHash,
+  finiteFloat32Vectors,
+  float32LeBytes,
+  sha256Stream,
+} from '../crypto/hash.js'
+import { leafHash, MerkleTree } from '../crypto/merkle.js'
 import type { TrainingSnapshot } from '../train/inner-loop.js'
 import { safeInteger } from '../wire/fields.js'
 
@@ -36,12 +43,18 @@ export function encodeCheckpoint(snapshot: TrainingSnapshot): Uint8Array {
  * both moments, views of the snapshot's own vectors (no copy of 12 d bytes, issue 17). The
  * snapshot must not change while the pieces are in use.
  */
-export function checkpointPieces(snapshot: TrainingSnapshot): Uint8Array[] {
-  const d = snapshot.weights.length
+/** A checkpoint's first 16 bytes: u64le(localStep) || u64le(optimizerStep). */
+export function checkpointHeader(localStep: number, optimizerStep: number): Uint8Array {
   const header = new Uint8Array(HEADER_BYTES)
   const view = new DataView(header.buffer)
-  view.setBigUint64(0, BigInt(snapshot.localStep), true)
-  view.setBigUint64(8, BigInt(snapshot.optimizer.step), true)
+  view.setBigUint64(0, BigInt(localStep), true)
+  view.setBigUint64(8, BigInt(optimizerStep), true)
+  return header
+}
+
+export function checkpointPieces(snapshot: TrainingSnapshot): Uint8Array[] {
+  const d = snapshot.weights.length
+  const header = checkpointHeader(snapshot.localStep, snapshot.optimizer.step)
   const parts = [snapshot.weights, snapshot.optimizer.firstMoment, snapshot.optimizer.secondMoment]
   if (parts.some((values) => values.length !== d)) throw new RangeError('checkpoint parts differ in length')
   return [header, ...parts.map(float32LeBytes)]
@@ -92,4 +105,50 @@ export function optimizerHash(checkpoint: Uint8Array | Pieces): Uint8Array {
     ...rangePieces(pieces, 8, HEADER_BYTES),
     ...rangePieces(pieces, HEADER_BYTES + 4 * d, length),
   )
+}
+
+/** Bytes read at a time when a checkpoint file is hashed: whole chunks (SPEC.md 4.5). */
+const FILE_BLOCK_BYTES = 64 * LIMITS.chunkBytes
+
+/**
+ * objectRoot and optimizerHash of a checkpoint held in a file (one a trainer wrote itself,
+ * WrittenCheckpoint), read block by block: a checkpoint is 12 d bytes, which the node never holds
+ * whole. Refuses a file that is not exactly a checkpoint of `parameterCount` parameters.
+ */
+export async function checkpointFileDigests(
+  path: string,
+  parameterCount: number,
+): Promise<{ root: Uint8Array; optimizer: Uint8Array }> {
+  const size = checkpointSize(parameterCount)
+  const file = await open(path, 'r')
+  try {
+    const { size: actual } = await file.stat()
+    if (actual !== size)
+      throw new CheckpointFormatError(
+        `${path} is ${actual} bytes, a checkpoint of ${parameterCount} parameters is ${size}`,
+      )
+    const leaves: Uint8Array[] = []
+    const optimizer = sha256Stream()
+    optimizer.update(domainBytes(DOMAINS.proofOptimizer))
+    const momentsFrom = HEADER_BYTES + 4 * parameterCount
+    const block = new Uint8Array(Math.min(FILE_BLOCK_BYTES, size))
+    for (let at = 0; at < size; ) {
+      const want = Math.min(block.length, size - at)
+      const { bytesRead } = await file.read(block, 0, want, at)
+      if (bytesRead !== want)
+        throw new CheckpointFormatError(`${path} ended at byte ${at + bytesRead} of ${size}`)
+      const bytes = block.subarray(0, want)
+      for (let c = 0; c < want; c += LIMITS.chunkBytes)
+        leaves.push(leafHash(bytes.subarray(c, c + LIMITS.chunkBytes)))
+      // the optimizer part: bytes 8..16 (its step) and the moments
+      const stepFrom = Math.max(at, 8)
+      const stepTo = Math.min(at + want, HEADER_BYTES)
+      if (stepFrom < stepTo) optimizer.update(bytes.subarray(stepFrom - at, stepTo - at))
+      if (at + want > momentsFrom) optimizer.update(bytes.subarray(Math.max(0, momentsFrom - at)))
+      at += want
+    }
+    return { root: MerkleTree.fromLeaves(leaves).root, optimizer: optimizer.digest() }
+  } finally {
+    await file.close()
+  }
 }

@@ -7,9 +7,10 @@ import { PROTOCOL } from '../constants.js'
 import { float32LeBytes } from '../crypto/hash.js'
 import type { BatchSeed } from '../train/batches.js'
 import type { TrainingSnapshot } from '../train/inner-loop.js'
+import type { InnerLoopOptions, WrittenCheckpoint } from '../train/trainer.js'
 import type { Genesis } from '../wire/genesis.js'
 import { signAnnouncement } from '../wire/messages.js'
-import { checkpointPieces, objectRoot, optimizerHash } from './checkpoint.js'
+import { checkpointFileDigests, checkpointPieces, objectRoot, optimizerHash } from './checkpoint.js'
 import {
   dataCommitment,
   encodeHeader,
@@ -53,6 +54,10 @@ export interface ProofContext {
 export interface CheckpointSink {
   /** `bytes`: the checkpoint's pieces (views of the snapshot's vectors), written in order */
   add(index: number, bytes: Pieces): void
+  /** where a trainer that writes its checkpoints itself puts checkpoint `index` */
+  fileFor(index: number): Promise<string>
+  /** checkpoint `index` is in fileFor(index), written by the trainer: the sink makes it durable */
+  addWritten(index: number): void
   /** resolves once every checkpoint added so far is written, or failed to be (never rejects) */
   written(): Promise<void>
 }
@@ -61,27 +66,64 @@ export class ProofRecorder {
   /** the checkpoints' bytes, kept only without a sink */
   private readonly checkpoints: Uint8Array[] = []
   private readonly roots: Uint8Array[] = []
+  /** each checkpoint's optimizer hash (SPEC.md 17.1): the first and last go into the header */
+  private readonly optimizers: Uint8Array[] = []
+  /** digests of checkpoints a trainer wrote to files, being read back (onWrittenCheckpoint) */
+  private readonly pending: Promise<void>[] = []
+  /** the first file that could not be read back: announce() throws it (nothing goes unhandled) */
+  private readFailure?: Error
   private readonly steps: number[] = []
   private readonly norms: number[] = []
-  private optimizerIn?: Uint8Array
-  private optimizerOut?: Uint8Array
   private previousWeights?: Float32Array
 
   constructor(private readonly sink?: CheckpointSink) {}
 
   /** Pass as the inner loop's onCheckpoint. */
   readonly onCheckpoint = (snapshot: TrainingSnapshot): void => {
-    if (this.previousWeights) this.norms.push(distance(snapshot.weights, this.previousWeights))
-    this.previousWeights = snapshot.weights
-    this.steps.push(snapshot.localStep)
+    const index = this.taken(snapshot.localStep, snapshot.weights)
     // pieces, views of the snapshot's vectors: the sink writes them without a joined copy
     const bytes = checkpointPieces(snapshot)
-    const index = this.roots.length
-    this.roots.push(objectRoot(bytes))
-    this.optimizerOut = optimizerHash(bytes)
-    this.optimizerIn ??= this.optimizerOut
+    this.roots[index] = objectRoot(bytes)
+    this.optimizers[index] = optimizerHash(bytes)
     if (this.sink) this.sink.add(index, bytes)
     else this.checkpoints.push(joinPieces(bytes))
+  }
+
+  /**
+   * The inner loop's options for a trainer that writes its checkpoints itself (into the sink's
+   * files; their digests are read back from the files): none without a sink.
+   */
+  writtenCheckpoints(
+    parameterCount: number,
+  ): Pick<InnerLoopOptions, 'checkpointFile' | 'onWrittenCheckpoint'> {
+    const sink = this.sink
+    if (!sink) return {}
+    return {
+      checkpointFile: (index) => sink.fileFor(index),
+      onWrittenCheckpoint: (checkpoint: WrittenCheckpoint) => {
+        const index = this.taken(checkpoint.localStep, checkpoint.weights)
+        sink.addWritten(index)
+        this.pending.push(
+          checkpointFileDigests(checkpoint.path, parameterCount).then(
+            ({ root, optimizer }) => {
+              this.roots[index] = root
+              this.optimizers[index] = optimizer
+            },
+            (err: Error) => {
+              this.readFailure ??= err
+            },
+          ),
+        )
+      },
+    }
+  }
+
+  /** Records a checkpoint's step and update norm; returns its index. */
+  private taken(localStep: number, weights: Float32Array): number {
+    if (this.previousWeights) this.norms.push(distance(weights, this.previousWeights))
+    this.previousWeights = weights
+    this.steps.push(localStep)
+    return this.steps.length - 1
   }
 
   /**
@@ -92,6 +134,9 @@ export class ProofRecorder {
     key: PrivateKey,
     context: ProofContext & { encodedSize: number; trainLoss: number; sampleCount: number },
   ): Promise<RoundProof & { announcement: Uint8Array }> {
+    // a written checkpoint's digests come from its file, read after the trainer wrote it
+    await Promise.all(this.pending)
+    if (this.readFailure) throw this.readFailure
     const proof = this.finish(context)
     const { seed } = context
     const announcement = await signAnnouncement(key, {
@@ -112,7 +157,9 @@ export class ProofRecorder {
 
   finish(context: ProofContext): RoundProof {
     const { genesis, seed } = context
-    if (this.roots.length < 2) throw new Error('a proof needs the first and last checkpoints')
+    if (this.steps.length < 2) throw new Error('a proof needs the first and last checkpoints')
+    if (this.roots.filter((r) => r !== undefined).length !== this.steps.length)
+      throw new Error('a written checkpoint is still being read back: announce() waits for it')
     const headerBytes = encodeHeader({
       version: PROTOCOL.protocolVersion,
       runId: seed.runId,
@@ -126,8 +173,8 @@ export class ProofRecorder {
       dataCommitment: dataCommitment(genesis, context.trainTokens, seed),
       checkpointSteps: this.steps,
       updateNorms: this.norms,
-      optimizerIn: this.optimizerIn!,
-      optimizerOut: this.optimizerOut!,
+      optimizerIn: this.optimizers[0],
+      optimizerOut: this.optimizers[this.steps.length - 1],
       residualIn: context.residual ? residualHash(context.residual.before) : new Uint8Array(0),
       residualOut: context.residual ? residualHash(context.residual.after) : new Uint8Array(0),
       previousRound: context.previousRound,

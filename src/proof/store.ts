@@ -6,7 +6,13 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { piecesLength } from '../codec/pieces.js'
 import { LIMITS } from '../constants.js'
-import { readIfPresent, readRegularFile, syncDirectory, writeFileSynced } from '../store/durable-file.js'
+import {
+  readIfPresent,
+  readRegularFile,
+  syncDirectory,
+  syncPath,
+  writeFileSynced,
+} from '../store/durable-file.js'
 import { collectGarbage } from '../util/gc.js'
 import type { CheckpointSink, RoundProof } from './recorder.js'
 
@@ -82,10 +88,25 @@ export class ProofStore {
           failure ??= err
         },
       )
+    // the directory made (or failed to be): a trainer may write its checkpoint files into it
+    const ready = chain
+    const file = (index: number) => join(partial, `checkpoint-${index}`)
     const sink: PartialRound = {
+      fileFor: async (index) => {
+        await ready
+        if (failure) throw failure
+        return file(index)
+      },
+      addWritten: (index) => {
+        chain = chain
+          .then(() => (failure ? undefined : syncPath(file(index))))
+          .catch((err: Error) => {
+            failure ??= err
+          })
+      },
       add: (index, bytes) => {
         chain = chain
-          .then(() => (failure ? undefined : writeFileSynced(join(partial, `checkpoint-${index}`), bytes)))
+          .then(() => (failure ? undefined : writeFileSynced(file(index), bytes)))
           .catch((err: Error) => {
             failure ??= err
           })

@@ -310,6 +310,8 @@ export class RoundRunner {
       signal,
       checkpointEvery: genesis.proof.checkpointInterval,
       onCheckpoint: recorder.onCheckpoint,
+      // a trainer that writes its checkpoints itself (torch) puts them in the proof store's files
+      ...recorder.writtenCheckpoints(globalState.weights.length),
     })
   }
 

@@ -17,8 +17,11 @@ export async function writeFileSynced(
   }
 }
 
-/** Fsyncs a directory, making the renames and creations in it durable. */
-export async function syncDirectory(path: string): Promise<void> {
+/**
+ * Fsyncs a file or a directory: a file another process wrote (the torch worker's checkpoints), or
+ * the renames and creations in a directory.
+ */
+export async function syncPath(path: string): Promise<void> {
   const handle = await open(path, 'r')
   try {
     await handle.sync()
@@ -26,6 +29,9 @@ export async function syncDirectory(path: string): Promise<void> {
     await handle.close()
   }
 }
+
+/** Fsyncs a directory, making the renames and creations in it durable. */
+export const syncDirectory = syncPath
 
 /** A file's bytes, or undefined when it does not exist. */
 export class FileShapeError extends Error {

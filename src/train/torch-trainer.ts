@@ -2,7 +2,9 @@
 // process (torch-worker.ts, docs/torch-worker.md) on the CPU or a CUDA device, while TypeScript
 // keeps the batches, the step counter and the learning-rate schedule, so a torch node trains on
 // exactly the committed batches (SPEC.md 7.5) and records the same checkpoints (17.1).
+import { constants } from 'node:os'
 import { float32LeBytes } from '../crypto/hash.js'
+import { checkpointHeader } from '../proof/checkpoint.js'
 import type { Genesis } from '../wire/genesis.js'
 import type { Batch, BatchSeed } from './batches.js'
 import type { Dataset } from './dataset.js'
@@ -10,7 +12,7 @@ import { checkMemory, type MemoryBudget } from './memory.js'
 import { parameterLayout } from './parameters.js'
 import type { TorchProbe } from './python.js'
 import { learningRate } from './schedule.js'
-import { OP, TorchWorker, type WorkerInfo } from './torch-worker.js'
+import { OP, TorchWorker, TorchWorkerError, type WorkerInfo } from './torch-worker.js'
 import {
   type InnerLoopOptions,
   type InnerRoundResult,
@@ -108,6 +110,7 @@ export class TorchTrainer implements Trainer {
         getWeights: () => this.getWeights(),
         step: (batch) => this.step(batch),
         snapshot: (localStep, weights) => this.snapshot(localStep, weights),
+        writeCheckpoint: (localStep, path, weights) => this.writeCheckpoint(localStep, path, weights),
       },
       this.genesis,
       this.data,
@@ -206,6 +209,21 @@ export class TorchTrainer implements Trainer {
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
   }
 
+  /**
+   * The checkpoint (SPEC.md 17.1) written to `path` by the worker, from its tensors: the moments
+   * (8 d bytes) never come to the node (issue 17). The weights do, for the update norms and as the
+   * round's result; `weights` given (the checkpoint before the first step): those, not fetched.
+   */
+  private async writeCheckpoint(localStep: number, path: string, weights?: Float32Array) {
+    const header = checkpointHeader(localStep, this.stepCount)
+    await this.worker
+      .request(OP.writeCheckpoint, header, new TextEncoder().encode(path))
+      .catch((err: unknown) => {
+        throw asFileError(err, path)
+      })
+    return { localStep, weights: weights ?? (await this.getWeights()), path }
+  }
+
   private async snapshot(localStep: number, weights?: Float32Array): Promise<TrainingSnapshot> {
     return {
       localStep,
@@ -240,4 +258,17 @@ function batchBytes(batch: Batch): [Uint8Array, Uint8Array] {
 function littleEndian(values: Int32Array | Float32Array): Uint8Array {
   // Every platform Node.js runs dtrain on is little-endian (os.endianness() 'LE').
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
+}
+
+/**
+ * A file write the worker failed, as the node's own would fail: an Error with the errno's code
+ * and the path (the worker reports Python's "[Errno 28] No space left on device"), so that a full
+ * disk stops the node cleanly, saying so (cli/start.ts), whoever wrote the file.
+ */
+function asFileError(err: unknown, path: string): unknown {
+  if (!(err instanceof TorchWorkerError)) return err
+  const errno = Number(/\[Errno (\d+)\]/.exec(err.message)?.[1])
+  const code = Object.entries(constants.errno).find(([, n]) => n === errno)?.[0]
+  if (code === undefined) return err
+  return Object.assign(new Error(`writing ${path}: ${err.message}`), { code, errno, path })
 }

@@ -15,6 +15,7 @@ export const OP = {
   step: 6,
   eval: 7,
   memory: 8,
+  writeCheckpoint: 9,
 } as const
 
 /** The largest request or reply: a frame's length is a u32. */

@@ -3,7 +3,6 @@
 // Each exits 2 with a message naming the cause and the fix, without a stack trace, and loses
 // nothing. Real node processes; the small and read-only disks are tmpfs mounts in a mount
 // namespace of the test's own (unshare), so nothing outside the test is touched.
-import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -13,7 +12,8 @@ import { decodeNodeState } from '../../src/store/node-state.js'
 import { diskNeeded } from '../../src/store/state-dir.js'
 import { runIdOf } from '../../src/wire/genesis.js'
 import { tempDir } from '../fixtures/temp.js'
-import { cliPath, runCli } from './helpers.js'
+import { startOnTmpfs } from '../fixtures/tmpfs.js'
+import { runCli } from './helpers.js'
 import { drillRun } from './node-process.js'
 
 /** `dtrain start` of a node alone: one expected peer, so that its rounds need nobody. */
@@ -36,53 +36,6 @@ const startArgs = (genesisPath: string, state: string, rounds: number) => [
   '--start-timeout',
   '1',
 ]
-
-/**
- * Runs `dtrain start` with its state directory on a tmpfs of `sizeBytes` mounted (read-only when
- * asked) in a new mount namespace. With `fill`, once the node saved its first state the tmpfs is
- * filled to the last byte. The state file is copied out to `out` at the end.
- */
-function startOnTmpfs(
-  args: (state: string) => string[],
-  options: { sizeBytes: number; readOnly?: boolean; fill?: boolean; out: string },
-): Promise<{ code: number | null; stderr: string }> {
-  const mount = tempDir('tmpfs-mount')
-  const script = `
-set -u
-mount -t tmpfs -o size=${options.sizeBytes}${options.readOnly ? ',ro' : ''} tmpfs "$MNT" || exit 90
-"$NODE" "$CLI" "$@" &
-pid=$!
-if [ "$FILL" = 1 ]; then
-  while [ ! -f "$MNT/state/node-state.bin" ] && kill -0 $pid 2>/dev/null; do sleep 0.1; done
-  dd if=/dev/zero of="$MNT/filler" bs=4096 2>/dev/null
-fi
-wait $pid
-code=$?
-cp "$MNT/state/node-state.bin" "$OUT/" 2>/dev/null
-exit $code`
-  return new Promise((resolve) => {
-    const child = spawn('unshare', ['-rm', 'sh', '-c', script, 'sh', ...args(join(mount, 'state'))], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...process.env,
-        MNT: mount,
-        NODE: process.execPath,
-        CLI: cliPath,
-        FILL: options.fill ? '1' : '0',
-        OUT: options.out,
-      },
-    })
-    let stderr = ''
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stderr })
-    })
-  })
-}
 
 describe('the state directory', () => {
   const run = drillRun('state-dir', { expectedPeers: 1, minPeers: 1 })

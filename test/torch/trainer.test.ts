@@ -1,5 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { weightsHash } from '../../src/crypto/hash.js'
+import { encodeCheckpoint } from '../../src/proof/checkpoint.js'
 import { selectBackend } from '../../src/train/backend.js'
 import { loadDataset } from '../../src/train/dataset.js'
 import { InnerTrainer } from '../../src/train/inner-loop.js'
@@ -7,7 +11,7 @@ import { initialWeights } from '../../src/train/parameters.js'
 import type { TorchProbe } from '../../src/train/python.js'
 import { TorchTrainer } from '../../src/train/torch-trainer.js'
 import { TorchWorkerError } from '../../src/train/torch-worker.js'
-import type { TrainingSnapshot } from '../../src/train/trainer.js'
+import type { TrainingSnapshot, WrittenCheckpoint } from '../../src/train/trainer.js'
 import { defaultGenesis, type Genesis, type ModelPreset, runIdOf } from '../../src/wire/genesis.js'
 import { requireTorch } from './helpers.js'
 
@@ -98,6 +102,56 @@ describe('the PyTorch trainer', () => {
     expect(replayed.optimizer.step).toBe(checkpoints[2].optimizer.step)
     expect(norm(replayed.weights, checkpoints[2].weights)).toBe(0)
     expect(norm(replayed.optimizer.secondMoment, checkpoints[2].optimizer.secondMoment)).toBe(0)
+  })
+
+  it('writes its checkpoints to files itself, byte for byte what the node encodes from snapshots (issue 17)', async () => {
+    const genesis = genesisFor('tiny', 4)
+    const trainer = await torchTrainer(genesis)
+    const w0 = initialWeights(genesis.model)
+    const seed = seedOf(genesis, w0)
+    // the same round twice from the same optimizer state: as snapshots, then written by the worker
+    const start = await trainer.optimizerState()
+    const snapshots: TrainingSnapshot[] = []
+    await trainer.trainRound(w0, seed, { checkpointEvery: 2, onCheckpoint: (s) => snapshots.push(s) })
+    await trainer.setOptimizerState(start)
+    const dir = mkdtempSync(join(tmpdir(), 'dtrain-torch-checkpoints-'))
+    try {
+      const written: WrittenCheckpoint[] = []
+      const result = await trainer.trainRound(w0, seed, {
+        checkpointEvery: 2,
+        onCheckpoint: () => {
+          throw new Error('a written checkpoint is not a snapshot')
+        },
+        checkpointFile: async (i) => join(dir, `checkpoint-${i}`),
+        onWrittenCheckpoint: (c) => written.push(c),
+      })
+      expect(written.map((c) => c.localStep)).toEqual([0, 2, 4])
+      expect(written[0].weights).toBe(w0)
+      expect(result.weights).toBe(written[2].weights)
+      for (const [i, c] of written.entries()) {
+        const bytes = readFileSync(c.path)
+        expect(Buffer.compare(bytes, encodeCheckpoint(snapshots[i]))).toBe(0)
+        expect(norm(c.weights, snapshots[i].weights)).toBe(0)
+        expect(statSync(c.path).mode & 0o777).toBe(0o600)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("reports the worker's failed checkpoint write as the node's own would fail: ENOSPC, with the path", async () => {
+    const genesis = genesisFor('tiny', 2)
+    const trainer = await torchTrainer(genesis)
+    const w0 = initialWeights(genesis.model)
+    const err = await trainer
+      .trainRound(w0, seedOf(genesis, w0), {
+        checkpointFile: async () => '/dev/full', // every write there fails: no space left
+        onWrittenCheckpoint: () => {},
+      })
+      .catch((e: unknown) => e as NodeJS.ErrnoException)
+    expect(err).toBeInstanceOf(Error)
+    expect(err).toMatchObject({ code: 'ENOSPC', path: '/dev/full' })
+    expect((err as Error).message).toMatch(/writing \/dev\/full: .*No space left on device/)
   })
 
   it('fails a pending step with the worker exit status when the worker dies, never hanging', async () => {

@@ -3,11 +3,13 @@
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, describe, expect, it } from 'vitest'
 import { float32FromLe } from '../../src/crypto/hash.js'
 import { pickSegments } from '../../src/proof/audit.js'
 import {
   CheckpointFormatError,
+  checkpointFileDigests,
   checkpointPieces,
   checkpointSize,
   decodeCheckpoint,
@@ -71,6 +73,25 @@ describe('checkpoints', () => {
     const bytes = encodeCheckpoint(s)
     expect(objectRoot(pieces)).toEqual(objectRoot(bytes))
     expect(optimizerHash(pieces)).toEqual(optimizerHash(bytes))
+  })
+
+  it('are hashed from a file block by block as from their bytes, and a file of another size is refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dtrain-checkpoint-'))
+    try {
+      // 1.5 M parameters: 18 MB, more than one block of 16 MiB, ending in a short chunk
+      for (const d of [10, 1_500_001]) {
+        const bytes = encodeCheckpoint(snapshot(d, 4))
+        const path = join(dir, `checkpoint-${d}`)
+        await writeFile(path, bytes)
+        expect(await checkpointFileDigests(path, d)).toEqual({
+          root: objectRoot(bytes),
+          optimizer: optimizerHash(bytes),
+        })
+        await expect(checkpointFileDigests(path, d + 1)).rejects.toThrow(CheckpointFormatError)
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('are kept after steps 0, k, 2k, ... and always after the last step', () => {
@@ -173,6 +194,60 @@ describe('proof store', () => {
     expect(await readdir(join(dir, 'proofs'))).toEqual(['round-4'])
     for (const [i, s] of snapshots.entries())
       expect(await store.item(4, 'checkpoint', i)).toEqual({
+        status: 'ok',
+        value: Buffer.from(encodeCheckpoint(s)),
+      })
+  })
+
+  it('a round whose trainer wrote its checkpoints into the store itself gives the same proof, read back from the files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dtrain-proofs-'))
+    dirs.push(dir)
+    const store = new ProofStore({ dir, retention: 2 })
+    await store.open()
+    const genesis = defaultGenesis()
+    const seed = {
+      runId: new Uint8Array(32),
+      baseHash: new Uint8Array(32),
+      peerId: new Uint8Array([1]),
+      round: 5,
+    }
+    const context = {
+      genesis,
+      seed,
+      trainTokens: 1000,
+      backend: 'torch-cpu',
+      deltaHash: new Uint8Array(32),
+      previousRound: null,
+    }
+    const snapshots = [0, 1, 2].map((i) => ({ ...snapshot(1000, i), localStep: i }))
+    const kept = new ProofRecorder()
+    for (const s of snapshots) kept.onCheckpoint(s)
+    const written = new ProofRecorder(store.checkpointSink(5))
+    const { checkpointFile, onWrittenCheckpoint } = written.writtenCheckpoints(1000)
+    for (const [i, s] of snapshots.entries()) {
+      // what the torch worker does (OP writeCheckpoint): the whole checkpoint into the given file
+      const path = await checkpointFile!(i)
+      await writeFile(path, encodeCheckpoint(s))
+      onWrittenCheckpoint!({ localStep: s.localStep, weights: s.weights, path })
+    }
+    const key = await generateKeyPair('Ed25519')
+    const extra = { encodedSize: 10, trainLoss: 1, sampleCount: 8 }
+    const fromFiles = await written.announce(key, { ...context, ...extra })
+    const inMemory = await kept.announce(key, { ...context, ...extra })
+    expect(fromFiles.root).toEqual(inMemory.root)
+    expect(fromFiles.manifest).toEqual(inMemory.manifest)
+    await store.put(fromFiles)
+    // a written checkpoint that cannot be read back fails the announcement, naming the file
+    const broken = new ProofRecorder(store.checkpointSink(6))
+    const options = broken.writtenCheckpoints(1000)
+    for (const [i, s] of snapshots.entries()) {
+      const path = await options.checkpointFile!(i)
+      if (i !== 1) await writeFile(path, encodeCheckpoint(s))
+      options.onWrittenCheckpoint!({ localStep: s.localStep, weights: s.weights, path })
+    }
+    await expect(broken.announce(key, { ...context, ...extra })).rejects.toThrow(/checkpoint-1/)
+    for (const [i, s] of snapshots.entries())
+      expect(await store.item(5, 'checkpoint', i)).toEqual({
         status: 'ok',
         value: Buffer.from(encodeCheckpoint(s)),
       })
