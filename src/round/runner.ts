@@ -265,7 +265,7 @@ export class RoundRunner {
       globalState.persist(settled.decided ? settled.committedState : undefined, report),
     )
     report.stepSeconds.stateWrite = this.stepSeconds.stateWrite
-    // The round's starting state, the aggregate's inputs and the moments written are dead now.
+    // The aggregate's inputs and the moments written are dead now (the starting state went before eval).
     collectGarbage(stateSize(globalState.weights.length))
     log.info({ ...report, phase: 'done' }, 'round complete')
     this.phase = 'idle'
