@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { type ApiServer, startApiServer } from '../api/server.js'
-import { stateRound } from '../codec/state.js'
 import { createLogger } from '../log.js'
 import { DEFAULT_PROOF_RETENTION, DtrainNode } from '../node/node.js'
 import { bytesPerRound } from '../proof/storage.js'
@@ -159,7 +158,7 @@ async function diskFull(
   const { code, path } = (err ?? {}) as NodeJS.ErrnoException
   if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined
   const saved = await loadNodeState(stateDir, runId).catch(() => undefined)
-  const round = saved ? stateRound(saved.global) : undefined
+  const round = saved?.global.round
   return new DiskFullError(
     `the disk holding ${stateDir} is full (${code}${path ? ` writing ${path}` : ''}): the node stopped${round === undefined ? '' : `; its state after round ${round} is intact in ${join(stateDir, 'node-state.bin')}`}. Free space on that disk, or keep fewer rounds of proofs with --proof-retention, and start it again: it resumes where it stopped`,
   )

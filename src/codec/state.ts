@@ -5,6 +5,7 @@
 // It travels like a delta: content-addressed by its Merkle root, fetched chunk by chunk.
 import { finiteFloat32Vectors, float32LeBytes } from '../crypto/hash.js'
 import { safeInteger } from '../wire/fields.js'
+import type { ByteSource } from './delta.js'
 import { MalformedDeltaError, NonFiniteDeltaError } from './errors.js'
 import { joinPieces } from './pieces.js'
 
@@ -48,32 +49,47 @@ export function statePieces(state: GlobalState): Uint8Array[] {
   return [header, ...[state.weights, state.momentum, state.reference].map(float32LeBytes)]
 }
 
-/** The round an encoded state is of, read from its header without decoding the vectors. */
-export function stateRound(bytes: Uint8Array): number {
-  if (bytes.length < HEADER)
-    throw new MalformedDeltaError(`state is ${bytes.length} bytes, shorter than its header`)
-  return Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(8, true))
+export function decodeState(bytes: Uint8Array, expectedCount: number): GlobalState {
+  return readState(bytes, expectedCount)
 }
 
-export function decodeState(bytes: Uint8Array, expectedCount: number): GlobalState {
-  if (bytes.length !== stateSize(expectedCount)) {
+/** Bytes of a vector read and converted at a time by readState. */
+const READ_BLOCK = 1 << 24
+
+/**
+ * Decodes a state read by range from `source` (one buffer, or an object on disk: issue 17, a
+ * round's starting state read back), one block at a time into the three vectors, so that no
+ * buffer of the encoded state's size is made beside them. Every value is checked finite.
+ */
+export function readState(source: ByteSource, expectedCount: number): GlobalState {
+  if (source.length !== stateSize(expectedCount)) {
     throw new MalformedDeltaError(
-      `state is ${bytes.length} bytes, a model of ${expectedCount} parameters needs ${stateSize(expectedCount)}`,
+      `state is ${source.length} bytes, a model of ${expectedCount} parameters needs ${stateSize(expectedCount)}`,
     )
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const header = source.subarray(0, HEADER)
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength)
   if (view.getUint8(0) !== STATE_FORMAT_VERSION || view.getUint8(1) !== 0 || view.getUint16(2, true) !== 0) {
     throw new MalformedDeltaError('unknown state format version or non-zero reserved bytes')
   }
   if (view.getUint32(4, true) !== expectedCount)
     throw new MalformedDeltaError('state parameter count differs from the model')
   const round = safeInteger(view.getBigUint64(8, true), 'state round', MalformedDeltaError)
-  const [weights, momentum, reference] = finiteFloat32Vectors(
-    bytes,
-    HEADER,
-    expectedCount,
-    3,
-    (v, i, value) => new NonFiniteDeltaError(`state value ${i} of vector ${v} is ${value}`),
-  )
+  const [weights, momentum, reference] = [0, 1, 2].map((v) => {
+    const out = new Float32Array(expectedCount)
+    const offset = HEADER + 4 * expectedCount * v
+    for (let start = 0; start < expectedCount; start += READ_BLOCK / 4) {
+      const end = Math.min(start + READ_BLOCK / 4, expectedCount)
+      const [block] = finiteFloat32Vectors(
+        source.subarray(offset + 4 * start, offset + 4 * end),
+        0,
+        end - start,
+        1,
+        (_, i, value) => new NonFiniteDeltaError(`state value ${start + i} of vector ${v} is ${value}`),
+      )
+      out.set(block, start)
+    }
+    return out
+  })
   return { round, weights, momentum, reference }
 }

@@ -239,7 +239,11 @@ export class DtrainNode {
     } as DtrainComponents
     const currentRound = () => c.globalState.round
     c.deltaBook = createDeltaBook({ self: peerId.toString() })(c)
-    c.globalState = createGlobalState({ weights, stateDir: options.stateDir })(c)
+    c.globalState = createGlobalState({
+      weights,
+      initialWeights: () => initialWeights(genesis.model),
+      stateDir: options.stateDir,
+    })(c)
     c.publisher = createPublisher({ currentRound })(c)
     c.fetcher = createDeltaFetcher({ dimension: weights.length })(c)
     c.validatorFn = createGossipValidatorFn(c, {

@@ -14,6 +14,7 @@ import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { Genesis } from '../wire/genesis.js'
 import type { DeltaBook } from './delta-book.js'
 import { capContributions } from './policy.js'
+import type { RoundStart } from './round-start.js'
 
 export interface ContributionCheckComponents {
   genesis: Genesis
@@ -36,14 +37,14 @@ export class ContributionCheck {
   ) {}
 
   /**
-   * The contributions of `round` to aggregate from `weights` (trained from the state whose hash
-   * is `baseHex`), limited to the delta hashes in `among` when given, and to
+   * The contributions of `round` to aggregate from its starting state (`start`, read only when a
+   * delta is scored; trained from the weights whose hash is `baseHex`), limited to the delta hashes in `among` when given, and to
    * limits.maxCommitDeltaHashes (capContributions). A delta is scored once; its decision is kept
    * for the settle step's recomputations.
    */
   async check(
     round: number,
-    weights: Float32Array,
+    start: Pick<RoundStart, 'read'>,
     baseHex: string,
     log: Logger,
     among?: ReadonlySet<string>,
@@ -62,6 +63,7 @@ export class ContributionCheck {
         if (entry.kept) kept.push({ id: entry.deltaHash, values: entry.values })
         continue
       }
+      const weights = (await start.read()).state.weights
       base ??= await this.init.evaluate(weights)
       const values = entry.values
       const trial = new Float32Array(weights.length)

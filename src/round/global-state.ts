@@ -7,9 +7,17 @@ import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import type { Pieces } from '../codec/pieces.js'
-import { decodeState, stateSize } from '../codec/state.js'
-import { toHex, weightsHash } from '../crypto/hash.js'
+import { type Pieces, piecesLength, piecesSource } from '../codec/pieces.js'
+import {
+  decodeState,
+  type GlobalState as GlobalStateValues,
+  readState,
+  statePieces,
+  stateSize,
+} from '../codec/state.js'
+import { LIMITS } from '../constants.js'
+import { bytesEqual, toHex, weightsHash } from '../crypto/hash.js'
+import { MerkleTree } from '../crypto/merkle.js'
 import type { Publisher } from '../gossip/publisher.js'
 import { checkCommit } from '../gossip/validate.js'
 import type { DeltaStore } from '../store/delta-store.js'
@@ -19,6 +27,7 @@ import type { Trainer } from '../train/trainer.js'
 import type { Commit } from '../wire/messages.js'
 import type { CommitBook } from './commit-book.js'
 import type { OuterState } from './outer.js'
+import { RoundStart, type StartingState } from './round-start.js'
 
 export interface GlobalStateComponents {
   runId: Uint8Array
@@ -27,20 +36,23 @@ export interface GlobalStateComponents {
   votes: Pick<VoteJournal, 'allOf'>
   publisher: Pick<Publisher, 'restoreCommit'>
   commits: CommitBook
-  trainer: Pick<Trainer, 'optimizerState' | 'setOptimizerState'>
+  trainer: Pick<Trainer, 'optimizerState' | 'optimizerReader' | 'setOptimizerState'>
   logger: Logger
 }
 
 export interface GlobalStateInit {
-  /** the initial weights (W_0, SPEC.md 7.3) */
+  /** the initial weights (W_0, SPEC.md 7.3); not kept once the state moves on */
   weights: Float32Array
+  /**
+   * W_0 made again (from the genesis), for a round 0 whose outer step was computed in place of
+   * them (roundStart); without it, round 0's starting state is kept in memory
+   */
+  initialWeights?: () => Float32Array
   /** the node's state directory; in memory only without one */
   stateDir?: string
 }
 
 export class GlobalState {
-  /** the global weights and outer momentum the current round trains from */
-  state: OuterState
   /** the previous round's aggregate: centered clipping's reference point (SPEC.md 8.6) */
   reference?: Float32Array
   /** error-feedback residual (SPEC.md 6.9): what earlier encodings dropped */
@@ -50,11 +62,29 @@ export class GlobalState {
   /** the round this node is in */
   round = 0
 
+  private readonly stateDir?: string
+  private readonly initialWeights?: () => Float32Array
+  private current: OuterState
+
   constructor(
     private readonly components: GlobalStateComponents,
-    private readonly init: GlobalStateInit,
+    init: GlobalStateInit,
   ) {
-    this.state = { weights: init.weights, momentum: new Float32Array(init.weights.length) }
+    // Only the state holds W_0: kept here, they would stay resident for the whole run (4 d bytes).
+    this.stateDir = init.stateDir
+    this.initialWeights = init.initialWeights
+    this.current = { weights: init.weights, momentum: new Float32Array(init.weights.length) }
+  }
+
+  /** the global weights and outer momentum the current round trains from */
+  get state(): OuterState {
+    return this.current
+  }
+
+  set state(state: OuterState) {
+    this.current = state
+    // an outer step in place (RoundStart) keeps the weights vector and changes its values
+    this.hashed = undefined
   }
 
   get weights(): Float32Array {
@@ -64,7 +94,7 @@ export class GlobalState {
   /**
    * Hash of the current global weights (SPEC.md 4.2), computed once per weight vector: the round,
    * its commit and every status request (the page asks each second) read it, and hashing a large
-   * model's weights takes seconds. Weight vectors are replaced, never written in place.
+   * model's weights takes seconds. Weight vectors change only with a new state (the setter).
    */
   get weightsHash(): Uint8Array {
     const { weights } = this.state
@@ -80,11 +110,66 @@ export class GlobalState {
   private hashed?: { weights: Float32Array; hash: Uint8Array }
 
   /**
+   * The state `round` (the current one) starts from, for its outer steps (RoundStart). `inPlace`:
+   * the outer step is computed in place of it where it can be read back for a recompute, namely
+   * when the state object this node recorded for the previous round is on disk (its objects are
+   * in the state directory), or in round 0 of a fresh start with a state directory, from W_0 made
+   * again. Read back, it must match the object's Merkle root and the round's weights hash.
+   */
+  async roundStart(round: number, inPlace: boolean): Promise<RoundStart> {
+    const live = { state: this.state, reference: this.reference }
+    if (!inPlace || this.stateDir === undefined) return new RoundStart(live)
+    const count = this.state.weights.length
+    const expected = this.weightsHashHex
+    const checked = (start: StartingState, from: string): StartingState => {
+      if (toHex(weightsHash(start.state.weights)) !== expected)
+        throw new Error(
+          `round ${round}'s starting state read back from ${from} does not hash to the weights the round started from`,
+        )
+      return start
+    }
+    const root = this.components.commits.ownOf(round - 1)?.stateRoot
+    if (root === undefined) {
+      const { initialWeights } = this
+      if (round !== 0 || initialWeights === undefined) return new RoundStart(live)
+      return new RoundStart(live, async () =>
+        checked({ state: { weights: initialWeights(), momentum: new Float32Array(count) } }, 'the genesis'),
+      )
+    }
+    const { store } = this.components
+    if (!(await store.onDisk(root))) return new RoundStart(live)
+    return new RoundStart(live, async () => {
+      const name = `state object ${toHex(root).slice(0, 16)}`
+      const held = store.get(root)
+      if (held === undefined) throw new Error(`round ${round}'s starting state (${name}) left the store`)
+      const state = readState(held.bytes, count)
+      const tree = MerkleTree.fromBytes(piecesSource(statePieces(state)), LIMITS.chunkBytes)
+      if (state.round !== round - 1 || !bytesEqual(tree.root, root))
+        throw new Error(`round ${round}'s starting state read back from ${name} is not the object stored`)
+      return checked(
+        { state: { weights: state.weights, momentum: state.momentum }, reference: state.reference },
+        name,
+      )
+    })
+  }
+
+  /**
    * Adopts an encoded global state (a restart, or a sync from peers, SPEC.md 12), after checking
    * it is the one `expected` names: the round its commits are of and their weights hash.
    */
   adopt(encoded: Uint8Array, expected?: { round: number; weightsHash: string }): { round: number } {
-    const state = decodeState(encoded, this.state.weights.length)
+    return this.adoptDecoded(decodeState(encoded, this.state.weights.length), expected)
+  }
+
+  /** adopt, of a state decoded already (a restart's, read from the state file by range). */
+  private adoptDecoded(
+    state: GlobalStateValues,
+    expected?: { round: number; weightsHash: string },
+  ): { round: number } {
+    if (state.weights.length !== this.state.weights.length)
+      throw new Error(
+        `the state holds ${state.weights.length} parameters, the model ${this.state.weights.length}`,
+      )
     if (expected && state.round !== expected.round)
       throw new Error(`the state is of round ${state.round}, the commits of round ${expected.round}`)
     if (expected && toHex(weightsHash(state.weights)) !== expected.weightsHash)
@@ -101,19 +186,21 @@ export class GlobalState {
    * after, or null for a fresh start.
    */
   async restore(): Promise<number | null> {
-    const { stateDir } = this.init
+    const { stateDir } = this
     if (!stateDir) return null
     const saved = await loadNodeState(stateDir, this.components.runId)
     if (!saved) return null
-    const { round } = this.adopt(saved.global)
+    const { round } = this.adoptDecoded(saved.global)
     await this.components.trainer.setOptimizerState(saved.optimizer)
     this.residual = saved.residual
     this.lastProofRound = saved.lastProofRound
-    const stateRoot = this.components.store.put(round, saved.global)
+    // served as its pieces, views of the adopted vectors (no encoded copy of 12 d bytes)
+    const pieces = statePieces(saved.global)
+    const stateRoot = this.components.store.put(round, pieces)
     this.components.commits.setOwn(round, {
       weightsHash: this.weightsHashHex,
       stateRoot,
-      stateSize: saved.global.length,
+      stateSize: piecesLength(pieces),
     })
     this.components.logger.info(
       { round, weightsHash: this.weightsHashHex.slice(0, 16) },
@@ -190,13 +277,15 @@ export class GlobalState {
    * was not the decided one).
    */
   async persist(global: Uint8Array | Pieces | undefined, report?: object): Promise<void> {
-    const dir = this.init.stateDir
+    const dir = this.stateDir
     if (!dir) return
+    const { trainer } = this.components
     if (global)
       await saveNodeState(dir, {
         runId: this.components.runId,
         global,
-        optimizer: await this.components.trainer.optimizerState(),
+        // the torch worker's moments by range, never both in the node at once (issue 17)
+        optimizer: trainer.optimizerReader?.() ?? (await trainer.optimizerState()),
         residual: this.residual,
         lastProofRound: this.lastProofRound,
       })

@@ -13,10 +13,16 @@ export interface OuterState {
   momentum: Float32Array
 }
 
+/**
+ * One outer step. `inPlace`: the new weights and momentum are written over `state`'s own vectors
+ * (each coordinate is read before it is written, so the result is the same bit for bit), and the
+ * returned state holds those vectors: the caller gives the old state up (8 d bytes fewer, issue 17).
+ */
 export function nesterovStep(
   state: OuterState,
   pseudoGradient: Float32Array,
   config: OuterConfig,
+  inPlace = false,
 ): OuterState {
   const { weights, momentum } = state
   if (weights.length !== pseudoGradient.length || momentum.length !== weights.length) {
@@ -24,8 +30,8 @@ export function nesterovStep(
   }
   const lr = Math.fround(config.lr)
   const mu = Math.fround(config.momentum)
-  const nextWeights = new Float32Array(weights.length)
-  const nextMomentum = new Float32Array(weights.length)
+  const nextWeights = inPlace ? weights : new Float32Array(weights.length)
+  const nextMomentum = inPlace ? momentum : new Float32Array(weights.length)
   for (let i = 0; i < weights.length; i++) {
     const g = pseudoGradient[i]
     const m = Math.fround(Math.fround(mu * momentum[i]) + g)
@@ -63,8 +69,9 @@ export function outerStepOrHold(
   state: OuterState,
   aggregate: Float32Array,
   config: OuterConfig,
+  inPlace = false,
 ): { state: OuterState; applied: boolean } {
   for (let i = 0; i < aggregate.length; i++)
     if (!Number.isFinite(aggregate[i])) return { state, applied: false }
-  return { state: nesterovStep(state, aggregate, config), applied: true }
+  return { state: nesterovStep(state, aggregate, config, inPlace), applied: true }
 }

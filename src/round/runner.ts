@@ -34,9 +34,10 @@ import type { ContributionCheck } from './contribution-check.js'
 import { collectDeadlineMs } from './deadline.js'
 import type { DeltaBook } from './delta-book.js'
 import type { GlobalState } from './global-state.js'
-import { type OuterState, outerStepOrHold, pseudoGradient } from './outer.js'
+import { outerStepOrHold, pseudoGradient } from './outer.js'
 import { collectDecision, settleDecision } from './policy.js'
 import { noSteps, type Phase, type RoundReport, type Step } from './report.js'
+import type { RoundStart } from './round-start.js'
 import type { Sync } from './sync.js'
 
 export interface RoundRunnerComponents {
@@ -80,7 +81,6 @@ export interface RoundRunnerInit {
 }
 
 type RoundSeed = Parameters<Trainer['trainRound']>[1]
-type Before = { state: OuterState; reference?: Float32Array }
 
 /** The process's resident memory and its array buffers' (typed arrays' backing stores), in MB. */
 const memoryMB = (): { rssMB: number; arrayBuffersMB: number } => {
@@ -181,16 +181,15 @@ export class RoundRunner {
       log.info({ phase: 'collect', otherBase }, 'deltas trained from other global weights left out')
     }
     // The round's starting state (12 d floats) lives until the round is settled, not through
-    // eval and the state write: the settle step recomputes from it, nothing later does (issue 17).
+    // eval and the state write: the settle step recomputes from it, nothing later does. A large
+    // model's outer step is computed in place of it, and a recompute reads it back (issue 17).
     const settled = await (async () => {
-      const before: Before = { state: globalState.state, reference: globalState.reference }
-      const { minPeers, expectedPeers } = genesis.round
-      const initial = await this.components.contributions.check(
+      const start = await globalState.roundStart(
         round,
-        before.state.weights,
-        this.baseHex,
-        log,
+        stateSize(globalState.weights.length) >= COLLECT_MIN_BYTES,
       )
+      const { minPeers, expectedPeers } = genesis.round
+      const initial = await this.components.contributions.check(round, start, this.baseHex, log)
       if (initial.length < minPeers) {
         metrics.belowQuorumRounds.inc()
         log.warn(
@@ -203,8 +202,8 @@ export class RoundRunner {
           { phase: 'collect', have: initial.length, expected: expectedPeers },
           'collect deadline reached, aggregating what arrived',
         )
-      await timed('aggregate', () => this.aggregate(round, initial, before, log))
-      return await timed('commit', () => this.commitAndSettle(round, initial, before, log))
+      await timed('aggregate', () => this.aggregate(round, initial, start, log))
+      return await timed('commit', () => this.commitAndSettle(round, initial, start, log))
     })()
     // Stopped while the round was undecided: nothing undecided is saved (SPEC.md 12.5); a restart
     // resumes from the last decided state.
@@ -476,7 +475,7 @@ export class RoundRunner {
   private async commitAndSettle(
     round: number,
     initial: Contribution[],
-    before: Before,
+    start: RoundStart,
     log: Logger,
   ): Promise<{ contributions: Contribution[]; committedState: Pieces; decided: boolean }> {
     const { genesis, commits, deltaBook, sync, metrics, clock, changes, publisher, signal, host, runId } =
@@ -491,13 +490,7 @@ export class RoundRunner {
         const theirs = commits.peersOf(round)
         const listed = new Set(contributions.map((c) => toHex(c.id)))
         for (const record of theirs.values()) for (const h of record.deltaHashes ?? []) listed.add(toHex(h))
-        const grown = await this.components.contributions.check(
-          round,
-          before.state.weights,
-          this.baseHex,
-          log,
-          listed,
-        )
+        const grown = await this.components.contributions.check(round, start, this.baseHex, log, listed)
         // The round's decided state (12.2), looked up once: this node's own, another, or none.
         const standing = sync.standing(round, false)
         const decided = standing === undefined ? undefined : standing.lost ? 'other' : 'own'
@@ -523,7 +516,7 @@ export class RoundRunner {
           )
           metrics.settledRounds.inc()
           contributions = grown
-          this.aggregate(round, contributions, before, log)
+          await this.aggregate(round, contributions, start, log)
           committedState = await this.commit(round, contributions)
           continue
         }
@@ -575,9 +568,18 @@ export class RoundRunner {
     }
   }
 
-  /** Step 4 (SPEC.md 8, 9): applies the aggregate of `contributions` to the round's starting state. */
-  private aggregate(round: number, contributions: Contribution[], before: Before, log: Logger): void {
+  /**
+   * Step 4 (SPEC.md 8, 9): applies the aggregate of `contributions` to the round's starting state,
+   * in place of it for a large model (RoundStart; a recompute reads it back first).
+   */
+  private async aggregate(
+    round: number,
+    contributions: Contribution[],
+    start: RoundStart,
+    log: Logger,
+  ): Promise<void> {
     const { genesis, globalState, metrics, runId } = this.components
+    const before = await start.take()
     const seed = new Uint8Array(40)
     seed.set(runId)
     new DataView(seed.buffer).setBigUint64(32, BigInt(round), true)
@@ -597,7 +599,7 @@ export class RoundRunner {
       aggregated = this.step('aggregateRule', () => aggregate({ rule: 'median' }, contributions, context))
     }
     const outer = this.step('outerStep', () =>
-      outerStepOrHold(before.state, aggregated, genesis.outer.optimizer),
+      outerStepOrHold(before.state, aggregated, genesis.outer.optimizer, start.inPlace),
     )
     if (!outer.applied) {
       log.error(
@@ -608,6 +610,7 @@ export class RoundRunner {
     }
     globalState.reference = outer.applied ? aggregated : before.reference
     globalState.state = outer.state
+    log.debug({ phase: 'aggregate', inPlace: start.inPlace, applied: outer.applied }, 'outer step done')
   }
 
   /**

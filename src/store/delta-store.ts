@@ -5,7 +5,7 @@
 // a chunk tree per object, not n deltas and 3 states of the model's size (issue 17). Reads are
 // by range (a chunk to serve, a block to aggregate). Without a directory (tests, tools) the bytes
 // stay in memory.
-import { closeSync, mkdirSync, openSync, readSync, rmSync, unlinkSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, rmSync, unlinkSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type ByteSource, type OpenedDelta, openDelta } from '../codec/delta.js'
@@ -14,6 +14,7 @@ import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { MerkleTree } from '../crypto/merkle.js'
 import type { DeltaSource } from '../net/transfer.js'
+import { readRange } from './durable-file.js'
 
 /** The content id of an encoded delta: the Merkle root over its chunks. */
 export function deltaRoot(bytes: Uint8Array): { root: Uint8Array; tree: MerkleTree } {
@@ -98,6 +99,19 @@ export class DeltaStore implements DeltaSource {
     return openDelta(entry.bytes, count)
   }
 
+  /**
+   * Whether the object's bytes are on disk and out of memory: written, and so no longer a view of
+   * anything its putter holds (waits for a write under way). False without a directory, for an
+   * object whose write failed, and for one the store does not hold.
+   */
+  async onDisk(root: Uint8Array): Promise<boolean> {
+    const key = toHex(root)
+    const entry = this.byRoot.get(key)
+    if (entry === undefined) return false
+    await entry.written
+    return this.byRoot.get(key) === entry && entry.path !== undefined && entry.memory === undefined
+  }
+
   /** Bytes of objects held in memory (not yet written, or kept there without a directory). */
   get memoryBytes(): number {
     let total = 0
@@ -131,14 +145,7 @@ export class DeltaStore implements DeltaSource {
         const entry = entryOf()
         if (entry.memory !== undefined) return entry.memory.subarray(start, end)
         entry.fd ??= openSync(entry.path!, 'r')
-        const out = new Uint8Array(Math.max(0, Math.min(end, entry.size) - start))
-        for (let done = 0; done < out.length; ) {
-          const read = readSync(entry.fd, out, done, out.length - done, start + done)
-          if (read === 0)
-            throw new Error(`object ${key.slice(0, 16)} is shorter on disk than ${entry.size} bytes`)
-          done += read
-        }
-        return out
+        return readRange(entry.fd, start, end, entry.size, `object ${key.slice(0, 16)}`)
       },
     }
   }

@@ -10,10 +10,13 @@
 import { rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { sha256 as sha256Hasher } from '@noble/hashes/sha2.js'
+import type { ByteSource } from '../codec/delta.js'
 import { asPieces, joinPieces, type Pieces, piecesLength } from '../codec/pieces.js'
-import { bytesEqual, float32FromLe, float32LeBytes, sha256, toHex } from '../crypto/hash.js'
+import { type GlobalState as GlobalStateValues, readState } from '../codec/state.js'
+import { bytesEqual, float32FromLe, float32LeBytes, toHex } from '../crypto/hash.js'
 import type { OptimizerState } from '../train/inner-loop.js'
-import { readIfPresent, syncDirectory, writeFileSynced } from './durable-file.js'
+import type { MomentReader } from '../train/trainer.js'
+import { openIfPresent, syncDirectory, writeFileSynced } from './durable-file.js'
 
 export const NODE_STATE_FILE = 'node-state.bin'
 const MAGIC = new TextEncoder().encode('DTNS')
@@ -22,26 +25,37 @@ const FIXED = 4 + 4 + 32 + 8 + 8 + 4 + 4 + 8
 
 export interface SavedNodeState {
   runId: Uint8Array
-  /** the global state of the last completed round, as encodeState writes it */
-  global: Uint8Array
+  /** the global state of the last completed round (stored as encodeState writes it) */
+  global: GlobalStateValues
   optimizer: OptimizerState
   residual?: Float32Array
   lastProofRound: number | null
 }
 
-/** What is saved: as loaded, with the global state given whole or as its pieces (statePieces). */
-export type NodeStateToSave = Omit<SavedNodeState, 'global'> & { global: Uint8Array | Pieces }
+/**
+ * What is saved: as loaded, with the global state given whole or as its pieces (statePieces), and
+ * the optimizer's moments given whole or read by range (the torch worker's, issue 17).
+ */
+export type NodeStateToSave = Omit<SavedNodeState, 'global' | 'optimizer'> & {
+  global: Uint8Array | Pieces
+  optimizer: OptimizerState | MomentReader
+}
 
 export class NodeStateError extends Error {
   override name = 'NodeStateError'
 }
 
+/** Moment values read from a MomentReader at a time (16 MB). */
+const MOMENT_BLOCK = 1 << 22
+
 /**
- * The file's pieces in order, the SHA-256 trailer last: written one after another, so a large
- * model's state (about 24 d bytes) is never copied into one buffer (issue 17).
+ * The file's parts in order, the SHA-256 trailer last: written one after another, so a large
+ * model's state (about 24 d bytes) is never copied into one buffer, and moments read by range are
+ * held a block at a time (issue 17).
  */
-export function nodeStatePieces(s: NodeStateToSave): Uint8Array[] {
-  const d = s.optimizer.firstMoment.length
+export async function* nodeStateParts(s: NodeStateToSave): AsyncGenerator<Uint8Array> {
+  const reader = 'read' in s.optimizer ? s.optimizer : undefined
+  const d = reader?.length ?? (s.optimizer as OptimizerState).firstMoment.length
   const header = new Uint8Array(FIXED)
   const view = new DataView(header.buffer)
   header.set(MAGIC, 0)
@@ -53,57 +67,99 @@ export function nodeStatePieces(s: NodeStateToSave): Uint8Array[] {
   view.setUint32(60, s.residual ? 1 : 0, true)
   const global = asPieces(s.global)
   view.setBigUint64(64, BigInt(piecesLength(global)), true)
-  const body = [
-    header,
-    ...global,
-    ...[s.optimizer.firstMoment, s.optimizer.secondMoment, ...(s.residual ? [s.residual] : [])].map(
-      float32LeBytes,
-    ),
-  ]
   const hash = sha256Hasher.create()
-  for (const piece of body) hash.update(piece)
-  return [...body, hash.digest()]
+  const hashed = (part: Uint8Array) => {
+    hash.update(part)
+    return part
+  }
+  yield hashed(header)
+  for (const piece of global) yield hashed(piece)
+  for (const moment of [0, 1] as const) {
+    if (reader === undefined) {
+      const { firstMoment, secondMoment } = s.optimizer as OptimizerState
+      yield hashed(float32LeBytes(moment === 0 ? firstMoment : secondMoment))
+      continue
+    }
+    for (let start = 0; start < d; start += MOMENT_BLOCK) {
+      const end = Math.min(start + MOMENT_BLOCK, d)
+      const values = await reader.read(moment, start, end)
+      if (values.length !== end - start)
+        throw new RangeError(`${values.length} values of moment ${moment} read for ${end - start}`)
+      yield hashed(float32LeBytes(values))
+    }
+  }
+  if (s.residual) yield hashed(float32LeBytes(s.residual))
+  yield hash.digest()
 }
 
-export function encodeNodeState(s: NodeStateToSave): Uint8Array {
-  return joinPieces(nodeStatePieces(s))
+export async function encodeNodeState(s: NodeStateToSave): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const part of nodeStateParts(s)) parts.push(part)
+  return joinPieces(parts)
 }
 
-export function decodeNodeState(bytes: Uint8Array): SavedNodeState {
-  if (bytes.length < FIXED + 32 || !bytesEqual(bytes.subarray(0, 4), MAGIC))
+/** Bytes read at a time while a state file is checked and decoded. */
+const READ_BLOCK = 1 << 24
+
+/**
+ * Checks and decodes a node state file read by range from `source` (the file itself: readNodeState
+ * on a file), in two passes of one block at a time: its SHA-256 first, then its parts, each into a
+ * vector of its own. A large model's file (24 d bytes) is never held whole (issue 17).
+ */
+export function decodeNodeState(source: ByteSource): SavedNodeState {
+  if (source.length < FIXED + 32 || !bytesEqual(source.subarray(0, 4), MAGIC))
     throw new NodeStateError('not a dtrain node state file')
-  const body = bytes.subarray(0, bytes.length - 32)
-  if (!bytesEqual(sha256(body), bytes.subarray(bytes.length - 32)))
+  const bodyLength = source.length - 32
+  const hash = sha256Hasher.create()
+  for (let at = 0; at < bodyLength; at += READ_BLOCK)
+    hash.update(source.subarray(at, Math.min(at + READ_BLOCK, bodyLength)))
+  if (!bytesEqual(hash.digest(), source.subarray(bodyLength, source.length)))
     throw new NodeStateError('the node state file is corrupt (checksum mismatch)')
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const header = source.subarray(0, FIXED)
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength)
   if (view.getUint32(4, true) !== VERSION)
     throw new NodeStateError(`node state version ${view.getUint32(4, true)}`)
   const d = view.getUint32(56, true)
   const hasResidual = view.getUint32(60, true) === 1
   const globalLength = Number(view.getBigUint64(64, true))
-  if (FIXED + globalLength + 4 * d * (hasResidual ? 3 : 2) !== body.length)
+  if (FIXED + globalLength + 4 * d * (hasResidual ? 3 : 2) !== bodyLength)
     throw new NodeStateError('the node state file has the wrong length')
+  let global: GlobalStateValues
+  try {
+    global = readState(rangeSource(source, FIXED, FIXED + globalLength), d)
+  } catch (err) {
+    throw new NodeStateError(`its global state cannot be decoded: ${(err as Error).message}`)
+  }
   let at = FIXED + globalLength
   const take = () => {
-    const part = float32FromLe(bytes.subarray(at, at + 4 * d))
+    const part = new Float32Array(d)
+    for (let start = 0; start < d; start += READ_BLOCK / 4) {
+      const end = Math.min(start + READ_BLOCK / 4, d)
+      part.set(float32FromLe(source.subarray(at + 4 * start, at + 4 * end)), start)
+    }
     at += 4 * d
     return part
   }
   const lastProofRound = Number(view.getBigInt64(40, true))
   return {
-    // Copies into plain Uint8Arrays (a Buffer's slice would be a view of the file's buffer).
-    runId: new Uint8Array(bytes.subarray(8, 40)),
-    global: new Uint8Array(bytes.subarray(FIXED, FIXED + globalLength)),
+    // a copy (a Buffer's slice would be a view of the file's buffer)
+    runId: new Uint8Array(header.subarray(8, 40)),
+    global,
     optimizer: { firstMoment: take(), secondMoment: take(), step: Number(view.getBigUint64(48, true)) },
     residual: hasResidual ? take() : undefined,
     lastProofRound: lastProofRound < 0 ? null : lastProofRound,
   }
 }
 
+/** Bytes [from, to) of `source`, as a source of their own. */
+function rangeSource(source: ByteSource, from: number, to: number): ByteSource {
+  return { length: to - from, subarray: (start, end) => source.subarray(from + start, from + end) }
+}
+
 /** Writes the state crash-safe: a reader sees the old file or the new one, never a mix. */
 export async function saveNodeState(dir: string, state: NodeStateToSave): Promise<void> {
   const path = join(dir, NODE_STATE_FILE)
-  await writeFileSynced(`${path}.tmp`, nodeStatePieces(state))
+  await writeFileSynced(`${path}.tmp`, nodeStateParts(state))
   await rename(`${path}.tmp`, path)
   await syncDirectory(dirname(path))
 }
@@ -112,16 +168,18 @@ export async function saveNodeState(dir: string, state: NodeStateToSave): Promis
 export async function loadNodeState(dir: string, runId: Uint8Array): Promise<SavedNodeState | undefined> {
   const path = join(dir, NODE_STATE_FILE)
   await rm(`${path}.tmp`, { force: true }) // a write that a crash interrupted
-  const bytes = await readIfPresent(path)
-  if (bytes === undefined) return undefined
+  const file = await openIfPresent(path)
+  if (file === undefined) return undefined
   let state: SavedNodeState
   try {
-    state = decodeNodeState(bytes)
+    state = decodeNodeState(file.source)
   } catch (err) {
     if (!(err instanceof NodeStateError)) throw err
     throw new NodeStateError(
       `${path} cannot be read: ${err.message}. The node will not guess its state: restore the file from a backup, or move it away to start this node afresh (with --join it then fetches the network's state)`,
     )
+  } finally {
+    file.close()
   }
   if (!bytesEqual(state.runId, runId))
     throw new NodeStateError(

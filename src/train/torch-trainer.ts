@@ -16,6 +16,7 @@ import { OP, TorchWorker, TorchWorkerError, type WorkerInfo } from './torch-work
 import {
   type InnerLoopOptions,
   type InnerRoundResult,
+  type MomentReader,
   type OptimizerState,
   runInnerLoop,
   stepBatch,
@@ -157,6 +158,30 @@ export class TorchTrainer implements Trainer {
       firstMoment: values.subarray(0, d),
       secondMoment: values.subarray(d, 2 * d),
       step: this.stepCount,
+    }
+  }
+
+  /**
+   * The AdamW moments read from the worker by range (values [start, end) of the first or second):
+   * a large model's state write takes them a block at a time, not both at once (issue 17).
+   */
+  optimizerReader(): MomentReader {
+    const step = this.stepCount
+    return {
+      step,
+      length: this.parameterCount,
+      read: async (moment, start, end) => {
+        const request = new Uint8Array(20)
+        const view = new DataView(request.buffer)
+        view.setUint32(0, moment, true)
+        view.setBigUint64(4, BigInt(start), true)
+        view.setBigUint64(12, BigInt(end), true)
+        const bytes = await this.worker.request(OP.getMomentRange, request)
+        if (bytes.byteLength !== 4 * (end - start))
+          throw new RangeError(`the worker sent ${bytes.byteLength} bytes for ${end - start} moment values`)
+        // the reply is a buffer of its own, aligned (torch-worker.ts): its floats need no copy
+        return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+      },
     }
   }
 

@@ -16,6 +16,7 @@ export const OP = {
   eval: 7,
   memory: 8,
   writeCheckpoint: 9,
+  getMomentRange: 10,
 } as const
 
 /** The largest request or reply: a frame's length is a u32. */

@@ -64,6 +64,14 @@ export interface InnerLoopOptions {
   pool?: GradientPool
 }
 
+/** The AdamW state with its moments read by range: values [start, end) of the first (0) or second (1). */
+export interface MomentReader {
+  step: number
+  /** values in each moment (the parameter count) */
+  length: number
+  read(moment: 0 | 1, start: number, end: number): Promise<Float32Array>
+}
+
 /** What a node, an auditor and the benchmarks ask of a trainer. */
 export interface Trainer {
   /** the backend that trains: wasm, cpu, tensorflow, tensorflow-gpu, torch-cpu or torch-cuda */
@@ -89,6 +97,11 @@ export interface Trainer {
   /** A classifier's held-out accuracy; null for a language model. */
   accuracy(weights: Float32Array, positions: readonly number[], batchSize: number): Promise<number | null>
   optimizerState(): Promise<OptimizerState>
+  /**
+   * The moments by range, where the trainer holds them outside the node (the torch worker): a
+   * state write then never holds both (8 d bytes, issue 17). Absent: optimizerState.
+   */
+  optimizerReader?(): MomentReader
   setOptimizerState(state: OptimizerState): Promise<void>
   /** Frees the trainer (a worker process ends). */
   close(): Promise<void>

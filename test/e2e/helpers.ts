@@ -15,6 +15,7 @@ const logger = () =>
 
 import { expect } from 'vitest'
 import { DtrainNode } from '../../src/node/node.js'
+import type { NodeOptions } from '../../src/node/options.js'
 import type { BackendName } from '../../src/train/backend-names.js'
 import { initialWeights, parameterCount } from '../../src/train/parameters.js'
 import {
@@ -63,12 +64,13 @@ export function threeNodeGenesis(salt: string, extra: Partial<GenesisOptions> = 
 /**
  * Starts `count` real nodes on 127.0.0.1; node 0 is the others' bootstrap peer. Node i trains on
  * `backends[i]` (the last entry for the rest): tfjs-wasm unless a test asks for another (auto
- * would pick torch-cpu where PyTorch is installed).
+ * would pick torch-cpu where PyTorch is installed); `optionsOf(i)` adds to or replaces its options.
  */
 export async function startNodes(
   genesis: Genesis,
   count: number,
   backends: BackendName[] = ['wasm'],
+  optionsOf: (i: number) => Partial<NodeOptions> = () => ({}),
 ): Promise<DtrainNode[]> {
   const backendOf = (i: number) => backends[Math.min(i, backends.length - 1)]
   const first = await DtrainNode.create({
@@ -77,6 +79,7 @@ export async function startNodes(
     logger: logger(),
     backend: backendOf(0),
     trainThreads: 1,
+    ...optionsOf(0),
   })
   const nodes = [first]
   for (let i = 1; i < count; i++) {
@@ -88,6 +91,7 @@ export async function startNodes(
         logger: logger(),
         backend: backendOf(i),
         trainThreads: 1,
+        ...optionsOf(i),
       }),
     )
   }

@@ -139,6 +139,31 @@ describe('the PyTorch trainer', () => {
     }
   })
 
+  it('reads the moments by range, the same values as the whole state, and refuses a range outside them', async () => {
+    const genesis = genesisFor('tiny', 3)
+    const trainer = await torchTrainer(genesis)
+    const w0 = initialWeights(genesis.model)
+    await trainer.trainRound(w0, seedOf(genesis, w0))
+    const whole = await trainer.optimizerState()
+    const reader = trainer.optimizerReader()
+    expect(reader.step).toBe(whole.step)
+    expect(reader.length).toBe(w0.length)
+    const d = w0.length
+    for (const [moment, values] of [
+      [0, whole.firstMoment],
+      [1, whole.secondMoment],
+    ] as const) {
+      const cut = Math.floor(d / 3)
+      const parts = [await reader.read(moment, 0, cut), await reader.read(moment, cut, d)]
+      expect(parts[0].length + parts[1].length).toBe(d)
+      expect(norm(parts[0], values.subarray(0, cut)) + norm(parts[1], values.subarray(cut))).toBe(0)
+      expect(norm(values)).toBeGreaterThan(0) // trained: the moments are not zero
+    }
+    await expect(reader.read(0, 0, d + 1)).rejects.toThrow(/range \[0, \d+\) of \d+ parameters/)
+    // the worker answers on after a refused request
+    expect((await reader.read(1, d - 2, d)).length).toBe(2)
+  })
+
   it("reports the worker's failed checkpoint write as the node's own would fail: ENOSPC, with the path", async () => {
     const genesis = genesisFor('tiny', 2)
     const trainer = await torchTrainer(genesis)

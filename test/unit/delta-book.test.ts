@@ -12,10 +12,17 @@ import { checkEvidence, validate } from '../../src/gossip/validate.js'
 import { NodeMetrics } from '../../src/metrics/node-metrics.js'
 import { ContributionCheck } from '../../src/round/contribution-check.js'
 import { DeltaBook, type PeerDelta } from '../../src/round/delta-book.js'
+import { RoundStart } from '../../src/round/round-start.js'
 import { Changes } from '../../src/util/clock.js'
 import { defaultGenesis, type Genesis } from '../../src/wire/genesis.js'
 import { encodeEvidence, signAnnouncement } from '../../src/wire/messages.js'
 import { FakeClock } from '../fixtures/clock.js'
+
+/** A round that starts from `weights` (zero momentum), kept in memory. */
+const startAt = (weights: number[]) =>
+  new RoundStart({
+    state: { weights: Float32Array.from(weights), momentum: new Float32Array(weights.length) },
+  })
 
 const runId = sha256(new Uint8Array([1]))
 const baseA = sha256(new Uint8Array([10]))
@@ -146,14 +153,14 @@ describe('ContributionCheck (SPEC.md 11.4)', () => {
       { evaluate },
     )
     const log = pino({ level: 'silent' })
-    const kept = await check.check(1, new Float32Array([0, 0]), toHex(baseA), log)
+    const kept = await check.check(1, startAt([0, 0]), toHex(baseA), log)
     expect(kept.map((c) => toHex(c.id))).toEqual([toHex(entry(1).deltaHash)])
     expect(check.reputation.get('good')!).toBeLessThan(0)
     expect(check.reputation.get('bad')!).toBeGreaterThan(0)
     const calls = evaluated.length
     expect(calls).toBe(3) // the base, then one trial per delta
     // the settle step asks again: no delta is scored twice
-    await check.check(1, new Float32Array([0, 0]), toHex(baseA), log)
+    await check.check(1, startAt([0, 0]), toHex(baseA), log)
     expect(evaluated.length).toBe(calls)
   })
 
@@ -164,7 +171,7 @@ describe('ContributionCheck (SPEC.md 11.4)', () => {
       { genesis: genesis(null), deltaBook: b, metrics: new NodeMetrics() },
       { evaluate: async (w) => w.reduce((a, x) => a + x, 0) },
     )
-    const kept = await check.check(1, new Float32Array([0, 0]), toHex(baseA), pino({ level: 'silent' }))
+    const kept = await check.check(1, startAt([0, 0]), toHex(baseA), pino({ level: 'silent' }))
     expect(kept).toHaveLength(1)
     expect(check.reputation.get('bad')!).toBeGreaterThan(0)
   })

@@ -1,39 +1,29 @@
 // The global state (src/round/global-state.ts): its weights hash, computed once per weight vector
 // and always the hash of the weights it holds now; and the vote it takes up after a restart.
 
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
-import { encodeState } from '../../src/codec/state.js'
+import { piecesLength } from '../../src/codec/pieces.js'
+import { encodeState, statePieces } from '../../src/codec/state.js'
 import { LIMITS } from '../../src/constants.js'
 import { toHex, weightsHash } from '../../src/crypto/hash.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
 import { CommitBook } from '../../src/round/commit-book.js'
 import { GlobalState } from '../../src/round/global-state.js'
+import { nesterovStep } from '../../src/round/outer.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
 import { VoteJournal } from '../../src/store/vote-journal.js'
 import { decodeCommit, signCommit } from '../../src/wire/messages.js'
+import { bareGlobalState } from '../fixtures/global-state.js'
 import { tempDir } from '../fixtures/temp.js'
 
 describe('GlobalState', () => {
   it('hashes the weights it holds, after an outer step and after adopting a state', () => {
-    const trainer = { optimizerState: async () => ({}) as never, setOptimizerState: async () => {} }
-    const g = new GlobalState(
-      {
-        runId: new Uint8Array(32),
-        peerId: undefined as never,
-        votes: new VoteJournal(),
-        publisher: { restoreCommit: async () => {} },
-        store: new DeltaStore(),
-        commits: new CommitBook({ self: 'me', expectedPeers: 1, faults: 0, maxTracked: 10 }),
-        trainer,
-        logger: pino({ level: 'silent' }),
-      },
-      { weights: Float32Array.from([1, 2, 3]) },
-    )
+    const { g } = bareGlobalState({ weights: Float32Array.from([1, 2, 3]) })
     expect(g.weightsHashHex).toBe(toHex(weightsHash(Float32Array.from([1, 2, 3]))))
     expect(g.weightsHash).toBe(g.weightsHash) // one computation per weight vector
     g.state = { weights: Float32Array.from([4, 5, 6]), momentum: new Float32Array(3) }
@@ -169,5 +159,112 @@ describe('a vote kept across a restart (SPEC.md 12.5)', () => {
     await journal.record(31 + LIMITS.keptDeltaRounds + 1, await commit(31 + LIMITS.keptDeltaRounds + 1, 2))
     expect(await journal.allOf(31)).toEqual([])
     expect((await journal.allOf(32)).length).toBe(2)
+  })
+})
+
+/** A GlobalState of `count` parameters whose store writes to `dir`/objects (a node's, issue 17). */
+function largeFixture(
+  count: number,
+  init: { stateDir?: string; initialWeights?: () => Float32Array },
+  store = new DeltaStore({ dir: init.stateDir === undefined ? undefined : join(init.stateDir, 'objects') }),
+) {
+  return bareGlobalState({ weights: init.initialWeights?.() ?? new Float32Array(count), ...init }, { store })
+}
+
+const vector = (count: number, seed: number) =>
+  Float32Array.from({ length: count }, (_, i) => Math.sin(seed * 7919 + i * 0.001) * (1 + (i % 7)))
+const bits = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+const config = { lr: 0.7, momentum: 0.9 }
+
+describe("a round's starting state, stepped in place and read back (issue 17)", () => {
+  it('is read back from the state object on disk, bit for bit, across read blocks', async () => {
+    // more values than readState converts at a time (16 MiB), so a vector spans two blocks
+    const count = (1 << 22) + 1001
+    const dir = tempDir('round-start')
+    const { g, store, commits } = largeFixture(count, { stateDir: dir })
+    // the state after round 4, stored and committed as the runner's commit step does
+    g.state = { weights: vector(count, 1), momentum: vector(count, 2) }
+    g.reference = vector(count, 3)
+    const pieces = statePieces({ round: 4, ...g.state, reference: g.reference })
+    const root = store.put(4, pieces)
+    commits.setOwn(4, { weightsHash: g.weightsHashHex, stateRoot: root, stateSize: piecesLength(pieces) })
+    g.round = 5
+    const original = { weights: vector(count, 1), momentum: vector(count, 2), reference: vector(count, 3) }
+
+    const start = await g.roundStart(5, true)
+    expect(start.inPlace).toBe(true)
+    const taken = await start.take()
+    expect(taken.state).toBe(g.state) // the live state itself, no copy
+    const aggregate = vector(count, 4)
+    g.state = nesterovStep(taken.state, aggregate, config, true)
+    expect(g.state.weights).toBe(taken.state.weights)
+    expect(bits(g.state.weights).equals(bits(original.weights))).toBe(false)
+    expect(g.weightsHashHex).toBe(toHex(weightsHash(g.state.weights))) // not the cached hash
+
+    // a recompute reads the starting state back
+    const again = await start.take()
+    expect(again.state.weights).not.toBe(g.state.weights)
+    expect(bits(again.state.weights).equals(bits(original.weights))).toBe(true)
+    expect(bits(again.state.momentum).equals(bits(original.momentum))).toBe(true)
+    expect(bits(again.reference!).equals(bits(original.reference))).toBe(true)
+    // and steps it to the same bits as the first step
+    const recomputed = nesterovStep(again.state, aggregate, config, true)
+    expect(bits(recomputed.weights).equals(bits(g.state.weights))).toBe(true)
+
+    // An object changed on disk is refused, never used.
+    g.state = again.state
+    const path = join(dir, 'objects', toHex(root))
+    const bytes = readFileSync(path)
+    bytes[16 + 4 * 12345] ^= 1
+    writeFileSync(path, bytes)
+    const tampered = await g.roundStart(5, true)
+    await tampered.take() // the live state; the next take reads the object back
+    await expect(tampered.take()).rejects.toThrow(/is not the object stored/)
+  })
+
+  it('round 0 of a fresh start reads W_0 back from the genesis, and checks its hash', async () => {
+    const count = 1000
+    const w0 = () => vector(count, 9)
+    const { g } = largeFixture(count, { stateDir: tempDir('round-start-0'), initialWeights: w0 })
+    const start = await g.roundStart(0, true)
+    expect(start.inPlace).toBe(true)
+    g.state = nesterovStep((await start.take()).state, vector(count, 5), config, true)
+    const again = await start.take()
+    expect(bits(again.state.weights).equals(bits(w0()))).toBe(true)
+    expect([...again.state.momentum].every((m) => m === 0)).toBe(true)
+    expect(again.reference).toBeUndefined()
+    // W_0 made again that differ from the ones the round started from are refused
+    let made = 0
+    const drifting = () => vector(count, made++ === 0 ? 9 : 8)
+    const other = largeFixture(count, { stateDir: tempDir('round-start-0b'), initialWeights: drifting })
+    const wrong = await other.g.roundStart(0, true)
+    other.g.state = nesterovStep((await wrong.take()).state, vector(count, 5), config, true)
+    await expect(wrong.take()).rejects.toThrow(/does not hash to the weights the round started from/)
+  })
+
+  it('stays in memory where it cannot be read back: not asked, no state directory, no object on disk', async () => {
+    const count = 100
+    const withDir = largeFixture(count, {
+      stateDir: tempDir('round-start-mem'),
+      initialWeights: () => new Float32Array(count),
+    })
+    expect((await withDir.g.roundStart(0, false)).inPlace).toBe(false)
+    // round 3 with no commit of round 2 recorded: nothing to read back
+    expect((await withDir.g.roundStart(3, true)).inPlace).toBe(false)
+    const noDir = largeFixture(count, { initialWeights: () => new Float32Array(count) })
+    expect((await noDir.g.roundStart(0, true)).inPlace).toBe(false)
+    // an object held in memory (its store has no directory) is a view of the live state
+    const memoryStore = largeFixture(count, { stateDir: tempDir('round-start-view') }, new DeltaStore())
+    const pieces = statePieces({ round: 0, ...memoryStore.g.state, reference: new Float32Array(count) })
+    const root = memoryStore.store.put(0, pieces)
+    memoryStore.commits.setOwn(0, {
+      weightsHash: memoryStore.g.weightsHashHex,
+      stateRoot: root,
+      stateSize: 16 + 12 * count,
+    })
+    const start = await memoryStore.g.roundStart(1, true)
+    expect(start.inPlace).toBe(false)
+    const first = await start.take()
+    expect(await start.take()).toBe(first)
   })
 })

@@ -38,6 +38,31 @@ describe('outer Nesterov step', () => {
     expect(() => pseudoGradient(global, new Float32Array(4), new Float32Array(3))).toThrow(RangeError)
   })
 
+  it('computes in place of the state when asked, to the same bits as into new vectors', () => {
+    const random = (n: number, seed: number) =>
+      Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 7919 + i * 104729) * 10 ** ((i % 9) - 4))
+    const config = { lr: 0.7, momentum: 0.9 }
+    const weights = random(1000, 1)
+    const momentum = random(1000, 2)
+    const g = random(1000, 3)
+    const fresh = nesterovStep({ weights, momentum }, g, config)
+    const inPlace = nesterovStep({ weights, momentum }, g, config, true)
+    expect(inPlace.weights).toBe(weights)
+    expect(inPlace.momentum).toBe(momentum)
+    expect(Buffer.from(inPlace.weights.buffer).equals(Buffer.from(fresh.weights.buffer))).toBe(true)
+    expect(Buffer.from(inPlace.momentum.buffer).equals(Buffer.from(fresh.momentum.buffer))).toBe(true)
+    // a non-finite aggregate leaves the state untouched in place too
+    const before = Float32Array.from(weights)
+    const held = outerStepOrHold(
+      { weights, momentum },
+      Float32Array.from(g).fill(Number.NaN, 5, 6),
+      config,
+      true,
+    )
+    expect(held.applied).toBe(false)
+    expect([...weights]).toEqual([...before])
+  })
+
   it('does not modify its inputs and refuses mismatched lengths', () => {
     const weights = new Float32Array([1])
     const momentum = new Float32Array([1])

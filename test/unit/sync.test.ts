@@ -9,13 +9,12 @@ import { NodeMetrics } from '../../src/metrics/node-metrics.js'
 import type { Host } from '../../src/net/host.js'
 import { CommitBook } from '../../src/round/commit-book.js'
 import { DeltaBook } from '../../src/round/delta-book.js'
-import { GlobalState } from '../../src/round/global-state.js'
 import { Sync } from '../../src/round/sync.js'
-import { DeltaStore } from '../../src/store/delta-store.js'
 import { VoteJournal } from '../../src/store/vote-journal.js'
 import { Changes } from '../../src/util/clock.js'
 import { defaultGenesis } from '../../src/wire/genesis.js'
 import { FakeClock } from '../fixtures/clock.js'
+import { bareGlobalState } from '../fixtures/global-state.js'
 
 const record = (name: string) => ({
   weightsHash: name.repeat(64),
@@ -32,21 +31,7 @@ function setup(round: number) {
   const g = { ...genesis, round: { ...genesis.round, expectedPeers, collectTimeoutMs: 60_000 } }
   const commits = new CommitBook({ self: 'me', expectedPeers, faults: 0, maxTracked: 100 })
   const logger = pino({ level: 'silent' })
-  const store = new DeltaStore()
-  const trainer = { optimizerState: async () => ({}) as never, setOptimizerState: async () => {} }
-  const globalState = new GlobalState(
-    {
-      runId: new Uint8Array(32),
-      peerId: undefined as never,
-      votes: new VoteJournal(),
-      publisher: { restoreCommit: async () => {} },
-      store,
-      commits,
-      trainer,
-      logger,
-    },
-    { weights: new Float32Array(4) },
-  )
+  const { g: globalState, store } = bareGlobalState({ weights: new Float32Array(4) }, { commits })
   globalState.round = round
   let reannounced = 0
   const abort = new AbortController()

@@ -27,6 +27,7 @@ OP_STEP = 6
 OP_EVAL = 7
 OP_MEMORY = 8
 OP_WRITE_CHECKPOINT = 9
+OP_GET_MOMENT_RANGE = 10
 
 STATUS_OK = 0
 STATUS_ERROR = 1
@@ -306,6 +307,14 @@ class Worker:
                 out.write(self.get_flat(tensor))
         return b""
 
+    def moment_range(self, payload):
+        """Values [start, end) of one moment (0: m, 1: v): a large model's state write reads them a
+        block at a time, so the node never holds both moments (issue 17: 8 d bytes)."""
+        moment, start, end = struct.unpack("<IQQ", bytes(payload))
+        if moment not in (0, 1) or not start <= end <= self.count:
+            raise ValueError(f"moment {moment} range [{start}, {end}) of {self.count} parameters")
+        return self.get_flat((self.m, self.v)[moment][start:end])
+
     def memory(self):
         if self.device.type == "cuda":
             free, total = self.torch.cuda.mem_get_info()
@@ -335,6 +344,8 @@ class Worker:
             return self.memory()
         if op == OP_WRITE_CHECKPOINT:
             return self.write_checkpoint(payload)
+        if op == OP_GET_MOMENT_RANGE:
+            return self.moment_range(payload)
         raise ValueError(f"unknown operation {op}")
 
 
