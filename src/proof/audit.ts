@@ -332,6 +332,7 @@ async function runAudit(
     residual,
     encodeOptionsFor(genesis.delta, d),
     genesis.delta.feedbackDecay,
+    true, // the pseudo-gradient is this call's own: v and the residual take its place
   )
   if (!bytesEqual(deltaRoot(compressed.bytes).root, announcement.deltaHash))
     fail('the announced delta is not the encoding of (first checkpoint - last checkpoint)')
