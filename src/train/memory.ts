@@ -97,13 +97,14 @@ export function checkMemory(
 }
 
 /**
- * What a node's own process needs beside its trainer (issue 17): about 40 bytes a parameter and
- * 300 MB of runtime. Sampled from /proc during npm run bench:model-scale at 1.1 x 10^8, the node
- * process peaked at 4.2-4.4 GB (37 bytes a parameter over its runtime): its state of 16 bytes a
- * parameter, and in the delta's encoding the trained weights, the delta and the next residual, and
- * at the state write the optimizer moments fetched for the state file.
+ * What a node's own process needs beside its trainer (issue 17): 32 bytes a parameter and 300 MB
+ * of runtime. Its state is 16 bytes a parameter (weights, outer momentum, previous aggregate,
+ * residual). A round's usual peak adds 4-5 (the delta and its encoding, or the new aggregate): at
+ * 1.1 x 10^8 the process peaked at 2.6-2.7 GiB, 23 bytes a parameter over its runtime (a debug run
+ * sampled from /proc, BENCHMARKS.md). A settle recompute holds the most: the first result, the
+ * starting state read back and the new aggregate beside the residual, 32 bytes a parameter.
  */
-export const NODE_BYTES_PER_PARAMETER = 40
+export const NODE_BYTES_PER_PARAMETER = 32
 const NODE_RUNTIME_BYTES = 300e6
 
 export function nodeProcessMemory(model: ModelSpec): number {
@@ -117,7 +118,7 @@ export function checkNodeMemory(genesis: Genesis, budget: MemoryBudget = {}): nu
   if (needed <= free) return needed
   throw new InsufficientMemoryError(
     `this node's process needs about ${gb(needed)} for a model of ${parameterCount(genesis.model).toLocaleString('en')} parameters ` +
-      `(${NODE_BYTES_PER_PARAMETER} bytes a parameter: its global state and the round's end, measured by npm run bench:model-scale), ` +
+      `(${NODE_BYTES_PER_PARAMETER} bytes a parameter: its global state and a round's settle recompute beside it), ` +
       `beside what its trainer needs, but ${budget.where ?? 'this machine'} has ${gb(free)} free; free memory, or run a smaller model`,
   )
 }
