@@ -5,6 +5,7 @@
 import { connect } from 'node:net'
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { describeError } from '../log.js'
 
 export class StartupError extends Error {
   override name = 'StartupError'
@@ -66,7 +67,7 @@ export async function diagnoseBootstrap(
         if (reason.startsWith('unreachable: no answer') && (await tcpConnects(address, timeoutMs)))
           return {
             address,
-            reason: `the peer accepts TCP connections but the libp2p handshake did not complete (${(err as Error).message}): most likely the two nodes use different swarm keys (--swarm-key), or only one of them has one`,
+            reason: `the peer accepts TCP connections but the libp2p handshake did not complete (${describeError(err)}): most likely the two nodes use different swarm keys (--swarm-key), or only one of them has one`,
           }
         return { address, reason }
       }

@@ -7,6 +7,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
+import { describeError } from '../log.js'
 
 export interface PeerKeeperOptions {
   /** bootstrap multiaddrs, each ending in /p2p/<peer id> */
@@ -235,7 +236,7 @@ export class PeerKeeper {
     } catch (err) {
       this.options.onRedial?.('failed')
       this.log.debug(
-        { peer: kept.peer.toString(), err: (err as Error).message, retryInMs: backoff },
+        { peer: kept.peer.toString(), err: describeError(err), retryInMs: backoff },
         'redial failed',
       )
     } finally {

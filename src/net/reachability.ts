@@ -8,6 +8,7 @@ import type { PeerId, PeerInfo } from '@libp2p/interface'
 import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
+import { describeError } from '../log.js'
 import { announcedProtocols } from './announced-protocols.js'
 import type { Host } from './host.js'
 import type { RelayClientMode } from './relay-modes.js'
@@ -269,7 +270,7 @@ export class Reachability {
       await components(this.host).transportManager.listen([multiaddr('/p2p-circuit')])
       this.reserved = true
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cannot listen through a relay')
+      this.log.warn({ err: describeError(err) }, 'cannot listen through a relay')
     } finally {
       this.reserving = false
     }
@@ -324,7 +325,7 @@ export class Reachability {
         }
       }
     } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'DHT lookup ended')
+      this.log.debug({ err: describeError(err) }, 'DHT lookup ended')
     } finally {
       this.lookingUp = false
       this.lookupWaitMs = nextLookupWaitMs(this.lookupWaitMs, found > 0, this.settings)

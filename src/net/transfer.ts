@@ -21,6 +21,7 @@ import {
   MerkleTree,
   verifyProof,
 } from '../crypto/merkle.js'
+import { describeError } from '../log.js'
 import { unpackRepeated } from '../wire/packed.js'
 import { ChunkRequest, ChunkResponse, ChunkStatus } from '../wire/proto/dtrain.js'
 import type { Pacer } from './link-emulator.js'
@@ -330,7 +331,7 @@ export async function fetchChunks(
             await requestChunks(host, state.peer, assembly, batch, counters, options.signal)
           } catch (err) {
             const failure =
-              err instanceof TransferError ? err : new TransferError('stream-failed', (err as Error).message)
+              err instanceof TransferError ? err : new TransferError('stream-failed', describeError(err))
             lastError = failure
             const missing = new Set(assembly.missing())
             queue.push(...batch.filter((i) => missing.has(i)))
@@ -369,10 +370,7 @@ async function requestChunks(
   try {
     stream = await host.dialProtocol(peer, PROTOCOL.chunkProtocol, { signal, runOnLimitedConnection: true })
   } catch (err) {
-    throw new TransferError(
-      'stream-failed',
-      `cannot open a chunk stream to ${peer}: ${(err as Error).message}`,
-    )
+    throw new TransferError('stream-failed', `cannot open a chunk stream to ${peer}: ${describeError(err)}`)
   }
   try {
     const lp = lpStream(stream, { maxDataLength: Math.max(LIMITS.chunkBytes, LIMITS.maxResponseHeaderBytes) })
@@ -391,7 +389,7 @@ async function requestChunks(
         } catch (err) {
           throw new TransferError(
             'bad-chunk',
-            `${peer} sent chunk ${index} that does not verify: ${(err as Error).message}`,
+            `${peer} sent chunk ${index} that does not verify: ${describeError(err)}`,
           )
         }
         counters.bytesReceived(data.length)
@@ -401,7 +399,7 @@ async function requestChunks(
   } catch (err) {
     stream.abort(err as Error)
     if (err instanceof TransferError) throw err
-    throw new TransferError('stream-failed', `chunk stream from ${peer} failed: ${(err as Error).message}`)
+    throw new TransferError('stream-failed', `chunk stream from ${peer} failed: ${describeError(err)}`)
   }
 }
 

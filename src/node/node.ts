@@ -17,6 +17,7 @@ import { HolderBook } from '../gossip/holders.js'
 import { createPublisher } from '../gossip/publisher.js'
 import type { Equivocation } from '../gossip/validate.js'
 import { createGossipValidatorFn } from '../gossip/validator-fn.js'
+import { describeError } from '../log.js'
 import { NodeMetrics } from '../metrics/node-metrics.js'
 import { RejectionLog } from '../metrics/rejection-log.js'
 import { diagnoseBootstrap, StartupError } from '../net/bootstrap-check.js'
@@ -158,12 +159,12 @@ export class DtrainNode {
       retention: options.proofRetention ?? DEFAULT_PROOF_RETENTION,
     })
     await proofs.open()
-    const serveFailed = (what: string) => (peer: PeerId, err: Error) =>
+    const serveFailed = (what: string) => (peer: PeerId, err: unknown) =>
       rejections.report(
         'warn',
         peer.toString(),
         'serve-failed',
-        { err: err.message },
+        { err: describeError(err) },
         `serving ${what} failed`,
       )
     const host = await createHost({

@@ -1,5 +1,6 @@
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
+import { describeError } from '../../src/log.js'
 import { RejectionLog } from '../../src/metrics/rejection-log.js'
 
 describe('rejection log', () => {
@@ -23,5 +24,18 @@ describe('rejection log', () => {
     const log = new RejectionLog(logger, 60_000, () => 0)
     for (let i = 0; i < 50_000; i++) log.report('warn', `peer${i}`, 'malformed', {}, 'rejected')
     expect((log as unknown as { seen: Map<string, unknown> }).seen.size).toBeLessThanOrEqual(10_000)
+  })
+})
+
+describe('describeError', () => {
+  it('says why, whatever was thrown: never an empty reason', () => {
+    expect(describeError(new Error('stream reset'))).toBe('stream reset')
+    const unnamed = new Error('')
+    unnamed.name = 'StreamResetError'
+    expect(describeError(unnamed)).toBe('StreamResetError')
+    expect(describeError({ name: 'AbortError', code: 'ABORT_ERR' })).toBe('AbortError: ABORT_ERR')
+    expect(describeError({})).toBe('a thrown Object without a message')
+    expect(describeError(undefined)).toBe('no reason given (undefined was thrown)')
+    expect(describeError('closed')).toBe('string closed')
   })
 })
