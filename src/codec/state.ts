@@ -3,7 +3,7 @@
 //   then count x f32 weights, count x f32 outer momentum, count x f32 previous aggregate
 //   (all little-endian). `round` is the round whose outer step produced the state.
 // It travels like a delta: content-addressed by its Merkle root, fetched chunk by chunk.
-import { finiteFloat32Vectors, float32LeBytes } from '../crypto/hash.js'
+import { finiteFloat32Vectors, float32FromLe, float32LeBytes } from '../crypto/hash.js'
 import { safeInteger } from '../wire/fields.js'
 import type { ByteSource } from './delta.js'
 import { MalformedDeltaError, NonFiniteDeltaError } from './errors.js'
@@ -53,8 +53,31 @@ export function decodeState(bytes: Uint8Array, expectedCount: number): GlobalSta
   return readState(bytes, expectedCount)
 }
 
-/** Bytes of a vector read and converted at a time by readState. */
+/** Bytes of a vector read and converted at a time (readFloat32s). */
 const READ_BLOCK = 1 << 24
+
+/**
+ * `count` little-endian float32 values at `offset` of `source`, read and converted one block at a
+ * time into a vector of their own (no buffer of their size beside it); with `nonFinite`, each
+ * checked finite, the first that is not named by its index.
+ */
+export function readFloat32s(
+  source: ByteSource,
+  offset: number,
+  count: number,
+  nonFinite?: (index: number, value: number) => Error,
+): Float32Array {
+  const out = new Float32Array(count)
+  for (let start = 0; start < count; start += READ_BLOCK / 4) {
+    const end = Math.min(start + READ_BLOCK / 4, count)
+    const bytes = source.subarray(offset + 4 * start, offset + 4 * end)
+    const block = nonFinite
+      ? finiteFloat32Vectors(bytes, 0, end - start, 1, (_, i, value) => nonFinite(start + i, value))[0]
+      : float32FromLe(bytes)
+    out.set(block, start)
+  }
+  return out
+}
 
 /**
  * Decodes a state read by range from `source` (one buffer, or an object on disk: issue 17, a
@@ -75,21 +98,13 @@ export function readState(source: ByteSource, expectedCount: number): GlobalStat
   if (view.getUint32(4, true) !== expectedCount)
     throw new MalformedDeltaError('state parameter count differs from the model')
   const round = safeInteger(view.getBigUint64(8, true), 'state round', MalformedDeltaError)
-  const [weights, momentum, reference] = [0, 1, 2].map((v) => {
-    const out = new Float32Array(expectedCount)
-    const offset = HEADER + 4 * expectedCount * v
-    for (let start = 0; start < expectedCount; start += READ_BLOCK / 4) {
-      const end = Math.min(start + READ_BLOCK / 4, expectedCount)
-      const [block] = finiteFloat32Vectors(
-        source.subarray(offset + 4 * start, offset + 4 * end),
-        0,
-        end - start,
-        1,
-        (_, i, value) => new NonFiniteDeltaError(`state value ${start + i} of vector ${v} is ${value}`),
-      )
-      out.set(block, start)
-    }
-    return out
-  })
+  const [weights, momentum, reference] = [0, 1, 2].map((v) =>
+    readFloat32s(
+      source,
+      HEADER + 4 * expectedCount * v,
+      expectedCount,
+      (i, value) => new NonFiniteDeltaError(`state value ${i} of vector ${v} is ${value}`),
+    ),
+  )
   return { round, weights, momentum, reference }
 }

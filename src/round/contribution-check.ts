@@ -38,9 +38,9 @@ export class ContributionCheck {
 
   /**
    * The contributions of `round` to aggregate from its starting state (`start`, read only when a
-   * delta is scored; trained from the weights whose hash is `baseHex`), limited to the delta hashes in `among` when given, and to
-   * limits.maxCommitDeltaHashes (capContributions). A delta is scored once; its decision is kept
-   * for the settle step's recomputations.
+   * delta is scored; trained from the weights whose hash is `baseHex`), limited to the delta hashes
+   * in `among` when given, and to limits.maxCommitDeltaHashes (capContributions). A delta is scored
+   * once; its decision is kept for the settle step's recomputations.
    */
   async check(
     round: number,

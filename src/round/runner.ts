@@ -147,6 +147,10 @@ export class RoundRunner {
     }
     // The trained weights and the proof recorder live only until the announcement: a round keeps
     // the figures it reports, not vectors of the model's size (issue 17).
+    // A large model (a state of 64 MiB or more): its checkpoints are written before it announces,
+    // so that nothing views its vectors after, and its delta and outer step take the place of the
+    // vectors they are computed from (issue 17).
+    const large = stateSize(globalState.weights.length) >= COLLECT_MIN_BYTES
     const { trained, proofBytes } = await (async () => {
       const sink = this.components.proofs.checkpointSink(round)
       const recorder = new ProofRecorder(sink)
@@ -157,7 +161,6 @@ export class RoundRunner {
         // the delta's encoding allocates: together they raised a node's peak (issue 17).
         // A small model's checkpoints are not waited for: its announcement is not delayed by an
         // fsync on a busy disk, which could make it miss its peers' collect (as before issue 17).
-        const large = stateSize(globalState.weights.length) >= COLLECT_MIN_BYTES
         if (large) await this.step('proofWrite', async () => await sink?.written())
         collectGarbage(stateSize(globalState.weights.length))
         // The trained weights are the last checkpoint's: once it is written (or copied, without a
@@ -184,10 +187,7 @@ export class RoundRunner {
     // eval and the state write: the settle step recomputes from it, nothing later does. A large
     // model's outer step is computed in place of it, and a recompute reads it back (issue 17).
     const settled = await (async () => {
-      const start = await globalState.roundStart(
-        round,
-        stateSize(globalState.weights.length) >= COLLECT_MIN_BYTES,
-      )
+      const start = await globalState.roundStart(round, large)
       const { minPeers, expectedPeers } = genesis.round
       const initial = await this.components.contributions.check(round, start, this.baseHex, log)
       if (initial.length < minPeers) {

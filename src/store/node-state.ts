@@ -12,8 +12,8 @@ import { dirname, join } from 'node:path'
 import { sha256 as sha256Hasher } from '@noble/hashes/sha2.js'
 import type { ByteSource } from '../codec/delta.js'
 import { asPieces, joinPieces, type Pieces, piecesLength } from '../codec/pieces.js'
-import { type GlobalState as GlobalStateValues, readState } from '../codec/state.js'
-import { bytesEqual, float32FromLe, float32LeBytes, toHex } from '../crypto/hash.js'
+import { type GlobalState as GlobalStateValues, readFloat32s, readState } from '../codec/state.js'
+import { bytesEqual, float32LeBytes, toHex } from '../crypto/hash.js'
 import type { OptimizerState } from '../train/inner-loop.js'
 import type { MomentReader } from '../train/trainer.js'
 import { openIfPresent, syncDirectory, writeFileSynced } from './durable-file.js'
@@ -98,13 +98,13 @@ export async function encodeNodeState(s: NodeStateToSave): Promise<Uint8Array> {
   return joinPieces(parts)
 }
 
-/** Bytes read at a time while a state file is checked and decoded. */
+/** Bytes read at a time while a state file's checksum is computed. */
 const READ_BLOCK = 1 << 24
 
 /**
- * Checks and decodes a node state file read by range from `source` (the file itself: readNodeState
- * on a file), in two passes of one block at a time: its SHA-256 first, then its parts, each into a
- * vector of its own. A large model's file (24 d bytes) is never held whole (issue 17).
+ * Checks and decodes a node state file read by range from `source` (a buffer, or the file itself:
+ * loadNodeState), in two passes of one block at a time: its SHA-256 first, then its parts, each
+ * into a vector of its own. A large model's file (24 d bytes) is never held whole (issue 17).
  */
 export function decodeNodeState(source: ByteSource): SavedNodeState {
   if (source.length < FIXED + 32 || !bytesEqual(source.subarray(0, 4), MAGIC))
@@ -132,11 +132,7 @@ export function decodeNodeState(source: ByteSource): SavedNodeState {
   }
   let at = FIXED + globalLength
   const take = () => {
-    const part = new Float32Array(d)
-    for (let start = 0; start < d; start += READ_BLOCK / 4) {
-      const end = Math.min(start + READ_BLOCK / 4, d)
-      part.set(float32FromLe(source.subarray(at + 4 * start, at + 4 * end)), start)
-    }
+    const part = readFloat32s(source, at, d)
     at += 4 * d
     return part
   }
