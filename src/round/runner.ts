@@ -5,7 +5,14 @@
 
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { AggregationInputError, aggregate, type Contribution } from '../aggregate/rules.js'
+import { aggregateOffThread } from '../aggregate/off-thread.js'
+import {
+  type AggregationContext,
+  AggregationInputError,
+  type AggregationRule,
+  aggregate,
+  type Contribution,
+} from '../aggregate/rules.js'
 import type { EncodeOptions } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
 import { type Pieces, piecesLength } from '../codec/pieces.js'
@@ -98,6 +105,8 @@ export class RoundRunner {
   private baseHex = ''
   /** the current round's protocol steps, timed (RoundReport.stepSeconds) */
   private stepSeconds = noSteps()
+  /** whether the current round's model is large (play) */
+  private large = false
 
   constructor(
     private readonly components: RoundRunnerComponents,
@@ -148,9 +157,10 @@ export class RoundRunner {
     // The trained weights and the proof recorder live only until the announcement: a round keeps
     // the figures it reports, not vectors of the model's size (issue 17).
     // A large model (a state of 64 MiB or more): its checkpoints are written before it announces,
-    // so that nothing views its vectors after, and its delta and outer step take the place of the
-    // vectors they are computed from (issue 17).
+    // so that nothing views its vectors after, its delta and outer step take the place of the
+    // vectors they are computed from, and it aggregates on a thread of its own (issue 17).
     const large = stateSize(globalState.weights.length) >= COLLECT_MIN_BYTES
+    this.large = large
     const { trained, proofBytes } = await (async () => {
       const sink = this.components.proofs.checkpointSink(round)
       const recorder = new ProofRecorder(sink)
@@ -586,7 +596,7 @@ export class RoundRunner {
     const context = { seed, reference: before.reference }
     let aggregated: Float32Array
     try {
-      aggregated = this.step('aggregateRule', () => aggregate(genesis.aggregation, contributions, context))
+      aggregated = await this.aggregateWith(genesis.aggregation, contributions, context, log)
     } catch (err) {
       if (!(err instanceof AggregationInputError)) throw err
       // Too few deltas arrived for the rule's declared f: every node in this situation falls
@@ -596,7 +606,7 @@ export class RoundRunner {
         'falling back to the median',
       )
       metrics.aggregationFallbacks.inc()
-      aggregated = this.step('aggregateRule', () => aggregate({ rule: 'median' }, contributions, context))
+      aggregated = await this.aggregateWith({ rule: 'median' }, contributions, context, log)
     }
     const outer = this.step('outerStep', () =>
       outerStepOrHold(before.state, aggregated, genesis.outer.optimizer, start.inPlace),
@@ -611,6 +621,32 @@ export class RoundRunner {
     globalState.reference = outer.applied ? aggregated : before.reference
     globalState.state = outer.state
     log.debug({ phase: 'aggregate', inPlace: start.inPlace, applied: outer.applied }, 'outer step done')
+  }
+
+  /**
+   * The rule's aggregate of `contributions`. A large model's, when every delta is on disk, is
+   * computed on a worker thread of its own (aggregate/off-thread.ts), bit for bit the same: the
+   * node's event loop goes on serving chunks, answering pings and relaying gossip meanwhile.
+   */
+  private async aggregateWith(
+    rule: AggregationRule,
+    contributions: Contribution[],
+    context: AggregationContext,
+    log: Logger,
+  ): Promise<Float32Array> {
+    const { store, globalState } = this.components
+    if (this.large) {
+      const paths = await Promise.all(contributions.map((c) => store.fileOf(c.id)))
+      const inputs = contributions.map((c, i) => ({ id: c.id, path: paths[i] ?? '' }))
+      if (inputs.every((input) => input.path !== '')) {
+        log.debug({ phase: 'aggregate', rule: rule.rule, thread: 'worker' }, 'aggregating')
+        return await this.step('aggregateRule', () =>
+          aggregateOffThread({ rule, inputs, count: globalState.weights.length, context }),
+        )
+      }
+    }
+    log.debug({ phase: 'aggregate', rule: rule.rule, thread: 'node' }, 'aggregating')
+    return this.step('aggregateRule', () => aggregate(rule, contributions, context))
   }
 
   /**

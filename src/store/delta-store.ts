@@ -100,16 +100,21 @@ export class DeltaStore implements DeltaSource {
   }
 
   /**
-   * Whether the object's bytes are on disk and out of memory: written, and so no longer a view of
-   * anything its putter holds (waits for a write under way). False without a directory, for an
-   * object whose write failed, and for one the store does not hold.
+   * The object's file once its bytes are on disk and out of memory: written, and so no longer a
+   * view of anything its putter holds (waits for a write under way). Undefined without a
+   * directory, for an object whose write failed, and for one the store does not hold.
    */
-  async onDisk(root: Uint8Array): Promise<boolean> {
+  async fileOf(root: Uint8Array): Promise<string | undefined> {
     const key = toHex(root)
     const entry = this.byRoot.get(key)
-    if (entry === undefined) return false
+    if (entry === undefined) return undefined
     await entry.written
-    return this.byRoot.get(key) === entry && entry.path !== undefined && entry.memory === undefined
+    return this.byRoot.get(key) === entry && entry.memory === undefined ? entry.path : undefined
+  }
+
+  /** Whether the object is on disk and out of memory (fileOf). */
+  async onDisk(root: Uint8Array): Promise<boolean> {
+    return (await this.fileOf(root)) !== undefined
   }
 
   /** Bytes of objects held in memory (not yet written, or kept there without a directory). */

@@ -92,9 +92,7 @@ export function readRange(fd: number, start: number, end: number, size: number, 
  * A file read by range (a state file larger than a node would hold at once, issue 17), or
  * undefined when there is none. The caller closes it.
  */
-export async function openIfPresent(
-  path: string,
-): Promise<{ source: ByteSource; close(): void } | undefined> {
+export function openIfPresent(path: string): { source: ByteSource; close(): void } | undefined {
   let fd: number
   try {
     fd = openSync(path, 'r')

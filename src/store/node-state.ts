@@ -164,7 +164,7 @@ export async function saveNodeState(dir: string, state: NodeStateToSave): Promis
 export async function loadNodeState(dir: string, runId: Uint8Array): Promise<SavedNodeState | undefined> {
   const path = join(dir, NODE_STATE_FILE)
   await rm(`${path}.tmp`, { force: true }) // a write that a crash interrupted
-  const file = await openIfPresent(path)
+  const file = openIfPresent(path)
   if (file === undefined) return undefined
   let state: SavedNodeState
   try {

@@ -1,9 +1,10 @@
-// A large model's outer step computed in place of the round's starting state (issue 17): a node
-// with a state directory writes the new weights and momentum over the old ones (the starting
-// state stays readable from its state object on disk, for a recompute), a node without one
-// allocates new vectors as before. Three real nodes on 127.0.0.1 train an MNIST MLP just large
-// enough to be a "large" model (its state is over 64 MiB): two step in place, one does not, and
-// all three must hold the same weights, bit for bit, after every round.
+// A large model's outer step computed in place of the round's starting state, and its aggregation
+// on a worker thread (issue 17): a node with a state directory writes the new weights and momentum
+// over the old ones (the starting state stays readable from its state object on disk, for a
+// recompute) and aggregates its deltas' files off its event loop; a node without one allocates
+// new vectors and aggregates on its own thread, as before. Three real nodes on 127.0.0.1 train an
+// MNIST MLP just large enough to be a "large" model (its state is over 64 MiB): two step in place,
+// one does not, and all three must hold the same weights, bit for bit, after every round.
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 import { stateSize } from '../../src/codec/state.js'
@@ -15,19 +16,21 @@ import { defaultGenesis, parseGenesis } from '../../src/wire/genesis.js'
 import { tempDir } from '../fixtures/temp.js'
 import { expectPeers, startNodes } from './helpers.js'
 
-/** A debug logger whose lines about outer steps are kept, for the test to read. */
-function outerStepLog(): { logger: pino.Logger; inPlace: boolean[] } {
+/** A debug logger whose lines about aggregations and outer steps are kept, for the test to read. */
+function outerStepLog(): { logger: pino.Logger; inPlace: boolean[]; threads: string[] } {
   const inPlace: boolean[] = []
+  const threads: string[] = []
   const logger = pino(
     { level: 'debug' },
     {
       write(line: string) {
-        const entry = JSON.parse(line) as { msg?: string; inPlace?: boolean }
+        const entry = JSON.parse(line) as { msg?: string; inPlace?: boolean; thread?: string }
         if (entry.msg === 'outer step done') inPlace.push(entry.inPlace === true)
+        if (entry.msg === 'aggregating') threads.push(entry.thread ?? '?')
       },
     },
   )
-  return { logger, inPlace }
+  return { logger, inPlace, threads }
 }
 
 describe('the outer step in place of the starting state (issue 17)', () => {
@@ -86,5 +89,10 @@ describe('the outer step in place of the starting state (issue 17)', () => {
     expect(logs[1].inPlace.every((x) => x)).toBe(true)
     expect(logs[2].inPlace.length).toBeGreaterThanOrEqual(2)
     expect(logs[2].inPlace.some((x) => x)).toBe(false)
+    // Nodes 0 and 1 aggregated on a worker thread, from their deltas' files; node 2, whose objects
+    // stay in memory, on its own thread: the same aggregates, since the weights agree.
+    expect(logs[0].threads.length).toBeGreaterThanOrEqual(2)
+    expect(new Set([...logs[0].threads, ...logs[1].threads])).toEqual(new Set(['worker']))
+    expect(new Set(logs[2].threads)).toEqual(new Set(['node']))
   }, 240_000)
 })
