@@ -29,12 +29,17 @@ function workerUrl(): URL {
 }
 
 /**
- * Aggregates on a new worker thread, which ends with the call. An input the rule cannot take
+ * Aggregates on a new worker thread, which ends with the call (or when `signal` aborts: the call
+ * then rejects with its reason at once). An input the rule cannot take
  * (SPEC.md 8.10) throws AggregationInputError, as on the node's own thread; any other failure, or
  * a thread that dies, throws an Error naming it. The context's reference is copied to the thread
  * only for the rule that reads it (centered clipping): 4 d bytes otherwise not allocated.
  */
-export async function aggregateOffThread(request: AggregationRequest): Promise<Float32Array> {
+export async function aggregateOffThread(
+  request: AggregationRequest,
+  signal?: AbortSignal,
+): Promise<Float32Array> {
+  signal?.throwIfAborted()
   const needsReference = request.rule.rule === 'centered-clipping'
   const context = {
     seed: request.context.seed,
@@ -43,10 +48,22 @@ export async function aggregateOffThread(request: AggregationRequest): Promise<F
   const worker = new Worker(workerUrl())
   try {
     const reply = await new Promise<Reply>((resolve, reject) => {
-      worker.once('message', resolve)
-      worker.once('error', reject)
-      worker.once('exit', (code) =>
-        reject(new Error(`the aggregation thread exited (code ${code}) before it answered`)),
+      // a node told to stop does not wait for its aggregation (the thread is ended below)
+      const stop = () => reject(signal!.reason)
+      signal?.addEventListener('abort', stop, { once: true })
+      const settle =
+        <T>(fn: (value: T) => void) =>
+        (value: T) => {
+          signal?.removeEventListener('abort', stop)
+          fn(value)
+        }
+      worker.once('message', settle(resolve))
+      worker.once('error', settle(reject))
+      worker.once(
+        'exit',
+        settle((code: number) =>
+          reject(new Error(`the aggregation thread exited (code ${code}) before it answered`)),
+        ),
       )
       worker.postMessage({ ...request, context } satisfies AggregationRequest)
     })

@@ -634,14 +634,14 @@ export class RoundRunner {
     context: AggregationContext,
     log: Logger,
   ): Promise<Float32Array> {
-    const { store, globalState } = this.components
+    const { store, globalState, signal } = this.components
     if (this.large) {
       const paths = await Promise.all(contributions.map((c) => store.fileOf(c.id)))
       const inputs = contributions.map((c, i) => ({ id: c.id, path: paths[i] ?? '' }))
       if (inputs.every((input) => input.path !== '')) {
         log.debug({ phase: 'aggregate', rule: rule.rule, thread: 'worker' }, 'aggregating')
         return await this.step('aggregateRule', () =>
-          aggregateOffThread({ rule, inputs, count: globalState.weights.length, context }),
+          aggregateOffThread({ rule, inputs, count: globalState.weights.length, context }, signal),
         )
       }
     }

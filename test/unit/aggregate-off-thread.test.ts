@@ -63,7 +63,7 @@ describe('aggregation on a worker thread (issue 17)', () => {
     await store.close()
   })
 
-  it("throws the rule's input error as the node thread does, and names a missing file", async () => {
+  it("throws the rule's input error as the node thread does, names a missing file, and stops when told", async () => {
     const { store, inputs } = await storeOf(3)
     const seed = new Uint8Array(40)
     // Krum refuses n <= 2f + 2 (SPEC.md 8.10): the runner then falls back to the median
@@ -76,6 +76,17 @@ describe('aggregation on a worker thread (issue 17)', () => {
     ).rejects.toThrow(
       /the aggregation thread failed \(Error\): the object \/nonexistent\/object is not on disk/,
     )
+    // a node told to stop does not wait for its aggregation: the call rejects with the reason
+    const stop = new AbortController()
+    const pending = aggregateOffThread(
+      { rule: { rule: 'median' }, inputs, count, context: { seed } },
+      stop.signal,
+    )
+    stop.abort(new Error('the node is stopping'))
+    await expect(pending).rejects.toThrow('the node is stopping')
+    await expect(
+      aggregateOffThread({ rule: { rule: 'median' }, inputs, count, context: { seed } }, stop.signal),
+    ).rejects.toThrow('the node is stopping')
     await store.close()
   })
 })
