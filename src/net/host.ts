@@ -23,6 +23,7 @@ import type { Registry } from 'prom-client'
 import { LIMITS } from '../constants.js'
 import { trackAnnouncedProtocols } from './announced-protocols.js'
 import { gossipScoreParams } from './peer-guard.js'
+import { repairXsalsa20 } from './pnet-cipher.js'
 import { announceable } from './reachability.js'
 
 export interface HostOptions {
@@ -118,6 +119,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const score = options.gossipScore
     ? gossipScoreParams(options.gossipScore.topics, options.gossipScore.appPenalty)
     : undefined
+  // the cipher of a private network, mended before its first connection (pnet-cipher.ts)
+  if (options.swarmKey) repairXsalsa20()
   try {
     const host = (await createLibp2p({
       privateKey: options.privateKey,
