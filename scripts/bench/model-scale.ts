@@ -391,7 +391,10 @@ const table = [
     : []),
 ].join('\n')
 process.stdout.write(`${table}\n`)
-if (outFile) writeSection(outFile, `model-scale ${PRESET}`, table)
+// A failed run's figures (zeros, "agreed: no") are printed, and never replace a good section.
+const succeeded = runs.every((r) => r.agreed && r.roundsCompleted === ROUNDS)
+if (outFile && succeeded) writeSection(outFile, `model-scale ${PRESET}`, table)
+else if (outFile) say(`not written to ${outFile}: a run did not complete its ${ROUNDS} rounds in agreement`)
 const top = runs[0]
 process.stdout.write(
   `${JSON.stringify({
@@ -409,4 +412,4 @@ process.stdout.write(
     protocolSteps: protocol,
   })}\n`,
 )
-process.exitCode = runs.every((r) => r.agreed && r.roundsCompleted === ROUNDS) ? 0 : 1
+process.exitCode = succeeded ? 0 : 1
