@@ -8,11 +8,18 @@
 // after about 500 updates, and the RangeError, thrown inside a socket's data handler, kills the
 // process. A node of the 4-node model-scale drill (110 MB deltas in a private network) died of it.
 //
+// Each instance also takes a slot of 64 bytes at the start of that memory, given back only by
+// finalize(), which pnet never calls: the slots of closed connections are never reused, and the
+// constructor writes a new slot's key into the memory's first view without growing it. After
+// about 10,000 ciphers (5,000 connections in a process's life) every new one throws "offset is out
+// of bounds": a long-lived node of a private network could then connect to nobody.
+//
 // repairXsalsa20 mends the package in place, once, before a private network's first connection:
-// an instance whose view is stale takes the memory's current buffer instead of growing it, and
-// every update is fed to the cipher in pieces of at most 64 KB, so the memory never grows past
-// what one piece needs. The keystream is the package's own, byte for byte: it continues across
-// updates of any size (test/unit/pnet-cipher.test.ts).
+// an instance whose view is stale takes the memory's current buffer instead of growing it; every
+// update is fed to the cipher in pieces of at most 64 KB, so the memory never grows past what one
+// piece needs; and a cipher that was used is finalized once it is garbage (its connection gone),
+// which gives its slot back. The keystream is the package's own, byte for byte: it continues
+// across updates of any size (test/unit/pnet-cipher.test.ts).
 import { createRequire } from 'node:module'
 
 /** Bytes fed to the cipher at a time. */
@@ -58,13 +65,26 @@ export function repairXsalsa20(): boolean {
     realloc.call(this, size)
     current = this._memory.buffer
   }
+  // A cipher no longer referenced gives its slot back; the registry holds its inner part only.
+  const slots = new FinalizationRegistry<{ finalize(): void }>((inner) => inner.finalize())
+  const registered = new WeakSet<XSalsa20>()
   const update = XSalsa20.prototype.update
   XSalsa20.prototype.update = function (this: XSalsa20, input: Uint8Array, output?: Uint8Array) {
+    if (!registered.has(this)) {
+      registered.add(this)
+      slots.register(this, this._xor as { finalize(): void }, this)
+    }
     if (input === undefined || input.length <= PIECE) return update.call(this, input, output)
     const out = output ?? new Uint8Array(input.length)
     for (let at = 0; at < input.length; at += PIECE)
       update.call(this, input.subarray(at, at + PIECE), out.subarray(at, at + PIECE))
     return out
+  }
+  // a cipher finalized by its owner is not finalized again (its slot would be given out twice)
+  const finalize = XSalsa20.prototype.finalize
+  XSalsa20.prototype.finalize = function (this: XSalsa20) {
+    slots.unregister(this)
+    finalize.call(this)
   }
   probe.finalize()
   repaired = true
