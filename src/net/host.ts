@@ -115,6 +115,11 @@ export type Host = Libp2p<{
   dht?: KadDHT
 }>
 
+/** How long a ping of a connection may take before libp2p gives the connection up. */
+export const PING_TIMEOUT_MS = 50_000
+/** How often libp2p pings each connection: after the previous ping's timeout. */
+export const PING_INTERVAL_MS = 60_000
+
 export async function createHost(options: HostOptions): Promise<Host> {
   const score = options.gossipScore
     ? gossipScoreParams(options.gossipScore.topics, options.gossipScore.appPenalty)
@@ -133,6 +138,18 @@ export async function createHost(options: HostOptions): Promise<Host> {
       // start together behind one address (a testnet on one machine, peers behind one NAT) lost
       // their bootstrap connections beyond the fifth, and bootstrap does not retry.
       connectionManager: { inboundConnectionThreshold: 64, maxIncomingPendingConnections: 64 },
+      // libp2p pings every connection each 10 s and aborts it when a ping takes longer than an
+      // adaptive timeout, 5 s at least: on 127.0.0.1 or a LAN it stays at 5 s. A training node's
+      // event loop is busy for seconds at a time (a large model's outer step, its encoding, a CPU
+      // shared with its trainer), and the 4-node model-scale drill lost connections and relay
+      // reservations to that: a peer that is slow is not gone. A ping must end before the next
+      // begins (one ping stream at a time: an overlapping one fails and aborts the connection),
+      // so the interval grows with the timeout. A closed connection is still seen at once; a
+      // silent one within two minutes.
+      connectionMonitor: {
+        pingInterval: PING_INTERVAL_MS,
+        pingTimeout: { minTimeout: PING_TIMEOUT_MS, maxTimeout: PING_TIMEOUT_MS + 5_000 },
+      },
       connectionGater:
         options.allowlist || options.isBanned
           ? connectionGater(options.allowlist, options.onRefused, options.isBanned)
