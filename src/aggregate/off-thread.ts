@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { AggregationInputError } from './blocks.js'
-import type { AggregationContext, AggregationRule } from './rules.js'
+import { type AggregationContext, type AggregationRule, readsReference } from './rules.js'
 
 export interface AggregationRequest {
   rule: AggregationRule
@@ -40,7 +40,7 @@ export async function aggregateOffThread(
   signal?: AbortSignal,
 ): Promise<Float32Array> {
   signal?.throwIfAborted()
-  const needsReference = request.rule.rule === 'centered-clipping'
+  const needsReference = readsReference(request.rule)
   const context = {
     seed: request.context.seed,
     ...(needsReference ? { reference: request.context.reference } : {}),

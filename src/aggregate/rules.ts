@@ -61,6 +61,9 @@ export interface Contribution {
 
 export { AggregationInputError }
 
+/** Whether a rule reads the context's reference (centered clipping's, SPEC.md 8.6). */
+export const readsReference = (config: BaseRule): boolean => config.rule === 'centered-clipping'
+
 /**
  * Aggregates contributions with a rule. Inputs are put in canonical order (ascending id bytes)
  * first, so the result does not depend on arrival order. Inputs must be validated deltas of one length.

@@ -85,6 +85,30 @@ export function readFloat32s(
  * buffer of the encoded state's size is made beside them. Every value is checked finite.
  */
 export function readState(source: ByteSource, expectedCount: number): GlobalState {
+  const round = readStateHeader(source, expectedCount)
+  const [weights, momentum, reference] = STATE_PARTS.map((part) => readPart(source, expectedCount, part))
+  return { round, weights, momentum, reference }
+}
+
+/** The three vectors of a state, in their order in its encoding. */
+export const STATE_PARTS = ['weights', 'momentum', 'reference'] as const
+export type StatePart = (typeof STATE_PARTS)[number]
+
+/**
+ * One vector of a state read by range from `source` (a part of a round's starting state read
+ * back: issue 17), with the round of the state, after the same checks as readState's.
+ */
+export function readStatePart(
+  source: ByteSource,
+  expectedCount: number,
+  part: StatePart,
+): { round: number; values: Float32Array } {
+  const round = readStateHeader(source, expectedCount)
+  return { round, values: readPart(source, expectedCount, part) }
+}
+
+/** Checks a state's size and header; returns its round. */
+function readStateHeader(source: ByteSource, expectedCount: number): number {
   if (source.length !== stateSize(expectedCount)) {
     throw new MalformedDeltaError(
       `state is ${source.length} bytes, a model of ${expectedCount} parameters needs ${stateSize(expectedCount)}`,
@@ -97,14 +121,16 @@ export function readState(source: ByteSource, expectedCount: number): GlobalStat
   }
   if (view.getUint32(4, true) !== expectedCount)
     throw new MalformedDeltaError('state parameter count differs from the model')
-  const round = safeInteger(view.getBigUint64(8, true), 'state round', MalformedDeltaError)
-  const [weights, momentum, reference] = [0, 1, 2].map((v) =>
-    readFloat32s(
-      source,
-      HEADER + 4 * expectedCount * v,
-      expectedCount,
-      (i, value) => new NonFiniteDeltaError(`state value ${i} of vector ${v} is ${value}`),
-    ),
+  return safeInteger(view.getBigUint64(8, true), 'state round', MalformedDeltaError)
+}
+
+/** A state's vector, every value checked finite. */
+function readPart(source: ByteSource, count: number, part: StatePart): Float32Array {
+  const v = STATE_PARTS.indexOf(part)
+  return readFloat32s(
+    source,
+    HEADER + 4 * count * v,
+    count,
+    (i, value) => new NonFiniteDeltaError(`state value ${i} of vector ${v} is ${value}`),
   )
-  return { round, weights, momentum, reference }
 }

@@ -67,6 +67,13 @@ export class MerkleTree {
     return this.levels[0].length
   }
 
+  /** The hash of leaf `index`. */
+  leaf(index: number): Uint8Array {
+    if (!Number.isInteger(index) || index < 0 || index >= this.leafCount)
+      throw new RangeError(`no leaf ${index}`)
+    return this.levels[0][index]
+  }
+
   /** The audit path of leaf `index`: sibling hashes from the bottom up (RFC 9162 2.1.3.1). */
   proof(index: number): Uint8Array[] {
     if (!Number.isInteger(index) || index < 0 || index >= this.leafCount)
@@ -116,4 +123,38 @@ export function verifyProof(
   }
   if (sn !== 0) throw new InvalidProofError('the proof is shorter than the tree is deep')
   if (!bytesEqual(r, root)) throw new InvalidProofError('the chunk and its proof do not lead to the root')
+}
+
+/**
+ * `bytes` read by range, each chunk a read touches checked against its leaf in `tree` first (an
+ * object this node stored, read back from disk: issue 17). A chunk that differs throws the error
+ * `mismatch` makes of its index (-1: `bytes` are not of the tree's size); nothing of it is returned.
+ */
+export function checkedByLeaves(
+  bytes: Pick<Uint8Array, 'length' | 'subarray'>,
+  tree: MerkleTree,
+  chunkBytes: number,
+  mismatch: (index: number) => Error,
+): Pick<Uint8Array, 'length' | 'subarray'> {
+  const { length } = bytes
+  if (chunkCount(length, chunkBytes) !== tree.leafCount) throw mismatch(-1)
+  return {
+    length,
+    subarray(start = 0, end = length): Uint8Array {
+      if (start < 0 || end > length || start > end) throw new RangeError(`no bytes [${start}, ${end})`)
+      if (start === end) return new Uint8Array(0)
+      const first = Math.floor(start / chunkBytes)
+      const last = Math.floor((end - 1) / chunkBytes)
+      const from = first * chunkBytes
+      const read = bytes.subarray(from, Math.min(length, (last + 1) * chunkBytes))
+      for (let i = first; i <= last; i++) {
+        const chunk = read.subarray(
+          i * chunkBytes - from,
+          Math.min(read.length, (i + 1 - first) * chunkBytes),
+        )
+        if (!bytesEqual(leafHash(chunk), tree.leaf(i))) throw mismatch(i)
+      }
+      return read.subarray(start - from, end - from)
+    },
+  }
 }

@@ -44,7 +44,7 @@ export class ContributionCheck {
    */
   async check(
     round: number,
-    start: Pick<RoundStart, 'read'>,
+    start: Pick<RoundStart, 'weights'>,
     baseHex: string,
     log: Logger,
     among?: ReadonlySet<string>,
@@ -63,7 +63,7 @@ export class ContributionCheck {
         if (entry.kept) kept.push({ id: entry.deltaHash, values: entry.values })
         continue
       }
-      const weights = (await start.read()).state.weights
+      const weights = await start.weights()
       base ??= await this.init.evaluate(weights)
       const values = entry.values
       const trial = new Float32Array(weights.length)

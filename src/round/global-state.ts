@@ -1,23 +1,25 @@
 // The node's place in the run (SPEC.md 12.1): the round it is in, the global state it trains from
 // (weights and outer momentum), the previous aggregate (centered clipping's reference, 8.6), the
 // error-feedback residual (6.9) and the round of its previous proof (17.2); restored from and saved
-// to STATE/node-state.bin.
+// to STATE/node-state.bin. A large model's momentum and reference are parked on disk while it
+// trains (park), and read back for its outer step (roundStart).
 
 import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { type Pieces, piecesLength, piecesSource } from '../codec/pieces.js'
+import { type Pieces, piecesLength } from '../codec/pieces.js'
 import {
   decodeState,
   type GlobalState as GlobalStateValues,
-  readState,
+  readStatePart,
+  type StatePart,
   statePieces,
   stateSize,
 } from '../codec/state.js'
 import { LIMITS } from '../constants.js'
-import { bytesEqual, toHex, weightsHash } from '../crypto/hash.js'
-import { MerkleTree } from '../crypto/merkle.js'
+import { toHex, weightsHash } from '../crypto/hash.js'
+import { checkedByLeaves } from '../crypto/merkle.js'
 import type { Publisher } from '../gossip/publisher.js'
 import { checkCommit } from '../gossip/validate.js'
 import type { DeltaStore } from '../store/delta-store.js'
@@ -27,7 +29,7 @@ import type { Trainer } from '../train/trainer.js'
 import type { Commit } from '../wire/messages.js'
 import type { CommitBook } from './commit-book.js'
 import type { OuterState } from './outer.js'
-import { RoundStart, type StartingState } from './round-start.js'
+import { type ReadBack, RoundStart } from './round-start.js'
 
 export interface GlobalStateComponents {
   runId: Uint8Array
@@ -53,8 +55,6 @@ export interface GlobalStateInit {
 }
 
 export class GlobalState {
-  /** the previous round's aggregate: centered clipping's reference point (SPEC.md 8.6) */
-  reference?: Float32Array
   /** error-feedback residual (SPEC.md 6.9): what earlier encodings dropped */
   residual?: Float32Array
   /** the round of this node's previous proof since it started (its optimizer state's origin) */
@@ -64,7 +64,11 @@ export class GlobalState {
 
   private readonly stateDir?: string
   private readonly initialWeights?: () => Float32Array
-  private current: OuterState
+  /** the state; without its momentum while parked */
+  private current: { weights: Float32Array; momentum?: Float32Array }
+  private previousAggregate?: Float32Array
+  /** the round whose momentum and reference are parked, and the state object that holds them */
+  private parked?: { round: number; root: Uint8Array }
 
   constructor(
     private readonly components: GlobalStateComponents,
@@ -76,19 +80,33 @@ export class GlobalState {
     this.current = { weights: init.weights, momentum: new Float32Array(init.weights.length) }
   }
 
-  /** the global weights and outer momentum the current round trains from */
+  /** the global weights and outer momentum the current round trains from (not while parked) */
   get state(): OuterState {
-    return this.current
+    const { weights, momentum } = this.current
+    if (momentum === undefined) throw new ParkedError('the outer momentum')
+    return { weights, momentum }
   }
 
+  /** Sets the state; its momentum and reference are no longer parked (set the reference too). */
   set state(state: OuterState) {
     this.current = state
+    this.parked = undefined
     // an outer step in place (RoundStart) keeps the weights vector and changes its values
     this.hashed = undefined
   }
 
+  /** the previous round's aggregate: centered clipping's reference point (SPEC.md 8.6); undefined: zeros */
+  get reference(): Float32Array | undefined {
+    if (this.parked !== undefined) throw new ParkedError('the reference')
+    return this.previousAggregate
+  }
+
+  set reference(reference: Float32Array | undefined) {
+    this.previousAggregate = reference
+  }
+
   get weights(): Float32Array {
-    return this.state.weights
+    return this.current.weights
   }
 
   /**
@@ -97,7 +115,7 @@ export class GlobalState {
    * model's weights takes seconds. Weight vectors change only with a new state (the setter).
    */
   get weightsHash(): Uint8Array {
-    const { weights } = this.state
+    const { weights } = this.current
     if (this.hashed?.weights !== weights) this.hashed = { weights, hash: weightsHash(weights) }
     return this.hashed.hash
   }
@@ -110,47 +128,76 @@ export class GlobalState {
   private hashed?: { weights: Float32Array; hash: Uint8Array }
 
   /**
+   * Lets go of the outer momentum and the reference (8 d bytes) until the round's outer step
+   * reads them back (roundStart): a large model's node needs neither while it trains, encodes and
+   * collects (issue 17). Only where they can be read back: the state object this node recorded for
+   * the previous round is on disk, and holds the weights the node holds. Returns whether it parked.
+   */
+  async park(round: number): Promise<boolean> {
+    if (this.stateDir === undefined || round !== this.round || this.parked !== undefined) return false
+    const { commits, store } = this.components
+    const own = commits.ownOf(round - 1)
+    const holdsOurs = () =>
+      round === this.round && commits.ownOf(round - 1) === own && own?.weightsHash === this.weightsHashHex
+    if (own === undefined || !holdsOurs() || !(await store.onDisk(own.stateRoot))) return false
+    // an adoption may have replaced the state during the wait
+    if (!holdsOurs() || this.current.momentum === undefined) return false
+    this.current = { weights: this.current.weights }
+    this.previousAggregate = undefined
+    this.parked = { round, root: own.stateRoot }
+    return true
+  }
+
+  /**
    * The state `round` (the current one) starts from, for its outer steps (RoundStart). `inPlace`:
    * the outer step is computed in place of it where it can be read back for a recompute, namely
    * when the state object this node recorded for the previous round is on disk (its objects are
    * in the state directory), or in round 0 of a fresh start with a state directory, from W_0 made
-   * again. Read back, it must match the object's Merkle root and the round's weights hash.
+   * again. Parts read back must match their chunks of the object's Merkle tree (and the weights,
+   * the round's weights hash). Parked parts are always read back.
    */
   async roundStart(round: number, inPlace: boolean): Promise<RoundStart> {
-    const live = { state: this.state, reference: this.reference }
+    const { weights, momentum } = this.current
+    if (this.parked?.round === round)
+      return new RoundStart({ weights }, this.readBack(round, this.parked.root))
+    const live = { weights, momentum, reference: this.reference }
     if (!inPlace || this.stateDir === undefined) return new RoundStart(live)
-    const count = this.state.weights.length
-    const expected = this.weightsHashHex
-    const checked = (start: StartingState, from: string): StartingState => {
-      if (toHex(weightsHash(start.state.weights)) !== expected)
-        throw new Error(
-          `round ${round}'s starting state read back from ${from} does not hash to the weights the round started from`,
-        )
-      return start
-    }
     const root = this.components.commits.ownOf(round - 1)?.stateRoot
     if (root === undefined) {
       const { initialWeights } = this
       if (round !== 0 || initialWeights === undefined) return new RoundStart(live)
-      return new RoundStart(live, async () =>
-        checked({ state: { weights: initialWeights(), momentum: new Float32Array(count) } }, 'the genesis'),
-      )
+      const expected = this.weightsHashHex
+      return new RoundStart(live, async (part) => {
+        if (part === 'momentum') return new Float32Array(weights.length)
+        if (part === 'reference') return undefined
+        return checkedWeights(round, initialWeights(), expected, 'the genesis')
+      })
     }
+    if (!(await this.components.store.onDisk(root))) return new RoundStart(live)
+    return new RoundStart(live, this.readBack(round, root))
+  }
+
+  /**
+   * Reads parts of `round`'s starting state back from the state object `root`, this node's record
+   * of the previous round in its store (on disk), each chunk checked against the object's tree.
+   */
+  private readBack(round: number, root: Uint8Array): ReadBack {
     const { store } = this.components
-    if (!(await store.onDisk(root))) return new RoundStart(live)
-    return new RoundStart(live, async () => {
-      const name = `state object ${toHex(root).slice(0, 16)}`
+    const count = this.current.weights.length
+    const expected = this.weightsHashHex
+    const name = `state object ${toHex(root).slice(0, 16)}`
+    const notStored = (what: string) =>
+      new Error(`round ${round}'s starting state read back from ${name} is not the object stored: ${what}`)
+    return async (part: StatePart) => {
       const held = store.get(root)
       if (held === undefined) throw new Error(`round ${round}'s starting state (${name}) left the store`)
-      const state = readState(held.bytes, count)
-      const tree = MerkleTree.fromBytes(piecesSource(statePieces(state)), LIMITS.chunkBytes)
-      if (state.round !== round - 1 || !bytesEqual(tree.root, root))
-        throw new Error(`round ${round}'s starting state read back from ${name} is not the object stored`)
-      return checked(
-        { state: { weights: state.weights, momentum: state.momentum }, reference: state.reference },
-        name,
+      const source = checkedByLeaves(held.bytes, held.tree, LIMITS.chunkBytes, (i) =>
+        notStored(i < 0 ? `${held.size} bytes` : `chunk ${i} differs`),
       )
-    })
+      const { round: of, values } = readStatePart(source, count, part)
+      if (of !== round - 1) throw notStored(`a state of round ${of}`)
+      return part === 'weights' ? checkedWeights(round, values, expected, name) : values
+    }
   }
 
   /**
@@ -158,7 +205,7 @@ export class GlobalState {
    * it is the one `expected` names: the round its commits are of and their weights hash.
    */
   adopt(encoded: Uint8Array, expected?: { round: number; weightsHash: string }): { round: number } {
-    return this.adoptDecoded(decodeState(encoded, this.state.weights.length), expected)
+    return this.adoptDecoded(decodeState(encoded, this.weights.length), expected)
   }
 
   /** adopt, of a state decoded already (a restart's, read from the state file by range). */
@@ -166,16 +213,14 @@ export class GlobalState {
     state: GlobalStateValues,
     expected?: { round: number; weightsHash: string },
   ): { round: number } {
-    if (state.weights.length !== this.state.weights.length)
-      throw new Error(
-        `the state holds ${state.weights.length} parameters, the model ${this.state.weights.length}`,
-      )
+    if (state.weights.length !== this.weights.length)
+      throw new Error(`the state holds ${state.weights.length} parameters, the model ${this.weights.length}`)
     if (expected && state.round !== expected.round)
       throw new Error(`the state is of round ${state.round}, the commits of round ${expected.round}`)
     if (expected && toHex(weightsHash(state.weights)) !== expected.weightsHash)
       throw new Error('the weights do not hash to the committed hash')
     this.state = { weights: state.weights, momentum: state.momentum }
-    this.reference = state.reference
+    this.previousAggregate = state.reference
     this.round = state.round + 1
     return { round: state.round }
   }
@@ -291,6 +336,22 @@ export class GlobalState {
       })
     if (report) await appendFile(join(dir, 'rounds.jsonl'), `${JSON.stringify(report)}\n`, { mode: 0o600 })
   }
+}
+
+/** A part of the state read while it is parked on disk (GlobalState.park): a defect of its caller. */
+class ParkedError extends Error {
+  constructor(part: string) {
+    super(`${part} is parked on disk while the round trains: read it through roundStart`)
+  }
+}
+
+/** `weights` read back for `round`, checked against the weights hash it started from. */
+function checkedWeights(round: number, weights: Float32Array, expected: string, from: string): Float32Array {
+  if (toHex(weightsHash(weights)) !== expected)
+    throw new Error(
+      `round ${round}'s starting state read back from ${from} does not hash to the weights the round started from`,
+    )
+  return weights
 }
 
 export const createGlobalState =

@@ -12,6 +12,7 @@ import {
   type AggregationRule,
   aggregate,
   type Contribution,
+  readsReference,
 } from '../aggregate/rules.js'
 import type { EncodeOptions } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
@@ -161,6 +162,11 @@ export class RoundRunner {
     // vectors they are computed from, and it aggregates on a thread of its own (issue 17).
     const large = stateSize(globalState.weights.length) >= COLLECT_MIN_BYTES
     this.large = large
+    // Its outer momentum and reference (8 d bytes) wait on disk until its outer step reads them back.
+    if (large && (await globalState.park(round))) {
+      collectGarbage(stateSize(globalState.weights.length))
+      log.debug({ ...memoryMB() }, 'outer momentum and reference parked on disk')
+    }
     const { trained, proofBytes } = await (async () => {
       const sink = this.components.proofs.checkpointSink(round)
       const recorder = new ProofRecorder(sink)
@@ -589,11 +595,12 @@ export class RoundRunner {
     log: Logger,
   ): Promise<void> {
     const { genesis, globalState, metrics, runId } = this.components
-    const before = await start.take()
     const seed = new Uint8Array(40)
     seed.set(runId)
     new DataView(seed.buffer).setBigUint64(32, BigInt(round), true)
-    const context = { seed, reference: before.reference }
+    // the reference is read (back) only for the rule that reads it; the momentum, for the outer step
+    const reference = readsReference(genesis.aggregation) ? await start.reference() : undefined
+    const context = { seed, reference }
     let aggregated: Float32Array
     try {
       aggregated = await this.aggregateWith(genesis.aggregation, contributions, context, log)
@@ -608,8 +615,9 @@ export class RoundRunner {
       metrics.aggregationFallbacks.inc()
       aggregated = await this.aggregateWith({ rule: 'median' }, contributions, context, log)
     }
+    const before = await start.take()
     const outer = this.step('outerStep', () =>
-      outerStepOrHold(before.state, aggregated, genesis.outer.optimizer, start.inPlace),
+      outerStepOrHold(before, aggregated, genesis.outer.optimizer, start.inPlace),
     )
     if (!outer.applied) {
       log.error(
@@ -618,7 +626,7 @@ export class RoundRunner {
       )
       metrics.nonFiniteAggregates.inc()
     }
-    globalState.reference = outer.applied ? aggregated : before.reference
+    globalState.reference = outer.applied ? aggregated : await start.reference()
     globalState.state = outer.state
     log.debug({ phase: 'aggregate', inPlace: start.inPlace, applied: outer.applied }, 'outer step done')
   }

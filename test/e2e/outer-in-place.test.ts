@@ -4,7 +4,9 @@
 // recompute) and aggregates its deltas' files off its event loop; a node without one allocates
 // new vectors and aggregates on its own thread, as before. Three real nodes on 127.0.0.1 train an
 // MNIST MLP just large enough to be a "large" model (its state is over 64 MiB): two step in place,
-// one does not, and all three must hold the same weights, bit for bit, after every round.
+// one does not, and all three must hold the same weights, bit for bit, after every round. The two
+// with a state directory also park their outer momentum and reference on disk while they train,
+// from round 1 on, and read them back for the outer step.
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 import { stateSize } from '../../src/codec/state.js'
@@ -17,20 +19,22 @@ import { tempDir } from '../fixtures/temp.js'
 import { expectPeers, startNodes } from './helpers.js'
 
 /** A debug logger whose lines about aggregations and outer steps are kept, for the test to read. */
-function outerStepLog(): { logger: pino.Logger; inPlace: boolean[]; threads: string[] } {
+function outerStepLog(): { logger: pino.Logger; inPlace: boolean[]; threads: string[]; parked: number[] } {
   const inPlace: boolean[] = []
   const threads: string[] = []
+  const parked: number[] = []
   const logger = pino(
     { level: 'debug' },
     {
       write(line: string) {
-        const entry = JSON.parse(line) as { msg?: string; inPlace?: boolean; thread?: string }
+        const entry = JSON.parse(line) as { msg?: string; inPlace?: boolean; thread?: string; round?: number }
+        if (entry.msg === 'outer momentum and reference parked on disk') parked.push(entry.round ?? -1)
         if (entry.msg === 'outer step done') inPlace.push(entry.inPlace === true)
         if (entry.msg === 'aggregating') threads.push(entry.thread ?? '?')
       },
     },
   )
-  return { logger, inPlace, threads }
+  return { logger, inPlace, threads, parked }
 }
 
 describe('the outer step in place of the starting state (issue 17)', () => {
@@ -89,6 +93,11 @@ describe('the outer step in place of the starting state (issue 17)', () => {
     expect(logs[1].inPlace.every((x) => x)).toBe(true)
     expect(logs[2].inPlace.length).toBeGreaterThanOrEqual(2)
     expect(logs[2].inPlace.some((x) => x)).toBe(false)
+    // Nodes 0 and 1 parked their momentum and reference in round 1 (round 0's are W_0's zeros,
+    // which no state object holds); their round-1 outer step read them back, and agreed.
+    expect(logs[0].parked).toEqual([1])
+    expect(logs[1].parked).toEqual([1])
+    expect(logs[2].parked).toEqual([])
     // Nodes 0 and 1 aggregated on a worker thread, from their deltas' files; node 2, whose objects
     // stay in memory, on its own thread: the same aggregates, since the weights agree.
     expect(logs[0].threads.length).toBeGreaterThanOrEqual(2)

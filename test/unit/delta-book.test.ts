@@ -21,7 +21,9 @@ import { FakeClock } from '../fixtures/clock.js'
 /** A round that starts from `weights` (zero momentum), kept in memory. */
 const startAt = (weights: number[]) =>
   new RoundStart({
-    state: { weights: Float32Array.from(weights), momentum: new Float32Array(weights.length) },
+    weights: Float32Array.from(weights),
+    momentum: new Float32Array(weights.length),
+    reference: undefined,
   })
 
 const runId = sha256(new Uint8Array([1]))

@@ -176,50 +176,147 @@ const vector = (count: number, seed: number) =>
 const bits = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)
 const config = { lr: 0.7, momentum: 0.9 }
 
-describe("a round's starting state, stepped in place and read back (issue 17)", () => {
-  it('is read back from the state object on disk, bit for bit, across read blocks', async () => {
-    // more values than readState converts at a time (16 MiB), so a vector spans two blocks
-    const count = (1 << 22) + 1001
-    const dir = tempDir('round-start')
-    const { g, store, commits } = largeFixture(count, { stateDir: dir })
-    // the state after round 4, stored and committed as the runner's commit step does
-    g.state = { weights: vector(count, 1), momentum: vector(count, 2) }
-    g.reference = vector(count, 3)
-    const pieces = statePieces({ round: 4, ...g.state, reference: g.reference })
+/**
+ * A large GlobalState in round 5, holding the state after round 4; `record` stores and commits that
+ * state as the runner's commit step does, and returns its root.
+ */
+function inRound5(prefix: string) {
+  // more values than readState converts at a time (16 MiB), so a vector spans two blocks
+  const count = (1 << 22) + 1001
+  const dir = tempDir(prefix)
+  const { g, store, commits } = largeFixture(count, { stateDir: dir })
+  g.state = { weights: vector(count, 1), momentum: vector(count, 2) }
+  g.reference = vector(count, 3)
+  g.round = 5
+  const original = { weights: vector(count, 1), momentum: vector(count, 2), reference: vector(count, 3) }
+  const record = () => {
+    const pieces = statePieces({ round: 4, ...g.state, reference: g.reference! })
     const root = store.put(4, pieces)
     commits.setOwn(4, { weightsHash: g.weightsHashHex, stateRoot: root, stateSize: piecesLength(pieces) })
-    g.round = 5
-    const original = { weights: vector(count, 1), momentum: vector(count, 2), reference: vector(count, 3) }
+    return root
+  }
+  return { g, dir, count, original, record }
+}
+
+describe("a round's starting state, stepped in place and read back (issue 17)", () => {
+  it('is read back from the state object on disk, bit for bit, across read blocks', async () => {
+    const { g, dir, count, original, record } = inRound5('round-start')
+    const root = record()
 
     const start = await g.roundStart(5, true)
     expect(start.inPlace).toBe(true)
     const taken = await start.take()
-    expect(taken.state).toBe(g.state) // the live state itself, no copy
+    expect(taken.weights).toBe(g.state.weights) // the live state itself, no copy
+    expect(taken.momentum).toBe(g.state.momentum)
     const aggregate = vector(count, 4)
-    g.state = nesterovStep(taken.state, aggregate, config, true)
-    expect(g.state.weights).toBe(taken.state.weights)
+    g.state = nesterovStep(taken, aggregate, config, true)
+    expect(g.state.weights).toBe(taken.weights)
     expect(bits(g.state.weights).equals(bits(original.weights))).toBe(false)
     expect(g.weightsHashHex).toBe(toHex(weightsHash(g.state.weights))) // not the cached hash
 
     // a recompute reads the starting state back
     const again = await start.take()
-    expect(again.state.weights).not.toBe(g.state.weights)
-    expect(bits(again.state.weights).equals(bits(original.weights))).toBe(true)
-    expect(bits(again.state.momentum).equals(bits(original.momentum))).toBe(true)
-    expect(bits(again.reference!).equals(bits(original.reference))).toBe(true)
+    expect(again.weights).not.toBe(g.state.weights)
+    expect(bits(again.weights).equals(bits(original.weights))).toBe(true)
+    expect(bits(again.momentum).equals(bits(original.momentum))).toBe(true)
+    expect(bits((await start.reference())!).equals(bits(original.reference))).toBe(true)
     // and steps it to the same bits as the first step
-    const recomputed = nesterovStep(again.state, aggregate, config, true)
+    const recomputed = nesterovStep(again, aggregate, config, true)
     expect(bits(recomputed.weights).equals(bits(g.state.weights))).toBe(true)
 
-    // An object changed on disk is refused, never used.
-    g.state = again.state
+    // An object changed on disk is refused, never used: the changed chunk does not match its leaf.
+    g.state = again
     const path = join(dir, 'objects', toHex(root))
     const bytes = readFileSync(path)
     bytes[16 + 4 * 12345] ^= 1
     writeFileSync(path, bytes)
     const tampered = await g.roundStart(5, true)
     await tampered.take() // the live state; the next take reads the object back
-    await expect(tampered.take()).rejects.toThrow(/is not the object stored/)
+    await expect(tampered.take()).rejects.toThrow(/is not the object stored: chunk 0 differs/)
+  })
+
+  it('parks the momentum and reference on disk while the round trains, and reads them back checked', async () => {
+    const { g, dir, count, original, record } = inRound5('round-start-park')
+    // not in the round the node is in, nor before the previous round's state object is recorded
+    expect(await g.park(5)).toBe(false)
+    const root = record()
+    expect(await g.park(6)).toBe(false)
+    const live = g.weights
+    expect(await g.park(5)).toBe(true)
+    // parked: nothing reads the momentum or the reference by mistake (zeros, for a reference)
+    expect(() => g.state).toThrow(/parked on disk/)
+    expect(() => g.reference).toThrow(/parked on disk/)
+    expect(g.weights).toBe(live)
+
+    const start = await g.roundStart(5, true)
+    expect(start.inPlace).toBe(true)
+    expect(await start.weights()).toBe(live) // the weights stay in memory
+    const reference = await start.reference()
+    expect(bits(reference!).equals(bits(original.reference))).toBe(true)
+    const taken = await start.take()
+    expect(taken.weights).toBe(live)
+    expect(bits(taken.momentum).equals(bits(original.momentum))).toBe(true)
+    const aggregate = vector(count, 4)
+    g.state = nesterovStep(taken, aggregate, config, true)
+    g.reference = aggregate
+    expect(g.reference).toBe(aggregate) // set again: no longer parked
+    // the outer step from the parked state equals the one from the state held whole
+    const whole = nesterovStep({ weights: original.weights, momentum: original.momentum }, aggregate, config)
+    expect(bits(g.state.weights).equals(bits(whole.weights))).toBe(true)
+    expect(bits(g.state.momentum).equals(bits(whole.momentum))).toBe(true)
+    // a recompute reads all of it back
+    const again = await start.take()
+    expect(bits(again.weights).equals(bits(original.weights))).toBe(true)
+    expect(bits(again.momentum).equals(bits(original.momentum))).toBe(true)
+
+    // a parked part changed on disk is refused when read back
+    g.state = { weights: original.weights, momentum: original.momentum }
+    g.reference = original.reference
+    expect(await g.park(5)).toBe(true)
+    const path = join(dir, 'objects', toHex(root))
+    const bytes = readFileSync(path)
+    bytes[16 + 4 * count + 4 * 3_000_000] ^= 1 // the momentum's
+    writeFileSync(path, bytes)
+    const tampered = await g.roundStart(5, true)
+    expect(bits((await tampered.reference())!).equals(bits(original.reference))).toBe(true)
+    await expect(tampered.take()).rejects.toThrow(/is not the object stored: chunk \d+ differs/)
+    // an adoption unparks: the adopted state is held whole
+    g.round = 5
+    g.adopt(encodeState({ round: 4, ...original }), {
+      round: 4,
+      weightsHash: toHex(weightsHash(original.weights)),
+    })
+    expect(bits(g.state.momentum).equals(bits(original.momentum))).toBe(true)
+    expect(bits(g.reference!).equals(bits(original.reference))).toBe(true)
+  })
+
+  it('does not park what it could not read back: no state directory, another state recorded', async () => {
+    const count = 1000
+    const noDir = largeFixture(count, {})
+    const pieces = statePieces({ round: 0, ...noDir.g.state, reference: new Float32Array(count) })
+    noDir.commits.setOwn(0, {
+      weightsHash: noDir.g.weightsHashHex,
+      stateRoot: noDir.store.put(0, pieces),
+      stateSize: 0,
+    })
+    noDir.g.round = 1
+    expect(await noDir.g.park(1)).toBe(false)
+    // the record of the previous round names other weights (the state held was adopted since)
+    const other = largeFixture(count, { stateDir: tempDir('park-other') })
+    const put = statePieces({
+      round: 0,
+      weights: vector(count, 7),
+      momentum: vector(count, 8),
+      reference: vector(count, 9),
+    })
+    other.commits.setOwn(0, {
+      weightsHash: toHex(weightsHash(vector(count, 7))),
+      stateRoot: other.store.put(0, put),
+      stateSize: 0,
+    })
+    other.g.round = 1
+    expect(await other.g.park(1)).toBe(false)
+    expect(other.g.state.momentum.length).toBe(count)
   })
 
   it('round 0 of a fresh start reads W_0 back from the genesis, and checks its hash', async () => {
@@ -228,17 +325,17 @@ describe("a round's starting state, stepped in place and read back (issue 17)", 
     const { g } = largeFixture(count, { stateDir: tempDir('round-start-0'), initialWeights: w0 })
     const start = await g.roundStart(0, true)
     expect(start.inPlace).toBe(true)
-    g.state = nesterovStep((await start.take()).state, vector(count, 5), config, true)
+    g.state = nesterovStep(await start.take(), vector(count, 5), config, true)
     const again = await start.take()
-    expect(bits(again.state.weights).equals(bits(w0()))).toBe(true)
-    expect([...again.state.momentum].every((m) => m === 0)).toBe(true)
-    expect(again.reference).toBeUndefined()
+    expect(bits(again.weights).equals(bits(w0()))).toBe(true)
+    expect([...again.momentum].every((m) => m === 0)).toBe(true)
+    expect(await start.reference()).toBeUndefined()
     // W_0 made again that differ from the ones the round started from are refused
     let made = 0
     const drifting = () => vector(count, made++ === 0 ? 9 : 8)
     const other = largeFixture(count, { stateDir: tempDir('round-start-0b'), initialWeights: drifting })
     const wrong = await other.g.roundStart(0, true)
-    other.g.state = nesterovStep((await wrong.take()).state, vector(count, 5), config, true)
+    other.g.state = nesterovStep(await wrong.take(), vector(count, 5), config, true)
     await expect(wrong.take()).rejects.toThrow(/does not hash to the weights the round started from/)
   })
 
@@ -265,6 +362,8 @@ describe("a round's starting state, stepped in place and read back (issue 17)", 
     const start = await memoryStore.g.roundStart(1, true)
     expect(start.inPlace).toBe(false)
     const first = await start.take()
-    expect(await start.take()).toBe(first)
+    const second = await start.take()
+    expect(second.weights).toBe(first.weights)
+    expect(second.momentum).toBe(first.momentum)
   })
 })

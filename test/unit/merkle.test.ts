@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { sha256, toHex } from '../../src/crypto/hash.js'
-import { InvalidProofError, leafHash, MerkleTree, nodeHash, verifyProof } from '../../src/crypto/merkle.js'
+import {
+  checkedByLeaves,
+  InvalidProofError,
+  leafHash,
+  MerkleTree,
+  nodeHash,
+  verifyProof,
+} from '../../src/crypto/merkle.js'
 
 /** RFC 9162 2.1.1, written recursively, as the reference for the bottom-up implementation. */
 function referenceRoot(leaves: Uint8Array[]): Uint8Array {
@@ -62,5 +69,42 @@ describe('Merkle tree (RFC 9162)', () => {
     const tree = MerkleTree.fromBytes(bytes, 300)
     expect(tree.leafCount).toBe(4)
     verifyProof(tree.root, 4, 3, leafHash(bytes.subarray(900)), tree.proof(3))
+  })
+})
+
+describe('reading an object by range, checked against its leaves (checkedByLeaves)', () => {
+  const bytes = randomBytes(10 * 64 + 17)
+  const tree = MerkleTree.fromBytes(bytes, 64)
+  const mismatch = (i: number) => new Error(`chunk ${i}`)
+
+  it('returns exactly the bytes asked for, across and within chunks', () => {
+    const source = checkedByLeaves(bytes, tree, 64, mismatch)
+    for (const [start, end] of [
+      [0, bytes.length],
+      [63, 65],
+      [64, 128],
+      [100, 101],
+      [640, 657],
+      [5, 5],
+      [657, 657],
+    ])
+      expect(Buffer.from(source.subarray(start, end)).equals(bytes.subarray(start, end))).toBe(true)
+  })
+
+  it('refuses a read that touches a changed chunk, and nothing else', () => {
+    const changed = Buffer.from(bytes)
+    changed[3 * 64 + 5] ^= 1
+    const source = checkedByLeaves(changed, tree, 64, mismatch)
+    expect(() => source.subarray(190, 200)).toThrow('chunk 3')
+    expect(() => source.subarray(0, bytes.length)).toThrow('chunk 3')
+    expect(Buffer.from(source.subarray(0, 192)).equals(bytes.subarray(0, 192))).toBe(true)
+    expect(Buffer.from(source.subarray(256, 300)).equals(bytes.subarray(256, 300))).toBe(true)
+  })
+
+  it('refuses bytes of another size than the tree, and reads out of range', () => {
+    expect(() => checkedByLeaves(bytes.subarray(0, 600), tree, 64, mismatch)).toThrow('chunk -1')
+    const source = checkedByLeaves(bytes, tree, 64, mismatch)
+    expect(() => source.subarray(0, bytes.length + 1)).toThrow(RangeError)
+    expect(() => source.subarray(10, 5)).toThrow(RangeError)
   })
 })
