@@ -22,6 +22,7 @@ import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { LIMITS } from '../constants.js'
 import { trackAnnouncedProtocols } from './announced-protocols.js'
+import { splitGossipFrames } from './gossip-internals.js'
 import { gossipScoreParams } from './peer-guard.js'
 import { repairXsalsa20 } from './pnet-cipher.js'
 import { announceable } from './reachability.js'
@@ -220,6 +221,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
       },
     })) as unknown as Host
     trackAnnouncedProtocols(host)
+    // an IWANT's answer in frames within the limit receivers accept (SPEC.md 2.1)
+    splitGossipFrames(host.services.pubsub, LIMITS.maxGossipFrameBytes)
     return host
   } catch (err) {
     throw listenError(err, options.listen)
