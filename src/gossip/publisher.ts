@@ -137,14 +137,21 @@ export class Publisher {
 
   /**
    * Re-publishes this node's last commit of `round` when LIMITS.reannounceMs passed, while it holds
-   * the round open (SPEC.md 12.5): peers that restarted or healed from a partition learn it.
+   * the round open (SPEC.md 12.5): peers that restarted or healed from a partition learn it. With
+   * it, its last commit of `round - 1`, the state it trains `round` from: a peer far behind (a
+   * restart, a long partition) accepts commits of any later round, and syncs to the state a majority
+   * of the holders' commits decides (12.2). The round's own commits may decide nothing while it
+   * is held, and the previous round's were published once, when that peer was away.
    */
   async recommitIfDue(round: number): Promise<void> {
     const kept = this.recent.get(round)
     const now = this.components.clock.now()
     if (kept?.commit === undefined || now - kept.committedAt < LIMITS.reannounceMs) return
     kept.committedAt = now
-    await this.publish(commitTopic(this.components.runIdHex), kept.commit)
+    const topic = commitTopic(this.components.runIdHex)
+    await this.publish(topic, kept.commit)
+    const previous = this.recent.get(round - 1)?.commit
+    if (previous !== undefined) await this.publish(topic, previous)
   }
 
   /** Tells the network of an equivocation (SPEC.md 5.6). */

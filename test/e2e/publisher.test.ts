@@ -4,17 +4,22 @@
 // one. That was logged at debug level only; the publisher now says, at warn level, what gossipsub
 // knows of each connected peer, and gives gossipsub the peer again. Gossipsub sometimes opens the
 // stream again by itself (within a second on an idle machine), sometimes not: in one CI run this
-// test waited 20 s for it in vain before the publisher did so. Two real hosts on 127.0.0.1.
+// test waited 20 s for it in vain before the publisher did so. And what a node holding a round open
+// re-publishes (SPEC.md 11 step 6, 12.5): its commit of the round, and its commit of the round
+// before, from which a node far behind learns the state the holders train from. Two real hosts on
+// 127.0.0.1.
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
-import { deltaTopic } from '../../src/constants.js'
+import { commitTopic, deltaTopic, LIMITS } from '../../src/constants.js'
 import { toHex } from '../../src/crypto/hash.js'
 import { createPublisher } from '../../src/gossip/publisher.js'
 import { NodeMetrics } from '../../src/metrics/node-metrics.js'
 import { gossipStreams } from '../../src/net/gossip-internals.js'
 import { createHost, type Host } from '../../src/net/host.js'
 import { systemClock } from '../../src/util/clock.js'
+import { decodeCommit } from '../../src/wire/messages.js'
+import { FakeClock } from '../fixtures/clock.js'
 import { subscribeBoth } from './helpers.js'
 import { until } from './node-process.js'
 
@@ -76,5 +81,67 @@ describe('publishing gossip', () => {
     await publisher.announce(new Uint8Array([2]), 2)
     await waitFor('b to receive the second message', () => received.includes(2))
     expect(received).not.toContain(1)
+  })
+
+  it('re-publishes, while it holds a round open, its commit of that round and of the round before', async () => {
+    const runId = new Uint8Array(32).fill(8)
+    const topic = commitTopic(toHex(runId))
+    const keyA = await generateKeyPair('Ed25519')
+    const [a, b] = await Promise.all([
+      createHost({ privateKey: keyA, listen: ['/ip4/127.0.0.1/tcp/0'] }),
+      createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }),
+    ])
+    hosts.push(a, b)
+    a.services.pubsub.subscribe(topic)
+    b.services.pubsub.subscribe(topic)
+    const rounds: number[] = []
+    b.services.pubsub.addEventListener('message', (e) => {
+      if (e.detail.topic === topic) rounds.push(decodeCommit(e.detail.data).message.round)
+    })
+    await a.dial(b.getMultiaddrs()[0])
+    await until(
+      'a to list b as subscribed, with a stream',
+      () =>
+        (a.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.peerId)) &&
+          gossipStreams(a.services.pubsub)!.has(b.peerId.toString())) ||
+        undefined,
+      20_000,
+    )
+    const clock = new FakeClock()
+    const publisher = createPublisher({ currentRound: () => 5 })({
+      host: a,
+      privateKey: keyA,
+      peerId: a.peerId,
+      runId,
+      runIdHex: toHex(runId),
+      metrics: new NodeMetrics(),
+      logger: pino({ level: 'silent' }),
+      clock,
+      votes: { record: async () => {} },
+    })
+    const commit = (round: number) =>
+      publisher.commit(round, {
+        weightsHash: toHex(new Uint8Array(32).fill(round)),
+        stateRoot: new Uint8Array(32).fill(100 + round),
+        stateSize: 1000,
+        deltaHashes: [],
+      })
+    await commit(4)
+    await commit(5)
+    await until('b to receive both commits', () => (rounds.length === 2 ? true : undefined), 20_000)
+    expect(rounds).toEqual([4, 5])
+    // not yet due: nothing again
+    await publisher.recommitIfDue(5)
+    await clock.advance(LIMITS.reannounceMs)
+    // due: the held round's commit, then the previous round's
+    await publisher.recommitIfDue(5)
+    await until('b to receive the re-commits', () => (rounds.length === 4 ? true : undefined), 20_000)
+    expect(rounds.slice(2)).toEqual([5, 4])
+    // a round with no commit of the round before (round 4 here): its own alone
+    await clock.advance(LIMITS.reannounceMs)
+    await publisher.recommitIfDue(4)
+    await until('b to receive the third', () => (rounds.length === 5 ? true : undefined), 20_000)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(rounds.slice(4)).toEqual([4])
   })
 })
