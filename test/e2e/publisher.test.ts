@@ -9,6 +9,7 @@
 // before, from which a node far behind learns the state the holders train from. Two real hosts on
 // 127.0.0.1.
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 import { commitTopic, deltaTopic, LIMITS } from '../../src/constants.js'
@@ -17,11 +18,31 @@ import { createPublisher } from '../../src/gossip/publisher.js'
 import { NodeMetrics } from '../../src/metrics/node-metrics.js'
 import { gossipStreams } from '../../src/net/gossip-internals.js'
 import { createHost, type Host } from '../../src/net/host.js'
-import { systemClock } from '../../src/util/clock.js'
+import { type Clock, systemClock } from '../../src/util/clock.js'
 import { decodeCommit } from '../../src/wire/messages.js'
 import { FakeClock } from '../fixtures/clock.js'
 import { subscribeBoth } from './helpers.js'
 import { until } from './node-process.js'
+
+/** A publisher on `host`, in round `round`, that keeps no votes. */
+function publisherOf(
+  host: Host,
+  privateKey: PrivateKey,
+  runId: Uint8Array,
+  at: { round: number; logger: pino.Logger; clock: Clock },
+) {
+  return createPublisher({ currentRound: () => at.round })({
+    host,
+    privateKey,
+    peerId: host.peerId,
+    runId,
+    runIdHex: toHex(runId),
+    metrics: new NodeMetrics(),
+    logger: at.logger,
+    clock: at.clock,
+    votes: { record: async () => {} },
+  })
+}
 
 describe('publishing gossip', () => {
   const hosts: Host[] = []
@@ -59,17 +80,7 @@ describe('publishing gossip', () => {
 
     const lines: Array<{ level: number; msg: string; peers?: unknown }> = []
     const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) })
-    const publisher = createPublisher({ currentRound: () => 1 })({
-      host: a,
-      privateKey: keyA,
-      peerId: a.peerId,
-      runId,
-      runIdHex: toHex(runId),
-      metrics: new NodeMetrics(),
-      logger,
-      clock: systemClock,
-      votes: { record: async () => {} },
-    })
+    const publisher = publisherOf(a, keyA, runId, { round: 1, logger, clock: systemClock })
     await publisher.announce(new Uint8Array([1]), 1)
     const warning = lines.find((l) => l.msg.startsWith('a gossip message reached no peer'))
     expect(warning?.level).toBe(40)
@@ -108,17 +119,7 @@ describe('publishing gossip', () => {
       20_000,
     )
     const clock = new FakeClock()
-    const publisher = createPublisher({ currentRound: () => 5 })({
-      host: a,
-      privateKey: keyA,
-      peerId: a.peerId,
-      runId,
-      runIdHex: toHex(runId),
-      metrics: new NodeMetrics(),
-      logger: pino({ level: 'silent' }),
-      clock,
-      votes: { record: async () => {} },
-    })
+    const publisher = publisherOf(a, keyA, runId, { round: 5, logger: pino({ level: 'silent' }), clock })
     const commit = (round: number) =>
       publisher.commit(round, {
         weightsHash: toHex(new Uint8Array(32).fill(round)),
