@@ -57,6 +57,11 @@ export { DEFAULT_PROOF_RETENTION, type NodeOptions, trainWorkersFor } from './op
 
 /** After a restart, how long a node waits for the network's commits before it trains on. */
 const RESUME_WAIT_MS = 30_000
+/**
+ * How long commits of a restarted node's own next round may decide nothing before it takes that
+ * round as held open by its peers and joins it (SPEC.md 12.2): two re-commit periods (12.5).
+ */
+const HELD_ROUND_WAIT_MS = 2 * LIMITS.reannounceMs
 
 export interface RunOptions {
   /** train until the run has completed this many rounds (0: until stopped) */
@@ -395,7 +400,11 @@ export class DtrainNode {
       }
     }
     if (this.restoredRound !== null) {
-      const outcome = await sync.catchUp(Math.min(RESUME_WAIT_MS, collectTimeoutMs), RESUME_WAIT_MS)
+      const outcome = await sync.catchUp(
+        Math.min(RESUME_WAIT_MS, collectTimeoutMs),
+        RESUME_WAIT_MS,
+        HELD_ROUND_WAIT_MS,
+      )
       logger.info({ outcome, round: this.round }, 'resumed')
     } else if (options.join) {
       // A node asked to join never starts a run of its own (issue 19 §2): without a decided state

@@ -161,40 +161,52 @@ export function reconcileDecision(v: {
   return { action: 'stay' }
 }
 
-export type CatchUpOutcome = 'synced' | 'in-step' | 'behind' | 'no-commits'
+export type CatchUpOutcome = 'synced' | 'in-step' | 'behind' | 'held' | 'no-commits'
 
 export type CatchUpDecision =
   | { action: 'end'; outcome: Exclude<CatchUpOutcome, 'synced'> }
-  | { action: 'wait'; waitMs: number; deadline: number; extended: boolean }
+  | { action: 'wait'; waitMs: number; deadline: number; extended: CatchUpExtension }
+
+/** How the wait was changed by the commits seen: not yet, for a held round, or for a later one. */
+export type CatchUpExtension = 'none' | 'held' | 'later'
 
 /**
- * After a restart (SPEC.md 12.1), once a reconciliation did not sync: the node is in step when
- * peers committed the round it resumed after and none later. Commits of later rounds without a
- * decided state (one peer's commit arrived before the others', or the node subscribed in the
- * middle of a round's commits) extend the wait once, to `aheadWaitMs` from then: the next round's
- * commits decide it, rather than the node training a round the others closed. At the deadline it
- * is 'behind' (later commits came; the next rounds' reconciliation goes on trying) or 'no-commits' (no
- * commit came: the others are restarting too, or not there).
+ * After a restart (SPEC.md 12.1, 12.2), once a reconciliation did not sync: the node is in step
+ * when peers committed the round it resumed after and none later. Commits of a round after the
+ * node's current one without a decided state (one peer's commit arrived before the others', or
+ * the node subscribed in the middle of a round's commits) extend the wait once, to `aheadWaitMs`
+ * from then: the next round's commits decide it, rather than the node training a round the others
+ * closed. Commits of its current round only, still undecided `heldWaitMs` after they came, are of
+ * a round its peers hold open (12.5): they wait for more votes, this node's among them, so it
+ * ends the wait ('held') and trains that round. At the deadline it is 'behind' (later commits
+ * came; the next rounds' reconciliation goes on trying) or 'no-commits' (no commit came: the
+ * others are restarting too, or not there).
  */
 export function catchUpDecision(v: {
   now: number
   deadline: number
-  extended: boolean
+  extended: CatchUpExtension
   aheadWaitMs: number
+  heldWaitMs: number
   currentRound: number
   /** the rounds of the commits held */
   rounds: readonly number[]
   stopped: boolean
   pollMs: number
 }): CatchUpDecision {
-  const ahead = v.rounds.some((r) => r >= v.currentRound)
-  if (!ahead && v.rounds.includes(v.currentRound - 1)) return { action: 'end', outcome: 'in-step' }
+  const later = v.rounds.some((r) => r > v.currentRound)
+  const held = !later && v.rounds.includes(v.currentRound)
+  if (!later && !held && v.rounds.includes(v.currentRound - 1)) return { action: 'end', outcome: 'in-step' }
   let { deadline, extended } = v
-  if (ahead && !extended) {
-    extended = true
+  if (later && extended !== 'later') {
+    extended = 'later'
     deadline = Math.max(deadline, v.now + v.aheadWaitMs)
+  } else if (held && extended === 'none') {
+    extended = 'held'
+    deadline = Math.min(deadline, v.now + v.heldWaitMs)
   }
-  if (v.now >= deadline || v.stopped) return { action: 'end', outcome: ahead ? 'behind' : 'no-commits' }
+  if (v.now >= deadline || v.stopped)
+    return { action: 'end', outcome: later ? 'behind' : held ? 'held' : 'no-commits' }
   return { action: 'wait', waitMs: Math.min(v.pollMs, deadline - v.now), deadline, extended }
 }
 

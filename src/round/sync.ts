@@ -23,6 +23,7 @@ import type { DeltaBook } from './delta-book.js'
 import type { GlobalState } from './global-state.js'
 import {
   awaitLastRound,
+  type CatchUpExtension,
   type CatchUpOutcome,
   catchUpDecision,
   lingerDecision,
@@ -150,13 +151,15 @@ export class Sync {
   }
 
   /**
-   * After a restart: waits up to `waitMs` for the network's commits, and once commits of later
-   * rounds came without a decided state, up to `aheadWaitMs` from then (catchUpDecision).
+   * After a restart: waits up to `waitMs` for the network's commits; once commits of later rounds
+   * came without a decided state, up to `aheadWaitMs` from then; once commits of the node's own
+   * next round only came and decide nothing for `heldWaitMs`, no longer: its peers hold that
+   * round open and need this node (catchUpDecision).
    */
-  async catchUp(waitMs: number, aheadWaitMs = waitMs): Promise<CatchUpOutcome> {
+  async catchUp(waitMs: number, aheadWaitMs = waitMs, heldWaitMs = waitMs): Promise<CatchUpOutcome> {
     const { clock, changes, commits } = this.components
     let deadline = clock.now() + waitMs
-    let extended = false
+    let extended: CatchUpExtension = 'none'
     for (;;) {
       if (await this.reconcile()) return 'synced'
       const decision = catchUpDecision({
@@ -164,6 +167,7 @@ export class Sync {
         deadline,
         extended,
         aheadWaitMs,
+        heldWaitMs,
         currentRound: this.round,
         rounds: commits.rounds(),
         stopped: this.stopped,

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { decidedState } from '../../src/round/agreement.js'
 import {
   awaitLastRound,
+  type CatchUpExtension,
   type CollectView,
   capContributions,
   catchUpDecision,
@@ -335,19 +336,20 @@ describe('reconciliation (SPEC.md 12.2)', () => {
     it(name, () => expect(reconcileDecision({ currentRound, self: 'me', rounds })).toEqual(expected))
 })
 
-describe('catching up after a restart (SPEC.md 12.1)', () => {
+describe('catching up after a restart (SPEC.md 12.1, 12.2)', () => {
   const base = {
     now: 1_000,
     deadline: 30_000,
-    extended: false,
+    extended: 'none' as CatchUpExtension,
     aheadWaitMs: 30_000,
+    heldWaitMs: 4_000,
     currentRound: 5,
     rounds: [] as number[],
     stopped: false,
     pollMs: 1_000,
   }
   const cases: Array<[string, Partial<typeof base>, ReturnType<typeof catchUpDecision>]> = [
-    ['waits for commits', {}, { action: 'wait', waitMs: 1_000, deadline: 30_000, extended: false }],
+    ['waits for commits', {}, { action: 'wait', waitMs: 1_000, deadline: 30_000, extended: 'none' }],
     [
       'is in step when peers commit the round it resumed after',
       { rounds: [4] },
@@ -360,15 +362,35 @@ describe('catching up after a restart (SPEC.md 12.1)', () => {
     ],
     [
       'extends the wait once when later rounds are committed but undecided',
-      { now: 25_000, rounds: [4, 5] },
-      { action: 'wait', waitMs: 1_000, deadline: 55_000, extended: true },
+      { now: 25_000, rounds: [4, 6] },
+      { action: 'wait', waitMs: 1_000, deadline: 55_000, extended: 'later' },
     ],
     [
       'does not extend twice',
-      { now: 30_000, rounds: [5], extended: true },
+      { now: 30_000, rounds: [6], extended: 'later' },
       { action: 'end', outcome: 'behind' },
     ],
     ['ends when the node stops', { stopped: true, rounds: [6] }, { action: 'end', outcome: 'behind' }],
+    [
+      'waits no longer than the held wait for commits of its own next round alone',
+      { now: 2_000, rounds: [4, 5] },
+      { action: 'wait', waitMs: 1_000, deadline: 6_000, extended: 'held' },
+    ],
+    [
+      'keeps a shorter deadline than the held wait',
+      { now: 2_000, deadline: 3_000, rounds: [5] },
+      { action: 'wait', waitMs: 1_000, deadline: 3_000, extended: 'held' },
+    ],
+    [
+      'joins its own next round, held open by its peers, when its commits still decide nothing',
+      { now: 6_000, deadline: 6_000, rounds: [5], extended: 'held' },
+      { action: 'end', outcome: 'held' },
+    ],
+    [
+      'waits the longer wait when a later round shows after a held one',
+      { now: 3_000, deadline: 6_000, rounds: [5, 6], extended: 'held' },
+      { action: 'wait', waitMs: 1_000, deadline: 33_000, extended: 'later' },
+    ],
   ]
   for (const [name, change, expected] of cases)
     it(name, () => expect(catchUpDecision({ ...base, ...change })).toEqual(expected))

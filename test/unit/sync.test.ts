@@ -92,6 +92,16 @@ describe('catch-up after a restart (SPEC.md 12.1)', () => {
     expect(clock.now() - start).toBe(55_000)
   })
 
+  it('joins its own next round once its commits decide nothing for the held wait: its peers hold it open', async () => {
+    const { clock, sync, arrive } = setup(5)
+    const start = clock.now()
+    const outcome = sync.catchUp(30_000, 30_000, 4_000)
+    await clock.advance(3_000)
+    arrive(5, 'p1', 'b') // one commit of round 5, the round this node trains next: undecided
+    expect(await clock.run(outcome)).toBe('held')
+    expect(clock.now() - start).toBe(7_000)
+  })
+
   it('ends when the node stops', async () => {
     const { clock, sync, abort, changes } = setup(5)
     const outcome = sync.catchUp(30_000)
