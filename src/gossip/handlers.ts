@@ -133,6 +133,11 @@ export class GossipHandlers {
     const before = commits.peersOf(round).get(peer)?.weightsHash
     if (!commits.add(round, peer, { weightsHash: hash, stateRoot, stateSize, deltaHashes }))
       return { action: 'ignore', reason: 'over-limit', detail: 'the commit book is full' }
+    // what reconciliation decides from (SPEC.md 12.2), for a node that does not sync when it should
+    this.components.logger.debug(
+      { round, remote: peer, weightsHash: hash.slice(0, 16), again: before !== undefined },
+      'commit accepted',
+    )
     // A peer holding its round open re-publishes its commit every few seconds: say it once.
     if (before !== hash) warnIfDisagrees(this.components, round, peer, hash)
     if (before !== undefined) commits.noteRecommit(round, clock.now())
