@@ -99,10 +99,12 @@ export function checkMemory(
 /**
  * What a node's own process needs beside its trainer (issue 17): 32 bytes a parameter and 300 MB
  * of runtime. Its state is 16 bytes a parameter (weights, outer momentum, previous aggregate,
- * residual). A round's usual peak adds 4-5 (the delta and its encoding, or the new aggregate): at
- * 1.1 x 10^8 the process peaked at 2.6-2.7 GiB, 23 bytes a parameter over its runtime (a debug run
- * sampled from /proc, BENCHMARKS.md). A settle recompute holds the most: the first result, the
- * starting state read back and the new aggregate beside the residual, 32 bytes a parameter.
+ * residual); a large model's node holds 8-13 of them while it trains, encodes and collects (the
+ * momentum and the reference wait on disk), and its state again at its outer step: at 1.1 x 10^8
+ * the process peaked at 2.1-2.2 GiB, 16 bytes a parameter over its runtime (a debug run sampled
+ * from /proc, BENCHMARKS.md). A settle recompute holds the most: the first result, the starting
+ * weights and momentum read back and the new aggregate beside the residual, 28 bytes a parameter;
+ * 32 leaves a margin.
  */
 export const NODE_BYTES_PER_PARAMETER = 32
 const NODE_RUNTIME_BYTES = 300e6
