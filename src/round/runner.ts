@@ -331,6 +331,8 @@ export class RoundRunner {
       onCheckpoint: recorder.onCheckpoint,
       // a trainer that writes its checkpoints itself (torch) puts them in the proof store's files
       ...recorder.writtenCheckpoints(globalState.weights.length),
+      // a large model's torch worker frees its weights until the evaluation sets the new ones
+      releaseWeights: this.large,
     })
   }
 

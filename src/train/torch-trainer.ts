@@ -112,6 +112,9 @@ export class TorchTrainer implements Trainer {
         step: (batch) => this.step(batch),
         snapshot: (localStep, weights) => this.snapshot(localStep, weights),
         writeCheckpoint: (localStep, path, weights) => this.writeCheckpoint(localStep, path, weights),
+        releaseWeights: async () => {
+          await this.worker.request(OP.releaseWeights)
+        },
       },
       this.genesis,
       this.data,

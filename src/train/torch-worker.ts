@@ -17,6 +17,7 @@ export const OP = {
   memory: 8,
   writeCheckpoint: 9,
   getMomentRange: 10,
+  releaseWeights: 11,
 } as const
 
 /** The largest request or reply: a frame's length is a u32. */

@@ -62,6 +62,12 @@ export interface InnerLoopOptions {
   onWrittenCheckpoint?: (checkpoint: WrittenCheckpoint) => void
   /** tfjs only: compute each step's micro-batches in these workers, in parallel (bit-identical results) */
   pool?: GradientPool
+  /**
+   * The trainer may let go of its own copy of the weights once it returned the trained ones: every
+   * later use sets weights first (a large model's node, issue 17: the torch worker's 4 d bytes
+   * while the node aggregates). Trainers that keep the weights in the node ignore it.
+   */
+  releaseWeights?: boolean
 }
 
 /** The AdamW state with its moments read by range: values [start, end) of the first (0) or second (1). */
@@ -125,6 +131,8 @@ export interface StepEngine {
   snapshot(localStep: number, weights?: Float32Array): Promise<TrainingSnapshot> | TrainingSnapshot
   /** The checkpoint to `path` by the trainer itself, the moments never in the node (optional). */
   writeCheckpoint?(localStep: number, path: string, weights?: Float32Array): Promise<WrittenCheckpoint>
+  /** Frees the trainer's own copy of the weights until the next setWeights (optional). */
+  releaseWeights?(): Promise<void>
 }
 
 /**
@@ -179,10 +187,12 @@ export async function runInnerLoop(
     }
     if (options.yieldEvery) await options.yieldEvery()
   }
+  const weights = lastWeights ?? (await engine.getWeights())
+  if (options.releaseWeights) await engine.releaseWeights?.()
   const seconds = (performance.now() - started) / 1000
   const tokensPerSample = Math.max(1, data.span)
   return {
-    weights: lastWeights ?? (await engine.getWeights()),
+    weights,
     meanLoss: lossSum / steps,
     steps,
     samples: steps * batchSize,

@@ -10,9 +10,15 @@ import { InnerTrainer } from '../../src/train/inner-loop.js'
 import { initialWeights } from '../../src/train/parameters.js'
 import type { TorchProbe } from '../../src/train/python.js'
 import { TorchTrainer } from '../../src/train/torch-trainer.js'
-import { TorchWorkerError } from '../../src/train/torch-worker.js'
+import { OP, type TorchWorker, TorchWorkerError } from '../../src/train/torch-worker.js'
 import type { TrainingSnapshot, WrittenCheckpoint } from '../../src/train/trainer.js'
-import { defaultGenesis, type Genesis, type ModelPreset, runIdOf } from '../../src/wire/genesis.js'
+import {
+  defaultGenesis,
+  type Genesis,
+  type ModelPreset,
+  parseGenesis,
+  runIdOf,
+} from '../../src/wire/genesis.js'
 import { requireTorch } from './helpers.js'
 
 let probe: TorchProbe
@@ -51,6 +57,10 @@ const seedOf = (genesis: Genesis, weights: Float32Array) => ({
   peerId: new Uint8Array([7]),
   round: 0,
 })
+
+/** A process's resident memory (VmRSS), in bytes. */
+const residentBytes = (pid: number): number =>
+  1024 * Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
 
 const norm = (a: Float32Array, b?: Float32Array) => {
   let sum = 0
@@ -162,6 +172,47 @@ describe('the PyTorch trainer', () => {
     await expect(reader.read(0, 0, d + 1)).rejects.toThrow(/range \[0, \d+\) of \d+ parameters/)
     // the worker answers on after a refused request
     expect((await reader.read(1, d - 2, d)).length).toBe(2)
+  })
+
+  it('frees its weights once it returned the trained ones, and trains on bit for bit from weights set again (issue 17)', async () => {
+    // 784-16384-10: 13 M parameters, 52 MB of weights: more than the 32 MiB above which glibc
+    // always maps a block of its own and unmaps it when it is freed (smaller ones may stay in its heap)
+    const base = genesisFor('mlp', 2)
+    const genesis = parseGenesis({ ...base, model: { ...base.model, hiddenSizes: [16384] } })
+    const w0 = initialWeights(genesis.model)
+    const d = w0.length
+    const [releasing, keeping] = [await torchTrainer(genesis), await torchTrainer(genesis)]
+    const released = await releasing.trainRound(w0, seedOf(genesis, w0), { releaseWeights: true })
+    const kept = await keeping.trainRound(w0, seedOf(genesis, w0))
+    expect(norm(released.weights, kept.weights)).toBe(0)
+    const rssReleased = residentBytes(releasing.workerPid!)
+    // a request that reads the weights is refused, named, while they are released
+    const worker = (releasing as unknown as { worker: TorchWorker }).worker
+    const refused = await worker.request(OP.getWeights).then(
+      (bytes) => `answered with ${bytes.length} bytes`,
+      (err: Error) => err.message,
+    )
+    expect(refused).toMatch(/get weights needs the weights, which were released \(op 11\): set weights first/)
+    // evaluating sets them again: the worker holds 4 d bytes more
+    const positions = [0, 1, 2, 3]
+    const losses = [
+      await releasing.evaluate(released.weights, positions, 4),
+      await keeping.evaluate(kept.weights, positions, 4),
+    ]
+    expect(losses[0]).toBe(losses[1])
+    const grown = residentBytes(releasing.workerPid!) - rssReleased
+    console.log(
+      `worker resident memory: +${(grown / 2 ** 20).toFixed(1)} MiB once weights of ${((4 * d) / 2 ** 20).toFixed(1)} MiB are set again`,
+    )
+    expect(grown).toBeGreaterThan(0.9 * 4 * d)
+    // the next round trains from weights set again as from weights never released
+    const seed1 = { ...seedOf(genesis, released.weights), round: 1 }
+    const [a, b] = [
+      await releasing.trainRound(released.weights, seed1, { releaseWeights: true }),
+      await keeping.trainRound(kept.weights, seed1),
+    ]
+    expect(norm(a.weights, b.weights)).toBe(0)
+    expect(norm(a.weights, released.weights)).toBeGreaterThan(0)
   })
 
   it("reports the worker's failed checkpoint write as the node's own would fail: ENOSPC, with the path", async () => {

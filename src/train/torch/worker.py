@@ -28,6 +28,14 @@ OP_EVAL = 7
 OP_MEMORY = 8
 OP_WRITE_CHECKPOINT = 9
 OP_GET_MOMENT_RANGE = 10
+OP_RELEASE_WEIGHTS = 11
+# the operations that read the weights, refused while they are released (op 11)
+READS_WEIGHTS = {
+    OP_GET_WEIGHTS: "get weights",
+    OP_STEP: "a step",
+    OP_EVAL: "evaluate",
+    OP_WRITE_CHECKPOINT: "write checkpoint",
+}
 
 STATUS_OK = 0
 STATUS_ERROR = 1
@@ -111,23 +119,18 @@ class Worker:
         # weights and moments move in one copy each.
         # The gradient exists only while the node trains (grad_buffer): between rounds the worker
         # holds the weights and moments alone (issue 17: 4 d bytes fewer while the node encodes,
-        # aggregates and writes its state).
+        # aggregates and writes its state). A large model's node also has the worker release its
+        # weights from the end of its training to the next set weights (op 11).
         zeros = lambda: torch.zeros(self.count, dtype=torch.float32, device=self.device)  # noqa: E731
         self.zeros = zeros
-        self.weights = zeros()
+        self.bind_weights(zeros())
         self.grad = None
         self.m = zeros()
         self.v = zeros()
-        self.params = {}
         self.decayed = []
-        self.slices = []
         offset = 0
         for p in self.layout:
             size = math.prod(p["shape"])
-            view = self.weights[offset : offset + size].view(tuple(p["shape"]))
-            view.requires_grad_(True)
-            self.params[p["name"]] = view
-            self.slices.append((view, offset, size))
             if p["decay"]:
                 self.decayed.append((offset, size))
             offset += size
@@ -158,6 +161,40 @@ class Worker:
             for view, _, _ in self.slices:
                 view.grad = None
             self.grad = None
+
+    def bind_weights(self, weights):
+        """Makes `weights` the flat weights: each parameter a leaf view into it."""
+        self.weights = weights
+        self.params = {}
+        self.slices = []
+        offset = 0
+        for p in self.layout:
+            size = math.prod(p["shape"])
+            view = weights[offset : offset + size].view(tuple(p["shape"]))
+            view.requires_grad_(True)
+            self.params[p["name"]] = view
+            self.slices.append((view, offset, size))
+            offset += size
+        self.checked = False
+
+    def release_weights(self):
+        """Frees the weights until the next set weights (op 11): a large model's node fetched the
+        trained weights and sets new ones before the worker uses them again (issue 17: 4 d bytes
+        fewer while the node aggregates and steps)."""
+        self.release_grad()
+        self.weights = None
+        self.params = {}
+        self.slices = []
+        return b""
+
+    def restore_weights(self):
+        """New weights (their values undefined) after a release, before a set weights fills them."""
+        if self.weights is None:
+            self.bind_weights(self.torch.empty(self.count, dtype=self.torch.float32, device=self.device))
+
+    def require_weights(self, what):
+        if self.weights is None:
+            raise ValueError(f"{what} needs the weights, which were released (op 11): set weights first")
 
     def param(self, name):
         return self.params[name]
@@ -358,8 +395,11 @@ class Worker:
         if op not in (OP_STEP, OP_WRITE_CHECKPOINT, OP_MEMORY):
             self.release_grad()
         if op == OP_SET_WEIGHTS:
+            self.restore_weights()
             self.set_flat(self.weights, payload)
             return b""
+        if op in READS_WEIGHTS:
+            self.require_weights(READS_WEIGHTS[op])
         if op == OP_GET_WEIGHTS:
             return self.get_flat(self.weights)
         if op == OP_SET_MOMENTS:
@@ -380,6 +420,8 @@ class Worker:
             return self.write_checkpoint(payload)
         if op == OP_GET_MOMENT_RANGE:
             return self.moment_range(payload)
+        if op == OP_RELEASE_WEIGHTS:
+            return self.release_weights()
         raise ValueError(f"unknown operation {op}")
 
 
@@ -423,6 +465,7 @@ def serve():
         if op == OP_SET_WEIGHTS and worker is not None and worker.takes_weights_in_place(length):
             # straight into the weights' memory: no buffer of 4 d bytes beside them (issue 17)
             worker.release_grad()
+            worker.restore_weights()
             if not read_into(stdin, worker.get_flat(worker.weights)):
                 return
             reply(stdout, STATUS_OK, b"")
