@@ -1,8 +1,9 @@
 // The node's place in the run (SPEC.md 12.1): the round it is in, the global state it trains from
 // (weights and outer momentum), the previous aggregate (centered clipping's reference, 8.6), the
 // error-feedback residual (6.9) and the round of its previous proof (17.2); restored from and saved
-// to STATE/node-state.bin. A large model's momentum and reference are parked on disk while it
-// trains (park), and read back for its outer step (roundStart).
+// to STATE/node-state.bin. A large model's momentum, reference and residual are parked on disk from
+// the save of a round's state to the next round's use of them (park): the residual is read back for
+// the encoding (residualNow), the momentum and reference for the outer step (roundStart).
 
 import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -18,12 +19,12 @@ import {
   stateSize,
 } from '../codec/state.js'
 import { LIMITS } from '../constants.js'
-import { toHex, weightsHash } from '../crypto/hash.js'
+import { float32LeBytes, sha256, toHex, weightsHash } from '../crypto/hash.js'
 import { checkedByLeaves } from '../crypto/merkle.js'
 import type { Publisher } from '../gossip/publisher.js'
 import { checkCommit } from '../gossip/validate.js'
 import type { DeltaStore } from '../store/delta-store.js'
-import { loadNodeState, saveNodeState } from '../store/node-state.js'
+import { loadNodeState, loadSavedResidual, saveNodeState } from '../store/node-state.js'
 import type { VoteJournal } from '../store/vote-journal.js'
 import type { Trainer } from '../train/trainer.js'
 import type { Commit } from '../wire/messages.js'
@@ -55,8 +56,6 @@ export interface GlobalStateInit {
 }
 
 export class GlobalState {
-  /** error-feedback residual (SPEC.md 6.9): what earlier encodings dropped */
-  residual?: Float32Array
   /** the round of this node's previous proof since it started (its optimizer state's origin) */
   lastProofRound: number | null = null
   /** the round this node is in */
@@ -69,6 +68,12 @@ export class GlobalState {
   private previousAggregate?: Float32Array
   /** the round whose momentum and reference are parked, and the state object that holds them */
   private parked?: { round: number; root: Uint8Array }
+  private heldResidual?: Float32Array
+  /** the digest of the residual parked in STATE/node-state.bin (sha256 of its float32 bytes) */
+  private parkedResidual?: Uint8Array
+  /** counts the residual's changes; `savedResidual`: the count the state file holds */
+  private residualVersion = 0
+  private savedResidual?: number
 
   constructor(
     private readonly components: GlobalStateComponents,
@@ -105,6 +110,29 @@ export class GlobalState {
     this.previousAggregate = reference
   }
 
+  /** the error-feedback residual (SPEC.md 6.9): what earlier encodings dropped (not while parked) */
+  get residual(): Float32Array | undefined {
+    if (this.parkedResidual !== undefined) throw new ParkedError('the error-feedback residual')
+    return this.heldResidual
+  }
+
+  /** Sets the residual; it is no longer parked. */
+  set residual(residual: Float32Array | undefined) {
+    this.heldResidual = residual
+    this.parkedResidual = undefined
+    this.residualVersion++
+  }
+
+  /** The residual, read back from the state file first where it is parked (the round's encoding). */
+  async residualNow(): Promise<Float32Array | undefined> {
+    const digest = this.parkedResidual
+    if (digest !== undefined) {
+      this.heldResidual = loadSavedResidual(this.stateDir!, this.current.weights.length, digest)
+      this.parkedResidual = undefined
+    }
+    return this.heldResidual
+  }
+
   get weights(): Float32Array {
     return this.current.weights
   }
@@ -128,24 +156,48 @@ export class GlobalState {
   private hashed?: { weights: Float32Array; hash: Uint8Array }
 
   /**
-   * Lets go of the outer momentum and the reference (8 d bytes) until the round's outer step
-   * reads them back (roundStart): a large model's node needs neither while it trains, encodes and
-   * collects (issue 17). Only where they can be read back: the state object this node recorded for
-   * the previous round is on disk, and holds the weights the node holds. Returns whether it parked.
+   * Lets go of the outer momentum and the reference (8 d bytes) until the outer step of the round
+   * after `afterRound` reads them back (roundStart), and of the error-feedback residual (4 d bytes)
+   * until that round's encoding does (residualNow): a large model's node needs none of them while
+   * it evaluates, trains and collects (issue 17). Only where they can be read back: the momentum
+   * and reference where the state object this node recorded for `afterRound` is on disk and holds
+   * the weights the node holds; the residual where the state file holds it as it is. Called once
+   * the state of `afterRound` is saved, and again at the start of the next round (after a restart
+   * or a state sync). Returns the parts it parked.
    */
-  async park(round: number): Promise<boolean> {
-    if (this.stateDir === undefined || round !== this.round || this.parked !== undefined) return false
+  async park(afterRound: number): Promise<Array<'momentum and reference' | 'residual'>> {
+    const parts: Array<'momentum and reference' | 'residual'> = []
+    if (this.stateDir === undefined) return parts
     const { commits, store } = this.components
-    const own = commits.ownOf(round - 1)
+    const at = this.round
+    const own = commits.ownOf(afterRound)
     const holdsOurs = () =>
-      round === this.round && commits.ownOf(round - 1) === own && own?.weightsHash === this.weightsHashHex
-    if (own === undefined || !holdsOurs() || !(await store.onDisk(own.stateRoot))) return false
-    // an adoption may have replaced the state during the wait
-    if (!holdsOurs() || this.current.momentum === undefined) return false
-    this.current = { weights: this.current.weights }
-    this.previousAggregate = undefined
-    this.parked = { round, root: own.stateRoot }
-    return true
+      this.round === at && commits.ownOf(afterRound) === own && own?.weightsHash === this.weightsHashHex
+    if (
+      this.parked === undefined &&
+      (afterRound === at || afterRound === at - 1) &&
+      own !== undefined &&
+      holdsOurs()
+    ) {
+      // an adoption may have replaced the state during the wait
+      if ((await store.onDisk(own.stateRoot)) && holdsOurs() && this.current.momentum !== undefined) {
+        this.current = { weights: this.current.weights }
+        this.previousAggregate = undefined
+        this.parked = { round: afterRound + 1, root: own.stateRoot }
+        parts.push('momentum and reference')
+      }
+    }
+    const residual = this.heldResidual
+    if (
+      residual !== undefined &&
+      this.parkedResidual === undefined &&
+      this.savedResidual === this.residualVersion
+    ) {
+      this.parkedResidual = sha256(float32LeBytes(residual))
+      this.heldResidual = undefined
+      parts.push('residual')
+    }
+    return parts
   }
 
   /**
@@ -238,6 +290,7 @@ export class GlobalState {
     const { round } = this.adoptDecoded(saved.global)
     await this.components.trainer.setOptimizerState(saved.optimizer)
     this.residual = saved.residual
+    this.savedResidual = this.residualVersion
     this.lastProofRound = saved.lastProofRound
     // served as its pieces, views of the adopted vectors (no encoded copy of 12 d bytes)
     const pieces = statePieces(saved.global)
@@ -317,24 +370,30 @@ export class GlobalState {
   }
 
   /**
-   * Saves the node's state (after a decided round or a state sync) and appends to the round log;
-   * `global` (whole, or its pieces: statePieces) undefined: the round log only (the round's state
-   * was not the decided one).
+   * Saves the node's state (after a decided round or a state sync): `global` whole, or its pieces
+   * (statePieces). A residual parked in the file it replaces is read back first.
    */
-  async persist(global: Uint8Array | Pieces | undefined, report?: object): Promise<void> {
+  async persist(global: Uint8Array | Pieces): Promise<void> {
     const dir = this.stateDir
     if (!dir) return
     const { trainer } = this.components
-    if (global)
-      await saveNodeState(dir, {
-        runId: this.components.runId,
-        global,
-        // the torch worker's moments by range, never both in the node at once (issue 17)
-        optimizer: trainer.optimizerReader?.() ?? (await trainer.optimizerState()),
-        residual: this.residual,
-        lastProofRound: this.lastProofRound,
-      })
-    if (report) await appendFile(join(dir, 'rounds.jsonl'), `${JSON.stringify(report)}\n`, { mode: 0o600 })
+    const residual = await this.residualNow()
+    const version = this.residualVersion
+    await saveNodeState(dir, {
+      runId: this.components.runId,
+      global,
+      // the torch worker's moments by range, never both in the node at once (issue 17)
+      optimizer: trainer.optimizerReader?.() ?? (await trainer.optimizerState()),
+      residual,
+      lastProofRound: this.lastProofRound,
+    })
+    this.savedResidual = version
+  }
+
+  /** Appends a round's report to STATE/rounds.jsonl. */
+  async logRound(report: object): Promise<void> {
+    const dir = this.stateDir
+    if (dir) await appendFile(join(dir, 'rounds.jsonl'), `${JSON.stringify(report)}\n`, { mode: 0o600 })
   }
 }
 

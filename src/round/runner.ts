@@ -162,11 +162,10 @@ export class RoundRunner {
     // vectors they are computed from, and it aggregates on a thread of its own (issue 17).
     const large = stateSize(globalState.weights.length) >= COLLECT_MIN_BYTES
     this.large = large
-    // Its outer momentum and reference (8 d bytes) wait on disk until its outer step reads them back.
-    if (large && (await globalState.park(round))) {
-      collectGarbage(stateSize(globalState.weights.length))
-      log.debug({ ...memoryMB() }, 'outer momentum and reference parked on disk')
-    }
+    // Its outer momentum and reference (8 d bytes) wait on disk until its outer step reads them
+    // back, its residual until its encoding does: parked once the previous round's state was saved,
+    // or here (after a restart or a state sync).
+    if (large) await this.park(round - 1, log)
     const { trained, proofBytes } = await (async () => {
       const sink = this.components.proofs.checkpointSink(round)
       const recorder = new ProofRecorder(sink)
@@ -219,16 +218,25 @@ export class RoundRunner {
           'collect deadline reached, aggregating what arrived',
         )
       await timed('aggregate', () => this.aggregate(round, initial, start, log))
-      return await timed('commit', () => this.commitAndSettle(round, initial, start, log))
+      const { contributions, committedState, decided } = await timed('commit', () =>
+        this.commitAndSettle(round, initial, start, log),
+      )
+      // Stopped while the round was undecided: nothing undecided is saved (SPEC.md 12.5); a restart
+      // resumes from the last decided state.
+      if (!decided) signal.throwIfAborted()
+      // Only a decided state is saved (SPEC.md 12.5): a state the network did not decide is not one
+      // to resume from, and reconciliation is about to replace it. Saved before the evaluation, so
+      // that a large model's node can park its state while the trainer evaluates (issue 17).
+      if (decided) await this.step('stateWrite', () => globalState.persist(committedState))
+      return { contributions, decided }
     })()
-    // Stopped while the round was undecided: nothing undecided is saved (SPEC.md 12.5); a restart
-    // resumes from the last decided state.
-    if (!settled.decided) signal.throwIfAborted()
-    const { contributions } = settled
-    // The round's starting state (12 d bytes) is dead now: freed before the evaluation, during which
-    // the trainer holds the weights it evaluates too (the 2-node mlp-110m run's peak: both
-    // processes during eval, 6.2 GiB, with that dead state still resident; issue 17).
+    // The round's starting state (12 d bytes) and the state's pieces just saved are dead now: freed
+    // before the evaluation, during which the trainer holds the weights it evaluates too (the 2-node
+    // mlp-110m run's peak: both processes during eval, 6.2 GiB, with that dead state still resident;
+    // issue 17). A large model's momentum, reference and residual wait on disk from here.
+    if (large && settled.decided) await this.park(round, log)
     collectGarbage(stateSize(globalState.weights.length))
+    const { contributions } = settled
 
     const { evalLoss, evalAccuracy } = await timed('eval', async () => ({
       evalLoss: await this.init.evaluate(),
@@ -274,20 +282,22 @@ export class RoundRunner {
         [...deltaBook.entries(round)].map(([peer, entry]) => [peer, toHex(entry.deltaHash)]),
       ),
     }
-    // Only a decided state is saved (SPEC.md 12.5): a state the network did not decide is not one
-    // to resume from, and reconciliation is about to replace it.
-    await this.step('stateWrite', () =>
-      globalState.persist(settled.decided ? settled.committedState : undefined, report),
-    )
-    report.stepSeconds.stateWrite = this.stepSeconds.stateWrite
-    // The aggregate's inputs and the moments written are dead now (the starting state went before eval).
-    collectGarbage(stateSize(globalState.weights.length))
+    await globalState.logRound(report)
     log.info({ ...report, phase: 'done' }, 'round complete')
     this.phase = 'idle'
     metrics.tokensPerSecond.set(report.tokensPerSecond)
     if (report.mfu !== null) metrics.mfu.set(report.mfu)
     metrics.relayedPeers.set(report.relayedPeers)
     return report
+  }
+
+  /** Parks what a large model's node can read back later (GlobalState.park), and says what it parked. */
+  private async park(afterRound: number, log: Logger): Promise<void> {
+    const { globalState } = this.components
+    const parts = await globalState.park(afterRound)
+    if (parts.length === 0) return
+    collectGarbage(stateSize(globalState.weights.length))
+    log.debug({ parts, afterRound, ...memoryMB() }, 'parked on disk until the round reads it back')
   }
 
   /**
@@ -361,7 +371,9 @@ export class RoundRunner {
     const count = delta.length
     // Our own contribution is exactly what peers will decode (SPEC.md 8.0).
     const withResidual = residualInUse(genesis)
-    const residualBefore = withResidual ? (globalState.residual ?? new Float32Array(delta.length)) : undefined
+    const residualBefore = withResidual
+      ? ((await globalState.residualNow()) ?? new Float32Array(delta.length))
+      : undefined
     const compressed = this.step('encode', () =>
       compressWithFeedback(delta, residualBefore, this.init.encodeOptions, genesis.delta.feedbackDecay, true),
     )

@@ -13,7 +13,7 @@ import { sha256 as sha256Hasher } from '@noble/hashes/sha2.js'
 import type { ByteSource } from '../codec/delta.js'
 import { asPieces, joinPieces, type Pieces, piecesLength } from '../codec/pieces.js'
 import { type GlobalState as GlobalStateValues, readFloat32s, readState } from '../codec/state.js'
-import { bytesEqual, float32LeBytes, toHex } from '../crypto/hash.js'
+import { bytesEqual, float32LeBytes, sha256, toHex } from '../crypto/hash.js'
 import type { OptimizerState } from '../train/inner-loop.js'
 import type { MomentReader } from '../train/trainer.js'
 import { openIfPresent, syncDirectory, writeFileSynced } from './durable-file.js'
@@ -144,6 +144,37 @@ export function decodeNodeState(source: ByteSource): SavedNodeState {
     optimizer: { firstMoment: take(), secondMoment: take(), step: Number(view.getBigUint64(48, true)) },
     residual: hasResidual ? take() : undefined,
     lastProofRound: lastProofRound < 0 ? null : lastProofRound,
+  }
+}
+
+/**
+ * The error-feedback residual of STATE/node-state.bin, read by range: a large model's node parks
+ * its residual there between rounds (GlobalState.park, issue 17). The file's checksum covers 24 d
+ * bytes, so the residual is checked against `digest` instead (sha256 of its float32 bytes, taken
+ * when it was parked); a file that changed meanwhile is refused, naming it.
+ */
+export function loadSavedResidual(dir: string, count: number, digest: Uint8Array): Float32Array {
+  const path = join(dir, NODE_STATE_FILE)
+  const refused = (why: string) =>
+    new NodeStateError(`the residual parked in ${path} cannot be read back: ${why}`)
+  const file = openIfPresent(path)
+  if (file === undefined) throw refused('the file is gone')
+  try {
+    const { source } = file
+    if (source.length < FIXED + 32 || !bytesEqual(source.subarray(0, 4), MAGIC))
+      throw refused('not a node state file')
+    const header = source.subarray(0, FIXED)
+    const fields = new DataView(header.buffer, header.byteOffset, header.byteLength)
+    const d = fields.getUint32(56, true)
+    const at = FIXED + Number(fields.getBigUint64(64, true)) + 8 * d
+    if (d !== count || fields.getUint32(60, true) !== 1 || at + 4 * d + 32 !== source.length)
+      throw refused('it holds no residual of this model')
+    const residual = readFloat32s(source, at, d)
+    if (!bytesEqual(sha256(float32LeBytes(residual)), digest))
+      throw refused('it is not the residual parked (digest mismatch)')
+    return residual
+  } finally {
+    file.close()
   }
 }
 

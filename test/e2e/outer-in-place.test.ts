@@ -5,8 +5,9 @@
 // new vectors and aggregates on its own thread, as before. Three real nodes on 127.0.0.1 train an
 // MNIST MLP just large enough to be a "large" model (its state is over 64 MiB): two step in place,
 // one does not, and all three must hold the same weights, bit for bit, after every round. The two
-// with a state directory also park their outer momentum and reference on disk while they train,
-// from round 1 on, and read them back for the outer step.
+// with a state directory also park their outer momentum, reference and error-feedback residual on
+// disk once each round's state is saved, and read them back for the next round's encoding and
+// outer step.
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 import { stateSize } from '../../src/codec/state.js'
@@ -19,16 +20,28 @@ import { tempDir } from '../fixtures/temp.js'
 import { expectPeers, startNodes } from './helpers.js'
 
 /** A debug logger whose lines about aggregations and outer steps are kept, for the test to read. */
-function outerStepLog(): { logger: pino.Logger; inPlace: boolean[]; threads: string[]; parked: number[] } {
+function outerStepLog(): {
+  logger: pino.Logger
+  inPlace: boolean[]
+  threads: string[]
+  parked: Array<{ afterRound?: number; parts?: string[] }>
+} {
   const inPlace: boolean[] = []
   const threads: string[] = []
-  const parked: number[] = []
+  const parked: Array<{ afterRound?: number; parts?: string[] }> = []
   const logger = pino(
     { level: 'debug' },
     {
       write(line: string) {
-        const entry = JSON.parse(line) as { msg?: string; inPlace?: boolean; thread?: string; round?: number }
-        if (entry.msg === 'outer momentum and reference parked on disk') parked.push(entry.round ?? -1)
+        const entry = JSON.parse(line) as {
+          msg?: string
+          inPlace?: boolean
+          thread?: string
+          afterRound?: number
+          parts?: string[]
+        }
+        if (entry.msg === 'parked on disk until the round reads it back')
+          parked.push({ afterRound: entry.afterRound, parts: entry.parts })
         if (entry.msg === 'outer step done') inPlace.push(entry.inPlace === true)
         if (entry.msg === 'aggregating') threads.push(entry.thread ?? '?')
       },
@@ -47,6 +60,7 @@ describe('the outer step in place of the starting state (issue 17)', () => {
     expectedPeers: 3,
     collectTimeoutMs: 30_000,
     evalWindows: 2,
+    encoding: 'int8-block', // with error feedback: a residual to park
     salt: 'outer-in-place',
   })
   // 784-7200-10: 5.7 M parameters, a state of 68.7 MB, just over the size a node treats as large
@@ -93,10 +107,14 @@ describe('the outer step in place of the starting state (issue 17)', () => {
     expect(logs[1].inPlace.every((x) => x)).toBe(true)
     expect(logs[2].inPlace.length).toBeGreaterThanOrEqual(2)
     expect(logs[2].inPlace.some((x) => x)).toBe(false)
-    // Nodes 0 and 1 parked their momentum and reference in round 1 (round 0's are W_0's zeros,
-    // which no state object holds); their round-1 outer step read them back, and agreed.
-    expect(logs[0].parked).toEqual([1])
-    expect(logs[1].parked).toEqual([1])
+    // Nodes 0 and 1 parked their momentum, reference and residual once each round's state was
+    // saved; round 1's encoding and outer step read them back, and the nodes agreed.
+    const both = ['momentum and reference', 'residual']
+    for (const i of [0, 1])
+      expect(logs[i].parked).toEqual([
+        { afterRound: 0, parts: both },
+        { afterRound: 1, parts: both },
+      ])
     expect(logs[2].parked).toEqual([])
     // Nodes 0 and 1 aggregated on a worker thread, from their deltas' files; node 2, whose objects
     // stay in memory, on its own thread: the same aggregates, since the weights agree.

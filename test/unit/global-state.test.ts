@@ -237,12 +237,14 @@ describe("a round's starting state, stepped in place and read back (issue 17)", 
 
   it('parks the momentum and reference on disk while the round trains, and reads them back checked', async () => {
     const { g, dir, count, original, record } = inRound5('round-start-park')
-    // not in the round the node is in, nor before the previous round's state object is recorded
-    expect(await g.park(5)).toBe(false)
+    // not before the previous round's state object is recorded, nor after a round the node is not
+    // in or just past
+    expect(await g.park(4)).toEqual([])
     const root = record()
-    expect(await g.park(6)).toBe(false)
+    expect(await g.park(6)).toEqual([])
+    expect(await g.park(3)).toEqual([])
     const live = g.weights
-    expect(await g.park(5)).toBe(true)
+    expect(await g.park(4)).toEqual(['momentum and reference'])
     // parked: nothing reads the momentum or the reference by mistake (zeros, for a reference)
     expect(() => g.state).toThrow(/parked on disk/)
     expect(() => g.reference).toThrow(/parked on disk/)
@@ -272,7 +274,7 @@ describe("a round's starting state, stepped in place and read back (issue 17)", 
     // a parked part changed on disk is refused when read back
     g.state = { weights: original.weights, momentum: original.momentum }
     g.reference = original.reference
-    expect(await g.park(5)).toBe(true)
+    expect(await g.park(4)).toEqual(['momentum and reference'])
     const path = join(dir, 'objects', toHex(root))
     const bytes = readFileSync(path)
     bytes[16 + 4 * count + 4 * 3_000_000] ^= 1 // the momentum's
@@ -290,6 +292,47 @@ describe("a round's starting state, stepped in place and read back (issue 17)", 
     expect(bits(g.reference!).equals(bits(original.reference))).toBe(true)
   })
 
+  it('parks the residual in the state file once it is saved, and reads it back checked', async () => {
+    // more values than readFloat32s converts at a time (16 MiB), so the residual spans two blocks
+    const count = (1 << 22) + 1001
+    const dir = tempDir('park-residual')
+    const optimizer = { firstMoment: vector(count, 2), secondMoment: vector(count, 3), step: 3 }
+    const trainer = { optimizerState: async () => optimizer, setOptimizerState: async () => {} }
+    const { g } = bareGlobalState({ weights: vector(count, 1), stateDir: dir }, { trainer })
+    const state = encodeState({ round: 0, ...g.state, reference: new Float32Array(count) })
+    g.residual = vector(count, 6)
+    // not saved yet: not parked
+    expect(await g.park(0)).toEqual([])
+    expect(bits(g.residual!).equals(bits(vector(count, 6)))).toBe(true)
+    await g.persist(state)
+    // saved: parked (the momentum and reference stay: no state object of round 0 is recorded)
+    expect(await g.park(0)).toEqual(['residual'])
+    expect(() => g.residual).toThrow(/the error-feedback residual is parked on disk/)
+    const back = await g.residualNow()
+    expect(bits(back!).equals(bits(vector(count, 6)))).toBe(true)
+    expect(g.residual).toBe(back) // held again
+    // a residual changed since the save is not parked: the file holds the one before
+    g.residual = vector(count, 7)
+    expect(await g.park(0)).toEqual([])
+    // a save while the residual is parked reads it back first, and saves it as it is
+    await g.persist(state)
+    expect(await g.park(0)).toEqual(['residual'])
+    await g.persist(state)
+    expect(bits(g.residual!).equals(bits(vector(count, 7)))).toBe(true)
+    // a restart restores the residual saved, and can park it at once
+    const restarted = bareGlobalState({ weights: new Float32Array(count), stateDir: dir }, { trainer }).g
+    expect(await restarted.restore()).toBe(0)
+    expect(await restarted.park(0)).toEqual(['residual'])
+    expect(bits((await restarted.residualNow())!).equals(bits(vector(count, 7)))).toBe(true)
+    // a parked residual changed on disk is refused when read back
+    expect(await g.park(0)).toEqual(['residual'])
+    const path = join(dir, 'node-state.bin')
+    const bytes = readFileSync(path)
+    bytes[bytes.length - 32 - 4 * 5] ^= 1 // the residual's last values precede the checksum
+    writeFileSync(path, bytes)
+    await expect(g.residualNow()).rejects.toThrow(/is not the residual parked \(digest mismatch\)/)
+  })
+
   it('does not park what it could not read back: no state directory, another state recorded', async () => {
     const count = 1000
     const noDir = largeFixture(count, {})
@@ -300,7 +343,7 @@ describe("a round's starting state, stepped in place and read back (issue 17)", 
       stateSize: 0,
     })
     noDir.g.round = 1
-    expect(await noDir.g.park(1)).toBe(false)
+    expect(await noDir.g.park(0)).toEqual([])
     // the record of the previous round names other weights (the state held was adopted since)
     const other = largeFixture(count, { stateDir: tempDir('park-other') })
     const put = statePieces({
@@ -315,7 +358,7 @@ describe("a round's starting state, stepped in place and read back (issue 17)", 
       stateSize: 0,
     })
     other.g.round = 1
-    expect(await other.g.park(1)).toBe(false)
+    expect(await other.g.park(0)).toEqual([])
     expect(other.g.state.momentum.length).toBe(count)
   })
 
