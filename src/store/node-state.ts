@@ -9,11 +9,10 @@
 //   | f32le residual[d] if present | SHA-256 of everything before
 import { rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { sha256 as sha256Hasher } from '@noble/hashes/sha2.js'
 import type { ByteSource } from '../codec/delta.js'
 import { asPieces, joinPieces, type Pieces, piecesLength } from '../codec/pieces.js'
 import { type GlobalState as GlobalStateValues, readFloat32s, readState } from '../codec/state.js'
-import { bytesEqual, float32LeBytes, sha256, toHex } from '../crypto/hash.js'
+import { bytesEqual, float32LeBytes, sha256, sha256Stream, toHex } from '../crypto/hash.js'
 import type { OptimizerState } from '../train/inner-loop.js'
 import type { MomentReader } from '../train/trainer.js'
 import { openIfPresent, syncDirectory, writeFileSynced } from './durable-file.js'
@@ -67,7 +66,7 @@ export async function* nodeStateParts(s: NodeStateToSave): AsyncGenerator<Uint8A
   view.setUint32(60, s.residual ? 1 : 0, true)
   const global = asPieces(s.global)
   view.setBigUint64(64, BigInt(piecesLength(global)), true)
-  const hash = sha256Hasher.create()
+  const hash = sha256Stream()
   const hashed = (part: Uint8Array) => {
     hash.update(part)
     return part
@@ -110,7 +109,7 @@ export function decodeNodeState(source: ByteSource): SavedNodeState {
   if (source.length < FIXED + 32 || !bytesEqual(source.subarray(0, 4), MAGIC))
     throw new NodeStateError('not a dtrain node state file')
   const bodyLength = source.length - 32
-  const hash = sha256Hasher.create()
+  const hash = sha256Stream()
   for (let at = 0; at < bodyLength; at += READ_BLOCK)
     hash.update(source.subarray(at, Math.min(at + READ_BLOCK, bodyLength)))
   if (!bytesEqual(hash.digest(), source.subarray(bodyLength, source.length)))
