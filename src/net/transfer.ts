@@ -266,6 +266,8 @@ export class ChunkAssembly {
 interface SourceState {
   peer: PeerId
   banned: boolean
+  /** answered NOT_FOUND where that is final (FetchOptions.notFoundIsFinal): not asked again */
+  gone: boolean
   failures: number
 }
 
@@ -275,6 +277,14 @@ export interface FetchOptions {
   onBadSource?: (peer: PeerId, err: Error) => void
   /** Passes over the sources before giving up (a pass after one that made no progress waits). */
   maxPasses?: number
+  /**
+   * A source that answers NOT_FOUND no longer holds the object and will not again (a state sync:
+   * every source committed the state, and one that let it go does not fetch it back, SPEC.md
+   * 12.2): it is not asked again, and when no source is left the fetch fails at once as
+   * `not-found`. Otherwise NOT_FOUND is retried like any failure: a peer of the delta topic may be
+   * fetching the delta itself (10.4).
+   */
+  notFoundIsFinal?: boolean
 }
 
 /**
@@ -282,7 +292,8 @@ export interface FetchOptions {
  * time, each asking for a batch of chunks (at most maxChunksPerRequest; smaller when there are
  * several sources, so that all of them work). A source that sends a bad chunk is dropped
  * for this delta; a source whose stream fails is retried in the next pass. Resolves with the whole
- * verified delta, or throws TransferError ('bad-chunk' when every source lied, else 'unavailable').
+ * verified delta, or throws TransferError ('bad-chunk' when every source lied, 'not-found' when
+ * every source lied or no longer holds it (notFoundIsFinal), else 'unavailable').
  */
 export async function fetchChunks(
   host: Libp2p,
@@ -291,11 +302,16 @@ export async function fetchChunks(
   counters: TransferCounters,
   options: FetchOptions = {},
 ): Promise<Uint8Array> {
-  const states: SourceState[] = dedupe(sources).map((peer) => ({ peer, banned: false, failures: 0 }))
+  const states: SourceState[] = dedupe(sources).map((peer) => ({
+    peer,
+    banned: false,
+    gone: false,
+    failures: 0,
+  }))
   const maxPasses = options.maxPasses ?? LIMITS.fetchPasses
   let lastError: TransferError = new TransferError('unavailable', 'no source was tried')
   for (let pass = 0; pass < maxPasses && !assembly.complete; pass++) {
-    const usable = states.filter((s) => !s.banned)
+    const usable = states.filter((s) => !s.banned && !s.gone)
     if (usable.length === 0) break
     if (pass > 0) await sleep(Math.min(2000, 250 * 2 ** pass), options.signal)
     const queue = assembly.missing()
@@ -338,7 +354,8 @@ export async function fetchChunks(
             if (failure.reason === 'bad-chunk' || failure.reason === 'bad-response') {
               state.banned = true
               options.onBadSource?.(state.peer, failure)
-            } else state.failures++
+            } else if (failure.reason === 'not-found' && options.notFoundIsFinal) state.gone = true
+            else state.failures++
             return
           } finally {
             inFlight--
@@ -350,8 +367,9 @@ export async function fetchChunks(
   }
   if (assembly.complete) return assembly.bytes()
   const allLied = states.length > 0 && states.every((s) => s.banned)
+  const noneHolds = states.some((s) => s.gone) && states.every((s) => s.banned || s.gone)
   throw new TransferError(
-    allLied ? 'bad-chunk' : 'unavailable',
+    allLied ? 'bad-chunk' : noneHolds ? 'not-found' : 'unavailable',
     `${assembly.receivedChunks}/${assembly.chunkCount} chunks of ${toHex(assembly.root).slice(0, 16)}; last error: ${lastError.message}`,
   )
 }

@@ -260,7 +260,8 @@ export class Sync {
     const log = this.components.logger.child({ round, phase: 'sync' })
     try {
       const assembly = new ChunkAssembly(record.stateRoot, record.stateSize)
-      const bytes = await fetchChunks(host, assembly, sources, counters, { signal })
+      // its sources committed the state: one that answers NOT_FOUND let it go, and is not asked again
+      const bytes = await fetchChunks(host, assembly, sources, counters, { signal, notFoundIsFinal: true })
       globalState.adopt(bytes, { round, weightsHash: record.weightsHash })
       store.put(round, bytes, assembly.tree())
       commits.setOwn(round, { ...record })

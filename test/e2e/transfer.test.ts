@@ -19,6 +19,8 @@ const noCounters = { bytesSent: () => {}, bytesReceived: () => {} }
 describe('chunk transfer', () => {
   const hosts: Host[] = []
   const served = new Map<string, number>()
+  /** NOT_FOUND answers, by server */
+  const notFound = new Map<string, number>()
   let client: Host
   let honestA: Host
   let honestB: Host
@@ -36,6 +38,9 @@ describe('chunk transfer', () => {
       store,
       { bytesSent: (n) => served.set(name, (served.get(name) ?? 0) + n), bytesReceived: () => {} },
       () => {},
+      (_peer, reason) => {
+        if (reason === 'not-found') notFound.set(name, (notFound.get(name) ?? 0) + 1)
+      },
     )
     return host
   }
@@ -110,6 +115,40 @@ describe('chunk transfer', () => {
     }).catch((e) => e)
     expect(missing).toBeInstanceOf(TransferError)
     expect(missing.reason).toBe('unavailable')
+  })
+
+  it('asks a source that answered NOT_FOUND once where that is final (a state sync), and fails at once as not-found', async () => {
+    // A delta's source may be fetching the delta itself: NOT_FOUND is retried in every pass.
+    notFound.clear()
+    const passes = 3
+    await fetchChunks(client, new ChunkAssembly(root, SIZE), [empty.peerId], noCounters, {
+      maxPasses: passes,
+    }).catch(() => {})
+    expect(notFound.get('empty')).toBe(passes)
+    // A state's sources committed it: one that let it go is not asked again; with none left the
+    // fetch ends after that one answer, naming the reason, not after its passes.
+    notFound.clear()
+    const gone = await fetchChunks(client, new ChunkAssembly(root, SIZE), [empty.peerId], noCounters, {
+      maxPasses: passes,
+      notFoundIsFinal: true,
+    }).catch((e) => e)
+    expect(gone).toBeInstanceOf(TransferError)
+    expect(gone.reason).toBe('not-found')
+    expect(gone.message).toMatch(/0\/21 chunks .*no such delta here/)
+    expect(notFound.get('empty')).toBe(1)
+    // and a source that holds it still delivers the whole object
+    notFound.clear()
+    served.clear()
+    const bytes = await fetchChunks(
+      client,
+      new ChunkAssembly(root, SIZE),
+      [empty.peerId, honestA.peerId],
+      noCounters,
+      { maxPasses: passes, notFoundIsFinal: true },
+    )
+    expect(Buffer.from(bytes).equals(Buffer.from(payload))).toBe(true)
+    expect(notFound.get('empty')).toBe(1)
+    expect(served.get('a')).toBe(SIZE)
   })
 
   it('resumes: chunks verified before a failure are kept and only the missing ones are fetched', async () => {
