@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { Queue } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import { validateDelta } from '../codec/delta.js'
+import { piecesSource } from '../codec/pieces.js'
 import { deltaTopic, LIMITS } from '../constants.js'
 import { peerIdFromBytes } from '../crypto/sign.js'
 import type { HolderBook } from '../gossip/holders.js'
@@ -22,7 +23,7 @@ import type { DeltaStore } from '../store/delta-store.js'
 import { type Announcement, decodeAnnouncement } from '../wire/messages.js'
 import type { Host } from './host.js'
 import type { PenaltyReason } from './peer-guard.js'
-import { ChunkAssembly, fetchChunks, type TransferCounters, TransferError } from './transfer.js'
+import { ChunkAssembly, fetchChunkPieces, type TransferCounters, TransferError } from './transfer.js'
 
 export interface DeltaFetcherComponents {
   host: Host
@@ -127,7 +128,8 @@ export class DeltaFetcher {
     let error: Error
     try {
       const assembly = new ChunkAssembly(message.deltaHash, message.encodedSize)
-      const bytes = await fetchChunks(host, assembly, sources, counters, {
+      // the verified chunks themselves, validated and stored by range: no joined copy (issue 17)
+      const chunks = await fetchChunkPieces(host, assembly, sources, counters, {
         signal,
         maxPasses: LIMITS.fetchPasses,
         onBadSource: (peer, err) => {
@@ -145,16 +147,16 @@ export class DeltaFetcher {
       // Every value is checked now (SPEC.md 6.8), block by block; the aggregation decodes the
       // delta again from the store as it reads it, so no decoded copy is held (8.13).
       const started = performance.now()
-      const encoding = validateDelta(bytes, this.init.dimension)
+      const encoding = validateDelta(piecesSource(chunks), this.init.dimension)
       deltaBook.addValidation(message.round, (performance.now() - started) / 1000)
       if (encoding !== message.encoding)
         throw new TransferError('bad-response', 'encoding differs from the announcement')
       if (entry.state === 'excluded') return
-      const root = store.put(message.round, bytes, assembly.tree())
+      const root = store.put(message.round, chunks, assembly.tree())
       deltaBook.markValid(entry, store.delta(root, this.init.dimension))
       publisher.have(message.round, message.deltaHash)
       this.components.logger.debug(
-        { round: message.round, remote: signer.toString(), bytes: bytes.length },
+        { round: message.round, remote: signer.toString(), bytes: assembly.size },
         'delta received',
       )
       return

@@ -11,6 +11,7 @@ import { lpStream } from '@libp2p/utils'
 import { pipe } from 'it-pipe'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { ByteSource } from '../codec/delta.js'
+import { joinPieces, type Pieces } from '../codec/pieces.js'
 import { LIMITS, PROTOCOL } from '../constants.js'
 import { HASH_LENGTH, toHex } from '../crypto/hash.js'
 import {
@@ -256,10 +257,13 @@ export class ChunkAssembly {
   }
 
   bytes(): Uint8Array {
+    return joinPieces(this.pieces())
+  }
+
+  /** The complete object as its verified chunks, in order: no joined copy (issue 17). */
+  pieces(): Pieces {
     if (!this.complete) throw new Error('the delta is not complete')
-    const out = new Uint8Array(this.size)
-    for (const [i, chunk] of this.chunks.entries()) out.set(chunk!, i * LIMITS.chunkBytes)
-    return out
+    return this.chunks as Uint8Array[]
   }
 }
 
@@ -302,6 +306,22 @@ export async function fetchChunks(
   counters: TransferCounters,
   options: FetchOptions = {},
 ): Promise<Uint8Array> {
+  await fetchChunkPieces(host, assembly, sources, counters, options)
+  return assembly.bytes()
+}
+
+/**
+ * fetchChunks, resolving with the object's verified chunks rather than one buffer: a node that
+ * validates and stores what it fetched by range never holds the object twice (a large model's
+ * delta or state, issue 17).
+ */
+export async function fetchChunkPieces(
+  host: Libp2p,
+  assembly: ChunkAssembly,
+  sources: readonly PeerId[],
+  counters: TransferCounters,
+  options: FetchOptions = {},
+): Promise<Pieces> {
   const states: SourceState[] = dedupe(sources).map((peer) => ({
     peer,
     banned: false,
@@ -365,7 +385,7 @@ export async function fetchChunks(
       }),
     )
   }
-  if (assembly.complete) return assembly.bytes()
+  if (assembly.complete) return assembly.pieces()
   const allLied = states.length > 0 && states.every((s) => s.banned)
   const noneHolds = states.some((s) => s.gone) && states.every((s) => s.banned || s.gone)
   throw new TransferError(

@@ -9,10 +9,11 @@ import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import type { ByteSource } from '../codec/delta.js'
 import { type Pieces, piecesLength } from '../codec/pieces.js'
 import {
-  decodeState,
   type GlobalState as GlobalStateValues,
+  readState,
   readStatePart,
   type StatePart,
   statePieces,
@@ -256,8 +257,8 @@ export class GlobalState {
    * Adopts an encoded global state (a restart, or a sync from peers, SPEC.md 12), after checking
    * it is the one `expected` names: the round its commits are of and their weights hash.
    */
-  adopt(encoded: Uint8Array, expected?: { round: number; weightsHash: string }): { round: number } {
-    return this.adoptDecoded(decodeState(encoded, this.weights.length), expected)
+  adopt(encoded: ByteSource, expected?: { round: number; weightsHash: string }): { round: number } {
+    return this.adoptDecoded(readState(encoded, this.weights.length), expected)
   }
 
   /** adopt, of a state decoded already (a restart's, read from the state file by range). */

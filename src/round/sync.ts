@@ -7,12 +7,13 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
+import { piecesSource } from '../codec/pieces.js'
 import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import type { Publisher } from '../gossip/publisher.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { Host } from '../net/host.js'
-import { ChunkAssembly, fetchChunks, type TransferCounters } from '../net/transfer.js'
+import { ChunkAssembly, fetchChunkPieces, type TransferCounters } from '../net/transfer.js'
 import type { DeltaStore } from '../store/delta-store.js'
 import type { VoteJournal } from '../store/vote-journal.js'
 import type { Changes, Clock } from '../util/clock.js'
@@ -260,13 +261,18 @@ export class Sync {
     const log = this.components.logger.child({ round, phase: 'sync' })
     try {
       const assembly = new ChunkAssembly(record.stateRoot, record.stateSize)
-      // its sources committed the state: one that answers NOT_FOUND let it go, and is not asked again
-      const bytes = await fetchChunks(host, assembly, sources, counters, { signal, notFoundIsFinal: true })
-      globalState.adopt(bytes, { round, weightsHash: record.weightsHash })
-      store.put(round, bytes, assembly.tree())
+      // its sources committed the state: one that answers NOT_FOUND let it go, and is not asked
+      // again. Its verified chunks are decoded, stored and saved as they are, never joined into one
+      // copy of the state (12 d bytes, issue 17).
+      const chunks = await fetchChunkPieces(host, assembly, sources, counters, {
+        signal,
+        notFoundIsFinal: true,
+      })
+      globalState.adopt(piecesSource(chunks), { round, weightsHash: record.weightsHash })
+      store.put(round, chunks, assembly.tree())
       commits.setOwn(round, { ...record })
       metrics.stateSyncs.inc({ reason: why })
-      await globalState.persist(bytes)
+      await globalState.persist(chunks)
       // Votes of later rounds were cast on another state (SPEC.md 12.5): not this node's any more.
       commits.forgetOwnAfter(round)
       await this.components.votes.forgetAfter(round)

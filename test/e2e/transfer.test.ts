@@ -8,7 +8,13 @@ import { LIMITS } from '../../src/constants.js'
 import { toHex } from '../../src/crypto/hash.js'
 import { createHost, type Host } from '../../src/net/host.js'
 import { Pacer } from '../../src/net/link-emulator.js'
-import { ChunkAssembly, fetchChunks, serveChunks, TransferError } from '../../src/net/transfer.js'
+import {
+  ChunkAssembly,
+  fetchChunkPieces,
+  fetchChunks,
+  serveChunks,
+  TransferError,
+} from '../../src/net/transfer.js'
 import { DeltaStore, deltaRoot } from '../../src/store/delta-store.js'
 
 const SIZE = 20 * LIMITS.chunkBytes + 12345 // 21 chunks
@@ -84,6 +90,10 @@ describe('chunk transfer', () => {
     expect(served.get('a')).toBeGreaterThan(0)
     expect(served.get('b')).toBeGreaterThan(0)
     expect((served.get('a') ?? 0) + (served.get('b') ?? 0)).toBe(SIZE)
+    // or as its verified chunks, in order, without a joined copy (a large model's delta or state)
+    const chunks = await fetchChunkPieces(client, new ChunkAssembly(root, SIZE), [honestA.peerId], noCounters)
+    expect(chunks.map((c) => c.length)).toEqual([...Array(20).fill(LIMITS.chunkBytes), 12345])
+    expect(Buffer.concat(chunks).equals(Buffer.from(payload))).toBe(true)
   })
 
   it('catches a lying source at its bad chunk, drops it and completes from the honest one', async () => {
