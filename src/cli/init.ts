@@ -57,6 +57,7 @@ export async function runInit(options: InitOptions): Promise<number> {
   const disk = {
     proofBytesPerRound: perRound.proof,
     stateBytes: perRound.state,
+    parkedBytes: perRound.parked,
     objectBytes: perRound.objects,
     proofRetention: DEFAULT_PROOF_RETENTION,
     totalBytes: diskNeeded(perRound, DEFAULT_PROOF_RETENTION),
@@ -73,7 +74,7 @@ export async function runInit(options: InitOptions): Promise<number> {
       `created run "${options.name}" (run id ${runIdHex(genesis).slice(0, 16)}) in ${dir}`,
       `  genesis    ${genesisPath}: ${describeModel(genesis.model)}, H = ${genesis.inner.steps}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule}, ${options.nodes} expected peers`,
       `  first node ${join(dir, 'node-0')} (peer id ${peerId ?? 'kept from before'})`,
-      `  disk       each node needs ${gb(disk.totalBytes)} in its --state directory: ${gb(disk.proofBytesPerRound)} of proof per round (${checkpoints} checkpoints, one every ${genesis.proof.checkpointInterval} steps) for ${DEFAULT_PROOF_RETENTION + 1} rounds (--proof-retention ${DEFAULT_PROOF_RETENTION} and the round being written), ${gb(2 * disk.stateBytes)} of state and ${gb(disk.objectBytes)} of the deltas and states it serves`,
+      `  disk       each node needs ${gb(disk.totalBytes)} in its --state directory: ${gb(disk.proofBytesPerRound)} of proof per round (${checkpoints} checkpoints, one every ${genesis.proof.checkpointInterval} steps) for ${DEFAULT_PROOF_RETENTION + 1} rounds (--proof-retention ${DEFAULT_PROOF_RETENTION} and the round being written), ${gb(2 * disk.stateBytes + disk.parkedBytes)} of state and ${gb(disk.objectBytes)} of the deltas and states it serves`,
       ...(options.private
         ? [`  swarm key  ${swarmKeyPath} (private network: give it to every node, keep it secret)`]
         : []),

@@ -5,6 +5,7 @@ import { encodedDeltaSize } from '../codec/delta.js'
 import { stateSize } from '../codec/state.js'
 import { LIMITS } from '../constants.js'
 import { parameterCount } from '../train/parameters.js'
+import { COLLECT_MIN_BYTES } from '../util/gc.js'
 import { encodeOptionsFor, type Genesis } from '../wire/genesis.js'
 import { residualInUse } from './audit.js'
 import { checkpointSteps } from './manifest.js'
@@ -17,14 +18,16 @@ export interface DiskUse {
   state: number
   /** the deltas and states it serves, kept for keptDeltaRounds rounds (store/delta-store.ts) */
   objects: number
+  /** the residual a large model's node parks between rounds (GlobalState.parkResidual); 0: none */
+  parked: number
 }
 
 /**
  * The bytes a node writes into its state directory: per round the proof (SPEC.md 17.1: (c + 1)
  * checkpoints of 16 + 12 d bytes, plus the residual with error feedback); its state file (the
  * global state and the optimizer moments, about 6 d floats); and the objects it serves, for
- * keptDeltaRounds rounds its global state (12.1) and the deltas of `expectedPeers` peers (6.7).
- * An estimate for the preflight; the retention keeps `retention` rounds of proofs.
+ * keptDeltaRounds rounds its global state (12.1) and the deltas of `expectedPeers` peers (6.7);
+ * and the residual a large model's node parks in a file of its own (4 d bytes). An estimate for the preflight; the retention keeps `retention` rounds of proofs.
  */
 export function bytesPerRound(genesis: Genesis): DiskUse {
   const d = parameterCount(genesis.model)
@@ -35,5 +38,6 @@ export function bytesPerRound(genesis: Genesis): DiskUse {
     proof: checkpoints * (16 + 12 * d) + residual,
     state: 4 * 6 * d + 1024,
     objects: LIMITS.keptDeltaRounds * (stateSize(d) + genesis.round.expectedPeers * delta),
+    parked: stateSize(d) >= COLLECT_MIN_BYTES ? residual : 0,
   }
 }

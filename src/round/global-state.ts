@@ -1,9 +1,9 @@
 // The node's place in the run (SPEC.md 12.1): the round it is in, the global state it trains from
 // (weights and outer momentum), the previous aggregate (centered clipping's reference, 8.6), the
 // error-feedback residual (6.9) and the round of its previous proof (17.2); restored from and saved
-// to STATE/node-state.bin. A large model's momentum, reference and residual are parked on disk from
-// the save of a round's state to the next round's use of them (park): the residual is read back for
-// the encoding (residualNow), the momentum and reference for the outer step (roundStart).
+// to STATE/node-state.bin. A large model's node parks on disk what it does not need for a while: its
+// residual from its announcement to its next encoding (parkResidual, residualNow), its momentum and
+// reference from the save of a round's state to the next round's outer step (park, roundStart).
 
 import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -20,12 +20,13 @@ import {
   stateSize,
 } from '../codec/state.js'
 import { LIMITS } from '../constants.js'
-import { float32LeBytes, sha256, toHex, weightsHash } from '../crypto/hash.js'
+import { toHex, weightsHash } from '../crypto/hash.js'
 import { checkedByLeaves } from '../crypto/merkle.js'
 import type { Publisher } from '../gossip/publisher.js'
 import { checkCommit } from '../gossip/validate.js'
 import type { DeltaStore } from '../store/delta-store.js'
-import { loadNodeState, loadSavedResidual, saveNodeState } from '../store/node-state.js'
+import { loadNodeState, saveNodeState } from '../store/node-state.js'
+import { parkedVectorBlocks, parkVector, readParkedVector } from '../store/parked-vector.js'
 import type { VoteJournal } from '../store/vote-journal.js'
 import type { Trainer } from '../train/trainer.js'
 import type { Commit } from '../wire/messages.js'
@@ -70,11 +71,8 @@ export class GlobalState {
   /** the round whose momentum and reference are parked, and the state object that holds them */
   private parked?: { round: number; root: Uint8Array }
   private heldResidual?: Float32Array
-  /** the digest of the residual parked in STATE/node-state.bin (sha256 of its float32 bytes) */
+  /** the digest of the residual parked in STATE/residual.parked (parkResidual) */
   private parkedResidual?: Uint8Array
-  /** counts the residual's changes; `savedResidual`: the count the state file holds */
-  private residualVersion = 0
-  private savedResidual?: number
 
   constructor(
     private readonly components: GlobalStateComponents,
@@ -121,17 +119,38 @@ export class GlobalState {
   set residual(residual: Float32Array | undefined) {
     this.heldResidual = residual
     this.parkedResidual = undefined
-    this.residualVersion++
   }
 
-  /** The residual, read back from the state file first where it is parked (the round's encoding). */
+  /** The residual, read back first where it is parked (the round's encoding). */
   async residualNow(): Promise<Float32Array | undefined> {
     const digest = this.parkedResidual
     if (digest !== undefined) {
-      this.heldResidual = loadSavedResidual(this.stateDir!, this.current.weights.length, digest)
+      this.heldResidual = readParkedVector(this.residualFile!, this.current.weights.length, digest)
       this.parkedResidual = undefined
     }
     return this.heldResidual
+  }
+
+  /**
+   * Lets go of the error-feedback residual (4 d bytes) until the next encoding reads it back
+   * (residualNow): a large model's node writes it to STATE/residual.parked once it announced, and
+   * the state write streams it from there (issue 17). Returns the parts it parked: the residual,
+   * or none (no state directory, no residual, parked already).
+   */
+  async parkResidual(): Promise<Array<'residual'>> {
+    const residual = this.heldResidual
+    if (this.residualFile === undefined || residual === undefined || this.parkedResidual !== undefined)
+      return []
+    const digest = await parkVector(this.residualFile, residual)
+    // set again meanwhile: the file holds an older one
+    if (this.heldResidual !== residual || this.parkedResidual !== undefined) return []
+    this.parkedResidual = digest
+    this.heldResidual = undefined
+    return ['residual']
+  }
+
+  private get residualFile(): string | undefined {
+    return this.stateDir === undefined ? undefined : join(this.stateDir, RESIDUAL_FILE)
   }
 
   get weights(): Float32Array {
@@ -162,9 +181,9 @@ export class GlobalState {
    * until that round's encoding does (residualNow): a large model's node needs none of them while
    * it evaluates, trains and collects (issue 17). Only where they can be read back: the momentum
    * and reference where the state object this node recorded for `afterRound` is on disk and holds
-   * the weights the node holds; the residual where the state file holds it as it is. Called once
-   * the state of `afterRound` is saved, and again at the start of the next round (after a restart
-   * or a state sync). Returns the parts it parked.
+   * the weights the node holds; the residual (parkResidual) wherever there is a state directory.
+   * Called once the state of `afterRound` is saved, and again at the start of the next round
+   * (after a restart or a state sync). Returns the parts it parked.
    */
   async park(afterRound: number): Promise<Array<'momentum and reference' | 'residual'>> {
     const parts: Array<'momentum and reference' | 'residual'> = []
@@ -188,16 +207,7 @@ export class GlobalState {
         parts.push('momentum and reference')
       }
     }
-    const residual = this.heldResidual
-    if (
-      residual !== undefined &&
-      this.parkedResidual === undefined &&
-      this.savedResidual === this.residualVersion
-    ) {
-      this.parkedResidual = sha256(float32LeBytes(residual))
-      this.heldResidual = undefined
-      parts.push('residual')
-    }
+    parts.push(...(await this.parkResidual()))
     return parts
   }
 
@@ -291,7 +301,6 @@ export class GlobalState {
     const { round } = this.adoptDecoded(saved.global)
     await this.components.trainer.setOptimizerState(saved.optimizer)
     this.residual = saved.residual
-    this.savedResidual = this.residualVersion
     this.lastProofRound = saved.lastProofRound
     // served as its pieces, views of the adopted vectors (no encoded copy of 12 d bytes)
     const pieces = statePieces(saved.global)
@@ -372,23 +381,25 @@ export class GlobalState {
 
   /**
    * Saves the node's state (after a decided round or a state sync): `global` whole, or its pieces
-   * (statePieces). A residual parked in the file it replaces is read back first.
+   * (statePieces). A parked residual is streamed from its file, checked, and stays parked.
    */
   async persist(global: Uint8Array | Pieces): Promise<void> {
     const dir = this.stateDir
     if (!dir) return
     const { trainer } = this.components
-    const residual = await this.residualNow()
-    const version = this.residualVersion
+    const digest = this.parkedResidual
+    const count = this.current.weights.length
     await saveNodeState(dir, {
       runId: this.components.runId,
       global,
       // the torch worker's moments by range, never both in the node at once (issue 17)
       optimizer: trainer.optimizerReader?.() ?? (await trainer.optimizerState()),
-      residual,
+      residual:
+        digest === undefined
+          ? this.heldResidual
+          : () => parkedVectorBlocks(this.residualFile!, count, digest),
       lastProofRound: this.lastProofRound,
     })
-    this.savedResidual = version
   }
 
   /** Appends a round's report to STATE/rounds.jsonl. */
@@ -397,6 +408,9 @@ export class GlobalState {
     if (dir) await appendFile(join(dir, 'rounds.jsonl'), `${JSON.stringify(report)}\n`, { mode: 0o600 })
   }
 }
+
+/** Where a large model's node parks its residual between its announcement and its next encoding. */
+export const RESIDUAL_FILE = 'residual.parked'
 
 /** A part of the state read while it is parked on disk (GlobalState.park): a defect of its caller. */
 class ParkedError extends Error {

@@ -165,7 +165,7 @@ export class RoundRunner {
     // Its outer momentum and reference (8 d bytes) wait on disk until its outer step reads them
     // back, its residual until its encoding does: parked once the previous round's state was saved,
     // or here (after a restart or a state sync).
-    if (large) await this.park(round - 1, log)
+    if (large) await this.park(globalState.park(round - 1), log)
     const { trained, proofBytes } = await (async () => {
       const sink = this.components.proofs.checkpointSink(round)
       const recorder = new ProofRecorder(sink)
@@ -233,8 +233,8 @@ export class RoundRunner {
     // The round's starting state (12 d bytes) and the state's pieces just saved are dead now: freed
     // before the evaluation, during which the trainer holds the weights it evaluates too (the 2-node
     // mlp-110m run's peak: both processes during eval, 6.2 GiB, with that dead state still resident;
-    // issue 17). A large model's momentum, reference and residual wait on disk from here.
-    if (large && settled.decided) await this.park(round, log)
+    // issue 17). A large model's momentum and reference wait on disk from here.
+    if (large && settled.decided) await this.park(globalState.park(round), log)
     collectGarbage(stateSize(globalState.weights.length))
     const { contributions } = settled
 
@@ -291,13 +291,12 @@ export class RoundRunner {
     return report
   }
 
-  /** Parks what a large model's node can read back later (GlobalState.park), and says what it parked. */
-  private async park(afterRound: number, log: Logger): Promise<void> {
-    const { globalState } = this.components
-    const parts = await globalState.park(afterRound)
+  /** Waits for what a large model's node parks (GlobalState.park) and says what it parked. */
+  private async park(parking: Promise<readonly string[]>, log: Logger): Promise<void> {
+    const parts = await parking
     if (parts.length === 0) return
-    collectGarbage(stateSize(globalState.weights.length))
-    log.debug({ parts, afterRound, ...memoryMB() }, 'parked on disk until the round reads it back')
+    collectGarbage(stateSize(this.components.globalState.weights.length))
+    log.debug({ parts, ...memoryMB() }, 'parked on disk until the round reads it back')
   }
 
   /**
@@ -408,6 +407,9 @@ export class RoundRunner {
       envelope: proof.announcement,
     })
     await this.step('publish', () => publisher.announce(proof.announcement, round))
+    // A large model's new residual waits on disk until the next round's encoding (the state write
+    // streams it from there): 4 d bytes fewer while the node collects, aggregates and steps.
+    if (this.large) await this.park(globalState.parkResidual(), log)
     log.info(
       {
         phase: 'announce',

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path'
 import type { ByteSource } from '../codec/delta.js'
 import { asPieces, joinPieces, type Pieces, piecesLength } from '../codec/pieces.js'
 import { type GlobalState as GlobalStateValues, readFloat32s, readState } from '../codec/state.js'
-import { bytesEqual, float32LeBytes, sha256, sha256Stream, toHex } from '../crypto/hash.js'
+import { bytesEqual, float32LeBytes, sha256Stream, toHex } from '../crypto/hash.js'
 import type { OptimizerState } from '../train/inner-loop.js'
 import type { MomentReader } from '../train/trainer.js'
 import { openIfPresent, syncDirectory, writeFileSynced } from './durable-file.js'
@@ -32,12 +32,14 @@ export interface SavedNodeState {
 }
 
 /**
- * What is saved: as loaded, with the global state given whole or as its pieces (statePieces), and
- * the optimizer's moments given whole or read by range (the torch worker's, issue 17).
+ * What is saved: as loaded, with the global state given whole or as its pieces (statePieces), the
+ * optimizer's moments given whole or read by range (the torch worker's), and the residual given
+ * whole or as its bytes a block at a time (a parked one, store/parked-vector.ts; issue 17).
  */
-export type NodeStateToSave = Omit<SavedNodeState, 'global' | 'optimizer'> & {
+export type NodeStateToSave = Omit<SavedNodeState, 'global' | 'optimizer' | 'residual'> & {
   global: Uint8Array | Pieces
   optimizer: OptimizerState | MomentReader
+  residual?: Float32Array | (() => AsyncIterable<Uint8Array>)
 }
 
 export class NodeStateError extends Error {
@@ -87,7 +89,15 @@ export async function* nodeStateParts(s: NodeStateToSave): AsyncGenerator<Uint8A
       yield hashed(float32LeBytes(values))
     }
   }
-  if (s.residual) yield hashed(float32LeBytes(s.residual))
+  if (s.residual instanceof Float32Array) yield hashed(float32LeBytes(s.residual))
+  else if (s.residual) {
+    let length = 0
+    for await (const block of s.residual()) {
+      length += block.length
+      yield hashed(block)
+    }
+    if (length !== 4 * d) throw new RangeError(`a residual of ${length} bytes saved for ${d} values`)
+  }
   yield hash.digest()
 }
 
@@ -143,37 +153,6 @@ export function decodeNodeState(source: ByteSource): SavedNodeState {
     optimizer: { firstMoment: take(), secondMoment: take(), step: Number(view.getBigUint64(48, true)) },
     residual: hasResidual ? take() : undefined,
     lastProofRound: lastProofRound < 0 ? null : lastProofRound,
-  }
-}
-
-/**
- * The error-feedback residual of STATE/node-state.bin, read by range: a large model's node parks
- * its residual there between rounds (GlobalState.park, issue 17). The file's checksum covers 24 d
- * bytes, so the residual is checked against `digest` instead (sha256 of its float32 bytes, taken
- * when it was parked); a file that changed meanwhile is refused, naming it.
- */
-export function loadSavedResidual(dir: string, count: number, digest: Uint8Array): Float32Array {
-  const path = join(dir, NODE_STATE_FILE)
-  const refused = (why: string) =>
-    new NodeStateError(`the residual parked in ${path} cannot be read back: ${why}`)
-  const file = openIfPresent(path)
-  if (file === undefined) throw refused('the file is gone')
-  try {
-    const { source } = file
-    if (source.length < FIXED + 32 || !bytesEqual(source.subarray(0, 4), MAGIC))
-      throw refused('not a node state file')
-    const header = source.subarray(0, FIXED)
-    const fields = new DataView(header.buffer, header.byteOffset, header.byteLength)
-    const d = fields.getUint32(56, true)
-    const at = FIXED + Number(fields.getBigUint64(64, true)) + 8 * d
-    if (d !== count || fields.getUint32(60, true) !== 1 || at + 4 * d + 32 !== source.length)
-      throw refused('it holds no residual of this model')
-    const residual = readFloat32s(source, at, d)
-    if (!bytesEqual(sha256(float32LeBytes(residual)), digest))
-      throw refused('it is not the residual parked (digest mismatch)')
-    return residual
-  } finally {
-    file.close()
   }
 }
 

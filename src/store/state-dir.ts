@@ -6,6 +6,7 @@
 
 import { mkdir, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
+import type { DiskUse } from '../proof/storage.js'
 
 export class StateDirError extends Error {
   override name = 'StateDirError'
@@ -45,30 +46,24 @@ export async function prepareStateDir(dir: string): Promise<void> {
  * and its state file (`state` bytes, twice: the new one is written beside the old), naming the
  * figures and the fix. What the directory holds already (a restart) counts as room.
  */
-export async function checkDiskRoom(
-  dir: string,
-  use: { proof: number; state: number; objects: number },
-  retention: number,
-): Promise<void> {
-  const { proof, state, objects } = use
+export async function checkDiskRoom(dir: string, use: DiskUse, retention: number): Promise<void> {
+  const { proof, state, objects, parked } = use
   const needed = diskNeeded(use, retention)
   const fs = await statfs(dir)
   const free = fs.bavail * fs.bsize + (await bytesUnder(dir))
   if (free < needed)
     throw new StateDirError(
-      `the disk holding ${dir} has ${mb(free)} free, and this run needs ${mb(needed)} there: ${mb(proof)} of proof per round for ${retention + 1} rounds (--proof-retention ${retention}, plus the round being written), ${mb(2 * state)} of state and ${mb(objects)} of the deltas and states it serves; free space, give --state a larger disk, or keep fewer rounds with --proof-retention`,
+      `the disk holding ${dir} has ${mb(free)} free, and this run needs ${mb(needed)} there: ${mb(proof)} of proof per round for ${retention + 1} rounds (--proof-retention ${retention}, plus the round being written), ${mb(2 * state + parked)} of state and ${mb(objects)} of the deltas and states it serves; free space, give --state a larger disk, or keep fewer rounds with --proof-retention`,
     )
 }
 
 /**
  * The disk a node needs in its state directory: the proofs of `retention` rounds plus the one being
- * written, its state file twice (the new one is written beside the old), and the objects it serves.
+ * written, its state file twice (the new one is written beside the old) and the residual it parks,
+ * and the objects it serves.
  */
-export function diskNeeded(
-  { proof, state, objects }: { proof: number; state: number; objects: number },
-  retention: number,
-): number {
-  return (retention + 1) * proof + 2 * state + objects
+export function diskNeeded({ proof, state, objects, parked }: DiskUse, retention: number): number {
+  return (retention + 1) * proof + 2 * state + parked + objects
 }
 
 /**

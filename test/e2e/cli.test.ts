@@ -66,6 +66,7 @@ describe('dtrain CLI', () => {
     expect(out.disk.totalBytes).toBe(
       5 * out.disk.proofBytesPerRound + 2 * out.disk.stateBytes + out.disk.objectBytes,
     )
+    expect(out.disk.parkedBytes).toBe(0) // a small model's node parks nothing
     const text = await run([
       'init',
       '--dir',

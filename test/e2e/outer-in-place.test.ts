@@ -5,9 +5,9 @@
 // new vectors and aggregates on its own thread, as before. Three real nodes on 127.0.0.1 train an
 // MNIST MLP just large enough to be a "large" model (its state is over 64 MiB): two step in place,
 // one does not, and all three must hold the same weights, bit for bit, after every round. The two
-// with a state directory also park their outer momentum, reference and error-feedback residual on
-// disk once each round's state is saved, and read them back for the next round's encoding and
-// outer step.
+// with a state directory also park on disk their error-feedback residual once they announced, and
+// their outer momentum and reference once each round's state is saved, and read them back for the
+// next round's encoding and outer step.
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 import { stateSize } from '../../src/codec/state.js'
@@ -24,11 +24,11 @@ function outerStepLog(): {
   logger: pino.Logger
   inPlace: boolean[]
   threads: string[]
-  parked: Array<{ afterRound?: number; parts?: string[] }>
+  parked: Array<{ round?: number; parts?: string[] }>
 } {
   const inPlace: boolean[] = []
   const threads: string[] = []
-  const parked: Array<{ afterRound?: number; parts?: string[] }> = []
+  const parked: Array<{ round?: number; parts?: string[] }> = []
   const logger = pino(
     { level: 'debug' },
     {
@@ -37,11 +37,11 @@ function outerStepLog(): {
           msg?: string
           inPlace?: boolean
           thread?: string
-          afterRound?: number
+          round?: number
           parts?: string[]
         }
         if (entry.msg === 'parked on disk until the round reads it back')
-          parked.push({ afterRound: entry.afterRound, parts: entry.parts })
+          parked.push({ round: entry.round, parts: entry.parts })
         if (entry.msg === 'outer step done') inPlace.push(entry.inPlace === true)
         if (entry.msg === 'aggregating') threads.push(entry.thread ?? '?')
       },
@@ -107,14 +107,16 @@ describe('the outer step in place of the starting state (issue 17)', () => {
     expect(logs[1].inPlace.every((x) => x)).toBe(true)
     expect(logs[2].inPlace.length).toBeGreaterThanOrEqual(2)
     expect(logs[2].inPlace.some((x) => x)).toBe(false)
-    // Nodes 0 and 1 parked their momentum, reference and residual once each round's state was
-    // saved; round 1's encoding and outer step read them back, and the nodes agreed.
-    const both = ['momentum and reference', 'residual']
+    // Nodes 0 and 1 parked their residual once they announced, and their momentum and reference
+    // once each round's state was saved; round 1's encoding and outer step read them back, and the
+    // nodes agreed.
     for (const i of [0, 1])
-      expect(logs[i].parked).toEqual([
-        { afterRound: 0, parts: both },
-        { afterRound: 1, parts: both },
-      ])
+      expect(logs[i].parked).toEqual(
+        [0, 1].flatMap((round) => [
+          { round, parts: ['residual'] },
+          { round, parts: ['momentum and reference'] },
+        ]),
+      )
     expect(logs[2].parked).toEqual([])
     // Nodes 0 and 1 aggregated on a worker thread, from their deltas' files; node 2, whose objects
     // stay in memory, on its own thread: the same aggregates, since the weights agree.

@@ -130,6 +130,11 @@ describe('genesis', () => {
     expect(gpt.proof.checkpointInterval).toBe(17)
     expect(bytesPerRound(gpt).proof).toBeLessThanOrEqual(DEFAULT_PROOF_BYTES_PER_ROUND)
     expect(bytesPerRound({ ...gpt, proof: { checkpointInterval: 4 } }).proof).toBeGreaterThan(3e10)
+    // A large model's node parks its residual in a file of its own (4 d bytes), with error feedback
+    const d = parameterCount(gpt.model)
+    expect(bytesPerRound({ ...gpt, delta: { ...gpt.delta, encoding: 'int8-block' } }).parked).toBe(4 * d)
+    expect(bytesPerRound(gpt).parked).toBe(0) // fp32 deltas: no residual
+    expect(bytesPerRound(defaultGenesis({ preset: 'tiny', encoding: 'int8-block' })).parked).toBe(0) // small
     // 1 B parameters: 12 GB holds one checkpoint; the fewest possible is one segment.
     expect(defaultCheckpointInterval(100, 1e9)).toBe(100)
     expect(defaultCheckpointInterval(7, 5e8)).toBe(7)

@@ -13,7 +13,7 @@ import { LIMITS } from '../../src/constants.js'
 import { toHex, weightsHash } from '../../src/crypto/hash.js'
 import { peerIdBytes } from '../../src/crypto/sign.js'
 import { CommitBook } from '../../src/round/commit-book.js'
-import { GlobalState } from '../../src/round/global-state.js'
+import { GlobalState, RESIDUAL_FILE } from '../../src/round/global-state.js'
 import { nesterovStep } from '../../src/round/outer.js'
 import { DeltaStore } from '../../src/store/delta-store.js'
 import { VoteJournal } from '../../src/store/vote-journal.js'
@@ -292,45 +292,46 @@ describe("a round's starting state, stepped in place and read back (issue 17)", 
     expect(bits(g.reference!).equals(bits(original.reference))).toBe(true)
   })
 
-  it('parks the residual in the state file once it is saved, and reads it back checked', async () => {
-    // more values than readFloat32s converts at a time (16 MiB), so the residual spans two blocks
+  it('parks the residual in a file of its own, reads it back checked, and saves it from there', async () => {
+    // more values than a block of 16 MiB, so the residual spans two blocks wherever it is read
     const count = (1 << 22) + 1001
     const dir = tempDir('park-residual')
     const optimizer = { firstMoment: vector(count, 2), secondMoment: vector(count, 3), step: 3 }
     const trainer = { optimizerState: async () => optimizer, setOptimizerState: async () => {} }
     const { g } = bareGlobalState({ weights: vector(count, 1), stateDir: dir }, { trainer })
     const state = encodeState({ round: 0, ...g.state, reference: new Float32Array(count) })
+    expect(await g.parkResidual()).toEqual([]) // none yet
     g.residual = vector(count, 6)
-    // not saved yet: not parked
-    expect(await g.park(0)).toEqual([])
-    expect(bits(g.residual!).equals(bits(vector(count, 6)))).toBe(true)
-    await g.persist(state)
-    // saved: parked (the momentum and reference stay: no state object of round 0 is recorded)
+    // park: the momentum and reference stay (no state object of round 0 is recorded)
     expect(await g.park(0)).toEqual(['residual'])
+    expect(await g.parkResidual()).toEqual([]) // parked already
     expect(() => g.residual).toThrow(/the error-feedback residual is parked on disk/)
     const back = await g.residualNow()
     expect(bits(back!).equals(bits(vector(count, 6)))).toBe(true)
     expect(g.residual).toBe(back) // held again
-    // a residual changed since the save is not parked: the file holds the one before
+    // a state write streams a parked residual from its file, and it stays parked
     g.residual = vector(count, 7)
-    expect(await g.park(0)).toEqual([])
-    // a save while the residual is parked reads it back first, and saves it as it is
+    expect(await g.parkResidual()).toEqual(['residual'])
     await g.persist(state)
-    expect(await g.park(0)).toEqual(['residual'])
-    await g.persist(state)
-    expect(bits(g.residual!).equals(bits(vector(count, 7)))).toBe(true)
-    // a restart restores the residual saved, and can park it at once
+    expect(() => g.residual).toThrow(/parked on disk/)
     const restarted = bareGlobalState({ weights: new Float32Array(count), stateDir: dir }, { trainer }).g
     expect(await restarted.restore()).toBe(0)
-    expect(await restarted.park(0)).toEqual(['residual'])
-    expect(bits((await restarted.residualNow())!).equals(bits(vector(count, 7)))).toBe(true)
-    // a parked residual changed on disk is refused when read back
-    expect(await g.park(0)).toEqual(['residual'])
-    const path = join(dir, 'node-state.bin')
+    expect(bits(restarted.residual!).equals(bits(vector(count, 7)))).toBe(true)
+    // a parked residual changed on disk is refused when read back, and when saved: the state file
+    // saved before stays as it was
+    const path = join(dir, RESIDUAL_FILE)
     const bytes = readFileSync(path)
-    bytes[bytes.length - 32 - 4 * 5] ^= 1 // the residual's last values precede the checksum
+    bytes[4 * count - 5] ^= 1
     writeFileSync(path, bytes)
-    await expect(g.residualNow()).rejects.toThrow(/is not the residual parked \(digest mismatch\)/)
+    await expect(g.persist(state)).rejects.toThrow(/is not the vector parked there \(digest mismatch\)/)
+    await expect(g.residualNow()).rejects.toThrow(/is not the vector parked there \(digest mismatch\)/)
+    const again = bareGlobalState({ weights: new Float32Array(count), stateDir: dir }, { trainer }).g
+    expect(await again.restore()).toBe(0)
+    expect(bits(again.residual!).equals(bits(vector(count, 7)))).toBe(true)
+    // nothing to park it in without a state directory
+    const noDir = bareGlobalState({ weights: new Float32Array(10) }).g
+    noDir.residual = new Float32Array(10)
+    expect(await noDir.parkResidual()).toEqual([])
   })
 
   it('does not park what it could not read back: no state directory, another state recorded', async () => {
