@@ -5,7 +5,7 @@ import { encodedDeltaSize } from '../codec/delta.js'
 import { stateSize } from '../codec/state.js'
 import { LIMITS } from '../constants.js'
 import { parameterCount } from '../train/parameters.js'
-import { COLLECT_MIN_BYTES } from '../util/gc.js'
+import { isLargeModel } from '../util/gc.js'
 import { encodeOptionsFor, type Genesis } from '../wire/genesis.js'
 import { residualInUse } from './audit.js'
 import { checkpointSteps } from './manifest.js'
@@ -38,6 +38,6 @@ export function bytesPerRound(genesis: Genesis): DiskUse {
     proof: checkpoints * (16 + 12 * d) + residual,
     state: 4 * 6 * d + 1024,
     objects: LIMITS.keptDeltaRounds * (stateSize(d) + genesis.round.expectedPeers * delta),
-    parked: stateSize(d) >= COLLECT_MIN_BYTES ? residual : 0,
+    parked: isLargeModel(d) ? residual : 0,
   }
 }

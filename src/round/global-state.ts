@@ -111,7 +111,7 @@ export class GlobalState {
 
   /** the error-feedback residual (SPEC.md 6.9): what earlier encodings dropped (not while parked) */
   get residual(): Float32Array | undefined {
-    if (this.parkedResidual !== undefined) throw new ParkedError('the error-feedback residual')
+    if (this.parkedResidual !== undefined) throw new ParkedError('the error-feedback residual', 'residualNow')
     return this.heldResidual
   }
 
@@ -414,8 +414,8 @@ export const RESIDUAL_FILE = 'residual.parked'
 
 /** A part of the state read while it is parked on disk (GlobalState.park): a defect of its caller. */
 class ParkedError extends Error {
-  constructor(part: string) {
-    super(`${part} is parked on disk while the round trains: read it through roundStart`)
+  constructor(part: string, reader = 'roundStart') {
+    super(`${part} is parked on disk while the round trains: read it through ${reader}`)
   }
 }
 

@@ -35,7 +35,7 @@ import type { DeltaStore } from '../store/delta-store.js'
 import { modelFlopsUtilisation, trainingFlopsPerSample } from '../train/flops.js'
 import type { InnerRoundResult, Trainer } from '../train/trainer.js'
 import type { Changes, Clock } from '../util/clock.js'
-import { COLLECT_MIN_BYTES, collectGarbage } from '../util/gc.js'
+import { collectGarbage, isLargeModel } from '../util/gc.js'
 import type { Genesis } from '../wire/genesis.js'
 import type { CommitBook } from './commit-book.js'
 import type { ContributionCheck } from './contribution-check.js'
@@ -160,11 +160,11 @@ export class RoundRunner {
     // A large model (a state of 64 MiB or more): its checkpoints are written before it announces,
     // so that nothing views its vectors after, its delta and outer step take the place of the
     // vectors they are computed from, and it aggregates on a thread of its own (issue 17).
-    const large = stateSize(globalState.weights.length) >= COLLECT_MIN_BYTES
+    const large = isLargeModel(globalState.weights.length)
     this.large = large
     // Its outer momentum and reference (8 d bytes) wait on disk until its outer step reads them
-    // back, its residual until its encoding does: parked once the previous round's state was saved,
-    // or here (after a restart or a state sync).
+    // back, its residual (4 d) until its encoding does: parked in the previous round (the residual
+    // once it announced, the rest once its state was saved), or here after a restart or a sync.
     if (large) await this.park(globalState.park(round - 1), log)
     const { trained, proofBytes } = await (async () => {
       const sink = this.components.proofs.checkpointSink(round)
@@ -181,7 +181,11 @@ export class RoundRunner {
         // The trained weights are the last checkpoint's: once it is written (or copied, without a
         // sink), the delta takes their place instead of a new vector (4 d bytes, issue 17).
         const checkpointsDone = large || sink === undefined
-        return await this.announce(round, seed, result, recorder, checkpointsDone, log)
+        const proofBytes = await this.announce(round, seed, result, recorder, checkpointsDone, log)
+        // Its new residual waits on disk until the next round's encoding (the state write streams
+        // it from there): 4 d bytes fewer while the node collects, aggregates and steps.
+        if (large) await this.park(globalState.parkResidual(), log)
+        return proofBytes
       })
       const { meanLoss, samples, seconds, tokensPerSecond } = result
       return { trained: { meanLoss, samples, seconds, tokensPerSecond }, proofBytes: bytes }
@@ -407,9 +411,6 @@ export class RoundRunner {
       envelope: proof.announcement,
     })
     await this.step('publish', () => publisher.announce(proof.announcement, round))
-    // A large model's new residual waits on disk until the next round's encoding (the state write
-    // streams it from there): 4 d bytes fewer while the node collects, aggregates and steps.
-    if (this.large) await this.park(globalState.parkResidual(), log)
     log.info(
       {
         phase: 'announce',

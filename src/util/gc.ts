@@ -8,6 +8,7 @@
 // collected early and V8's own heuristics apply.
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { stateSize } from '../codec/state.js'
 
 /**
  * Below this many bytes let go of, V8's own heuristics are left to it: a full collection of a
@@ -16,6 +17,15 @@ import { runInNewContext } from 'node:vm'
  * checkpoints, and the drill timed out).
  */
 export const COLLECT_MIN_BYTES = 64 * 2 ** 20
+
+/**
+ * Whether a model of `count` parameters is large: its global state is COLLECT_MIN_BYTES or more. A
+ * large model's node writes its checkpoints before it announces, steps in place, aggregates on a
+ * thread of its own and parks on disk what it does not need for a while (issue 17).
+ */
+export function isLargeModel(count: number): boolean {
+  return stateSize(count) >= COLLECT_MIN_BYTES
+}
 
 let gc: (() => void) | null | undefined
 
