@@ -27,7 +27,8 @@ export interface DiskUse {
  * checkpoints of 16 + 12 d bytes, plus the residual with error feedback); its state file (the
  * global state and the optimizer moments, about 6 d floats); and the objects it serves, for
  * keptDeltaRounds rounds its global state (12.1) and the deltas of `expectedPeers` peers (6.7);
- * and the residual a large model's node parks in a file of its own (4 d bytes). An estimate for the preflight; the retention keeps `retention` rounds of proofs.
+ * and the residual a large model's node parks in a file of its own (4 d bytes). An estimate for
+ * the preflight; the retention keeps `retention` rounds of proofs.
  */
 export function bytesPerRound(genesis: Genesis): DiskUse {
   const d = parameterCount(genesis.model)

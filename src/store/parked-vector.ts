@@ -1,6 +1,6 @@
 // A vector a large model's node lets go of while it does not need it, kept in a file of its own in
 // the state directory (issue 17): the error-feedback residual waits there from the round's
-// announcement to the next round's encoding (GlobalState.park). The file is raw little-endian
+// announcement to the next round's encoding (GlobalState.parkResidual). The file is raw little-endian
 // float32 values; whatever reads it back checks them against the digest taken when they were
 // written (sha256 of the bytes), so a file changed meanwhile is refused, naming it, never used.
 import { writeFile } from 'node:fs/promises'
@@ -55,7 +55,7 @@ export async function* parkedVectorBlocks(
   }
 }
 
-function openParked(path: string, count: number): ReturnType<typeof openIfPresent> & object {
+function openParked(path: string, count: number): NonNullable<ReturnType<typeof openIfPresent>> {
   const file = openIfPresent(path)
   if (file === undefined) throw new Error(`${path}, where a vector was parked, is gone`)
   if (file.source.length !== 4 * count) {

@@ -42,9 +42,10 @@ export async function prepareStateDir(dir: string): Promise<void> {
 
 /**
  * Refuses to start when the disk holding `dir` has less room than the proofs the node keeps
- * (`proof` bytes per round, proof/storage.ts, for `retention` rounds plus the one being written)
- * and its state file (`state` bytes, twice: the new one is written beside the old), naming the
- * figures and the fix. What the directory holds already (a restart) counts as room.
+ * (`proof` bytes per round, proof/storage.ts, for `retention` rounds plus the one being written),
+ * its state file (`state` bytes, twice: the new one is written beside the old), the residual a
+ * large model's node parks (`parked`) and the objects it serves (diskNeeded), naming the figures
+ * and the fix. What the directory holds already (a restart) counts as room.
  */
 export async function checkDiskRoom(dir: string, use: DiskUse, retention: number): Promise<void> {
   const { proof, state, objects, parked } = use
