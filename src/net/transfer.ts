@@ -11,6 +11,7 @@ import { lpStream } from '@libp2p/utils'
 import { pipe } from 'it-pipe'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { ByteSource } from '../codec/delta.js'
+import { chunkedSource } from '../codec/delta-ranges.js'
 import { joinPieces, type Pieces } from '../codec/pieces.js'
 import { LIMITS, PROTOCOL } from '../constants.js'
 import { HASH_LENGTH, toHex } from '../crypto/hash.js'
@@ -201,6 +202,8 @@ export class ChunkAssembly {
   /** each verified chunk's leaf hash: the object's tree without hashing its bytes again */
   private readonly leaves: Uint8Array[]
   private received = 0
+  /** the chunks this fetch is restricted to (want), ascending; all of them when undefined */
+  private wanted?: readonly number[]
 
   constructor(
     readonly root: Uint8Array,
@@ -221,11 +224,30 @@ export class ChunkAssembly {
     return this.received === this.chunkCount
   }
 
+  /**
+   * Restricts the fetch to these chunks: a shard's aggregator fetches only the chunks of a delta
+   * that hold its shards (codec/delta-ranges.ts, issue 20). missing() then names only them, and the
+   * fetch is done once they are in.
+   */
+  want(indices: readonly number[]): void {
+    for (const index of indices)
+      if (!Number.isInteger(index) || index < 0 || index >= this.chunkCount)
+        throw new RangeError(`chunk ${index} outside an object of ${this.chunkCount} chunks`)
+    this.wanted = [...new Set(indices)].sort((a, b) => a - b)
+  }
+
+  /** Every chunk wanted is verified and held (all of them, without want). */
+  get done(): boolean {
+    return this.wanted === undefined ? this.complete : this.wanted.every((i) => this.chunks[i] !== undefined)
+  }
+
   get receivedChunks(): number {
     return this.received
   }
 
+  /** The chunks still to fetch: of those wanted, those not verified yet. */
   missing(): number[] {
+    if (this.wanted !== undefined) return this.wanted.filter((i) => this.chunks[i] === undefined)
     const out: number[] = []
     for (let i = 0; i < this.chunkCount; i++) if (this.chunks[i] === undefined) out.push(i)
     return out
@@ -264,6 +286,11 @@ export class ChunkAssembly {
   pieces(): Pieces {
     if (!this.complete) throw new Error('the delta is not complete')
     return this.chunks as Uint8Array[]
+  }
+
+  /** The object read through the chunks verified so far; reading another throws MissingChunkError. */
+  source(): ByteSource {
+    return chunkedSource(this.size, LIMITS.chunkBytes, (index) => this.chunks[index])
   }
 }
 
@@ -322,6 +349,22 @@ export async function fetchChunkPieces(
   counters: TransferCounters,
   options: FetchOptions = {},
 ): Promise<Pieces> {
+  await fetchWanted(host, assembly, sources, counters, options)
+  return assembly.pieces()
+}
+
+/**
+ * Fetches the chunks `assembly` still misses, of those it wants (ChunkAssembly.want; all of them
+ * without), each verified against the root with its proof; `assembly.source()` then reads them.
+ * Throws TransferError as fetchChunks does.
+ */
+export async function fetchWanted(
+  host: Libp2p,
+  assembly: ChunkAssembly,
+  sources: readonly PeerId[],
+  counters: TransferCounters,
+  options: FetchOptions = {},
+): Promise<void> {
   const states: SourceState[] = dedupe(sources).map((peer) => ({
     peer,
     banned: false,
@@ -330,7 +373,7 @@ export async function fetchChunkPieces(
   }))
   const maxPasses = options.maxPasses ?? LIMITS.fetchPasses
   let lastError: TransferError = new TransferError('unavailable', 'no source was tried')
-  for (let pass = 0; pass < maxPasses && !assembly.complete; pass++) {
+  for (let pass = 0; pass < maxPasses && !assembly.done; pass++) {
     const usable = states.filter((s) => !s.banned && !s.gone)
     if (usable.length === 0) break
     if (pass > 0) await sleep(Math.min(2000, 250 * 2 ** pass), options.signal)
@@ -385,7 +428,7 @@ export async function fetchChunkPieces(
       }),
     )
   }
-  if (assembly.complete) return assembly.pieces()
+  if (assembly.done) return
   const allLied = states.length > 0 && states.every((s) => s.banned)
   const noneHolds = states.some((s) => s.gone) && states.every((s) => s.banned || s.gone)
   throw new TransferError(

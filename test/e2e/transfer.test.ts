@@ -4,6 +4,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { byteRate } from '../../src/cli/parse.js'
+import { MissingChunkError } from '../../src/codec/delta-ranges.js'
 import { LIMITS } from '../../src/constants.js'
 import { toHex } from '../../src/crypto/hash.js'
 import { createHost, type Host } from '../../src/net/host.js'
@@ -12,6 +13,7 @@ import {
   ChunkAssembly,
   fetchChunkPieces,
   fetchChunks,
+  fetchWanted,
   serveChunks,
   TransferError,
 } from '../../src/net/transfer.js'
@@ -94,6 +96,41 @@ describe('chunk transfer', () => {
     const chunks = await fetchChunkPieces(client, new ChunkAssembly(root, SIZE), [honestA.peerId], noCounters)
     expect(chunks.map((c) => c.length)).toEqual([...Array(20).fill(LIMITS.chunkBytes), 12345])
     expect(Buffer.concat(chunks).equals(Buffer.from(payload))).toBe(true)
+  })
+
+  it('fetches only the chunks it wants (a shard of a delta), each verified, and reads nothing else', async () => {
+    served.clear()
+    const wanted = [0, 5, 6, 20]
+    const assembly = new ChunkAssembly(root, SIZE)
+    assembly.want(wanted)
+    await fetchWanted(client, assembly, [honestA.peerId], noCounters)
+    const source = assembly.source()
+    // the server sent exactly the wanted chunks' bytes
+    expect(served.get('a')).toBe(3 * LIMITS.chunkBytes + 12345)
+    expect(assembly.receivedChunks).toBe(4)
+    expect(assembly.complete).toBe(false)
+    const at = (c: number) => c * LIMITS.chunkBytes
+    expect(
+      Buffer.from(source.subarray(at(5) + 3, at(7))).equals(Buffer.from(payload.subarray(at(5) + 3, at(7)))),
+    ).toBe(true)
+    expect(
+      Buffer.from(source.subarray(at(20), SIZE)).equals(Buffer.from(payload.subarray(at(20), SIZE))),
+    ).toBe(true)
+    expect(() => source.subarray(at(1), at(1) + 1)).toThrow(MissingChunkError)
+    // a source lying about a wanted chunk is caught as in a whole fetch; an honest one completes it
+    const again = new ChunkAssembly(root, SIZE)
+    again.want(wanted)
+    const lied = await fetchWanted(client, again, [liar.peerId], noCounters).catch((e) => e)
+    expect(lied).toBeInstanceOf(TransferError)
+    expect(lied.reason).toBe('bad-chunk')
+    // its chunk 0 was true and is kept; the request stopped at the bad chunk 5
+    expect(again.missing()).toContain(5)
+    expect(again.missing()).not.toContain(0)
+    await fetchWanted(client, again, [honestB.peerId], noCounters)
+    const fromHonest = again.source()
+    expect(
+      Buffer.from(fromHonest.subarray(at(5), at(6))).equals(Buffer.from(payload.subarray(at(5), at(6)))),
+    ).toBe(true)
   })
 
   it('catches a lying source at its bad chunk, drops it and completes from the honest one', async () => {
