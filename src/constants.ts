@@ -21,3 +21,8 @@ export function haveTopic(runIdHex: string): string {
 export function evidenceTopic(runIdHex: string): string {
   return `${constants.topicPrefix}/${runIdHex}/${constants.evidenceTopicSuffix}`
 }
+
+/** Shard results of a run whose exchange is sharded (SPEC.md 18.4). */
+export function shardTopic(runIdHex: string): string {
+  return `${constants.topicPrefix}/${runIdHex}/${constants.shardTopicSuffix}`
+}

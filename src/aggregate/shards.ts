@@ -9,6 +9,7 @@
 // whole-vector distances (NNM, Krum) gets them as the sum, in shard order, of every shard's
 // partial distances (each the binary64 running sum over the shard's coordinates in index order).
 // Every node derives the same distances from the same partials, so every shard mixes alike.
+import { DOMAINS } from '../constants.js'
 import { HashStream } from '../crypto/prng.js'
 import {
   AggregationInputError,
@@ -21,8 +22,8 @@ import { compareBytes } from './order.js'
 import { nearestNeighbourMixing } from './robust.js'
 import { type AggregationRule, applyRule, checkTolerance } from './rules.js'
 
-/** Domain of the aggregator draw (proposed: not in SPEC.md or protocol/constants.json yet). */
-export const SHARD_ASSIGNMENT_DOMAIN = 'dtrain/v1/shard-assignment'
+/** Domain of the aggregator draw (SPEC.md 18.2). */
+export const SHARD_ASSIGNMENT_DOMAIN = DOMAINS.shardAssignment
 
 export interface Shard {
   index: number

@@ -5,7 +5,9 @@
 import type { Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { commitTopic, deltaTopic, evidenceTopic, haveTopic } from '../constants.js'
+import { shardResultSize } from '../aggregate/shard-plan.js'
+import type { Shard } from '../aggregate/shards.js'
+import { commitTopic, deltaTopic, evidenceTopic, haveTopic, shardTopic } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { peerIdFromBytes } from '../crypto/sign.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
@@ -13,6 +15,7 @@ import type { DeltaFetcher } from '../net/delta-fetcher.js'
 import type { Host } from '../net/host.js'
 import type { CommitBook } from '../round/commit-book.js'
 import type { DeltaBook } from '../round/delta-book.js'
+import type { ShardBook } from '../round/shard-book.js'
 import type { Changes, Clock } from '../util/clock.js'
 import type { Genesis } from '../wire/genesis.js'
 import { decodeAnnouncement, encodeEvidence } from '../wire/messages.js'
@@ -23,6 +26,7 @@ import {
   checkCommit,
   checkEvidence,
   checkHave,
+  checkShardResult,
   type Verdict,
   validate,
 } from './validate.js'
@@ -35,6 +39,7 @@ export interface GossipHandlersComponents {
   genesis: Genesis
   deltaBook: DeltaBook
   commits: CommitBook
+  shardBook: ShardBook
   holders: HolderBook
   fetcher: DeltaFetcher
   publisher: Publisher
@@ -52,6 +57,8 @@ export interface GossipHandlersInit {
   encodedSize: number
   /** the byte length of the run's global state (SPEC.md 12.1) */
   stateSize: number
+  /** the run's shards when its exchange is sharded (SPEC.md 18.1): the shard topic is then joined */
+  shardLayout?: Shard[]
 }
 
 export class GossipHandlers {
@@ -70,10 +77,18 @@ export class GossipHandlers {
       [commitTopic(runIdHex), ['commit', (_source, message, origin) => this.onCommit(message, origin)]],
       [evidenceTopic(runIdHex), ['evidence', (_source, message) => this.onEvidence(message)]],
       [haveTopic(runIdHex), ['have', (_source, message, origin) => this.onHave(message, origin)]],
+      ...(this.init.shardLayout === undefined
+        ? []
+        : [
+            [
+              shardTopic(runIdHex),
+              ['shard', (_source, message, origin) => this.onShardResult(message, origin)],
+            ] as [string, Parameters<GossipValidatorFn>],
+          ]),
     ]
   }
 
-  /** Validates and subscribes to the run's four topics (SPEC.md 5.1). */
+  /** Validates and subscribes to the run's four topics (SPEC.md 5.1), five when it shards (18.4). */
   start(): void {
     const pubsub = this.components.host.services.pubsub
     for (const [topic, [name, handler]] of this.topics) {
@@ -196,6 +211,32 @@ export class GossipHandlers {
       'peer equivocated: its contribution to the round is excluded',
     )
     return true
+  }
+
+  /** SPEC.md 18.4: an aggregator's result of a shard, recorded for the nodes that assemble it. */
+  private async onShardResult(message: Message, origin: PeerId | undefined): Promise<Verdict<unknown>> {
+    const { runId, shardBook } = this.components
+    const layout = this.init.shardLayout!
+    const verdict = await validate(() =>
+      checkShardResult(message.data, origin, {
+        runId,
+        currentRound: this.init.currentRound(),
+        shards: layout.length,
+        resultSize: (shard) => shardResultSize(layout[shard]),
+      }),
+    )
+    if (verdict.action !== 'accept') return verdict
+    const { round, setRoot, shard, resultRoot, resultSize } = verdict.value.message
+    const added = shardBook.add(round, setRoot, shard, verdict.value.signer.toString(), {
+      root: resultRoot,
+      size: resultSize,
+    })
+    if (added === 'new') return verdict
+    if (added === 'duplicate') return { action: 'ignore', reason: 'duplicate', detail: 'already known' }
+    if (added === 'over-limit')
+      return { action: 'ignore', reason: 'over-limit', detail: 'the round holds its most shard results' }
+    // Two results of one shard and set signed by one aggregator: neither is used (18.5).
+    return { action: 'ignore', reason: 'equivocation', detail: `two results of shard ${shard} for one set` }
   }
 
   /**

@@ -4,7 +4,15 @@
 
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS, PROTOCOL } from '../constants.js'
+import {
+  commitTopic,
+  deltaTopic,
+  evidenceTopic,
+  haveTopic,
+  LIMITS,
+  PROTOCOL,
+  shardTopic,
+} from '../constants.js'
 import { fromHex } from '../crypto/hash.js'
 import { peerIdBytes } from '../crypto/sign.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
@@ -13,7 +21,7 @@ import type { Host } from '../net/host.js'
 import type { CommitRecord } from '../round/commit-book.js'
 import type { VoteJournal } from '../store/vote-journal.js'
 import type { Clock } from '../util/clock.js'
-import { signCommit, signHave } from '../wire/messages.js'
+import { type ShardResult, signCommit, signHave, signShardResult } from '../wire/messages.js'
 import { HaveBatcher } from './holders.js'
 
 export interface PublisherComponents {
@@ -45,6 +53,8 @@ interface KeptRound {
 export class Publisher {
   private readonly haves: HaveBatcher
   private lastAnnouncement?: { signed: Uint8Array; publishedAt: number }
+  /** this node's signed shard results of its latest round that has some (SPEC.md 18.4) */
+  private shardResults?: { round: number; signed: Uint8Array[] }
   /**
    * this node's signed announcement and latest commit of its recent rounds: re-published while it
    * holds a round open, and for a peer behind
@@ -103,6 +113,8 @@ export class Publisher {
     if (last === undefined || now - last.publishedAt < LIMITS.reannounceMs) return
     last.publishedAt = now
     await this.publish(deltaTopic(this.components.runIdHex), last.signed)
+    for (const signed of this.shardResults?.signed ?? [])
+      await this.publish(shardTopic(this.components.runIdHex), signed)
   }
 
   /** Signs and publishes this node's commit of a round (SPEC.md 5.5, 12.3). */
@@ -152,6 +164,24 @@ export class Publisher {
     await this.publish(topic, kept.commit)
     const previous = this.recent.get(round - 1)?.commit
     if (previous !== undefined) await this.publish(topic, previous)
+  }
+
+  /**
+   * Signs and publishes this node's result of a shard (SPEC.md 18.4), and re-publishes the latest
+   * round's results with its announcement (reannounceIfDue): a peer still collecting may join the
+   * topic's mesh late.
+   */
+  async shardResult(r: Omit<ShardResult, 'version' | 'runId' | 'peerId'>): Promise<void> {
+    const { privateKey, runId, peerId, runIdHex } = this.components
+    const signed = await signShardResult(privateKey, {
+      ...r,
+      version: PROTOCOL.protocolVersion,
+      runId,
+      peerId: peerIdBytes(peerId),
+    })
+    if (this.shardResults?.round !== r.round) this.shardResults = { round: r.round, signed: [] }
+    this.shardResults.signed.push(signed)
+    await this.publish(shardTopic(runIdHex), signed)
   }
 
   /** Tells the network of an equivocation (SPEC.md 5.6). */

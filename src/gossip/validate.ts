@@ -13,9 +13,11 @@ import {
   decodeCommit,
   decodeEvidence,
   decodeHave,
+  decodeShardResult,
   type Have,
   MalformedMessageError,
   OversizeMessageError,
+  type ShardResult,
   type SignedEnvelope,
   UnsupportedVersionError,
 } from '../wire/messages.js'
@@ -158,6 +160,17 @@ function ignoreStale(kind: string, round: number, currentRound: number): void {
     )
 }
 
+/** IGNORE `stale-round` before the previous round, and `future-round` beyond `maxRoundsAhead`. */
+function ignoreOutsideWindow(kind: string, round: number, currentRound: number): void {
+  ignoreStale(kind, round, currentRound)
+  if (round > currentRound + LIMITS.maxRoundsAhead)
+    throw new GossipCheckError(
+      'ignore',
+      'future-round',
+      `${kind} of round ${round}, current round ${currentRound}`,
+    )
+}
+
 /**
  * Have checks, SPEC.md 5.7, in order: 1-6 as for a commit (size, decoding, version, run, peer id,
  * origin, signature); IGNORE `stale-round` below the current round minus one and `future-round`
@@ -171,12 +184,46 @@ export async function checkHave(
   const envelope = decodeHave(bytes)
   const h = envelope.message
   const signer = await checkSignerAndSignature(envelope, h.runId, h.peerId, origin, ctx.runId, DOMAINS.have)
-  ignoreStale('have', h.round, ctx.currentRound)
-  if (h.round > ctx.currentRound + LIMITS.maxRoundsAhead)
+  ignoreOutsideWindow('have', h.round, ctx.currentRound)
+  return { ...envelope, signer }
+}
+
+export interface ShardResultContext extends CommitContext {
+  /** the run's shard count (exchange.shards) */
+  shards: number
+  /** the encoded size of shard `shard`'s result (SPEC.md 18.4) */
+  resultSize(shard: number): number
+}
+
+/**
+ * Shard result checks, SPEC.md 18.4, in order: 1-7 as for a have (size, decoding, version, run,
+ * peer id, origin, signature, round window); REJECT `malformed` for a shard index outside the
+ * run's shards; REJECT `wrong-size` for a result size other than the shard's.
+ */
+export async function checkShardResult(
+  bytes: Uint8Array,
+  origin: PeerId | undefined,
+  ctx: ShardResultContext,
+): Promise<Validated<ShardResult>> {
+  const envelope = decodeShardResult(bytes)
+  const r = envelope.message
+  const signer = await checkSignerAndSignature(
+    envelope,
+    r.runId,
+    r.peerId,
+    origin,
+    ctx.runId,
+    DOMAINS.shardResult,
+  )
+  ignoreOutsideWindow('shard result', r.round, ctx.currentRound)
+  if (r.shard >= ctx.shards)
+    throw new GossipCheckError('reject', 'malformed', `shard ${r.shard} of a run of ${ctx.shards} shards`)
+  const size = ctx.resultSize(r.shard)
+  if (r.resultSize !== size)
     throw new GossipCheckError(
-      'ignore',
-      'future-round',
-      `have of round ${h.round}, current round ${ctx.currentRound}`,
+      'reject',
+      'wrong-size',
+      `claims a result of ${r.resultSize} bytes, shard ${r.shard}'s is ${size}`,
     )
   return { ...envelope, signer }
 }

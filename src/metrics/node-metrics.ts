@@ -154,6 +154,22 @@ export class NodeMetrics {
     help: 'Peers caught signing two different deltas for one round (their contribution is excluded)',
     registers: [this.registry],
   })
+  readonly shardResults = new Counter({
+    name: 'dtrain_shard_results_total',
+    help: "a sharded exchange's shards by where their result came from: computed as an aggregator (own), taken from the aggregators (fetched), or computed from the deltas instead (computed) (SPEC.md 18)",
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  })
+  readonly shardMismatches = new Counter({
+    name: 'dtrain_shard_mismatches_total',
+    help: 'shards whose aggregators published different results (or one signed two): computed from the deltas instead (SPEC.md 18.5)',
+    registers: [this.registry],
+  })
+  readonly shardCheckFailures = new Counter({
+    name: 'dtrain_shard_check_failures_total',
+    help: 'shard results whose randomly drawn block did not recompute from the deltas (SPEC.md 18.5): their aggregators are penalised and the shard computed from the deltas',
+    registers: [this.registry],
+  })
   readonly settledRounds = new Counter({
     name: 'dtrain_settle_recomputes_total',
     help: 'rounds recomputed in the settle step because peers aggregated deltas this node had left out (SPEC.md 11)',

@@ -9,7 +9,9 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Queue } from '@libp2p/utils'
 import type { Logger } from 'pino'
-import { validateDelta } from '../codec/delta.js'
+import type { Shard } from '../aggregate/shards.js'
+import { type EncodeOptions, openDelta, validateDelta } from '../codec/delta.js'
+import { chunksHolding, encodedRangesOf } from '../codec/delta-ranges.js'
 import { piecesSource } from '../codec/pieces.js'
 import { deltaTopic, LIMITS } from '../constants.js'
 import { peerIdFromBytes } from '../crypto/sign.js'
@@ -23,7 +25,13 @@ import type { DeltaStore } from '../store/delta-store.js'
 import { type Announcement, decodeAnnouncement } from '../wire/messages.js'
 import type { Host } from './host.js'
 import type { PenaltyReason } from './peer-guard.js'
-import { ChunkAssembly, fetchChunkPieces, type TransferCounters, TransferError } from './transfer.js'
+import {
+  ChunkAssembly,
+  fetchChunkPieces,
+  fetchWanted,
+  type TransferCounters,
+  TransferError,
+} from './transfer.js'
 
 export interface DeltaFetcherComponents {
   host: Host
@@ -44,6 +52,13 @@ export interface DeltaFetcherComponents {
 export interface DeltaFetcherInit {
   /** the model's parameter count: what a delta decodes to */
   dimension: number
+  /** the encoding of the run's deltas: where a coordinate range lies in one (sharded exchange) */
+  encodeOptions: EncodeOptions
+  /**
+   * In a sharded exchange (SPEC.md 18.3), the coordinate ranges of its shards this node reads of
+   * every delta of `round`; undefined when it reads whole deltas (all-to-all, or no plan yet).
+   */
+  shardRanges?: (round: number) => readonly Shard[] | undefined
 }
 
 export class DeltaFetcher {
@@ -90,6 +105,75 @@ export class DeltaFetcher {
     this.queue.abort()
   }
 
+  /** A source caught sending a chunk that does not verify (SPEC.md 10.3): counted, penalised, said. */
+  private readonly badSource = (peer: PeerId, err: Error): void => {
+    const { metrics, penalize, rejections } = this.components
+    metrics.deltaRejections.inc({ reason: 'bad-chunk' })
+    penalize(peer.toString(), 'bad-chunk')
+    rejections.report('warn', peer.toString(), 'bad-chunk', { err: err.message }, 'source sent a bad chunk')
+  }
+
+  /**
+   * A sharded exchange's delta of `round` by `peer` whose coordinates [start, end) are needed
+   * beyond this node's shards (SPEC.md 18.5: a shard computed from the deltas when its results
+   * failed): fetches the chunks that hold them, each verified against the delta's root, and checks
+   * the range's values. Nothing to do for a delta fetched whole. Throws TransferError or the
+   * decoding error of 6.8.
+   */
+  async fetchRange(round: number, peer: string, start: number, end: number): Promise<void> {
+    const entry = this.components.deltaBook.get(round, peer)
+    const partial = entry?.partial
+    if (entry === undefined || partial === undefined) return
+    const { assembly, sources } = partial
+    assembly.want(
+      chunksOf([{ index: 0, start, end }], this.init.dimension, this.init.encodeOptions, assembly.size),
+    )
+    await fetchWanted(this.components.host, assembly, sources, this.components.counters, {
+      signal: this.components.signal,
+      maxPasses: LIMITS.fetchPasses,
+    })
+    entry.values?.subarray(start, end)
+  }
+
+  /**
+   * Fetches the chunks of a delta that hold this node's shards (SPEC.md 18.3) and checks their
+   * values (6.8): the delta is valid for this node's part. Not said held (5.7): it is not whole.
+   */
+  private async fetchPart(
+    entry: PeerDelta,
+    announcement: Validated<Announcement>,
+    sources: PeerId[],
+    assembly: ChunkAssembly,
+    ranges: readonly Shard[],
+  ): Promise<void> {
+    const { host, deltaBook, metrics, rejections, penalize, counters, signal } = this.components
+    const { message } = announcement
+    assembly.want(chunksOf(ranges, this.init.dimension, this.init.encodeOptions, assembly.size))
+    await fetchWanted(host, assembly, sources, counters, {
+      signal,
+      maxPasses: LIMITS.fetchPasses,
+      onBadSource: this.badSource,
+    })
+    const started = performance.now()
+    const opened = openDelta(assembly.source(), this.init.dimension)
+    for (const range of ranges) opened.subarray(range.start, range.end)
+    deltaBook.addValidation(message.round, (performance.now() - started) / 1000)
+    if (opened.encoding !== message.encoding)
+      throw new TransferError('bad-response', 'encoding differs from the announcement')
+    if (entry.state === 'excluded') return
+    entry.partial = { assembly, sources }
+    deltaBook.markValid(entry, opened)
+    this.components.logger.debug(
+      {
+        round: message.round,
+        remote: announcement.signer.toString(),
+        chunks: assembly.receivedChunks,
+        of: assembly.chunkCount,
+      },
+      'delta part received',
+    )
+  }
+
   private enqueue(entry: PeerDelta, announcement: Validated<Announcement>, relay: PeerId): void {
     const { round, deltaHash } = announcement.message
     const sources = this.sourcesFor(announcement.signer, relay, round, deltaHash)
@@ -128,21 +212,16 @@ export class DeltaFetcher {
     let error: Error
     try {
       const assembly = new ChunkAssembly(message.deltaHash, message.encodedSize)
+      const ranges = this.init.shardRanges?.(message.round)
+      if (ranges !== undefined) {
+        await this.fetchPart(entry, announcement, sources, assembly, ranges)
+        return
+      }
       // the verified chunks themselves, validated and stored by range: no joined copy (issue 17)
       const chunks = await fetchChunkPieces(host, assembly, sources, counters, {
         signal,
         maxPasses: LIMITS.fetchPasses,
-        onBadSource: (peer, err) => {
-          metrics.deltaRejections.inc({ reason: 'bad-chunk' })
-          penalize(peer.toString(), 'bad-chunk')
-          rejections.report(
-            'warn',
-            peer.toString(),
-            'bad-chunk',
-            { err: err.message },
-            'source sent a bad chunk',
-          )
-        },
+        onBadSource: this.badSource,
       })
       // Every value is checked now (SPEC.md 6.8), block by block; the aggregation decodes the
       // delta again from the store as it reads it, so no decoded copy is held (8.13).
@@ -175,6 +254,13 @@ export class DeltaFetcher {
     )
     deltaBook.markFailed(entry, reason)
   }
+}
+
+/** Chunks of a delta that hold coordinate ranges, the header's among them (codec/delta-ranges.ts). */
+function chunksOf(ranges: readonly Shard[], count: number, options: EncodeOptions, size: number): number[] {
+  const bytes = ranges.flatMap((r) => encodedRangesOf(count, options, r.start, r.end))
+  if (bytes.length === 0) bytes.push(...encodedRangesOf(count, options, 0, 0))
+  return chunksHolding(bytes, size, LIMITS.chunkBytes)
 }
 
 export const createDeltaFetcher =

@@ -11,12 +11,14 @@ import { PROTOCOL } from '../constants.js'
 export const PEER_SCORE = PROTOCOL.peerScore
 
 /** Misbehaviour dtrain penalises outside gossip, with its weight (SPEC.md 2.7). */
-export type PenaltyReason = 'bad-request' | 'not-found' | 'bad-chunk'
+export type PenaltyReason = 'bad-request' | 'not-found' | 'bad-chunk' | 'bad-shard-result'
 
 const PENALTY_WEIGHT: Record<PenaltyReason, number> = {
   'bad-request': PEER_SCORE.penaltyBadRequest,
   'not-found': PEER_SCORE.penaltyNotFound,
   'bad-chunk': PEER_SCORE.penaltyBadChunk,
+  // a signed shard result that does not recompute (SPEC.md 18.5): as grave as a lying chunk
+  'bad-shard-result': PEER_SCORE.penaltyBadChunk,
 }
 
 /** Peers tracked at most; beyond it the smallest penalties are forgotten (bounded memory). */

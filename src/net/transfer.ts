@@ -227,13 +227,13 @@ export class ChunkAssembly {
   /**
    * Restricts the fetch to these chunks: a shard's aggregator fetches only the chunks of a delta
    * that hold its shards (codec/delta-ranges.ts, issue 20). missing() then names only them, and the
-   * fetch is done once they are in.
+   * fetch is done once they are in. Called again, it adds to the chunks wanted.
    */
   want(indices: readonly number[]): void {
     for (const index of indices)
       if (!Number.isInteger(index) || index < 0 || index >= this.chunkCount)
         throw new RangeError(`chunk ${index} outside an object of ${this.chunkCount} chunks`)
-    this.wanted = [...new Set(indices)].sort((a, b) => a - b)
+    this.wanted = [...new Set([...(this.wanted ?? []), ...indices])].sort((a, b) => a - b)
   }
 
   /** Every chunk wanted is verified and held (all of them, without want). */

@@ -22,6 +22,8 @@ import type { ContributionCheck } from '../round/contribution-check.js'
 import type { DeltaBook } from '../round/delta-book.js'
 import type { GlobalState } from '../round/global-state.js'
 import type { RoundRunner } from '../round/runner.js'
+import type { ShardBook } from '../round/shard-book.js'
+import type { ShardExchange } from '../round/shard-exchange.js'
 import type { Sync } from '../round/sync.js'
 import type { DeltaStore } from '../store/delta-store.js'
 import type { VoteJournal } from '../store/vote-journal.js'
@@ -58,6 +60,10 @@ export interface DtrainComponents {
   holders: HolderBook
   commits: CommitBook
   deltaBook: DeltaBook
+  /** the shard results heard of (SPEC.md 18.4); empty in an all-to-all run */
+  shardBook: ShardBook
+  /** a sharded exchange's rounds (SPEC.md 18); undefined in an all-to-all run */
+  shardExchange?: ShardExchange
   globalState: GlobalState
   trainer: Trainer
   publisher: Publisher

@@ -8,9 +8,10 @@ import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toleratedFaults } from '../aggregate/rules.js'
+import { shardLayout } from '../aggregate/shard-plan.js'
 import { encodedDeltaSize } from '../codec/delta.js'
 import { stateSize } from '../codec/state.js'
-import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS } from '../constants.js'
+import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS, shardTopic } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { createGossipHandlers } from '../gossip/handlers.js'
 import { HolderBook } from '../gossip/holders.js'
@@ -36,6 +37,8 @@ import { createContributionCheck } from '../round/contribution-check.js'
 import { createDeltaBook } from '../round/delta-book.js'
 import { createGlobalState } from '../round/global-state.js'
 import { createRoundRunner } from '../round/runner.js'
+import { ShardBook } from '../round/shard-book.js'
+import { createShardExchange } from '../round/shard-exchange.js'
 import { createSync } from '../round/sync.js'
 import { DeltaStore } from '../store/delta-store.js'
 import { VoteJournal } from '../store/vote-journal.js'
@@ -181,7 +184,13 @@ export class DtrainNode {
       isBanned: (peer) => guard.isBanned(peer),
       meshPeers: genesis.round.expectedPeers - 1,
       gossipScore: {
-        topics: [deltaTopic(runIdHex), commitTopic(runIdHex), evidenceTopic(runIdHex), haveTopic(runIdHex)],
+        topics: [
+          deltaTopic(runIdHex),
+          commitTopic(runIdHex),
+          evidenceTopic(runIdHex),
+          haveTopic(runIdHex),
+          ...(genesis.exchange === undefined ? [] : [shardTopic(runIdHex)]),
+        ],
         appPenalty: (peer) => guard.penalty(peer),
       },
       metricsRegistry: metrics.registry,
@@ -251,7 +260,13 @@ export class DtrainNode {
       stateDir: options.stateDir,
     })(c)
     c.publisher = createPublisher({ currentRound })(c)
-    c.fetcher = createDeltaFetcher({ dimension: weights.length })(c)
+    c.shardBook = new ShardBook(c)
+    const layout = shardLayout(genesis, weights.length)
+    c.fetcher = createDeltaFetcher({
+      dimension: weights.length,
+      encodeOptions,
+      shardRanges: (round) => c.shardExchange?.rangesOf(round),
+    })(c)
     c.validatorFn = createGossipValidatorFn(c, {
       allowlist: options.allowlist,
       onAccepted: (origin) => c.peers.keep(origin),
@@ -260,12 +275,20 @@ export class DtrainNode {
       currentRound,
       encodedSize: encodedDeltaSize(weights.length, encodeOptions),
       stateSize: stateSize(weights.length),
+      shardLayout: layout,
     })(c)
     const windows = heldOutOffsets.slice(0, genesis.contribution.windows)
     c.contributions = createContributionCheck({
       evaluate: (w) => trainer.evaluate(w, windows, genesis.eval.batchSize),
     })(c)
     c.sync = createSync({ onSynced: options.onSynced })(c)
+    if (layout !== undefined)
+      c.shardExchange = createShardExchange({
+        layout,
+        dimension: weights.length,
+        checks: options.shardChecks ?? 1,
+        attack: options.shardAttack,
+      })(c)
     const evaluate = () => trainer.evaluate(c.globalState.weights, heldOutOffsets, genesis.eval.batchSize)
     const accuracy = () => trainer.accuracy(c.globalState.weights, heldOutOffsets, genesis.eval.batchSize)
     c.runner = createRoundRunner({

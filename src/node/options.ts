@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { RelayClientMode } from '../net/reachability.js'
+import type { ShardAttack } from '../round/shard-attacks.js'
 import { type BackendName, isTorchBackend } from '../train/backend-names.js'
 import type { Clock } from '../util/clock.js'
 import type { Genesis } from '../wire/genesis.js'
@@ -45,6 +46,16 @@ export interface NodeOptions {
    * by a sleep of (factor - 1) times its duration), to play a straggler. Default 1.
    */
   trainSlowdown?: number
+  /**
+   * result blocks recomputed from the deltas in every shard result taken, in a sharded exchange
+   * (SPEC.md 18.5); default 1
+   */
+  shardChecks?: number
+  /**
+   * Byzantine drills only: by round, what this node announces instead of its shard results
+   * (shard-attacks.ts); undefined: its honest results
+   */
+  shardAttack?: (round: number) => ShardAttack | undefined
   /**
    * the GPU's dense peak in TFLOPS for the MFU figure on the tensorflow-gpu backend; by default
    * looked up from nvidia-smi's GPU name (flops.ts)

@@ -3,11 +3,13 @@
 // the equivocation evidence (5.6), and when each delta arrived (the adaptive deadline's input,
 // 11.2). Rounds are forgotten as the round advances (LIMITS.keptDeltaRounds).
 
+import type { PeerId } from '@libp2p/interface'
 import type { VectorSource } from '../aggregate/blocks.js'
 import type { Contribution } from '../aggregate/rules.js'
 import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import type { Equivocation } from '../gossip/validate.js'
+import type { ChunkAssembly } from '../net/transfer.js'
 import type { Changes, Clock } from '../util/clock.js'
 import { DEADLINE_HISTORY_ROUNDS } from './deadline.js'
 
@@ -27,6 +29,12 @@ export interface PeerDelta {
   envelope: Uint8Array
   /** the contribution check's decision, once made (the settle step must not score a delta twice) */
   kept?: boolean
+  /**
+   * a sharded exchange's delta (SPEC.md 18.3): only the chunks of this node's shards were fetched;
+   * `values` reads them, and the fetcher fetches more into `assembly` from `sources` when a range
+   * outside them is needed
+   */
+  partial?: { assembly: ChunkAssembly; sources: PeerId[] }
 }
 
 export interface DeltaBookComponents {

@@ -19,7 +19,7 @@ import { compressWithFeedback } from '../codec/error-feedback.js'
 import { type Pieces, piecesLength } from '../codec/pieces.js'
 import { statePieces, stateSize } from '../codec/state.js'
 import { commitTopic, LIMITS } from '../constants.js'
-import { toHex } from '../crypto/hash.js'
+import { fromHex, toHex } from '../crypto/hash.js'
 import { peerIdBytes } from '../crypto/sign.js'
 import { warnIfDisagrees } from '../gossip/handlers.js'
 import type { HolderBook } from '../gossip/holders.js'
@@ -46,6 +46,7 @@ import { outerStepOrHold, pseudoGradient } from './outer.js'
 import { collectDecision, settleDecision } from './policy.js'
 import { noSteps, type Phase, type RoundReport, type Step } from './report.js'
 import type { RoundStart } from './round-start.js'
+import type { ShardExchange } from './shard-exchange.js'
 import type { Sync } from './sync.js'
 
 export interface RoundRunnerComponents {
@@ -69,6 +70,8 @@ export interface RoundRunnerComponents {
   clock: Clock
   changes: Changes
   signal: AbortSignal
+  /** a sharded exchange's rounds (SPEC.md 18); undefined in an all-to-all run */
+  shardExchange?: ShardExchange
 }
 
 export interface RoundRunnerInit {
@@ -149,6 +152,8 @@ export class RoundRunner {
     metrics.round.set(round)
     const baseHash = globalState.weightsHash
     this.baseHex = toHex(baseHash)
+    // A sharded exchange draws the round's aggregators before any delta of it is fetched (SPEC.md 18.2).
+    this.components.shardExchange?.beginRound(round, log)
     const seed = {
       runId: this.components.runId,
       baseHash,
@@ -620,7 +625,7 @@ export class RoundRunner {
     const context = { seed, reference }
     let aggregated: Float32Array
     try {
-      aggregated = await this.aggregateWith(genesis.aggregation, contributions, context, log)
+      aggregated = await this.aggregateWith(round, genesis.aggregation, contributions, context, log)
     } catch (err) {
       if (!(err instanceof AggregationInputError)) throw err
       // Too few deltas arrived for the rule's declared f: every node in this situation falls
@@ -630,7 +635,7 @@ export class RoundRunner {
         'falling back to the median',
       )
       metrics.aggregationFallbacks.inc()
-      aggregated = await this.aggregateWith({ rule: 'median' }, contributions, context, log)
+      aggregated = await this.aggregateWith(round, { rule: 'median' }, contributions, context, log)
     }
     const before = await start.take()
     const outer = this.step('outerStep', () =>
@@ -654,12 +659,17 @@ export class RoundRunner {
    * node's event loop goes on serving chunks, answering pings and relaying gossip meanwhile.
    */
   private async aggregateWith(
+    round: number,
     rule: AggregationRule,
     contributions: Contribution[],
     context: AggregationContext,
     log: Logger,
   ): Promise<Float32Array> {
-    const { store, globalState, signal } = this.components
+    const { store, globalState, signal, shardExchange } = this.components
+    if (shardExchange !== undefined)
+      return await this.step('aggregateRule', () =>
+        shardExchange.aggregate(round, rule, contributions, fromHex(this.baseHex), log),
+      )
     if (this.large) {
       const paths = await Promise.all(contributions.map((c) => store.fileOf(c.id)))
       const inputs = contributions.map((c, i) => ({ id: c.id, path: paths[i] ?? '' }))
@@ -693,7 +703,8 @@ export class RoundRunner {
     )
     const stateRoot = this.step('hashState', () => store.put(round, stateBytes))
     const record = { weightsHash: globalState.weightsHashHex, stateRoot, stateSize: piecesLength(stateBytes) }
-    commits.setOwn(round, record)
+    // with its set: a sharded exchange draws the next round's aggregators from it (SPEC.md 18.2)
+    commits.setOwn(round, { ...record, deltaHashes })
     for (const [peer, theirs] of commits.peersOf(round))
       warnIfDisagrees(this.components, round, peer, theirs.weightsHash)
     await publisher.commit(round, { ...record, deltaHashes })

@@ -2,6 +2,7 @@
 // errors; the run id is the hash of the canonical encoding, so nodes agree on every parameter.
 import { z } from 'zod'
 import { checkTolerance } from '../aggregate/rules.js'
+import { shardedExchangeProblems } from '../aggregate/shard-plan.js'
 import {
   DELTA_ENCODINGS,
   type DeltaEncodingName,
@@ -158,6 +159,15 @@ export const genesisSchema = z
       // residual decay beta of error feedback (SPEC.md 6.9); absent: 1
       feedbackDecay: z.number().gt(0).max(1).optional(),
     }),
+    // Sharded exchange (SPEC.md 18): each shard of the coordinates is aggregated by `replicas`
+    // peers, and every node fetches the shard results instead of every delta. Absent: every node
+    // fetches every delta (all-to-all).
+    exchange: z
+      .strictObject({
+        shards: positiveInt.max(65_536),
+        replicas: positiveInt.max(16),
+      })
+      .optional(),
     round: z.strictObject({
       // a commit lists at most limits.maxCommitDeltaHashes deltas (SPEC.md 5.5)
       expectedPeers: positiveInt.max(
@@ -295,6 +305,10 @@ export const genesisSchema = z
         path: ['model'],
         message: `the model has ${parameters} parameters: its global state (12 bytes per parameter, SPEC.md 12.1) is ${stateSize(parameters)} bytes, above limits.maxObjectBytes (${LIMITS.maxObjectBytes}), the largest object a node transfers and holds; a run may have at most ${maxStateParameters(LIMITS.maxObjectBytes)} parameters`,
       })
+    }
+    if (g.exchange !== undefined) {
+      for (const problem of shardedExchangeProblems(g, parameterCount(g.model)))
+        ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message })
     }
     if (g.round.minPeers > g.round.expectedPeers) {
       ctx.addIssue({

@@ -11,6 +11,7 @@ import {
   DeltaHave,
   EquivocationEvidence,
   ModelCommit,
+  ShardResult as ShardResultProto,
   Signed,
 } from './proto/dtrain.js'
 
@@ -60,6 +61,23 @@ export interface Have {
   round: number
   peerId: Uint8Array
   deltaHashes: Uint8Array[]
+}
+
+/**
+ * "In round `round`, from the weights `baseHash`, I aggregated shard `shard` of the deltas whose
+ * set root is `setRoot`, and serve the result: `resultSize` bytes whose root is `resultRoot`"
+ * (SPEC.md 18.4).
+ */
+export interface ShardResult {
+  version: number
+  runId: Uint8Array
+  round: number
+  peerId: Uint8Array
+  baseHash: Uint8Array
+  setRoot: Uint8Array
+  shard: number
+  resultRoot: Uint8Array
+  resultSize: number
 }
 
 export interface SignedEnvelope<T> {
@@ -125,6 +143,17 @@ export function encodeHaveBody(h: Have): Uint8Array {
   })
 }
 
+export function encodeShardResultBody(r: ShardResult): Uint8Array {
+  return ShardResultProto.encode({
+    ...headerToWire(r),
+    baseHash: r.baseHash as Uint8Array<ArrayBuffer>,
+    setRoot: r.setRoot as Uint8Array<ArrayBuffer>,
+    shard: r.shard,
+    resultRoot: r.resultRoot as Uint8Array<ArrayBuffer>,
+    resultSize: BigInt(r.resultSize),
+  })
+}
+
 export function encodeEnvelope(body: Uint8Array, signature: Uint8Array): Uint8Array {
   return Signed.encode({
     body: body as Uint8Array<ArrayBuffer>,
@@ -145,6 +174,11 @@ export async function signCommit(key: PrivateKey, c: Commit): Promise<Uint8Array
 export async function signHave(key: PrivateKey, h: Have): Promise<Uint8Array> {
   const body = encodeHaveBody(h)
   return encodeEnvelope(body, await signBody(key, DOMAINS.have, body))
+}
+
+export async function signShardResult(key: PrivateKey, r: ShardResult): Promise<Uint8Array> {
+  const body = encodeShardResultBody(r)
+  return encodeEnvelope(body, await signBody(key, DOMAINS.shardResult, body))
 }
 
 function decodeEnvelope(bytes: Uint8Array): { body: Uint8Array; signature: Uint8Array } {
@@ -230,6 +264,23 @@ export function decodeHave(bytes: Uint8Array): SignedEnvelope<Have> {
     message: {
       ...header,
       deltaHashes: raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`)),
+    },
+  }
+}
+
+export function decodeShardResult(bytes: Uint8Array): SignedEnvelope<ShardResult> {
+  const { body, signature } = decodeEnvelope(bytes)
+  const raw = parse(() => ShardResultProto.decode(body), 'shard result')
+  return {
+    body,
+    signature,
+    message: {
+      ...headerFields(raw),
+      baseHash: hashField(raw.baseHash, 'baseHash'),
+      setRoot: hashField(raw.setRoot, 'setRoot'),
+      shard: raw.shard,
+      resultRoot: hashField(raw.resultRoot, 'resultRoot'),
+      resultSize: safeInteger(raw.resultSize, 'resultSize'),
     },
   }
 }

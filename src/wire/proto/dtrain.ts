@@ -1276,6 +1276,279 @@ export namespace DeltaHave {
   }
 }
 
+export interface ShardResult {
+  version: number
+  runId: Uint8Array<ArrayBuffer>
+  round: bigint
+  peerId: Uint8Array<ArrayBuffer>
+  baseHash: Uint8Array<ArrayBuffer>
+  setRoot: Uint8Array<ArrayBuffer>
+  shard: number
+  resultRoot: Uint8Array<ArrayBuffer>
+  resultSize: bigint
+}
+
+export namespace ShardResult {
+  let _codec: Codec<ShardResult>
+
+  export const codec = (): Codec<ShardResult> => {
+    if (_codec == null) {
+      _codec = message<ShardResult>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.runId != null && obj.runId.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.runId)
+        }
+
+        if ((obj.round != null && obj.round !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.round)
+        }
+
+        if ((obj.peerId != null && obj.peerId.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.peerId)
+        }
+
+        if ((obj.baseHash != null && obj.baseHash.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.baseHash)
+        }
+
+        if ((obj.setRoot != null && obj.setRoot.byteLength > 0)) {
+          w.uint32(50)
+          w.bytes(obj.setRoot)
+        }
+
+        if ((obj.shard != null && obj.shard !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.shard)
+        }
+
+        if ((obj.resultRoot != null && obj.resultRoot.byteLength > 0)) {
+          w.uint32(66)
+          w.bytes(obj.resultRoot)
+        }
+
+        if ((obj.resultSize != null && obj.resultSize !== 0n)) {
+          w.uint32(72)
+          w.uint64(obj.resultSize)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          runId: uint8ArrayAlloc(0),
+          round: 0n,
+          peerId: uint8ArrayAlloc(0),
+          baseHash: uint8ArrayAlloc(0),
+          setRoot: uint8ArrayAlloc(0),
+          shard: 0,
+          resultRoot: uint8ArrayAlloc(0),
+          resultSize: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.runId = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.round = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.peerId = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.baseHash = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.setRoot = reader.bytes()
+              break
+            }
+            case 7: {
+              obj.shard = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.resultRoot = reader.bytes()
+              break
+            }
+            case 9: {
+              obj.resultSize = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.runId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.round`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.peerId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.baseHash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.setRoot`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.shard`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.resultRoot`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.resultSize`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ShardResultVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface ShardResultRunIdFieldEvent {
+    field: '$.runId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ShardResultRoundFieldEvent {
+    field: '$.round'
+    value: bigint
+  }
+
+  export interface ShardResultPeerIdFieldEvent {
+    field: '$.peerId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ShardResultBaseHashFieldEvent {
+    field: '$.baseHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ShardResultSetRootFieldEvent {
+    field: '$.setRoot'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ShardResultShardFieldEvent {
+    field: '$.shard'
+    value: number
+  }
+
+  export interface ShardResultResultRootFieldEvent {
+    field: '$.resultRoot'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ShardResultResultSizeFieldEvent {
+    field: '$.resultSize'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<ShardResult>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ShardResult.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ShardResult>): ShardResult {
+    return decodeMessage(buf, ShardResult.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ShardResult>): Generator<ShardResultVersionFieldEvent | ShardResultRunIdFieldEvent | ShardResultRoundFieldEvent | ShardResultPeerIdFieldEvent | ShardResultBaseHashFieldEvent | ShardResultSetRootFieldEvent | ShardResultShardFieldEvent | ShardResultResultRootFieldEvent | ShardResultResultSizeFieldEvent> {
+    return streamMessage(buf, ShardResult.codec(), opts)
+  }
+}
+
 export interface EquivocationEvidence {
   first: Uint8Array<ArrayBuffer>
   second: Uint8Array<ArrayBuffer>

@@ -1,0 +1,141 @@
+// A sharded exchange's round plan (SPEC.md 18): the shard layout a genesis fixes, who aggregates
+// each shard in a round, the root that names a round's set of deltas, and the encoding of a shard
+// result, whose decoding is what every node applies. Pure functions.
+import { decodeDelta, type EncodeOptions, encodeDelta, encodedDeltaSize } from '../codec/delta.js'
+import { DOMAINS, PROTOCOL } from '../constants.js'
+import { domainHash } from '../crypto/hash.js'
+import { compareBytes } from './order.js'
+import type { AggregationRule } from './rules.js'
+import { assignAggregators, type Shard, shardRanges } from './shards.js'
+
+/** A shard result is encoded int8-block with blocks of this many values (SPEC.md 18.4). */
+export const SHARD_RESULT_BLOCK = PROTOCOL.codec.shardResultBlockSize
+
+export const RESULT_ENCODING: EncodeOptions = { encoding: 'int8-block', blockSize: SHARD_RESULT_BLOCK }
+
+/** What of a genesis a sharded exchange reads. */
+export interface ShardedRun {
+  exchange?: { shards: number; replicas: number }
+  delta: { encoding: string; blockSize: number }
+  aggregation: AggregationRule
+  contribution: { check: boolean }
+  round: { expectedPeers: number }
+}
+
+/**
+ * Shards are cut on granules (SPEC.md 18.1): a delta's quantisation block (int8-block, int4-block),
+ * its sparse chunk (sparse-2bit), or a result block (fp32, fp16), so that no block of a delta is
+ * split between two shards.
+ */
+export function shardGranule(delta: ShardedRun['delta']): number {
+  return delta.encoding === 'fp32' || delta.encoding === 'fp16' ? SHARD_RESULT_BLOCK : delta.blockSize
+}
+
+/** The run's shards (SPEC.md 18.1); undefined when its exchange is all-to-all. */
+export function shardLayout(run: ShardedRun, count: number): Shard[] | undefined {
+  if (run.exchange === undefined) return undefined
+  return shardRanges(count, run.exchange.shards, shardGranule(run.delta))
+}
+
+/** The rules a shard's aggregator can apply to its coordinates alone (SPEC.md 18.3). */
+const COORDINATE_WISE = new Set(['mean', 'median', 'trimmed-mean'])
+
+/** Why a genesis cannot shard its exchange, by field, with the fix: empty when it can. */
+export function shardedExchangeProblems(
+  run: ShardedRun,
+  count: number,
+): Array<{ path: string[]; message: string }> {
+  const exchange = run.exchange
+  if (exchange === undefined) return []
+  const problems: Array<{ path: string[]; message: string }> = []
+  if (run.delta.encoding === 'top-k')
+    problems.push({
+      path: ['delta', 'encoding'],
+      message:
+        'a sharded exchange reads deltas by coordinate range, and a top-k delta cannot be read so: use sparse-2bit (top-k by chunk) or remove exchange',
+    })
+  const rule = run.aggregation
+  if (
+    !COORDINATE_WISE.has(rule.rule) ||
+    rule.normBound !== undefined ||
+    rule.nnmF !== undefined ||
+    (rule.bucketSize !== undefined && rule.bucketSize > 1)
+  )
+    problems.push({
+      path: ['aggregation'],
+      message: `a shard's aggregator sees its coordinates only, and ${rule.rule}${rule.normBound !== undefined || rule.nnmF !== undefined || rule.bucketSize !== undefined ? ' with a pre-step' : ''} needs whole vectors: use mean, median or trimmed-mean without pre-steps, or remove exchange (docs/sharded-aggregation.md)`,
+    })
+  if (run.contribution.check)
+    problems.push({
+      path: ['contribution', 'check'],
+      message:
+        'the contribution check scores whole deltas, which a sharded exchange does not fetch: set it false or remove exchange',
+    })
+  if (exchange.replicas > run.round.expectedPeers)
+    problems.push({
+      path: ['exchange', 'replicas'],
+      message: `exchange.replicas (${exchange.replicas}) cannot exceed round.expectedPeers (${run.round.expectedPeers})`,
+    })
+  const granule = run.delta.encoding === 'top-k' ? 1 : shardGranule(run.delta)
+  const granules = Math.ceil(count / granule)
+  if (exchange.shards > granules)
+    problems.push({
+      path: ['exchange', 'shards'],
+      message: `exchange.shards (${exchange.shards}) exceeds the model's ${granules} granules of ${granule} coordinates: use at most ${granules}`,
+    })
+  return problems
+}
+
+/** The root that names a round's set of deltas (SPEC.md 18.4): SHA-256 of the domain and the sorted roots. */
+export function shardSetRoot(deltaHashes: readonly Uint8Array[]): Uint8Array {
+  return domainHash(DOMAINS.shardSet, ...[...deltaHashes].sort(compareBytes))
+}
+
+/** The seed of a round's aggregator draw: runId || u64le(round) (SPEC.md 18.2). */
+export function shardSeed(runId: Uint8Array, round: number): Uint8Array {
+  const seed = new Uint8Array(40)
+  seed.set(runId)
+  new DataView(seed.buffer).setBigUint64(32, BigInt(round), true)
+  return seed
+}
+
+export interface ShardPlan {
+  shards: Shard[]
+  /** by shard: the peer ids (strings) of its aggregators */
+  aggregators: string[][]
+  /** the shards `self` aggregates, ascending */
+  mine: number[]
+}
+
+/**
+ * Who aggregates each shard in a round (SPEC.md 18.2): `peers` (the previous decided state's
+ * contributors) sorted by their id strings, drawn with assignAggregators from the round's seed,
+ * `min(replicas, peers)` to a shard.
+ */
+export function planShards(
+  shards: Shard[],
+  peers: readonly string[],
+  replicas: number,
+  seed: Uint8Array,
+  self: string,
+): ShardPlan {
+  const sorted = [...new Set(peers)].sort()
+  const table = assignAggregators(sorted.length, shards.length, Math.min(replicas, sorted.length), seed)
+  const aggregators = table.map((row) => row.map((j) => sorted[j]))
+  const mine = aggregators.flatMap((row, s) => (row.includes(self) ? [s] : []))
+  return { shards, aggregators, mine }
+}
+
+/** The encoded size of a shard's result (SPEC.md 18.4). */
+export function shardResultSize(shard: Shard): number {
+  return encodedDeltaSize(shard.end - shard.start, RESULT_ENCODING)
+}
+
+/**
+ * A shard's aggregate as its result (SPEC.md 18.4): the int8-block encoding that is served, and its
+ * decoding, which every node applies, whoever computed the shard.
+ */
+export function shardResult(aggregate: Float32Array): { bytes: Uint8Array; values: Float32Array } {
+  const bytes = encodeDelta(aggregate, RESULT_ENCODING)
+  return { bytes, values: decodeDelta(bytes, aggregate.length).values }
+}

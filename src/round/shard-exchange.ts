@@ -1,0 +1,347 @@
+// A sharded exchange's round (SPEC.md 18): at a round's start the node draws who aggregates each
+// shard; while it collects, its fetcher fetches only its own shards' part of every delta; at the
+// aggregation it computes its shards, serves their results and announces them, and takes every
+// other shard's result from the shard's aggregators, or computes the shard from the deltas when
+// they disagree, withhold it or serve bytes that do not decode. Every node applies the same
+// decoded results, whoever computed them, so honest nodes stay bit-identical.
+import { randomInt } from 'node:crypto'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Logger } from 'pino'
+import { type AggregationRule, aggregate, type Contribution } from '../aggregate/rules.js'
+import {
+  planShards,
+  SHARD_RESULT_BLOCK,
+  type ShardPlan,
+  shardResult,
+  shardResultSize,
+  shardSeed,
+  shardSetRoot,
+} from '../aggregate/shard-plan.js'
+import { type Shard, shardSources } from '../aggregate/shards.js'
+import { decodeDelta } from '../codec/delta.js'
+import { LIMITS } from '../constants.js'
+import { toHex } from '../crypto/hash.js'
+import type { Publisher } from '../gossip/publisher.js'
+import type { NodeMetrics } from '../metrics/node-metrics.js'
+import type { DeltaFetcher } from '../net/delta-fetcher.js'
+import type { Host } from '../net/host.js'
+import type { PenaltyReason } from '../net/peer-guard.js'
+import { ChunkAssembly, fetchChunks, type TransferCounters } from '../net/transfer.js'
+import type { DeltaStore } from '../store/delta-store.js'
+import type { Changes, Clock } from '../util/clock.js'
+import type { Genesis } from '../wire/genesis.js'
+import type { CommitBook } from './commit-book.js'
+import type { DeltaBook } from './delta-book.js'
+import { attackedResults, type ShardAttack } from './shard-attacks.js'
+import type { ShardBook } from './shard-book.js'
+import type { Sync } from './sync.js'
+
+export interface ShardExchangeComponents {
+  genesis: Genesis
+  runId: Uint8Array
+  peerId: PeerId
+  host: Host
+  store: DeltaStore
+  deltaBook: DeltaBook
+  commits: CommitBook
+  sync: Sync
+  fetcher: DeltaFetcher
+  shardBook: ShardBook
+  publisher: Publisher
+  counters: TransferCounters
+  penalize: (peer: string, reason: PenaltyReason) => void
+  metrics: NodeMetrics
+  clock: Clock
+  changes: Changes
+  signal: AbortSignal
+}
+
+export interface ShardExchangeInit {
+  /** the run's shards (shardLayout) */
+  layout: Shard[]
+  /** the model's parameter count */
+  dimension: number
+  /** result blocks this node recomputes from the deltas in every result it takes (SPEC.md 18.5) */
+  checks: number
+  /** Byzantine drills only: by round, what this node announces instead of its honest results */
+  attack?: (round: number) => ShardAttack | undefined
+}
+
+export class ShardExchange {
+  /** by round: its plan, or null when the node reads whole deltas that round */
+  private readonly plans = new Map<number, ShardPlan | null>()
+
+  constructor(
+    private readonly components: ShardExchangeComponents,
+    private readonly init: ShardExchangeInit,
+  ) {}
+
+  /**
+   * Draws who aggregates each shard of `round` (SPEC.md 18.2), from the contributors of the
+   * decided state of `round - 1`: the peers whose deltas its commits list. A node that cannot
+   * name them all (round 0, a node restarted or synced since) reads whole deltas this round and
+   * computes every shard itself.
+   */
+  beginRound(round: number, log: Logger): ShardPlan | undefined {
+    const plan = this.draw(round, log)
+    this.plans.set(round, plan ?? null)
+    for (const r of this.plans.keys()) if (r + LIMITS.keptDeltaRounds < round) this.plans.delete(r)
+    this.components.shardBook.forgetBefore(round)
+    return plan
+  }
+
+  /** The shards whose part of every delta of `round` this node fetches; undefined: whole deltas. */
+  rangesOf(round: number): Shard[] | undefined {
+    const plan = this.plans.get(round)
+    return plan ? plan.mine.map((s) => this.init.layout[s]) : undefined
+  }
+
+  private draw(round: number, log: Logger): ShardPlan | undefined {
+    const { sync, commits, deltaBook, genesis, runId, peerId } = this.components
+    if (round === 0) return undefined
+    const decided = sync.decidedOf(round - 1, false)
+    if (decided === undefined) {
+      log.debug(
+        { phase: 'train' },
+        'sharded exchange: no decided state of the previous round, reading whole deltas',
+      )
+      return undefined
+    }
+    // the set its commits list (a re-commit after a sync lists none: another voter's then)
+    const records = [commits.ownOf(round - 1), ...decided.peers.map((p) => commits.peersOf(round - 1).get(p))]
+    const set = records.find(
+      (r) =>
+        r !== undefined && r.weightsHash === decided.record.weightsHash && (r.deltaHashes?.length ?? 0) > 0,
+    )?.deltaHashes
+    if (set === undefined) return undefined
+    const byHash = new Map<string, string>()
+    for (const [peer, entry] of deltaBook.entries(round - 1)) byHash.set(toHex(entry.deltaHash), peer)
+    const peers = set.map((h) => byHash.get(toHex(h)))
+    if (peers.some((p) => p === undefined)) {
+      log.debug(
+        { phase: 'train', known: peers.filter((p) => p !== undefined).length, of: set.length },
+        'sharded exchange: the previous round has contributors this node did not hear of, reading whole deltas',
+      )
+      return undefined
+    }
+    const plan = planShards(
+      this.init.layout,
+      peers as string[],
+      genesis.exchange!.replicas,
+      shardSeed(runId, round),
+      peerId.toString(),
+    )
+    log.debug(
+      { phase: 'train', aggregators: new Set(plan.aggregators.flat()).size, mine: plan.mine },
+      'shards drawn',
+    )
+    return plan
+  }
+
+  /**
+   * The aggregate of `contributions` under `rule`, shard by shard (SPEC.md 18.4, 18.5): this
+   * node's own shards computed, served and announced first; every other shard's result fetched
+   * from its aggregators, or computed here from the deltas. Every shard's values are its result's
+   * decoding.
+   */
+  async aggregate(
+    round: number,
+    rule: AggregationRule,
+    contributions: readonly Contribution[],
+    baseHash: Uint8Array,
+    log: Logger,
+  ): Promise<Float32Array> {
+    const plan = this.plans.get(round) ?? undefined
+    const setRoot = shardSetRoot(contributions.map((c) => c.id))
+    const out = new Float32Array(this.init.dimension)
+    const mine = new Set(plan?.mine ?? [])
+    let own = 0
+    let fetched = 0
+    let computed = 0
+    for (const shard of this.init.layout) {
+      if (!mine.has(shard.index)) continue
+      const result = this.compute(rule, contributions, shard)
+      const attack = this.init.attack?.(round)
+      const announced =
+        attack === undefined ? [result.bytes] : attackedResults(attack, result.bytes, shard.end - shard.start)
+      for (const bytes of announced)
+        await this.components.publisher.shardResult({
+          round,
+          baseHash,
+          setRoot,
+          shard: shard.index,
+          resultRoot: this.components.store.put(round, bytes),
+          resultSize: bytes.length,
+        })
+      out.set(result.values, shard.start)
+      own++
+    }
+    await Promise.all(
+      this.init.layout
+        .filter((shard) => !mine.has(shard.index))
+        .map(async (shard) => {
+          const taken =
+            plan === undefined
+              ? undefined
+              : await this.fromResults(round, setRoot, shard, plan.aggregators[shard.index], log, (values) =>
+                  this.check(round, rule, contributions, shard, values),
+                )
+          if (taken !== undefined) {
+            fetched++
+            out.set(taken, shard.start)
+            return
+          }
+          await this.fetchShard(round, contributions, shard)
+          out.set(this.compute(rule, contributions, shard).values, shard.start)
+          computed++
+        }),
+    )
+    this.components.metrics.shardResults.inc({ source: 'own' }, own)
+    this.components.metrics.shardResults.inc({ source: 'fetched' }, fetched)
+    this.components.metrics.shardResults.inc({ source: 'computed' }, computed)
+    log.debug(
+      { phase: 'aggregate', own, fetched, computed, set: toHex(setRoot).slice(0, 16) },
+      'shards assembled',
+    )
+    return out
+  }
+
+  /** A shard's result from the deltas' values (canonical order, the rule of the run). */
+  private compute(
+    rule: AggregationRule,
+    contributions: readonly Contribution[],
+    shard: Shard,
+  ): { bytes: Uint8Array; values: Float32Array } {
+    const inputs = contributions.map((c) => ({ id: c.id, values: shardSources([c.values], shard)[0] }))
+    return shardResult(aggregate(rule, inputs))
+  }
+
+  /**
+   * Recomputes `init.checks` result blocks of a shard, drawn at random here once the result was
+   * taken, from the deltas' verified chunks (SPEC.md 18.5), and compares them with the result's
+   * `values`: returns the first block that differs, or undefined when all match. A result block
+   * depends on its coordinates alone (the rules are coordinate-wise, and each block has its own
+   * scale), so it recomputes exactly.
+   */
+  private async check(
+    round: number,
+    rule: AggregationRule,
+    contributions: readonly Contribution[],
+    shard: Shard,
+    values: Float32Array,
+  ): Promise<number | undefined> {
+    const blocks = Math.ceil((shard.end - shard.start) / SHARD_RESULT_BLOCK)
+    const drawn = new Set<number>()
+    while (drawn.size < Math.min(this.init.checks, blocks)) drawn.add(randomInt(blocks))
+    for (const block of [...drawn].sort((a, b) => a - b)) {
+      const start = shard.start + block * SHARD_RESULT_BLOCK
+      const range = { index: shard.index, start, end: Math.min(start + SHARD_RESULT_BLOCK, shard.end) }
+      await this.fetchShard(round, contributions, range)
+      const expected = this.compute(rule, contributions, range).values
+      const got = values.subarray(start - shard.start, range.end - shard.start)
+      if (!Buffer.from(expected.buffer).equals(Buffer.from(got.buffer, got.byteOffset, got.byteLength)))
+        return block
+    }
+    return undefined
+  }
+
+  /** Fetches the shard's part of every contribution this node holds only in part. */
+  private async fetchShard(
+    round: number,
+    contributions: readonly Contribution[],
+    shard: Shard,
+  ): Promise<void> {
+    const wanted = new Set(contributions.map((c) => toHex(c.id)))
+    const peers = [...this.components.deltaBook.entries(round)]
+      .filter(([, entry]) => wanted.has(toHex(entry.deltaHash)) && entry.partial !== undefined)
+      .map(([peer]) => peer)
+    await Promise.all(
+      peers.map((peer) => this.components.fetcher.fetchRange(round, peer, shard.start, shard.end)),
+    )
+  }
+
+  /**
+   * Waits for the shard's aggregators' results for this set (SPEC.md 18.5): once every aggregator's
+   * arrived, or `reannounceMs` after the first did, or at the collect timeout. Results that differ
+   * (or an aggregator that signed two) are not used; nor are bytes that do not decode. Returns
+   * the decoded result, or undefined: the node computes the shard itself.
+   */
+  private async fromResults(
+    round: number,
+    setRoot: Uint8Array,
+    shard: Shard,
+    aggregators: readonly string[],
+    log: Logger,
+    check: (values: Float32Array) => Promise<number | undefined>,
+  ): Promise<Float32Array | undefined> {
+    const { shardBook, clock, changes, signal, genesis } = this.components
+    const deadline = clock.now() + genesis.round.collectTimeoutMs
+    let firstAt: number | undefined
+    for (;;) {
+      signal.throwIfAborted()
+      const held = shardBook.resultsOf(round, setRoot, shard.index)
+      const results = aggregators.flatMap((peer) => {
+        const entry = held.get(peer)
+        return entry === undefined ? [] : [{ peer, entry }]
+      })
+      if (
+        results.some((r) => r.entry.equivocated) ||
+        new Set(results.map((r) => toHex(r.entry.root))).size > 1
+      ) {
+        log.warn(
+          { phase: 'aggregate', shard: shard.index, aggregators: results.map((r) => r.peer) },
+          'the aggregators of a shard published different results: computing the shard from the deltas',
+        )
+        this.components.metrics.shardMismatches.inc()
+        return undefined
+      }
+      const now = clock.now()
+      if (results.length > 0) firstAt ??= now
+      const all = results.length === aggregators.length
+      if (results.length > 0 && (all || now - (firstAt ?? now) >= LIMITS.reannounceMs)) {
+        const { root, size } = results[0].entry
+        if (size !== shardResultSize(shard)) return undefined
+        try {
+          const bytes = await fetchChunks(
+            this.components.host,
+            new ChunkAssembly(root, size),
+            results.map((r) => peerIdFromString(r.peer)),
+            this.components.counters,
+            { signal, maxPasses: LIMITS.fetchPasses },
+          )
+          const values = decodeDelta(bytes, shard.end - shard.start).values
+          const wrong = await check(values)
+          if (wrong === undefined) return values
+          // A signed result that does not recompute (SPEC.md 18.5): its signers lied.
+          log.warn(
+            { phase: 'aggregate', shard: shard.index, block: wrong, aggregators: results.map((r) => r.peer) },
+            'a shard result failed its check against the deltas: computing the shard from the deltas',
+          )
+          this.components.metrics.shardCheckFailures.inc()
+          for (const r of results) this.components.penalize(r.peer, 'bad-shard-result')
+          return undefined
+        } catch (err) {
+          log.warn(
+            { phase: 'aggregate', shard: shard.index, err: (err as Error).message },
+            'could not take a shard result from its aggregators: computing the shard from the deltas',
+          )
+          return undefined
+        }
+      }
+      if (now >= deadline) {
+        log.warn(
+          { phase: 'aggregate', shard: shard.index, aggregators },
+          'no aggregator of a shard published its result in time: computing the shard from the deltas',
+        )
+        return undefined
+      }
+      await changes.changed(Math.min(deadline - now, firstAt === undefined ? 1000 : 250))
+    }
+  }
+}
+
+export const createShardExchange =
+  (init: ShardExchangeInit) =>
+  (components: ShardExchangeComponents): ShardExchange =>
+    new ShardExchange(components, init)
