@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   type AggregationRule,
@@ -14,7 +15,23 @@ import {
   declaredFaults,
   trimCount,
 } from '../src/aggregate/rules.js'
-import { decodeDelta, type EncodeOptions, encodeDelta } from '../src/codec/delta.js'
+import {
+  planShards,
+  RESULT_ENCODING,
+  shardGranule,
+  shardResult,
+  shardSeed,
+  shardSetRoot,
+} from '../src/aggregate/shard-plan.js'
+import { shardRanges } from '../src/aggregate/shards.js'
+import {
+  type DeltaEncodingName,
+  decodeDelta,
+  type EncodeOptions,
+  encodeDelta,
+  encodedDeltaSize,
+} from '../src/codec/delta.js'
+import { chunksHolding, encodedRangesOf } from '../src/codec/delta-ranges.js'
 import { compressWithFeedback } from '../src/codec/error-feedback.js'
 import { encodeState } from '../src/codec/state.js'
 import { topkCount } from '../src/codec/topk.js'
@@ -29,6 +46,7 @@ import {
   checkCommit,
   checkEvidence,
   checkHave,
+  checkShardResult,
   validate,
 } from '../src/gossip/validate.js'
 import { ChunkAssembly } from '../src/net/transfer.js'
@@ -57,10 +75,13 @@ import {
   encodeCommitBody,
   encodeEvidence,
   encodeHaveBody,
+  encodeShardResultBody,
   type Have,
+  type ShardResult,
   signAnnouncement,
   signCommit,
   signHave,
+  signShardResult,
 } from '../src/wire/messages.js'
 import { ChunkRequest, ChunkResponse } from '../src/wire/proto/dtrain.js'
 
@@ -1112,7 +1133,180 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
   }
   Object.assign(messages, { transfer })
 
-  return { keys, prng, genesis, data, deltas, merkle, messages, gossip, aggregation, outer, agreement, proof }
+  const shards = await shardVectors(revision, key, other, runId)
+
+  return {
+    keys,
+    prng,
+    genesis,
+    data,
+    deltas,
+    merkle,
+    messages,
+    gossip,
+    aggregation,
+    outer,
+    agreement,
+    proof,
+    shards,
+  }
+}
+
+/**
+ * The sharded exchange (SPEC.md 18): layouts (18.1), aggregator draws (18.2), the bytes a node reads
+ * of a delta for a coordinate range (18.3), set roots and shard results (18.4), and the verdicts of
+ * a shard result's checks (18.4).
+ */
+async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey, runId: Uint8Array) {
+  const layoutCases: Array<{
+    count: number
+    delta: { encoding: DeltaEncodingName; blockSize: number }
+    shards: number
+  }> = [
+    { count: 10_000, delta: { encoding: 'int8-block', blockSize: 256 }, shards: 3 },
+    { count: 10_000, delta: { encoding: 'sparse-2bit', blockSize: 4096 }, shards: 2 },
+    { count: 1_000, delta: { encoding: 'fp32', blockSize: 256 }, shards: 4 },
+    { count: 5, delta: { encoding: 'fp16', blockSize: 256 }, shards: 1 },
+  ]
+  const layouts = layoutCases.map((c) => ({
+    ...c,
+    granule: shardGranule(c.delta),
+    ranges: shardRanges(c.count, c.shards, shardGranule(c.delta)).map((r) => [r.start, r.end]),
+  }))
+  const drawPeers = await Promise.all(
+    [3, 9, 1, 7, 5].map(async (b) =>
+      peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(b))).toString(),
+    ),
+  )
+  const layout = shardRanges(10_000, 6, 256)
+  const draws = [
+    { round: 1, replicas: 2, peers: drawPeers },
+    { round: 2, replicas: 2, peers: drawPeers },
+    { round: 7, replicas: 1, peers: drawPeers.slice(0, 3) },
+    { round: 7, replicas: 3, peers: drawPeers.slice(0, 2) },
+  ].map(({ round, replicas, peers }) => {
+    const seed = shardSeed(runId, round)
+    const plan = planShards(layout, peers, replicas, seed, peers[0])
+    return {
+      round,
+      replicas,
+      peers,
+      shards: layout.length,
+      seedHex: toHex(seed),
+      aggregators: plan.aggregators,
+    }
+  })
+  const partCases: Array<{ options: EncodeOptions; start: number; end: number }> = [
+    { options: { encoding: 'int8-block', blockSize: 256 }, start: 333_000, end: 666_000 },
+    { options: { encoding: 'int4-block', blockSize: 256 }, start: 0, end: 100 },
+    { options: { encoding: 'sparse-2bit', blockSize: 4096, k: 128 }, start: 500_000, end: 1_000_000 },
+    { options: { encoding: 'fp32' }, start: 65_536, end: 131_072 },
+  ]
+  const parts = partCases.map(({ options, start, end }) => {
+    const count = 1_000_000
+    const size = encodedDeltaSize(count, options)
+    const byteRanges = encodedRangesOf(count, options, start, end)
+    return {
+      count,
+      delta: options,
+      start,
+      end,
+      encodedSize: size,
+      byteRanges: byteRanges.map((r) => [r.start, r.end]),
+      chunks: chunksHolding(byteRanges, size, LIMITS.chunkBytes),
+    }
+  })
+  const hashes = [3, 1, 2].map((b) => sha256(new Uint8Array([b])))
+  const setRoots = [
+    { deltaHashes: hashes.map(toHex), rootHex: toHex(shardSetRoot(hashes)) },
+    { deltaHashes: [toHex(hashes[0])], rootHex: toHex(shardSetRoot([hashes[0]])) },
+  ]
+  const resultValues = Float32Array.from({ length: 300 }, (_, i) =>
+    Math.fround(Math.sin(i) * 0.01 * (i < 256 ? 1 : 50)),
+  )
+  const result = shardResult(resultValues)
+  const resultMessage: ShardResult = {
+    version: 1,
+    runId,
+    round: 3,
+    peerId: peerIdBytes(peerIdFromPrivateKey(key)),
+    baseHash: sha256(new TextEncoder().encode('weights')),
+    setRoot: shardSetRoot(hashes),
+    shard: 1,
+    resultRoot: leafHash(result.bytes),
+    resultSize: result.bytes.length,
+  }
+  const resultBody = encodeShardResultBody(resultMessage)
+  const resultEnvelope = await signShardResult(key, resultMessage)
+  const context = {
+    currentRound: 3,
+    shards: 2,
+    resultSizes: [encodedDeltaSize(300, RESULT_ENCODING), result.bytes.length],
+  }
+  const ctx = { runId, currentRound: 3, shards: 2, resultSize: (s: number) => context.resultSizes[s] }
+  const ownId = peerIdFromPrivateKey(key)
+  const otherId = peerIdFromPrivateKey(other)
+  const verdictInputs: Array<{ name: string; bytes: Uint8Array; origin: typeof ownId }> = [
+    { name: 'valid', bytes: resultEnvelope, origin: ownId },
+    { name: 'published by another peer', bytes: resultEnvelope, origin: otherId },
+    {
+      name: 'a shard the run does not have',
+      bytes: await signShardResult(key, { ...resultMessage, shard: 2 }),
+      origin: ownId,
+    },
+    {
+      name: "a size other than the shard result's",
+      bytes: await signShardResult(key, { ...resultMessage, resultSize: resultMessage.resultSize + 1 }),
+      origin: ownId,
+    },
+    {
+      name: 'round before the previous one',
+      bytes: await signShardResult(key, { ...resultMessage, round: 1 }),
+      origin: ownId,
+    },
+    {
+      name: 'far-future round',
+      bytes: await signShardResult(key, { ...resultMessage, round: 6 }),
+      origin: ownId,
+    },
+  ]
+  const verdicts = []
+  for (const input of verdictInputs) {
+    const v = await validate(() => checkShardResult(input.bytes, input.origin, ctx))
+    verdicts.push({
+      name: input.name,
+      bytesHex: toHex(input.bytes),
+      origin: input.origin.toString(),
+      expected: v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`,
+    })
+  }
+  return {
+    specRevision: revision,
+    description:
+      'Sharded exchange, SPEC.md 18: layouts (18.1), aggregator draws with the run id of genesis.json case tiny (18.2), the bytes and transfer chunks a node reads of a delta for coordinates [start, end) (18.3), set roots, a shard result and its message, signed by keys.json key 0, and the verdicts of its checks (18.4)',
+    layouts,
+    draws,
+    parts,
+    setRoots,
+    result: {
+      values: Array.from(resultValues),
+      bytesHex: toHex(result.bytes),
+      rootHex: toHex(leafHash(result.bytes)),
+      decoded: Array.from(result.values),
+    },
+    message: {
+      fields: {
+        ...Object.fromEntries(
+          Object.entries(resultMessage).map(([k, v]) => [k, v instanceof Uint8Array ? toHex(v) : v]),
+        ),
+      },
+      bodyHex: toHex(resultBody),
+      signingDigestHex: toHex(domainHash(DOMAINS.shardResult, resultBody)),
+      envelopeHex: toHex(resultEnvelope),
+    },
+    context,
+    verdicts,
+  }
 }
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)

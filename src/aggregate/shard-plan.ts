@@ -2,6 +2,7 @@
 // each shard in a round, the root that names a round's set of deltas, and the encoding of a shard
 // result, whose decoding is what every node applies. Pure functions.
 import { decodeDelta, type EncodeOptions, encodeDelta, encodedDeltaSize } from '../codec/delta.js'
+import { chunksHolding, encodedRangesOf } from '../codec/delta-ranges.js'
 import { DOMAINS, PROTOCOL } from '../constants.js'
 import { domainHash } from '../crypto/hash.js'
 import { compareBytes } from './order.js'
@@ -138,4 +139,57 @@ export function shardResultSize(shard: Shard): number {
 export function shardResult(aggregate: Float32Array): { bytes: Uint8Array; values: Float32Array } {
   const bytes = encodeDelta(aggregate, RESULT_ENCODING)
   return { bytes, values: decodeDelta(bytes, aggregate.length).values }
+}
+
+/**
+ * The coordinates a check of result block `block` of `shard` covers (SPEC.md 18.5): the blocks of
+ * the shard around it whose bytes, in a delta encoded with `options`, lie in the transfer chunks
+ * that block `block`'s own bytes lie in. Fetching those chunks of every delta is what checking the
+ * one block costs; checking every block they hold costs nothing more, and catches a wrong value
+ * there with certainty.
+ */
+export function checkSpan(
+  shard: Shard,
+  block: number,
+  count: number,
+  options: EncodeOptions,
+  chunkBytes: number,
+): Shard {
+  const size = encodedDeltaSize(count, options)
+  const blocks = Math.ceil((shard.end - shard.start) / SHARD_RESULT_BLOCK)
+  const range = (first: number, last: number) => ({
+    index: shard.index,
+    start: shard.start + first * SHARD_RESULT_BLOCK,
+    end: Math.min(shard.end, shard.start + (last + 1) * SHARD_RESULT_BLOCK),
+  })
+  const chunksOf = (r: Shard) =>
+    chunksHolding(encodedRangesOf(count, options, r.start, r.end), size, chunkBytes)
+  const own = new Set(chunksOf(range(block, block)))
+  const fits = (first: number, last: number) => chunksOf(range(first, last)).every((c) => own.has(c))
+  // the blocks that fit are a run around `block`: find each end by doubling, then bisecting
+  const farthest = (limit: number, step: 1 | -1): number => {
+    const ok = (b: number) => (step === 1 ? fits(block, b) : fits(b, block))
+    let good = block
+    let bad = limit + step
+    for (let reach = 1; ; reach *= 2) {
+      const at = block + step * reach
+      if (step * (at - limit) > 0) {
+        if (ok(limit)) return limit
+        bad = limit
+        break
+      }
+      if (!ok(at)) {
+        bad = at
+        break
+      }
+      good = at
+    }
+    while (Math.abs(bad - good) > 1) {
+      const mid = Math.trunc((good + bad) / 2)
+      if (ok(mid)) good = mid
+      else bad = mid
+    }
+    return good
+  }
+  return range(farthest(0, -1), farthest(blocks - 1, 1))
 }

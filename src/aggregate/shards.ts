@@ -1,6 +1,9 @@
-// Sharded aggregation (issue 20; the design and what is still open: docs/sharded-aggregation.md).
-// Not yet part of the protocol: the traffic simulator (src/sim/) runs it to size the design before
-// SPEC.md specifies it. Pure functions.
+// Sharded aggregation (SPEC.md 18; the design, its measurements and what is still open:
+// docs/sharded-aggregation.md): the shard layout, the aggregator draw, and aggregation shard by
+// shard. A node's sharded exchange (round/shard-exchange.ts) uses the layout and the draw with the
+// coordinate-wise rules; the partial distances below, for the rules that need whole-vector
+// distances, are used by the traffic simulator (src/sim/) only, not exchanged by nodes yet. Pure
+// functions.
 //
 // The coordinates are cut into shards on granule boundaries (a granule: a run of coordinates whose
 // encoded bytes can be fetched on their own, such as one sparse-2bit chunk). Each shard gets

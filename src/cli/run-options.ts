@@ -39,9 +39,20 @@ export function addRunOptions(command: Command): Command {
     )
     .option('--no-error-feedback', 'send lossy deltas without error feedback (SPEC.md 6.9)')
     .addOption(
-      new Option('--aggregation <rule>', 'aggregation rule')
-        .choices(['nnm-trimmed-mean', 'mean', 'median', 'trimmed-mean'])
-        .default('nnm-trimmed-mean'),
+      new Option(
+        '--aggregation <rule>',
+        'aggregation rule (default nnm-trimmed-mean; trimmed-mean with --shards, which takes coordinate-wise rules only)',
+      ).choices(['nnm-trimmed-mean', 'mean', 'median', 'trimmed-mean']),
+    )
+    .option(
+      '--shards <s>',
+      "shard the exchange (SPEC.md 18): s shards of the coordinates, each aggregated by --replicas peers; every node then fetches its shards of every delta and the other shards' results instead of every delta",
+      positiveInt('--shards'),
+    )
+    .option(
+      '--replicas <r>',
+      'aggregators of each shard with --shards (default 2)',
+      positiveInt('--replicas'),
     )
     .addOption(
       new Option(
@@ -96,7 +107,11 @@ function proofBackendsFrom(value: unknown): ConcreteBackend[] | undefined {
 
 /** The genesis options the run options above stand for. */
 export function genesisOptionsFrom(opts: Record<string, unknown>): GenesisOptions {
-  const rule = opts.aggregation as string
+  const shards = opts.shards as number | undefined
+  if (opts.replicas !== undefined && shards === undefined)
+    throw new ConfigError('--replicas sets the aggregators of each shard: it needs --shards')
+  const rule =
+    (opts.aggregation as string | undefined) ?? (shards === undefined ? 'nnm-trimmed-mean' : 'trimmed-mean')
   // Own text: the genesis names it by the hash of its tokens, and each node reads its own copy.
   // The tokens are the genesis model's: characters, bytes or GPT-2 BPE (SPEC.md 7.1, 7.8).
   const preset = (opts.preset ?? 'small') as ModelPreset
@@ -128,6 +143,8 @@ export function genesisOptionsFrom(opts: Record<string, unknown>): GenesisOption
           ? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 }
           : { rule: rule as 'mean' | 'median' },
     proofBackends: proofBackendsFrom(opts.proofBackends),
+    exchange:
+      shards === undefined ? undefined : { shards, replicas: (opts.replicas as number | undefined) ?? 2 },
     checkpointInterval: opts.checkpointInterval as number | undefined,
     ...text,
   }

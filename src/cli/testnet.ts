@@ -7,12 +7,15 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { encodedDeltaSize } from '../codec/delta.js'
 import { writeSwarmKeyFile } from '../net/swarm-key.js'
 import { createKeyFile } from '../store/keys.js'
 import type { BackendName } from '../train/backend-names.js'
+import { parameterCount } from '../train/parameters.js'
 import {
   defaultGenesis,
   describeModel,
+  encodeOptionsFor,
   type Genesis,
   type GenesisOptions,
   runIdHex,
@@ -60,6 +63,15 @@ export interface TestnetSummary {
   /** each protocol's stream payload summed over the nodes ("/meshsub/1.1.0 sent") */
   linkBytesByProtocol: Record<string, number>
   bytesReceivedPerNode: number[]
+  /** how the nodes exchange deltas: all-to-all, or sharded (SPEC.md 18) */
+  exchange: 'all-to-all' | { shards: number; replicas: number }
+  /** the size of one encoded delta of this run (SPEC.md 6.7) */
+  deltaBytes: number
+  /**
+   * by round, each node's bytes fetched in that round (deltas, their parts, shard results, states)
+   * in encoded deltas: `(n - 1)` all-to-all; null where a node did not play the round
+   */
+  deltasReceivedPerRound: Array<Array<number | null>>
   secondsPerRound: number[]
   /** each node's largest resident memory at the end of a round */
   peakRssBytesPerNode: number[]
@@ -96,6 +108,10 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   const genesisPath = join(stateDir, 'genesis.json')
   await writeFile(genesisPath, `${JSON.stringify(genesis, null, 2)}\n`)
   const runId = runIdHex(genesis)
+  const deltaBytes = encodedDeltaSize(
+    parameterCount(genesis.model),
+    encodeOptionsFor(genesis.delta, parameterCount(genesis.model)),
+  )
   const swarmKeyPath = join(stateDir, 'swarm.key')
   if (options.private) await writeSwarmKeyFile(swarmKeyPath)
   say(
@@ -104,6 +120,9 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   say(
     `model: ${describeModel(genesis.model)}, H = ${genesis.inner.steps} inner steps, ` +
       `batch ${genesis.inner.batchSize}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule} aggregation` +
+      (genesis.exchange === undefined
+        ? ''
+        : `, sharded exchange (${genesis.exchange.shards} shards, ${genesis.exchange.replicas} aggregators each)`) +
       (options.private ? ', private network (swarm.key)' : ''),
   )
 
@@ -268,6 +287,16 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
       return sum
     }, {}),
     bytesReceivedPerNode: children.map((c) => c.done?.bytesReceived ?? c.reports.at(-1)?.bytesReceived ?? 0),
+    exchange: genesis.exchange ?? 'all-to-all',
+    deltaBytes,
+    deltasReceivedPerRound: Array.from({ length: roundsCompleted }, (_, r) =>
+      children.map((c) => {
+        const at = c.reports.findIndex((x) => x.round === r)
+        if (at < 0) return null
+        const before = at === 0 ? 0 : c.reports[at - 1].bytesReceived
+        return Math.round(((c.reports[at].bytesReceived - before) / deltaBytes) * 1000) / 1000
+      }),
+    ),
     secondsPerRound: Array.from({ length: roundsCompleted }, (_, r) =>
       Math.max(...reportsOf(r).map((x) => Object.values(x.phaseSeconds).reduce((a, b) => a + b, 0))),
     ),

@@ -170,6 +170,11 @@ export class NodeMetrics {
     help: 'shard results whose randomly drawn block did not recompute from the deltas (SPEC.md 18.5): their aggregators are penalised and the shard computed from the deltas',
     registers: [this.registry],
   })
+  readonly shardCheckedValues = new Counter({
+    name: 'dtrain_shard_checked_values_total',
+    help: 'values of taken shard results recomputed from the deltas by the random checks, and found right (SPEC.md 18.5)',
+    registers: [this.registry],
+  })
   readonly settledRounds = new Counter({
     name: 'dtrain_settle_recomputes_total',
     help: 'rounds recomputed in the settle step because peers aggregated deltas this node had left out (SPEC.md 11)',

@@ -286,6 +286,7 @@ export class DtrainNode {
       c.shardExchange = createShardExchange({
         layout,
         dimension: weights.length,
+        encodeOptions,
         checks: options.shardChecks ?? 1,
         attack: options.shardAttack,
       })(c)

@@ -46,7 +46,7 @@ import { outerStepOrHold, pseudoGradient } from './outer.js'
 import { collectDecision, settleDecision } from './policy.js'
 import { noSteps, type Phase, type RoundReport, type Step } from './report.js'
 import type { RoundStart } from './round-start.js'
-import type { ShardExchange } from './shard-exchange.js'
+import { type ShardExchange, ShardInputsUnavailableError } from './shard-exchange.js'
 import type { Sync } from './sync.js'
 
 export interface RoundRunnerComponents {
@@ -226,9 +226,9 @@ export class RoundRunner {
           { phase: 'collect', have: initial.length, expected: expectedPeers },
           'collect deadline reached, aggregating what arrived',
         )
-      await timed('aggregate', () => this.aggregate(round, initial, start, log))
+      const aggregated = await timed('aggregate', () => this.aggregate(round, initial, start, log))
       const { contributions, committedState, decided } = await timed('commit', () =>
-        this.commitAndSettle(round, initial, start, log),
+        this.commitAndSettle(round, aggregated, start, log),
       )
       // Stopped while the round was undecided: nothing undecided is saved (SPEC.md 12.5); a restart
       // resumes from the last decided state.
@@ -553,8 +553,7 @@ export class RoundRunner {
             'peers aggregated deltas this node left out: recomputing the round with them',
           )
           metrics.settledRounds.inc()
-          contributions = grown
-          await this.aggregate(round, contributions, start, log)
+          contributions = await this.aggregate(round, grown, start, log)
           committedState = await this.commit(round, contributions)
           continue
         }
@@ -615,7 +614,7 @@ export class RoundRunner {
     contributions: Contribution[],
     start: RoundStart,
     log: Logger,
-  ): Promise<void> {
+  ): Promise<Contribution[]> {
     const { genesis, globalState, metrics, runId } = this.components
     const seed = new Uint8Array(40)
     seed.set(runId)
@@ -624,18 +623,28 @@ export class RoundRunner {
     const reference = readsReference(genesis.aggregation) ? await start.reference() : undefined
     const context = { seed, reference }
     let aggregated: Float32Array
-    try {
-      aggregated = await this.aggregateWith(round, genesis.aggregation, contributions, context, log)
-    } catch (err) {
-      if (!(err instanceof AggregationInputError)) throw err
-      // Too few deltas arrived for the rule's declared f: every node in this situation falls
-      // back to the coordinate median of the same set (SPEC.md 8.10), so they stay in step.
-      log.warn(
-        { phase: 'aggregate', err: err.message, contributors: contributions.length },
-        'falling back to the median',
-      )
-      metrics.aggregationFallbacks.inc()
-      aggregated = await this.aggregateWith(round, { rule: 'median' }, contributions, context, log)
+    for (;;) {
+      try {
+        aggregated = await this.aggregateOrMedian(round, contributions, context, log)
+        break
+      } catch (err) {
+        if (!(err instanceof ShardInputsUnavailableError)) throw err
+        // A shard had to be computed from deltas whose part no source could deliver (SPEC.md
+        // 18.5): those deltas were not delivered to this node after all, and the round is
+        // aggregated without them (the votes of 12.2 bring it back if its peers differ).
+        log.warn(
+          { phase: 'aggregate', peers: err.peers, err: err.message },
+          'a shard needs deltas whose part could not be fetched: aggregating without them',
+        )
+        const dropped = new Set<string>()
+        for (const peer of err.peers) {
+          const entry = this.components.deltaBook.get(round, peer)
+          if (entry === undefined) continue
+          dropped.add(toHex(entry.deltaHash))
+          this.components.deltaBook.markFailed(entry, 'unavailable')
+        }
+        contributions = contributions.filter((c) => !dropped.has(toHex(c.id)))
+      }
     }
     const before = await start.take()
     const outer = this.step('outerStep', () =>
@@ -651,6 +660,30 @@ export class RoundRunner {
     globalState.reference = outer.applied ? aggregated : await start.reference()
     globalState.state = outer.state
     log.debug({ phase: 'aggregate', inPlace: start.inPlace, applied: outer.applied }, 'outer step done')
+    return contributions
+  }
+
+  /** The run's rule over `contributions`, or the median when too few arrived for it (SPEC.md 8.10). */
+  private async aggregateOrMedian(
+    round: number,
+    contributions: Contribution[],
+    context: AggregationContext,
+    log: Logger,
+  ): Promise<Float32Array> {
+    const { genesis, metrics } = this.components
+    try {
+      return await this.aggregateWith(round, genesis.aggregation, contributions, context, log)
+    } catch (err) {
+      if (!(err instanceof AggregationInputError)) throw err
+      // Too few deltas arrived for the rule's declared f: every node in this situation falls
+      // back to the coordinate median of the same set (SPEC.md 8.10), so they stay in step.
+      log.warn(
+        { phase: 'aggregate', err: err.message, contributors: contributions.length },
+        'falling back to the median',
+      )
+      metrics.aggregationFallbacks.inc()
+      return await this.aggregateWith(round, { rule: 'median' }, contributions, context, log)
+    }
   }
 
   /**

@@ -62,6 +62,14 @@ export class ShardBook {
     return this.rounds.get(round)?.get(keyOf(setRoot, shard)) ?? new Map()
   }
 
+  /** The aggregators that published a result of a round's shard, for any set. */
+  publishersOf(round: number, shard: number): Set<string> {
+    const out = new Set<string>()
+    for (const [key, byPeer] of this.rounds.get(round) ?? [])
+      if (key.endsWith(`/${shard}`)) for (const peer of byPeer.keys()) out.add(peer)
+    return out
+  }
+
   /** Forgets the rounds more than LIMITS.keptDeltaRounds before `round`. */
   forgetBefore(round: number): void {
     for (const r of [...this.rounds.keys()])

@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { type AggregationRule, aggregate, type Contribution } from '../aggregate/rules.js'
 import {
+  checkSpan,
   planShards,
   SHARD_RESULT_BLOCK,
   type ShardPlan,
@@ -19,7 +20,7 @@ import {
   shardSetRoot,
 } from '../aggregate/shard-plan.js'
 import { type Shard, shardSources } from '../aggregate/shards.js'
-import { decodeDelta } from '../codec/delta.js'
+import { decodeDelta, type EncodeOptions } from '../codec/delta.js'
 import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import type { Publisher } from '../gossip/publisher.js'
@@ -62,10 +63,23 @@ export interface ShardExchangeInit {
   layout: Shard[]
   /** the model's parameter count */
   dimension: number
+  /** the encoding of the run's deltas: which of their chunks a check reads */
+  encodeOptions: EncodeOptions
   /** result blocks this node recomputes from the deltas in every result it takes (SPEC.md 18.5) */
   checks: number
   /** Byzantine drills only: by round, what this node announces instead of its honest results */
   attack?: (round: number) => ShardAttack | undefined
+}
+
+/** Deltas whose part a shard needs that this node could not fetch (SPEC.md 18.5). */
+export class ShardInputsUnavailableError extends Error {
+  override name = 'ShardInputsUnavailableError'
+  constructor(
+    readonly peers: readonly string[],
+    message: string,
+  ) {
+    super(message)
+  }
 }
 
 export class ShardExchange {
@@ -218,9 +232,11 @@ export class ShardExchange {
   }
 
   /**
-   * Recomputes `init.checks` result blocks of a shard, drawn at random here once the result was
-   * taken, from the deltas' verified chunks (SPEC.md 18.5), and compares them with the result's
-   * `values`: returns the first block that differs, or undefined when all match. A result block
+   * Checks a taken result against the deltas (SPEC.md 18.5): draws `init.checks` result blocks
+   * at random, here and after the result was published; for each, recomputes every result block
+   * that lies in the same transfer chunks of the deltas as the drawn one (checkSpan: the chunks
+   * fetched for the one block hold them all) and compares them with the result's `values` bit
+   * for bit. Returns the first block that differs, or undefined when all match. A result block
    * depends on its coordinates alone (the rules are coordinate-wise, and each block has its own
    * scale), so it recomputes exactly.
    */
@@ -235,18 +251,24 @@ export class ShardExchange {
     const drawn = new Set<number>()
     while (drawn.size < Math.min(this.init.checks, blocks)) drawn.add(randomInt(blocks))
     for (const block of [...drawn].sort((a, b) => a - b)) {
-      const start = shard.start + block * SHARD_RESULT_BLOCK
-      const range = { index: shard.index, start, end: Math.min(start + SHARD_RESULT_BLOCK, shard.end) }
-      await this.fetchShard(round, contributions, range)
-      const expected = this.compute(rule, contributions, range).values
-      const got = values.subarray(start - shard.start, range.end - shard.start)
-      if (!Buffer.from(expected.buffer).equals(Buffer.from(got.buffer, got.byteOffset, got.byteLength)))
-        return block
+      const span = checkSpan(shard, block, this.init.dimension, this.init.encodeOptions, LIMITS.chunkBytes)
+      await this.fetchShard(round, contributions, span)
+      const expected = this.compute(rule, contributions, span).values
+      const got = values.subarray(span.start - shard.start, span.end - shard.start)
+      for (let at = 0; at < expected.length; at += SHARD_RESULT_BLOCK) {
+        const end = Math.min(at + SHARD_RESULT_BLOCK, expected.length)
+        for (let i = at; i < end; i++)
+          if (!Object.is(expected[i], got[i])) return (span.start - shard.start + at) / SHARD_RESULT_BLOCK
+      }
+      this.components.metrics.shardCheckedValues.inc(expected.length)
     }
     return undefined
   }
 
-  /** Fetches the shard's part of every contribution this node holds only in part. */
+  /**
+   * Fetches the shard's part of every contribution this node holds only in part. Throws
+   * ShardInputsUnavailableError naming the peers whose part no source delivered (or did not decode).
+   */
   private async fetchShard(
     round: number,
     contributions: readonly Contribution[],
@@ -256,9 +278,18 @@ export class ShardExchange {
     const peers = [...this.components.deltaBook.entries(round)]
       .filter(([, entry]) => wanted.has(toHex(entry.deltaHash)) && entry.partial !== undefined)
       .map(([peer]) => peer)
+    const failed: string[] = []
+    const reasons: string[] = []
     await Promise.all(
-      peers.map((peer) => this.components.fetcher.fetchRange(round, peer, shard.start, shard.end)),
+      peers.map((peer) =>
+        this.components.fetcher.fetchRange(round, peer, shard.start, shard.end).catch((err: Error) => {
+          failed.push(peer)
+          reasons.push(err.message)
+        }),
+      ),
     )
+    if (failed.length > 0)
+      throw new ShardInputsUnavailableError(failed, `shard ${shard.index}: ${reasons[0]}`)
   }
 
   /**
@@ -278,6 +309,7 @@ export class ShardExchange {
     const { shardBook, clock, changes, signal, genesis } = this.components
     const deadline = clock.now() + genesis.round.collectTimeoutMs
     let firstAt: number | undefined
+    let otherSince: number | undefined
     for (;;) {
       signal.throwIfAborted()
       const held = shardBook.resultsOf(round, setRoot, shard.index)
@@ -297,6 +329,19 @@ export class ShardExchange {
         return undefined
       }
       const now = clock.now()
+      // Every aggregator published a result for another set and none for this one, for
+      // `reannounceMs`: theirs ended their collect with other deltas (a set that grows in the settle
+      // step gets its results again), and no result for this set is coming.
+      const published = shardBook.publishersOf(round, shard.index)
+      const otherSets = results.length === 0 && aggregators.every((a) => published.has(a))
+      otherSince = otherSets ? (otherSince ?? now) : undefined
+      if (otherSince !== undefined && now - otherSince >= LIMITS.reannounceMs) {
+        log.info(
+          { phase: 'aggregate', shard: shard.index, aggregators },
+          "the shard's aggregators aggregated another set of deltas: computing the shard from the deltas",
+        )
+        return undefined
+      }
       if (results.length > 0) firstAt ??= now
       const all = results.length === aggregators.length
       if (results.length > 0 && (all || now - (firstAt ?? now) >= LIMITS.reannounceMs)) {

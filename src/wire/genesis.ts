@@ -508,6 +508,8 @@ export interface GenesisOptions {
   encoding?: DeltaEncodingName
   errorFeedback?: boolean
   aggregation?: Genesis['aggregation']
+  /** a sharded exchange (SPEC.md 18); absent: all-to-all */
+  exchange?: Genesis['exchange']
   /** default: moby-dick, or mnist for a classifier preset */
   dataset?: Genesis['dataset']['source']
   /** with dataset 'text': SHA-256 (hex) of the text's tokens (corpus.ts textTokensSha256) */
@@ -588,6 +590,7 @@ export function defaultGenesis(options: GenesisOptions = {}): Genesis {
     },
     // ByzFL's recipe (Allouah et al. 2023): NNM then trimmed mean with f = ceil(0.2 n).
     aggregation: options.aggregation ?? { rule: 'nnm-trimmed-mean', faultFraction: 0.2 },
+    ...(options.exchange === undefined ? {} : { exchange: options.exchange }),
     delta: {
       encoding: options.encoding ?? 'fp32',
       // sparse-2bit: 128 of every 4096 coordinates (3.125 %, within SparseLoCo's 1-3 %): within

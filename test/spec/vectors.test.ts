@@ -22,6 +22,7 @@ import {
   checkCommit,
   checkEvidence,
   checkHave,
+  checkShardResult,
   validate,
 } from '../../src/gossip/validate.js'
 import { ChunkAssembly } from '../../src/net/transfer.js'
@@ -33,7 +34,13 @@ import { textTokensSha256, tokenize } from '../../src/train/corpus.js'
 import { initialWeights } from '../../src/train/parameters.js'
 import { encodeText } from '../../src/train/tokenizer.js'
 import { parseGenesis, runIdHex, runIdOf } from '../../src/wire/genesis.js'
-import { decodeAnnouncement, decodeCommit, decodeEvidence, decodeHave } from '../../src/wire/messages.js'
+import {
+  decodeAnnouncement,
+  decodeCommit,
+  decodeEvidence,
+  decodeHave,
+  decodeShardResult,
+} from '../../src/wire/messages.js'
 import { ChunkRequest, ChunkResponse, ProofHeader, ProofManifest } from '../../src/wire/proto/dtrain.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: vector files are untyped JSON
@@ -62,6 +69,7 @@ describe('protocol/vectors', () => {
       'outer',
       'agreement',
       'proof',
+      'shards',
     ]) {
       expect(load(name).specRevision, name).toBe(PROTOCOL.specRevision)
     }
@@ -197,6 +205,97 @@ describe('vectors checked with the standard primitives alone', () => {
       expect(bytesToHex(block)).toBe(c.firstBlockHex)
       const view = new DataView(block.buffer)
       expect(c.uint32.slice(0, 8)).toEqual(Array.from({ length: 8 }, (_, i) => view.getUint32(4 * i, true)))
+    }
+  })
+
+  it('shards: layouts, aggregator draws, set roots, result decoding and the message (SPEC.md 18)', async () => {
+    const v = load('shards')
+    // 18.1: G = ceil(count / granule) granules; shard s takes granules [floor(s G / S), floor((s + 1) G / S))
+    for (const c of v.layouts) {
+      const g = Math.ceil(c.count / c.granule)
+      const ranges = Array.from({ length: c.shards }, (_, s) => [
+        Math.min(c.count, Math.floor((s * g) / c.shards) * c.granule),
+        Math.min(c.count, Math.floor(((s + 1) * g) / c.shards) * c.granule),
+      ])
+      expect(ranges, JSON.stringify(c.delta)).toEqual(c.ranges)
+      expect(c.granule).toBe(
+        c.delta.encoding === 'fp32' || c.delta.encoding === 'fp16' ? 256 : c.delta.blockSize,
+      )
+    }
+    // 18.2: a HashStream (4.4) of domain dtrain/v1/shard-assignment and the seed shuffles the
+    // sorted peers (Fisher-Yates); shard s takes positions (s r + j) mod m
+    for (const c of v.draws) {
+      const seed = hexToBytes(c.seedHex)
+      expect(seed.subarray(32)).toEqual(u64le(c.round))
+      let block = 0
+      let words: number[] = []
+      const nextWord = () => {
+        if (words.length === 0) {
+          const b = sha256(
+            concat(utf8ToBytes('dtrain/v1/shard-assignment'), new Uint8Array([0]), seed, u64le(block++)),
+          )
+          const view = new DataView(b.buffer)
+          words = Array.from({ length: 8 }, (_, i) => view.getUint32(4 * i, true))
+        }
+        return words.shift() as number
+      }
+      const nextBelow = (n: number) => {
+        const limit = Math.floor(2 ** 32 / n) * n
+        for (;;) {
+          const w = nextWord()
+          if (w < limit) return w % n
+        }
+      }
+      const sorted = [...c.peers].sort()
+      const order = sorted.map((_, j) => j)
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = nextBelow(i + 1)
+        ;[order[i], order[j]] = [order[j], order[i]]
+      }
+      const r = Math.min(c.replicas, sorted.length)
+      const expected = Array.from({ length: c.shards }, (_, s) =>
+        Array.from({ length: r }, (_, j) => sorted[order[(s * r + j) % sorted.length]]),
+      )
+      expect(expected, `round ${c.round}`).toEqual(c.aggregators)
+    }
+    // 18.4: the set root is H(dtrain/v1/shard-set, the roots sorted bytewise and concatenated)
+    for (const c of v.setRoots) {
+      const sorted = c.deltaHashes
+        .map(hexToBytes)
+        .sort((a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b))
+      expect(bytesToHex(domainHash('dtrain/v1/shard-set', concat(...sorted)))).toBe(c.rootHex)
+    }
+    // a result is int8-block with blocks of 256 (6.3); what a node applies is its decoding
+    const bytes = hexToBytes(v.result.bytesHex)
+    const view = new DataView(bytes.buffer)
+    const count = view.getUint32(4, true)
+    expect([bytes[1], view.getUint32(8, true), count]).toEqual([1, 256, v.result.values.length])
+    const blocks = Math.ceil(count / 256)
+    const decoded = Array.from({ length: count }, (_, i) =>
+      Math.fround(view.getInt8(12 + 4 * blocks + i) * view.getFloat32(12 + 4 * Math.floor(i / 256), true)),
+    )
+    expect(decoded).toEqual(v.result.decoded)
+    expect(bytesToHex(leaf(bytes))).toBe(v.result.rootHex)
+    // the message: an envelope over the body, signed over H(dtrain/v1/shard-result, body)
+    const body = hexToBytes(v.message.bodyHex)
+    expect(bytesToHex(domainHash('dtrain/v1/shard-result', body))).toBe(v.message.signingDigestHex)
+    const envelope = decodeShardResult(hexToBytes(v.message.envelopeHex))
+    expect(bytesToHex(envelope.body)).toBe(v.message.bodyHex)
+    const publicKey = hexToBytes(load('keys').keys[0].publicKeyHex)
+    expect(ed25519.verify(envelope.signature, hexToBytes(v.message.signingDigestHex), publicKey)).toBe(true)
+    expect(envelope.message.resultSize).toBe(bytes.length)
+    // and every case of its checks gets its recorded verdict
+    const ctx = {
+      runId: hexToBytes(load('gossip').runIdHex),
+      currentRound: v.context.currentRound,
+      shards: v.context.shards,
+      resultSize: (shard: number) => v.context.resultSizes[shard],
+    }
+    for (const c of v.verdicts) {
+      const got = await validate(() =>
+        checkShardResult(hexToBytes(c.bytesHex), peerIdFromString(c.origin), ctx),
+      )
+      expect(got.action === 'accept' ? 'accept' : `${got.action}: ${got.reason}`, c.name).toBe(c.expected)
     }
   })
 
