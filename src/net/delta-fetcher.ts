@@ -55,14 +55,17 @@ export interface DeltaFetcherInit {
   /** the encoding of the run's deltas: where a coordinate range lies in one (sharded exchange) */
   encodeOptions: EncodeOptions
   /**
-   * In a sharded exchange (SPEC.md 18.3), the coordinate ranges of its shards this node reads of
-   * every delta of `round`; undefined when it reads whole deltas (all-to-all, or no plan yet).
+   * In a sharded exchange (SPEC.md 18.3), what this node reads of every delta of `round`: the
+   * coordinate ranges of its shards, whole deltas (no plan for the round), or nothing yet
+   * ('pending': the round has not begun, and its plan is drawn when it does). Absent: whole deltas.
    */
-  shardRanges?: (round: number) => readonly Shard[] | undefined
+  shardPart?: (round: number) => readonly Shard[] | 'whole' | 'pending'
 }
 
 export class DeltaFetcher {
   private readonly queue = new Queue<void>({ concurrency: LIMITS.maxConcurrentFetches })
+  /** by round: fetches waiting for the round's shard plan (a sharded exchange's later rounds) */
+  private readonly deferred = new Map<number, Array<() => void>>()
 
   constructor(
     private readonly components: DeltaFetcherComponents,
@@ -103,6 +106,20 @@ export class DeltaFetcher {
 
   stop(): void {
     this.queue.abort()
+    this.deferred.clear()
+  }
+
+  /**
+   * A sharded exchange drew `round`'s plan (SPEC.md 18.2): the deltas of that round announced
+   * before it are fetched now, in part or whole as the plan says. Those of earlier rounds that
+   * still wait are dropped: this node has gone past them.
+   */
+  planned(round: number): void {
+    for (const [r, fetches] of [...this.deferred]) {
+      if (r > round) continue
+      this.deferred.delete(r)
+      if (r === round) for (const start of fetches) start()
+    }
   }
 
   /** A source caught sending a chunk that does not verify (SPEC.md 10.3): counted, penalised, said. */
@@ -176,8 +193,17 @@ export class DeltaFetcher {
 
   private enqueue(entry: PeerDelta, announcement: Validated<Announcement>, relay: PeerId): void {
     const { round, deltaHash } = announcement.message
-    const sources = this.sourcesFor(announcement.signer, relay, round, deltaHash)
-    this.queue.add(() => this.fetchInto(entry, announcement, sources)).catch(() => {})
+    const start = () => {
+      const sources = this.sourcesFor(announcement.signer, relay, round, deltaHash)
+      this.queue.add(() => this.fetchInto(entry, announcement, sources)).catch(() => {})
+    }
+    // a delta of a sharded round not begun yet waits for the round's plan: a node reads only its
+    // shards of it, and which those are is drawn when the round begins (SPEC.md 18.2)
+    if (this.init.shardPart?.(round) === 'pending') {
+      const waiting = this.deferred.get(round) ?? []
+      waiting.push(start)
+      this.deferred.set(round, waiting)
+    } else start()
   }
 
   /**
@@ -212,8 +238,8 @@ export class DeltaFetcher {
     let error: Error
     try {
       const assembly = new ChunkAssembly(message.deltaHash, message.encodedSize)
-      const ranges = this.init.shardRanges?.(message.round)
-      if (ranges !== undefined) {
+      const ranges = this.init.shardPart?.(message.round)
+      if (Array.isArray(ranges)) {
         await this.fetchPart(entry, announcement, sources, assembly, ranges)
         return
       }

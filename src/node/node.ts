@@ -265,7 +265,7 @@ export class DtrainNode {
     c.fetcher = createDeltaFetcher({
       dimension: weights.length,
       encodeOptions,
-      shardRanges: (round) => c.shardExchange?.rangesOf(round),
+      shardPart: (round) => c.shardExchange?.partOf(round) ?? 'whole',
     })(c)
     c.validatorFn = createGossipValidatorFn(c, {
       allowlist: options.allowlist,

@@ -85,6 +85,8 @@ export class ShardInputsUnavailableError extends Error {
 export class ShardExchange {
   /** by round: its plan, or null when the node reads whole deltas that round */
   private readonly plans = new Map<number, ShardPlan | null>()
+  /** the latest round begun */
+  private begun = -1
 
   constructor(
     private readonly components: ShardExchangeComponents,
@@ -100,15 +102,22 @@ export class ShardExchange {
   beginRound(round: number, log: Logger): ShardPlan | undefined {
     const plan = this.draw(round, log)
     this.plans.set(round, plan ?? null)
+    this.begun = Math.max(this.begun, round)
     for (const r of this.plans.keys()) if (r + LIMITS.keptDeltaRounds < round) this.plans.delete(r)
     this.components.shardBook.forgetBefore(round)
+    // the round's deltas announced before it began are fetched now, as the plan says
+    this.components.fetcher.planned(round)
     return plan
   }
 
-  /** The shards whose part of every delta of `round` this node fetches; undefined: whole deltas. */
-  rangesOf(round: number): Shard[] | undefined {
+  /**
+   * What this node reads of every delta of `round` (SPEC.md 18.3): its shards' ranges, whole
+   * deltas (no plan), or nothing yet for a round it has not begun.
+   */
+  partOf(round: number): Shard[] | 'whole' | 'pending' {
     const plan = this.plans.get(round)
-    return plan ? plan.mine.map((s) => this.init.layout[s]) : undefined
+    if (plan !== undefined) return plan === null ? 'whole' : plan.mine.map((s) => this.init.layout[s])
+    return round > this.begun ? 'pending' : 'whole'
   }
 
   private draw(round: number, log: Logger): ShardPlan | undefined {
