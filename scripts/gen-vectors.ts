@@ -46,6 +46,7 @@ import {
   checkCommit,
   checkEvidence,
   checkHave,
+  checkShardEvidence,
   checkShardResult,
   validate,
 } from '../src/gossip/validate.js'
@@ -75,6 +76,7 @@ import {
   encodeCommitBody,
   encodeEvidence,
   encodeHaveBody,
+  encodeShardEvidence,
   encodeShardResultBody,
   type Have,
   type ShardResult,
@@ -1242,6 +1244,7 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
     currentRound: 3,
     shards: 2,
     resultSizes: [encodedDeltaSize(300, RESULT_ENCODING), result.bytes.length],
+    resultBlocks: [2, 2],
   }
   const ctx = { runId, currentRound: 3, shards: 2, resultSize: (s: number) => context.resultSizes[s] }
   const ownId = peerIdFromPrivateKey(key)
@@ -1280,10 +1283,48 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
       expected: v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`,
     })
   }
+  const evidenceCtx = { ...ctx, resultBlocks: (shard: number) => context.resultBlocks[shard] }
+  const secondResult = await signShardResult(key, {
+    ...resultMessage,
+    resultRoot: sha256(new Uint8Array([9])),
+  })
+  const otherAggregator = await signShardResult(other, {
+    ...resultMessage,
+    peerId: peerIdBytes(otherId),
+    resultRoot: sha256(new Uint8Array([9])),
+  })
+  const evidenceInputs: Array<{ name: string; bytes: Uint8Array }> = [
+    {
+      name: 'two results of one aggregator',
+      bytes: encodeShardEvidence({ result: resultEnvelope, other: secondResult }),
+    },
+    {
+      name: 'the same result twice',
+      bytes: encodeShardEvidence({ result: resultEnvelope, other: resultEnvelope }),
+    },
+    {
+      name: 'results of two aggregators',
+      bytes: encodeShardEvidence({ result: resultEnvelope, other: otherAggregator }),
+    },
+    {
+      name: 'a block said not to recompute',
+      bytes: encodeShardEvidence({ result: resultEnvelope, block: 1 }),
+    },
+    { name: 'a block past the result', bytes: encodeShardEvidence({ result: resultEnvelope, block: 2 }) },
+  ]
+  const evidence = []
+  for (const input of evidenceInputs) {
+    const v = await validate(() => checkShardEvidence(input.bytes, evidenceCtx))
+    evidence.push({
+      name: input.name,
+      bytesHex: toHex(input.bytes),
+      expected: v.action === 'accept' ? `accept: ${v.value.kind}` : `${v.action}: ${v.reason}`,
+    })
+  }
   return {
     specRevision: revision,
     description:
-      'Sharded exchange, SPEC.md 18: layouts (18.1), aggregator draws with the run id of genesis.json case tiny (18.2), the bytes and transfer chunks a node reads of a delta for coordinates [start, end) (18.3), set roots, a shard result and its message, signed by keys.json key 0, and the verdicts of its checks (18.4)',
+      'Sharded exchange, SPEC.md 18: layouts (18.1), aggregator draws with the run id of genesis.json case tiny (18.2), the bytes and transfer chunks a node reads of a delta for coordinates [start, end) (18.3), set roots, a shard result and its message, signed by keys.json key 0, the verdicts of its checks (18.4), and of evidence (18.7: "accept: two-results" is acted on at once; "accept: wrong" is checked by the receiver against its own deltas)',
     layouts,
     draws,
     parts,
@@ -1306,6 +1347,7 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
     },
     context,
     verdicts,
+    evidence,
   }
 }
 

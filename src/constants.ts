@@ -26,3 +26,8 @@ export function evidenceTopic(runIdHex: string): string {
 export function shardTopic(runIdHex: string): string {
   return `${constants.topicPrefix}/${runIdHex}/${constants.shardTopicSuffix}`
 }
+
+/** Evidence of a wrong shard result (SPEC.md 18.7). */
+export function shardEvidenceTopic(runIdHex: string): string {
+  return `${constants.topicPrefix}/${runIdHex}/${constants.shardEvidenceTopicSuffix}`
+}

@@ -12,6 +12,12 @@ import { assignAggregators, type Shard, shardRanges } from './shards.js'
 /** A shard result is encoded int8-block with blocks of this many values (SPEC.md 18.4). */
 export const SHARD_RESULT_BLOCK = PROTOCOL.codec.shardResultBlockSize
 
+/**
+ * Shard results a node checks against the deltas each round, by default (SPEC.md 18.5): each
+ * check costs about one transfer chunk of every delta, so the budget is per round, not per result.
+ */
+export const DEFAULT_SHARD_CHECKS = 2
+
 export const RESULT_ENCODING: EncodeOptions = { encoding: 'int8-block', blockSize: SHARD_RESULT_BLOCK }
 
 /** What of a genesis a sharded exchange reads. */

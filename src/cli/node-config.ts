@@ -37,6 +37,7 @@ export const nodeConfigSchema = z.strictObject({
   mdns: z.boolean(),
   upnp: z.boolean(),
   uploadLimit: z.number().positive().optional(),
+  shardChecks: z.number().int().min(1).max(1024).optional(),
 })
 
 export type NodeConfig = z.infer<typeof nodeConfigSchema>

@@ -105,6 +105,13 @@ export function addStartOptions(command: Command): Command {
     )
     .addOption(
       nodeOption(
+        '--shard-checks <c>',
+        'in a sharded run (SPEC.md 18.5): shard results checked against the deltas each round, each costing about one 256 KiB chunk of every delta (default 2)',
+        'shardChecks',
+      ).argParser(positiveInt('--shard-checks')),
+    )
+    .addOption(
+      nodeOption(
         '--upnp',
         "ask the LAN's UPnP gateway to forward the listening port (opt-in; relays work without it)",
         'upnp',

@@ -54,6 +54,7 @@ export async function runStart(config: NodeConfig): Promise<number> {
     mdns: config.mdns,
     upnp: config.upnp,
     uploadBytesPerSecond: config.uploadLimit,
+    shardChecks: config.shardChecks,
     onRelayed: (addresses) => {
       emit({ type: 'relayed', addresses })
       if (addresses.length > 0) progress?.message(`reachable through a relay at ${addresses[0]}`)

@@ -5,9 +5,16 @@
 import type { Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { shardResultSize } from '../aggregate/shard-plan.js'
+import { SHARD_RESULT_BLOCK, shardResultSize } from '../aggregate/shard-plan.js'
 import type { Shard } from '../aggregate/shards.js'
-import { commitTopic, deltaTopic, evidenceTopic, haveTopic, shardTopic } from '../constants.js'
+import {
+  commitTopic,
+  deltaTopic,
+  evidenceTopic,
+  haveTopic,
+  shardEvidenceTopic,
+  shardTopic,
+} from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { peerIdFromBytes } from '../crypto/sign.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
@@ -16,9 +23,10 @@ import type { Host } from '../net/host.js'
 import type { CommitBook } from '../round/commit-book.js'
 import type { DeltaBook } from '../round/delta-book.js'
 import type { ShardBook } from '../round/shard-book.js'
+import type { ShardExchange } from '../round/shard-exchange.js'
 import type { Changes, Clock } from '../util/clock.js'
 import type { Genesis } from '../wire/genesis.js'
-import { decodeAnnouncement, encodeEvidence } from '../wire/messages.js'
+import { decodeAnnouncement, encodeEvidence, encodeShardEvidence } from '../wire/messages.js'
 import type { HolderBook } from './holders.js'
 import type { Publisher } from './publisher.js'
 import {
@@ -26,6 +34,7 @@ import {
   checkCommit,
   checkEvidence,
   checkHave,
+  checkShardEvidence,
   checkShardResult,
   type Verdict,
   validate,
@@ -40,6 +49,7 @@ export interface GossipHandlersComponents {
   deltaBook: DeltaBook
   commits: CommitBook
   shardBook: ShardBook
+  shardExchange?: ShardExchange
   holders: HolderBook
   fetcher: DeltaFetcher
   publisher: Publisher
@@ -83,6 +93,10 @@ export class GossipHandlers {
             [
               shardTopic(runIdHex),
               ['shard', (_source, message, origin) => this.onShardResult(message, origin)],
+            ] as [string, Parameters<GossipValidatorFn>],
+            [
+              shardEvidenceTopic(runIdHex),
+              ['shard-evidence', (_source, message) => this.onShardEvidence(message)],
             ] as [string, Parameters<GossipValidatorFn>],
           ]),
     ]
@@ -227,16 +241,79 @@ export class GossipHandlers {
     )
     if (verdict.action !== 'accept') return verdict
     const { round, setRoot, shard, resultRoot, resultSize } = verdict.value.message
-    const added = shardBook.add(round, setRoot, shard, verdict.value.signer.toString(), {
+    const signer = verdict.value.signer.toString()
+    const first = shardBook.resultsOf(round, setRoot, shard).get(signer)?.envelope
+    const added = shardBook.add(round, setRoot, shard, signer, {
       root: resultRoot,
       size: resultSize,
+      envelope: message.data,
     })
     if (added === 'new') return verdict
     if (added === 'duplicate') return { action: 'ignore', reason: 'duplicate', detail: 'already known' }
     if (added === 'over-limit')
       return { action: 'ignore', reason: 'over-limit', detail: 'the round holds its most shard results' }
-    // Two results of one shard and set signed by one aggregator: neither is used (18.5).
+    // Two results of one shard and set signed by one aggregator: neither is used (18.5), and the
+    // two are evidence that excludes it from the round (18.7).
+    if (first !== undefined && this.components.shardExchange?.twoResults(round, signer))
+      await this.components.publisher
+        .shardEvidence(encodeShardEvidence({ result: first, other: message.data }))
+        .catch(() => {})
     return { action: 'ignore', reason: 'equivocation', detail: `two results of shard ${shard} for one set` }
+  }
+
+  /**
+   * SPEC.md 18.7: evidence of a wrong shard result. Two results signed by one aggregator are
+   * checked here and forwarded; a block said not to recompute is checked against this node's own
+   * set of the round, after this validator answered (it fetches chunks): not forwarded as
+   * received, but published again by this node once it found the block wrong.
+   */
+  private async onShardEvidence(message: Message): Promise<Verdict<unknown>> {
+    const { runId, shardExchange, publisher, logger } = this.components
+    const layout = this.init.shardLayout!
+    const verdict = await validate(() =>
+      checkShardEvidence(message.data, {
+        runId,
+        currentRound: this.init.currentRound(),
+        shards: layout.length,
+        resultSize: (shard) => shardResultSize(layout[shard]),
+        resultBlocks: (shard) => Math.ceil((layout[shard].end - layout[shard].start) / SHARD_RESULT_BLOCK),
+      }),
+    )
+    if (verdict.action !== 'accept' || shardExchange === undefined) return verdict
+    const evidence = verdict.value
+    if (evidence.kind === 'two-results') {
+      const { round } = evidence.first.message
+      const aggregator = evidence.first.signer.toString()
+      if (!shardExchange.twoResults(round, aggregator))
+        return { action: 'ignore', reason: 'duplicate', detail: 'evidence already held' }
+      logger.warn(
+        { round, remote: aggregator },
+        'an aggregator signed two results of one shard: excluded from the round',
+      )
+      return verdict
+    }
+    const { result, block } = evidence
+    void shardExchange
+      .examine(result.message, block, logger)
+      .then(async (found) => {
+        if (found !== 'wrong') return
+        logger.warn(
+          {
+            round: result.message.round,
+            remote: result.signer.toString(),
+            shard: result.message.shard,
+            block,
+          },
+          'evidence checked: a shard result does not recompute, its aggregator is excluded from the round',
+        )
+        await publisher.shardEvidence(message.data)
+      })
+      .catch(() => {})
+    return {
+      action: 'ignore',
+      reason: 'unverified',
+      detail: 'checked against the deltas before it is passed on',
+    }
   }
 
   /**

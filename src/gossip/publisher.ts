@@ -11,6 +11,7 @@ import {
   haveTopic,
   LIMITS,
   PROTOCOL,
+  shardEvidenceTopic,
   shardTopic,
 } from '../constants.js'
 import { fromHex } from '../crypto/hash.js'
@@ -182,6 +183,11 @@ export class Publisher {
     if (this.shardResults?.round !== r.round) this.shardResults = { round: r.round, signed: [] }
     this.shardResults.signed.push(signed)
     await this.publish(shardTopic(runIdHex), signed)
+  }
+
+  /** Tells the network of a wrong shard result (SPEC.md 18.7). */
+  async shardEvidence(bytes: Uint8Array): Promise<void> {
+    await this.publish(shardEvidenceTopic(this.components.runIdHex), bytes)
   }
 
   /** Tells the network of an equivocation (SPEC.md 5.6). */

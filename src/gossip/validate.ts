@@ -13,6 +13,7 @@ import {
   decodeCommit,
   decodeEvidence,
   decodeHave,
+  decodeShardEvidence,
   decodeShardResult,
   type Have,
   MalformedMessageError,
@@ -40,6 +41,8 @@ export type RejectReason =
   | 'not-allowed'
   /** a valid message this node cannot keep: a bounded book is full (IGNORE) */
   | 'over-limit'
+  /** evidence checked against the deltas before this node passes it on (IGNORE, SPEC.md 18.7) */
+  | 'unverified'
   /** our own failure while checking (a bug, not the peer's fault): IGNORE, logged as an error */
   | 'internal-error'
 
@@ -204,6 +207,8 @@ export async function checkShardResult(
   bytes: Uint8Array,
   origin: PeerId | undefined,
   ctx: ShardResultContext,
+  /** rounds back a result is still current: 1 on the shard topic, keptDeltaRounds in evidence */
+  keptRounds = 1,
 ): Promise<Validated<ShardResult>> {
   const envelope = decodeShardResult(bytes)
   const r = envelope.message
@@ -215,7 +220,13 @@ export async function checkShardResult(
     ctx.runId,
     DOMAINS.shardResult,
   )
-  ignoreOutsideWindow('shard result', r.round, ctx.currentRound)
+  ignoreStale('shard result', r.round + keptRounds - 1, ctx.currentRound)
+  if (r.round > ctx.currentRound + LIMITS.maxRoundsAhead)
+    throw new GossipCheckError(
+      'ignore',
+      'future-round',
+      `shard result of round ${r.round}, current round ${ctx.currentRound}`,
+    )
   if (r.shard >= ctx.shards)
     throw new GossipCheckError('reject', 'malformed', `shard ${r.shard} of a run of ${ctx.shards} shards`)
   const size = ctx.resultSize(r.shard)
@@ -226,6 +237,51 @@ export async function checkShardResult(
       `claims a result of ${r.resultSize} bytes, shard ${r.shard}'s is ${size}`,
     )
   return { ...envelope, signer }
+}
+
+export type ShardEvidenceCheck =
+  | { kind: 'two-results'; first: Validated<ShardResult>; second: Validated<ShardResult> }
+  | { kind: 'wrong'; result: Validated<ShardResult>; block: number }
+
+/**
+ * Shard evidence checks, SPEC.md 18.7, in order: REJECT `oversize`, `malformed` (does not decode,
+ * no result); each envelope passes the checks of 18.4 but the origin's, IGNOREd as `stale-round`
+ * when its round is more than keptDeltaRounds back; with two results, REJECT `not-equivocation`
+ * unless they are by one aggregator for one round, set and shard with different roots; with one,
+ * REJECT `malformed` for a block past the shard's result. Whether a named block recomputes is
+ * for the receiver to find out (it needs the set's deltas).
+ */
+export async function checkShardEvidence(
+  bytes: Uint8Array,
+  ctx: ShardResultContext & { resultBlocks(shard: number): number },
+): Promise<ShardEvidenceCheck> {
+  const evidence = decodeShardEvidence(bytes)
+  const result = await checkShardResult(evidence.result, undefined, ctx, LIMITS.keptDeltaRounds)
+  if (evidence.other === undefined) {
+    const blocks = ctx.resultBlocks(result.message.shard)
+    if (evidence.block >= blocks)
+      throw new GossipCheckError(
+        'reject',
+        'malformed',
+        `block ${evidence.block} of a result of ${blocks} blocks`,
+      )
+    return { kind: 'wrong', result, block: evidence.block }
+  }
+  const other = await checkShardResult(evidence.other, undefined, ctx, LIMITS.keptDeltaRounds)
+  const [a, b] = [result.message, other.message]
+  if (
+    !result.signer.equals(other.signer) ||
+    a.round !== b.round ||
+    a.shard !== b.shard ||
+    !bytesEqual(a.setRoot, b.setRoot) ||
+    bytesEqual(a.resultRoot, b.resultRoot)
+  )
+    throw new GossipCheckError(
+      'reject',
+      'not-equivocation',
+      'two results of one aggregator, round, set and shard with different roots are evidence; these are not',
+    )
+  return { kind: 'two-results', first: result, second: other }
 }
 
 export interface Equivocation {

@@ -10,7 +10,7 @@ import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { RejectionLog } from '../metrics/rejection-log.js'
 import type { Verdict } from './validate.js'
 
-export type GossipTopic = 'delta' | 'commit' | 'evidence' | 'have' | 'shard'
+export type GossipTopic = 'delta' | 'commit' | 'evidence' | 'have' | 'shard' | 'shard-evidence'
 
 /** A topic's handler: checks the message in SPEC order and acts on it; answers its final verdict. */
 export type GossipHandler = (

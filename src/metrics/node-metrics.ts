@@ -170,6 +170,12 @@ export class NodeMetrics {
     help: 'shard results whose randomly drawn block did not recompute from the deltas (SPEC.md 18.5): their aggregators are penalised and the shard computed from the deltas',
     registers: [this.registry],
   })
+  readonly shardEvidence = new Counter({
+    name: 'dtrain_shard_evidence_total',
+    help: 'evidence of a wrong shard result accepted (SPEC.md 18.7), by kind: two results signed by one aggregator, or a result block that does not recompute',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  })
   readonly shardCheckedValues = new Counter({
     name: 'dtrain_shard_checked_values_total',
     help: 'values of taken shard results recomputed from the deltas by the random checks, and found right (SPEC.md 18.5)',

@@ -141,14 +141,24 @@ export class DeltaFetcher {
     const entry = this.components.deltaBook.get(round, peer)
     const partial = entry?.partial
     if (entry === undefined || partial === undefined) return
-    const { assembly, sources } = partial
-    assembly.want(
-      chunksOf([{ index: 0, start, end }], this.init.dimension, this.init.encodeOptions, assembly.size),
-    )
-    await fetchWanted(this.components.host, assembly, sources, this.components.counters, {
-      signal: this.components.signal,
-      maxPasses: LIMITS.fetchPasses,
+    // One fetch of a delta's chunks at a time: each fetches every chunk still wanted, so two at
+    // once (the checks of several shards) would fetch the same chunks twice.
+    const fetched = partial.fetching.then(async () => {
+      partial.assembly.want(
+        chunksOf(
+          [{ index: 0, start, end }],
+          this.init.dimension,
+          this.init.encodeOptions,
+          partial.assembly.size,
+        ),
+      )
+      await fetchWanted(this.components.host, partial.assembly, partial.sources, this.components.counters, {
+        signal: this.components.signal,
+        maxPasses: LIMITS.fetchPasses,
+      })
     })
+    partial.fetching = fetched.catch(() => {})
+    await fetched
     entry.values?.subarray(start, end)
   }
 
@@ -178,7 +188,7 @@ export class DeltaFetcher {
     if (opened.encoding !== message.encoding)
       throw new TransferError('bad-response', 'encoding differs from the announcement')
     if (entry.state === 'excluded') return
-    entry.partial = { assembly, sources }
+    entry.partial = { assembly, sources, fetching: Promise.resolve() }
     deltaBook.markValid(entry, opened)
     this.components.logger.debug(
       {

@@ -8,10 +8,18 @@ import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toleratedFaults } from '../aggregate/rules.js'
-import { shardLayout } from '../aggregate/shard-plan.js'
+import { DEFAULT_SHARD_CHECKS, shardLayout } from '../aggregate/shard-plan.js'
 import { encodedDeltaSize } from '../codec/delta.js'
 import { stateSize } from '../codec/state.js'
-import { commitTopic, deltaTopic, evidenceTopic, haveTopic, LIMITS, shardTopic } from '../constants.js'
+import {
+  commitTopic,
+  deltaTopic,
+  evidenceTopic,
+  haveTopic,
+  LIMITS,
+  shardEvidenceTopic,
+  shardTopic,
+} from '../constants.js'
 import { toHex } from '../crypto/hash.js'
 import { createGossipHandlers } from '../gossip/handlers.js'
 import { HolderBook } from '../gossip/holders.js'
@@ -189,7 +197,7 @@ export class DtrainNode {
           commitTopic(runIdHex),
           evidenceTopic(runIdHex),
           haveTopic(runIdHex),
-          ...(genesis.exchange === undefined ? [] : [shardTopic(runIdHex)]),
+          ...(genesis.exchange === undefined ? [] : [shardTopic(runIdHex), shardEvidenceTopic(runIdHex)]),
         ],
         appPenalty: (peer) => guard.penalty(peer),
       },
@@ -287,8 +295,9 @@ export class DtrainNode {
         layout,
         dimension: weights.length,
         encodeOptions,
-        checks: options.shardChecks ?? 1,
+        checks: options.shardChecks ?? DEFAULT_SHARD_CHECKS,
         attack: options.shardAttack,
+        draw: options.shardCheckDraw,
       })(c)
     const evaluate = () => trainer.evaluate(c.globalState.weights, heldOutOffsets, genesis.eval.batchSize)
     const accuracy = () => trainer.accuracy(c.globalState.weights, heldOutOffsets, genesis.eval.batchSize)

@@ -47,10 +47,15 @@ export interface NodeOptions {
    */
   trainSlowdown?: number
   /**
-   * result blocks recomputed from the deltas in every shard result taken, in a sharded exchange
-   * (SPEC.md 18.5); default 1
+   * shard results taken from aggregators that a node checks against the deltas each round, a
+   * random span of each, in a sharded exchange (SPEC.md 18.5); default 2 (DEFAULT_SHARD_CHECKS)
    */
   shardChecks?: number
+  /**
+   * drills only: the shard checks' draws, each below `n`: which results are checked, then which
+   * block of each (default: at random)
+   */
+  shardCheckDraw?: (n: number) => number
   /**
    * Byzantine drills only: by round, what this node announces instead of its shard results
    * (shard-attacks.ts); undefined: its honest results

@@ -34,7 +34,7 @@ export interface PeerDelta {
    * `values` reads them, and the fetcher fetches more into `assembly` from `sources` when a range
    * outside them is needed
    */
-  partial?: { assembly: ChunkAssembly; sources: PeerId[] }
+  partial?: { assembly: ChunkAssembly; sources: PeerId[]; fetching: Promise<void> }
 }
 
 export interface DeltaBookComponents {

@@ -67,6 +67,11 @@ export interface SettleView {
   stopped: boolean
   /** deltas listed in peers' commits that this node holds and can add: the set grows */
   canGrow: boolean
+  /**
+   * a shard result this node applied was shown wrong since (SPEC.md 18.7): the round is
+   * recomputed with the same set, without it
+   */
+  refuted?: boolean
   /** the weights hash this node committed */
   ownHash: string
   /** for each contributor of this node's set, the weights hash it committed (undefined: none yet) */
@@ -98,7 +103,7 @@ export type SettleDecision =
  * as peers come back.
  */
 export function settleDecision(v: SettleView): SettleDecision {
-  if (v.canGrow) return { action: 'recompute' }
+  if (v.canGrow || v.refuted) return { action: 'recompute' }
   if (v.stopped) return { action: 'end', why: 'stopped' }
   if (v.networkAhead) return { action: 'end', why: 'network-ahead' }
   if (v.lostTo && v.lostTo.peers > v.expectedPeers / 2) return { action: 'end', why: 'outvoted' }

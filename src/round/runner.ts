@@ -537,6 +537,7 @@ export class RoundRunner {
           deadline: settleDeadline,
           stopped: signal.aborted,
           canGrow: grown.length > contributions.length,
+          refuted: this.components.shardExchange?.refuted(round) ?? false,
           ownHash: commits.ownOf(round)!.weightsHash,
           contributorHashes: deltaBook
             .contributorsOf(round, contributions)
@@ -548,12 +549,19 @@ export class RoundRunner {
           pollMs: LIMITS.reannounceMs,
         })
         if (decision.action === 'recompute') {
-          log.info(
-            { phase: 'commit', before: contributions.length, after: grown.length },
-            'peers aggregated deltas this node left out: recomputing the round with them',
-          )
+          const growing = grown.length > contributions.length
+          if (growing)
+            log.info(
+              { phase: 'commit', before: contributions.length, after: grown.length },
+              'peers aggregated deltas this node left out: recomputing the round with them',
+            )
+          else
+            log.warn(
+              { phase: 'commit', contributors: contributions.length },
+              'a shard result this node applied was shown wrong: recomputing the round without it',
+            )
           metrics.settledRounds.inc()
-          contributions = await this.aggregate(round, grown, start, log)
+          contributions = await this.aggregate(round, growing ? grown : contributions, start, log)
           committedState = await this.commit(round, contributions)
           continue
         }

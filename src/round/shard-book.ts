@@ -1,7 +1,9 @@
 // The shard results a node has heard of (SPEC.md 18.4), by round, set root and shard: for each,
-// the result each aggregator signed. Two different results signed by one aggregator for the same
-// round, set and shard are both kept and marked: neither is used. Rounds are forgotten as the
-// round advances (LIMITS.keptDeltaRounds), and a round holds a bounded number of results.
+// the result each aggregator signed, with its signed envelope. Two different results signed by
+// one aggregator for the same round, set and shard are both kept and marked: neither is used.
+// Evidence (18.7) excludes an aggregator from a round and refutes a result root: neither is used
+// again in that round. Rounds are forgotten as the round advances (LIMITS.keptDeltaRounds), and a
+// round holds a bounded number of results.
 import { LIMITS } from '../constants.js'
 import { bytesEqual, toHex } from '../crypto/hash.js'
 import type { Changes } from '../util/clock.js'
@@ -9,6 +11,8 @@ import type { Changes } from '../util/clock.js'
 export interface ShardResultEntry {
   root: Uint8Array
   size: number
+  /** the signed ShardResult as received (evidence is built from it, 18.7) */
+  envelope: Uint8Array
   /** the aggregator signed another result for the same round, set and shard: not used */
   equivocated?: boolean
 }
@@ -23,6 +27,10 @@ const MAX_RESULTS_PER_ROUND = 65_536
 export class ShardBook {
   private readonly rounds = new Map<number, Map<string, Map<string, ShardResultEntry>>>()
   private readonly counts = new Map<number, number>()
+  /** by round: aggregators shown dishonest by evidence (18.7) */
+  private readonly excluded = new Map<number, Set<string>>()
+  /** by round: result roots shown wrong (hex) */
+  private readonly refuted = new Map<number, Set<string>>()
 
   constructor(private readonly components: ShardBookComponents) {}
 
@@ -50,7 +58,7 @@ export class ShardBook {
     const count = this.counts.get(round) ?? 0
     if (count >= MAX_RESULTS_PER_ROUND) return 'over-limit'
     this.counts.set(round, count + 1)
-    byPeer.set(peer, { root: entry.root, size: entry.size })
+    byPeer.set(peer, { root: entry.root, size: entry.size, envelope: entry.envelope })
     byKey.set(key, byPeer)
     this.rounds.set(round, byKey)
     this.components.changes.notify()
@@ -70,13 +78,45 @@ export class ShardBook {
     return out
   }
 
+  /** Evidence against `peer` in `round` (18.7): its results are not used. False if known. */
+  exclude(round: number, peer: string): boolean {
+    return this.addTo(this.excluded, round, peer)
+  }
+
+  /** Evidence that the result `root` of `round` is wrong (18.7). False if known. */
+  refute(round: number, root: Uint8Array): boolean {
+    return this.addTo(this.refuted, round, toHex(root))
+  }
+
+  /** Whether a result may be used: its root not refuted, and not every signer excluded. */
+  usable(round: number, root: Uint8Array, signers: readonly string[]): boolean {
+    if (this.refuted.get(round)?.has(toHex(root))) return false
+    const excluded = this.excluded.get(round)
+    return excluded === undefined || signers.some((s) => !excluded.has(s))
+  }
+
+  isRefuted(round: number, root: Uint8Array): boolean {
+    return this.refuted.get(round)?.has(toHex(root)) ?? false
+  }
+
+  isExcluded(round: number, peer: string): boolean {
+    return this.excluded.get(round)?.has(peer) ?? false
+  }
+
   /** Forgets the rounds more than LIMITS.keptDeltaRounds before `round`. */
   forgetBefore(round: number): void {
-    for (const r of [...this.rounds.keys()])
-      if (r + LIMITS.keptDeltaRounds < round) {
-        this.rounds.delete(r)
-        this.counts.delete(r)
-      }
+    for (const map of [this.rounds, this.counts, this.excluded, this.refuted] as Map<number, unknown>[])
+      for (const r of [...map.keys()]) if (r + LIMITS.keptDeltaRounds < round) map.delete(r)
+  }
+
+  private addTo(map: Map<number, Set<string>>, round: number, value: string): boolean {
+    const set = map.get(round) ?? new Set<string>()
+    if (set.has(value)) return false
+    if (set.size >= LIMITS.maxEvidencePerRound) return false
+    set.add(value)
+    map.set(round, set)
+    this.components.changes.notify()
+    return true
   }
 }
 

@@ -12,6 +12,7 @@ import { type AggregationRule, aggregate, type Contribution } from '../aggregate
 import {
   checkSpan,
   planShards,
+  RESULT_ENCODING,
   SHARD_RESULT_BLOCK,
   type ShardPlan,
   shardResult,
@@ -20,18 +21,21 @@ import {
   shardSetRoot,
 } from '../aggregate/shard-plan.js'
 import { type Shard, shardSources } from '../aggregate/shards.js'
-import { decodeDelta, type EncodeOptions } from '../codec/delta.js'
+import { decodeDelta, type EncodeOptions, openDelta } from '../codec/delta.js'
+import { chunksHolding, encodedRangesOf } from '../codec/delta-ranges.js'
 import { LIMITS } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
+import { peerIdFromBytes } from '../crypto/sign.js'
 import type { Publisher } from '../gossip/publisher.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { DeltaFetcher } from '../net/delta-fetcher.js'
 import type { Host } from '../net/host.js'
 import type { PenaltyReason } from '../net/peer-guard.js'
-import { ChunkAssembly, fetchChunks, type TransferCounters } from '../net/transfer.js'
+import { ChunkAssembly, fetchChunks, fetchWanted, type TransferCounters } from '../net/transfer.js'
 import type { DeltaStore } from '../store/delta-store.js'
 import type { Changes, Clock } from '../util/clock.js'
 import type { Genesis } from '../wire/genesis.js'
+import { encodeShardEvidence, type ShardResult } from '../wire/messages.js'
 import type { CommitBook } from './commit-book.js'
 import type { DeltaBook } from './delta-book.js'
 import { attackedResults, type ShardAttack } from './shard-attacks.js'
@@ -65,10 +69,22 @@ export interface ShardExchangeInit {
   dimension: number
   /** the encoding of the run's deltas: which of their chunks a check reads */
   encodeOptions: EncodeOptions
-  /** result blocks this node recomputes from the deltas in every result it takes (SPEC.md 18.5) */
+  /** results taken from aggregators this node checks against the deltas each round (SPEC.md 18.5) */
   checks: number
+  /** drills only: the checks' draws below `n`, of results then blocks (default: node:crypto's randomInt) */
+  draw?: (n: number) => number
   /** Byzantine drills only: by round, what this node announces instead of its honest results */
   attack?: (round: number) => ShardAttack | undefined
+}
+
+/** A shard result taken from its aggregators (SPEC.md 18.5), decoded. */
+interface Taken {
+  shard: Shard
+  values: Float32Array
+  root: Uint8Array
+  signers: string[]
+  /** one signer's signed ShardResult: evidence is built from it (18.7) */
+  envelope: Uint8Array
 }
 
 /** Deltas whose part a shard needs that this node could not fetch (SPEC.md 18.5). */
@@ -87,6 +103,15 @@ export class ShardExchange {
   private readonly plans = new Map<number, ShardPlan | null>()
   /** the latest round begun */
   private begun = -1
+  /** by round: the set this node assembled last, with its contributions (evidence is checked on it) */
+  private readonly assembled = new Map<
+    number,
+    { setRoot: string; rule: AggregationRule; contributions: readonly Contribution[] }
+  >()
+  /** by round: the results this node took from aggregators in its last assembly */
+  private readonly used = new Map<number, Array<{ root: Uint8Array; signers: string[] }>>()
+  /** by round: result roots whose evidence this node has checked (each once) */
+  private readonly examined = new Map<number, Set<string>>()
 
   constructor(
     private readonly components: ShardExchangeComponents,
@@ -103,7 +128,8 @@ export class ShardExchange {
     const plan = this.draw(round, log)
     this.plans.set(round, plan ?? null)
     this.begun = Math.max(this.begun, round)
-    for (const r of this.plans.keys()) if (r + LIMITS.keptDeltaRounds < round) this.plans.delete(r)
+    for (const map of [this.plans, this.assembled, this.used, this.examined] as Map<number, unknown>[])
+      for (const r of [...map.keys()]) if (r + LIMITS.keptDeltaRounds < round) map.delete(r)
     this.components.shardBook.forgetBefore(round)
     // the round's deltas announced before it began are fetched now, as the plan says
     this.components.fetcher.planned(round)
@@ -177,6 +203,8 @@ export class ShardExchange {
   ): Promise<Float32Array> {
     const plan = this.plans.get(round) ?? undefined
     const setRoot = shardSetRoot(contributions.map((c) => c.id))
+    this.assembled.set(round, { setRoot: toHex(setRoot), rule, contributions })
+    this.used.set(round, [])
     const out = new Float32Array(this.init.dimension)
     const mine = new Set(plan?.mine ?? [])
     let own = 0
@@ -200,25 +228,52 @@ export class ShardExchange {
       out.set(result.values, shard.start)
       own++
     }
+    const taken: Taken[] = []
+    const computeHere = async (shard: Shard) => {
+      await this.fetchShard(round, contributions, shard)
+      out.set(this.compute(rule, contributions, shard).values, shard.start)
+      computed++
+    }
     await Promise.all(
       this.init.layout
         .filter((shard) => !mine.has(shard.index))
         .map(async (shard) => {
-          const taken =
+          const result =
             plan === undefined
               ? undefined
-              : await this.fromResults(round, setRoot, shard, plan.aggregators[shard.index], log, (values) =>
-                  this.check(round, rule, contributions, shard, values),
-                )
-          if (taken !== undefined) {
-            fetched++
-            out.set(taken, shard.start)
-            return
-          }
-          await this.fetchShard(round, contributions, shard)
-          out.set(this.compute(rule, contributions, shard).values, shard.start)
-          computed++
+              : await this.fromResults(round, setRoot, shard, plan.aggregators[shard.index], log)
+          if (result === undefined) return await computeHere(shard)
+          taken.push(result)
+          out.set(result.values, shard.start)
         }),
+    )
+    // The checks (18.5): `init.checks` of the results taken, drawn here after they were published,
+    // each recomputed over a random span from the deltas. A wrong one is replaced by the shard
+    // computed from the deltas, and shown to the other nodes (18.7).
+    const draw = this.init.draw ?? randomInt
+    const order = [...taken]
+    const count = Math.min(this.init.checks, order.length)
+    for (let i = 0; i < count; i++) {
+      const j = i + draw(order.length - i)
+      ;[order[i], order[j]] = [order[j], order[i]]
+    }
+    for (const t of order.slice(0, count)) {
+      const wrong = await this.check(round, rule, contributions, t.shard, t.values)
+      if (wrong === undefined) continue
+      log.warn(
+        { phase: 'aggregate', shard: t.shard.index, block: wrong, aggregators: t.signers },
+        'a shard result failed its check against the deltas: computing the shard from the deltas',
+      )
+      this.components.metrics.shardCheckFailures.inc()
+      await this.convicted(round, t.root, t.signers)
+      await this.components.publisher.shardEvidence(encodeShardEvidence({ result: t.envelope, block: wrong }))
+      taken.splice(taken.indexOf(t), 1)
+      await computeHere(t.shard)
+    }
+    fetched = taken.length
+    this.used.set(
+      round,
+      taken.map((t) => ({ root: t.root, signers: t.signers })),
     )
     this.components.metrics.shardResults.inc({ source: 'own' }, own)
     this.components.metrics.shardResults.inc({ source: 'fetched' }, fetched)
@@ -241,11 +296,11 @@ export class ShardExchange {
   }
 
   /**
-   * Checks a taken result against the deltas (SPEC.md 18.5): draws `init.checks` result blocks
-   * at random, here and after the result was published; for each, recomputes every result block
-   * that lies in the same transfer chunks of the deltas as the drawn one (checkSpan: the chunks
-   * fetched for the one block hold them all) and compares them with the result's `values` bit
-   * for bit. Returns the first block that differs, or undefined when all match. A result block
+   * Checks a taken result against the deltas (SPEC.md 18.5): draws one result block at random,
+   * here and after the result was published; recomputes every result block that lies in the same
+   * transfer chunks of the deltas as the drawn one (checkSpan: the chunks fetched for the one
+   * block hold them all) and compares them with the result's `values` bit for bit. Returns the
+   * first block that differs, or undefined when all match. A result block
    * depends on its coordinates alone (the rules are coordinate-wise, and each block has its own
    * scale), so it recomputes exactly.
    */
@@ -257,20 +312,15 @@ export class ShardExchange {
     values: Float32Array,
   ): Promise<number | undefined> {
     const blocks = Math.ceil((shard.end - shard.start) / SHARD_RESULT_BLOCK)
-    const drawn = new Set<number>()
-    while (drawn.size < Math.min(this.init.checks, blocks)) drawn.add(randomInt(blocks))
-    for (const block of [...drawn].sort((a, b) => a - b)) {
-      const span = checkSpan(shard, block, this.init.dimension, this.init.encodeOptions, LIMITS.chunkBytes)
-      await this.fetchShard(round, contributions, span)
-      const expected = this.compute(rule, contributions, span).values
-      const got = values.subarray(span.start - shard.start, span.end - shard.start)
-      for (let at = 0; at < expected.length; at += SHARD_RESULT_BLOCK) {
-        const end = Math.min(at + SHARD_RESULT_BLOCK, expected.length)
-        for (let i = at; i < end; i++)
-          if (!Object.is(expected[i], got[i])) return (span.start - shard.start + at) / SHARD_RESULT_BLOCK
-      }
-      this.components.metrics.shardCheckedValues.inc(expected.length)
-    }
+    const block = (this.init.draw ?? randomInt)(blocks)
+    const span = checkSpan(shard, block, this.init.dimension, this.init.encodeOptions, LIMITS.chunkBytes)
+    await this.fetchShard(round, contributions, span)
+    const expected = this.compute(rule, contributions, span).values
+    const got = values.subarray(span.start - shard.start, span.end - shard.start)
+    for (let i = 0; i < expected.length; i++)
+      if (!Object.is(expected[i], got[i]))
+        return Math.floor((span.start - shard.start + i) / SHARD_RESULT_BLOCK)
+    this.components.metrics.shardCheckedValues.inc(expected.length)
     return undefined
   }
 
@@ -302,6 +352,87 @@ export class ShardExchange {
   }
 
   /**
+   * Whether a result this node applied in `round` has since been shown wrong, or all its signers
+   * dishonest (SPEC.md 18.7): the round is then aggregated again, without them.
+   */
+  refuted(round: number): boolean {
+    return (this.used.get(round) ?? []).some(
+      (u) => !this.components.shardBook.usable(round, u.root, u.signers),
+    )
+  }
+
+  /**
+   * Evidence of two results by one aggregator (SPEC.md 18.7): it is excluded from the round.
+   * Returns whether the evidence was new.
+   */
+  twoResults(round: number, aggregator: string): boolean {
+    if (!this.components.shardBook.exclude(round, aggregator)) return false
+    this.components.metrics.shardEvidence.inc({ kind: 'two-results' })
+    this.components.penalize(aggregator, 'bad-shard-result')
+    return true
+  }
+
+  /**
+   * Evidence that block `block` of a signed result does not recompute (SPEC.md 18.7), checked
+   * here against this node's own set of the round: 'wrong' (the result's root is refuted, its
+   * signer excluded), 'right' (the evidence is false), or 'unchecked' (this node assembled
+   * another set, or none, or checked this root before). Fetches the span's chunks of the result
+   * and of every delta, as a check does.
+   */
+  async examine(result: ShardResult, block: number, log: Logger): Promise<'wrong' | 'right' | 'unchecked'> {
+    const { round, setRoot, shard: index, resultRoot, resultSize, peerId } = result
+    const mine = this.assembled.get(round)
+    const seen = this.examined.get(round) ?? new Set<string>()
+    if (mine === undefined || mine.setRoot !== toHex(setRoot) || seen.has(toHex(resultRoot)))
+      return 'unchecked'
+    // a root this node refuted itself (its own check) needs no second look
+    if (this.components.shardBook.isRefuted(round, resultRoot)) return 'unchecked'
+    if (seen.size >= LIMITS.maxEvidencePerRound) return 'unchecked'
+    seen.add(toHex(resultRoot))
+    this.examined.set(round, seen)
+    const shard = this.init.layout[index]
+    const span = checkSpan(shard, block, this.init.dimension, this.init.encodeOptions, LIMITS.chunkBytes)
+    const length = shard.end - shard.start
+    const signer = peerIdFromBytes(peerId)
+    const assembly = new ChunkAssembly(resultRoot, resultSize)
+    const rel = { start: span.start - shard.start, end: span.end - shard.start }
+    assembly.want(
+      chunksHolding(
+        encodedRangesOf(length, RESULT_ENCODING, rel.start, rel.end),
+        resultSize,
+        LIMITS.chunkBytes,
+      ),
+    )
+    try {
+      await fetchWanted(this.components.host, assembly, [signer], this.components.counters, {
+        signal: this.components.signal,
+        maxPasses: LIMITS.fetchPasses,
+      })
+      const theirs = openDelta(assembly.source(), length).subarray(rel.start, rel.end)
+      await this.fetchShard(round, mine.contributions, span)
+      const expected = this.compute(mine.rule, mine.contributions, span).values
+      if (expected.every((v, i) => Object.is(v, theirs[i]))) return 'right'
+    } catch (err) {
+      // a result its signer does not serve, or that does not decode, is not shown right either
+      log.debug({ round, shard: index, err: (err as Error).message }, 'shard evidence not checked')
+      return 'unchecked'
+    }
+    await this.convicted(round, resultRoot, [signer.toString()])
+    this.components.metrics.shardEvidence.inc({ kind: 'wrong-result' })
+    return 'wrong'
+  }
+
+  /** A result shown wrong: its root is refuted and its signers excluded and penalised. */
+  private async convicted(round: number, root: Uint8Array, signers: readonly string[]): Promise<void> {
+    const { shardBook, penalize } = this.components
+    shardBook.refute(round, root)
+    for (const peer of signers) {
+      shardBook.exclude(round, peer)
+      penalize(peer, 'bad-shard-result')
+    }
+  }
+
+  /**
    * Waits for the shard's aggregators' results for this set (SPEC.md 18.5): once every aggregator's
    * arrived, or `reannounceMs` after the first did, or at the collect timeout. Results that differ
    * (or an aggregator that signed two) are not used; nor are bytes that do not decode. Returns
@@ -313,8 +444,7 @@ export class ShardExchange {
     shard: Shard,
     aggregators: readonly string[],
     log: Logger,
-    check: (values: Float32Array) => Promise<number | undefined>,
-  ): Promise<Float32Array | undefined> {
+  ): Promise<Taken | undefined> {
     const { shardBook, clock, changes, signal, genesis } = this.components
     const deadline = clock.now() + genesis.round.collectTimeoutMs
     let firstAt: number | undefined
@@ -322,9 +452,14 @@ export class ShardExchange {
     for (;;) {
       signal.throwIfAborted()
       const held = shardBook.resultsOf(round, setRoot, shard.index)
+      // results of aggregators that evidence excluded, or with a root it refuted, are not used (18.7)
       const results = aggregators.flatMap((peer) => {
         const entry = held.get(peer)
-        return entry === undefined ? [] : [{ peer, entry }]
+        return entry === undefined ||
+          shardBook.isExcluded(round, peer) ||
+          !shardBook.usable(round, entry.root, [peer])
+          ? []
+          : [{ peer, entry }]
       })
       if (
         results.some((r) => r.entry.equivocated) ||
@@ -338,6 +473,13 @@ export class ShardExchange {
         return undefined
       }
       const now = clock.now()
+      if (results.length === 0 && aggregators.every((a) => shardBook.isExcluded(round, a))) {
+        log.info(
+          { phase: 'aggregate', shard: shard.index, aggregators },
+          'evidence excluded every aggregator of the shard: computing the shard from the deltas',
+        )
+        return undefined
+      }
       // Every aggregator published a result for another set and none for this one, for
       // `reannounceMs`: theirs ended their collect with other deltas (a set that grows in the settle
       // step gets its results again), and no result for this set is coming.
@@ -364,17 +506,13 @@ export class ShardExchange {
             this.components.counters,
             { signal, maxPasses: LIMITS.fetchPasses },
           )
-          const values = decodeDelta(bytes, shard.end - shard.start).values
-          const wrong = await check(values)
-          if (wrong === undefined) return values
-          // A signed result that does not recompute (SPEC.md 18.5): its signers lied.
-          log.warn(
-            { phase: 'aggregate', shard: shard.index, block: wrong, aggregators: results.map((r) => r.peer) },
-            'a shard result failed its check against the deltas: computing the shard from the deltas',
-          )
-          this.components.metrics.shardCheckFailures.inc()
-          for (const r of results) this.components.penalize(r.peer, 'bad-shard-result')
-          return undefined
+          return {
+            shard,
+            values: decodeDelta(bytes, shard.end - shard.start).values,
+            root,
+            signers: results.map((r) => r.peer),
+            envelope: results[0].entry.envelope,
+          }
         } catch (err) {
           log.warn(
             { phase: 'aggregate', shard: shard.index, err: (err as Error).message },

@@ -11,6 +11,7 @@ import {
   DeltaHave,
   EquivocationEvidence,
   ModelCommit,
+  ShardEvidence,
   ShardResult as ShardResultProto,
   Signed,
 } from './proto/dtrain.js'
@@ -282,6 +283,37 @@ export function decodeShardResult(bytes: Uint8Array): SignedEnvelope<ShardResult
       resultRoot: hashField(raw.resultRoot, 'resultRoot'),
       resultSize: safeInteger(raw.resultSize, 'resultSize'),
     },
+  }
+}
+
+/** Evidence of a wrong shard result (SPEC.md 18.7); its envelopes are checked by the caller. */
+export function encodeShardEvidence(e: {
+  result: Uint8Array
+  other?: Uint8Array
+  block?: number
+}): Uint8Array {
+  return ShardEvidence.encode({
+    result: e.result as Uint8Array<ArrayBuffer>,
+    other: (e.other ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>,
+    block: e.block ?? 0,
+  })
+}
+
+export function decodeShardEvidence(bytes: Uint8Array): {
+  result: Uint8Array
+  other?: Uint8Array
+  block: number
+} {
+  if (bytes.length > LIMITS.maxGossipMessageBytes)
+    throw new OversizeMessageError(
+      `evidence is ${bytes.length} bytes, the limit is ${LIMITS.maxGossipMessageBytes}`,
+    )
+  const evidence = parse(() => ShardEvidence.decode(bytes), 'shard evidence')
+  if (evidence.result.length === 0) throw new MalformedMessageError('shard evidence needs a result')
+  return {
+    result: evidence.result,
+    other: evidence.other.length === 0 ? undefined : evidence.other,
+    block: evidence.block,
   }
 }
 

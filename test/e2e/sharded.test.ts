@@ -39,7 +39,15 @@ function shardedGenesis(salt: string, shards: number, replicas: number): Genesis
   })
 }
 
-const COUNTERS = ['own', 'fetched', 'computed', 'mismatches', 'checkFailures'] as const
+const COUNTERS = [
+  'own',
+  'fetched',
+  'computed',
+  'mismatches',
+  'checkFailures',
+  'evidence',
+  'recomputes',
+] as const
 type Counts = Record<(typeof COUNTERS)[number], number>
 
 async function countsOf(node: DtrainNode): Promise<Counts> {
@@ -50,6 +58,8 @@ async function countsOf(node: DtrainNode): Promise<Counts> {
     computed: await m.total(m.shardResults, { source: 'computed' }),
     mismatches: await m.total(m.shardMismatches),
     checkFailures: await m.total(m.shardCheckFailures),
+    evidence: await m.total(m.shardEvidence),
+    recomputes: await m.total(m.settledRounds),
   }
 }
 
@@ -77,7 +87,7 @@ function describeRounds(rounds: Awaited<ReturnType<typeof playRounds>>, deltaByt
           .map((x, i) => {
             const bytes = x.bytesReceived - (r === 0 ? 0 : rounds[r - 1].reports[i].bytesReceived)
             const c = counts[i]
-            return `${x.contributors} ${x.weightsHash.slice(0, 8)} ${(bytes / deltaBytes).toFixed(2)}d o${c.own}/f${c.fetched}/c${c.computed}/m${c.mismatches}/x${c.checkFailures}`
+            return `${x.contributors} ${x.weightsHash.slice(0, 8)} ${(bytes / deltaBytes).toFixed(2)}d o${c.own}/f${c.fetched}/c${c.computed}/m${c.mismatches}/x${c.checkFailures}/e${c.evidence}/r${c.recomputes}`
           })
           .join(', ')}`,
     )
@@ -129,10 +139,26 @@ describe('sharded exchange (SPEC.md 18)', () => {
       for (const [j, c] of counts.entries()) {
         if (i === 0) {
           expect(bytesIn[j] / deltaBytes, `node ${j}, round 0\n${summary}`).toBeGreaterThanOrEqual(NODES - 1)
-          expect(c, summary).toEqual({ own: 0, fetched: 0, computed: 2, mismatches: 0, checkFailures: 0 })
+          expect(c, summary).toEqual({
+            own: 0,
+            fetched: 0,
+            computed: 2,
+            mismatches: 0,
+            checkFailures: 0,
+            evidence: 0,
+            recomputes: 0,
+          })
         } else {
           expect(bytesIn[j] / deltaBytes, `node ${j}, round ${i}\n${summary}`).toBeLessThan(2.9)
-          expect(c, summary).toEqual({ own: 1, fetched: 1, computed: 0, mismatches: 0, checkFailures: 0 })
+          expect(c, summary).toEqual({
+            own: 1,
+            fetched: 1,
+            computed: 0,
+            mismatches: 0,
+            checkFailures: 0,
+            evidence: 0,
+            recomputes: 0,
+          })
         }
       }
     }
@@ -204,8 +230,9 @@ describe('sharded exchange (SPEC.md 18)', () => {
       encoding: 'int8-block',
       blockSize: 256,
     })
+    // every honest node checks all three results it takes, the attacker's among them
     nodes = await startNodes(genesis, NODES, ['wasm'], (i) =>
-      i === 3 ? { shardAttack: () => 'wrong-all' } : {},
+      i === 3 ? { shardAttack: () => 'wrong-all' } : { shardChecks: 3 },
     )
     await expectPeers(nodes, NODES)
     const rounds = await playRounds(nodes, ROUNDS)
@@ -217,7 +244,7 @@ describe('sharded exchange (SPEC.md 18)', () => {
     let caught = 0
     for (let r = 1; r < ROUNDS; r++)
       for (const i of [0, 1, 2]) {
-        expect(rounds[r].counts[i], `round ${r}, node ${i}\n${summary}`).toEqual({
+        expect(rounds[r].counts[i], `round ${r}, node ${i}\n${summary}`).toMatchObject({
           own: 1,
           fetched: 2,
           computed: 1,
@@ -229,5 +256,39 @@ describe('sharded exchange (SPEC.md 18)', () => {
     process.stderr.write(
       `sharded exchange, Byzantine aggregator (r = 1), ${caught} checks failed:\n${summary}\n`,
     )
+  }, 240_000)
+
+  it('spreads a wrong block that one reader caught as evidence: the readers that missed it recompute, and all agree', async () => {
+    const genesis = shardedGenesis('sharded-evidence', 4, 1)
+    const deltaBytes = encodedDeltaSize(parameterCount(genesis.model), {
+      encoding: 'int8-block',
+      blockSize: 256,
+    })
+    // node 3 moves one value of its shard's first block; the others check all three results they
+    // take: node 0 draws the first block of each, nodes 1 and 2 the last, whose span (the chunks of
+    // the deltas it lies in) is another
+    nodes = await startNodes(genesis, NODES, ['wasm'], (i) =>
+      i === 3
+        ? { shardAttack: () => 'wrong-block' }
+        : { shardChecks: 3, shardCheckDraw: (n: number) => (i === 0 ? 0 : n - 1) },
+    )
+    await expectPeers(nodes, NODES)
+    const rounds = await playRounds(nodes, ROUNDS)
+    const summary = describeRounds(rounds, deltaBytes)
+    expectAgreement(rounds, summary)
+    for (let r = 1; r < ROUNDS; r++) {
+      expect(rounds[r].counts[0], `round ${r}, node 0\n${summary}`).toMatchObject({
+        checkFailures: 1,
+        computed: 1,
+      })
+      // the block is wrong, so node i finds the evidence true, and recomputes the round without
+      // the result (or, when the evidence came first, computes the shard instead of taking it)
+      for (const i of [1, 2])
+        expect(rounds[r].counts[i], `round ${r}, node ${i}\n${summary}`).toMatchObject({
+          checkFailures: 0,
+          evidence: 1,
+        })
+    }
+    process.stderr.write(`sharded exchange, evidence of a wrong block (r = 1):\n${summary}\n`)
   }, 240_000)
 })

@@ -22,6 +22,7 @@ import {
   checkCommit,
   checkEvidence,
   checkHave,
+  checkShardEvidence,
   checkShardResult,
   validate,
 } from '../../src/gossip/validate.js'
@@ -296,6 +297,18 @@ describe('vectors checked with the standard primitives alone', () => {
         checkShardResult(hexToBytes(c.bytesHex), peerIdFromString(c.origin), ctx),
       )
       expect(got.action === 'accept' ? 'accept' : `${got.action}: ${got.reason}`, c.name).toBe(c.expected)
+    }
+    for (const c of v.evidence) {
+      const got = await validate(() =>
+        checkShardEvidence(hexToBytes(c.bytesHex), {
+          ...ctx,
+          resultBlocks: (shard: number) => v.context.resultBlocks[shard],
+        }),
+      )
+      expect(
+        got.action === 'accept' ? `accept: ${got.value.kind}` : `${got.action}: ${got.reason}`,
+        c.name,
+      ).toBe(c.expected)
     }
   })
 

@@ -1549,6 +1549,141 @@ export namespace ShardResult {
   }
 }
 
+export interface ShardEvidence {
+  result: Uint8Array<ArrayBuffer>
+  other: Uint8Array<ArrayBuffer>
+  block: number
+}
+
+export namespace ShardEvidence {
+  let _codec: Codec<ShardEvidence>
+
+  export const codec = (): Codec<ShardEvidence> => {
+    if (_codec == null) {
+      _codec = message<ShardEvidence>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.result != null && obj.result.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.result)
+        }
+
+        if ((obj.other != null && obj.other.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.other)
+        }
+
+        if ((obj.block != null && obj.block !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.block)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          result: uint8ArrayAlloc(0),
+          other: uint8ArrayAlloc(0),
+          block: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.result = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.other = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.block = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.result`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.other`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.block`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ShardEvidenceResultFieldEvent {
+    field: '$.result'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ShardEvidenceOtherFieldEvent {
+    field: '$.other'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ShardEvidenceBlockFieldEvent {
+    field: '$.block'
+    value: number
+  }
+
+  export function encode (obj: Partial<ShardEvidence>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ShardEvidence.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ShardEvidence>): ShardEvidence {
+    return decodeMessage(buf, ShardEvidence.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ShardEvidence>): Generator<ShardEvidenceResultFieldEvent | ShardEvidenceOtherFieldEvent | ShardEvidenceBlockFieldEvent> {
+    return streamMessage(buf, ShardEvidence.codec(), opts)
+  }
+}
+
 export interface EquivocationEvidence {
   first: Uint8Array<ArrayBuffer>
   second: Uint8Array<ArrayBuffer>
