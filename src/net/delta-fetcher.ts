@@ -173,7 +173,7 @@ export class DeltaFetcher {
     assembly: ChunkAssembly,
     ranges: readonly Shard[],
   ): Promise<void> {
-    const { host, deltaBook, metrics, rejections, penalize, counters, signal } = this.components
+    const { host, deltaBook, counters, signal } = this.components
     const { message } = announcement
     assembly.want(chunksOf(ranges, this.init.dimension, this.init.encodeOptions, assembly.size))
     await fetchWanted(host, assembly, sources, counters, {

@@ -208,7 +208,6 @@ export class ShardExchange {
     const out = new Float32Array(this.init.dimension)
     const mine = new Set(plan?.mine ?? [])
     let own = 0
-    let fetched = 0
     let computed = 0
     for (const shard of this.init.layout) {
       if (!mine.has(shard.index)) continue
@@ -270,7 +269,7 @@ export class ShardExchange {
       taken.splice(taken.indexOf(t), 1)
       await computeHere(t.shard)
     }
-    fetched = taken.length
+    const fetched = taken.length
     this.used.set(
       round,
       taken.map((t) => ({ root: t.root, signers: t.signers })),
