@@ -13,6 +13,7 @@ import {
   aggregate,
   type Contribution,
   declaredFaults,
+  roundSeed,
   trimCount,
 } from '../src/aggregate/rules.js'
 import {
@@ -20,7 +21,6 @@ import {
   RESULT_ENCODING,
   shardGranule,
   shardResult,
-  shardSeed,
   shardSetRoot,
 } from '../src/aggregate/shard-plan.js'
 import { shardRanges } from '../src/aggregate/shards.js'
@@ -1187,7 +1187,7 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
     { round: 7, replicas: 1, peers: drawPeers.slice(0, 3) },
     { round: 7, replicas: 3, peers: drawPeers.slice(0, 2) },
   ].map(({ round, replicas, peers }) => {
-    const seed = shardSeed(runId, round)
+    const seed = roundSeed(runId, round)
     const plan = planShards(layout, peers, replicas, seed, peers[0])
     return {
       round,

@@ -6,13 +6,13 @@
 // framing are left out. In deltas of the run's encoding, against n - 1 all-to-all.
 //
 // Usage: npm run bench:shard-bytes [-- --checks 2]
+import { roundSeed } from '../../src/aggregate/rules.js'
 import {
   checkSpan,
   DEFAULT_SHARD_CHECKS,
   planShards,
   shardLayout,
   shardResultSize,
-  shardSeed,
 } from '../../src/aggregate/shard-plan.js'
 import { encodedDeltaSize } from '../../src/codec/delta.js'
 import { chunksHolding, encodedRangesOf } from '../../src/codec/delta-ranges.js'
@@ -58,7 +58,7 @@ for (const [preset, n, shards] of rows) {
   const peers = Array.from({ length: n }, (_, i) => `peer-${i}`)
   let total = 0
   for (let round = 1; round <= DRAWS; round++) {
-    const plan = planShards(layout, peers, 2, shardSeed(new Uint8Array(32), round), peers[0])
+    const plan = planShards(layout, peers, 2, roundSeed(new Uint8Array(32), round), peers[0])
     const held = new Set(chunksOf(plan.mine.map((s) => layout[s])))
     const others = layout.filter((s) => !plan.mine.includes(s.index))
     const results = others.reduce((sum, s) => sum + shardResultSize(s), 0)

@@ -45,8 +45,19 @@ export type AggregationRule = BaseRule & {
   bucketSize?: number
 }
 
+/**
+ * The seed of a round's shared randomness, runId || u64le(round): the bucketing pre-step's shuffle
+ * (SPEC.md 8.8) and a sharded exchange's aggregator draw (18.2).
+ */
+export function roundSeed(runId: Uint8Array, round: number): Uint8Array {
+  const seed = new Uint8Array(runId.length + 8)
+  seed.set(runId)
+  new DataView(seed.buffer).setBigUint64(runId.length, BigInt(round), true)
+  return seed
+}
+
 export interface AggregationContext {
-  /** seed of the round's shared randomness (bucketing): runId || u64le(round) */
+  /** seed of the round's shared randomness (bucketing): roundSeed(runId, round) */
   seed: Uint8Array
   /** the previous round's aggregate (centered clipping's reference point); zeros in round 0 */
   reference?: Float32Array

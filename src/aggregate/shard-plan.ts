@@ -98,14 +98,6 @@ export function shardSetRoot(deltaHashes: readonly Uint8Array[]): Uint8Array {
   return domainHash(DOMAINS.shardSet, ...[...deltaHashes].sort(compareBytes))
 }
 
-/** The seed of a round's aggregator draw: runId || u64le(round) (SPEC.md 18.2). */
-export function shardSeed(runId: Uint8Array, round: number): Uint8Array {
-  const seed = new Uint8Array(40)
-  seed.set(runId)
-  new DataView(seed.buffer).setBigUint64(32, BigInt(round), true)
-  return seed
-}
-
 export interface ShardPlan {
   shards: Shard[]
   /** by shard: the peer ids (strings) of its aggregators */

@@ -13,6 +13,7 @@ import {
   aggregate,
   type Contribution,
   readsReference,
+  roundSeed,
 } from '../aggregate/rules.js'
 import type { EncodeOptions } from '../codec/delta.js'
 import { compressWithFeedback } from '../codec/error-feedback.js'
@@ -624,9 +625,7 @@ export class RoundRunner {
     log: Logger,
   ): Promise<Contribution[]> {
     const { genesis, globalState, metrics, runId } = this.components
-    const seed = new Uint8Array(40)
-    seed.set(runId)
-    new DataView(seed.buffer).setBigUint64(32, BigInt(round), true)
+    const seed = roundSeed(runId, round)
     // the reference is read (back) only for the rule that reads it; the momentum, for the outer step
     const reference = readsReference(genesis.aggregation) ? await start.reference() : undefined
     const context = { seed, reference }

@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
-import { type AggregationRule, aggregate, type Contribution } from '../aggregate/rules.js'
+import { type AggregationRule, aggregate, type Contribution, roundSeed } from '../aggregate/rules.js'
 import {
   checkSpan,
   planShards,
@@ -17,7 +17,6 @@ import {
   type ShardPlan,
   shardResult,
   shardResultSize,
-  shardSeed,
   shardSetRoot,
 } from '../aggregate/shard-plan.js'
 import { type Shard, shardSources } from '../aggregate/shards.js'
@@ -125,7 +124,7 @@ export class ShardExchange {
    * computes every shard itself.
    */
   beginRound(round: number, log: Logger): ShardPlan | undefined {
-    const plan = this.draw(round, log)
+    const plan = this.planRound(round, log)
     this.plans.set(round, plan ?? null)
     this.begun = Math.max(this.begun, round)
     for (const map of [this.plans, this.assembled, this.used, this.examined] as Map<number, unknown>[])
@@ -146,7 +145,7 @@ export class ShardExchange {
     return round > this.begun ? 'pending' : 'whole'
   }
 
-  private draw(round: number, log: Logger): ShardPlan | undefined {
+  private planRound(round: number, log: Logger): ShardPlan | undefined {
     const { sync, commits, deltaBook, genesis, runId, peerId } = this.components
     if (round === 0) return undefined
     const decided = sync.decidedOf(round - 1, false)
@@ -178,7 +177,7 @@ export class ShardExchange {
       this.init.layout,
       peers as string[],
       genesis.exchange!.replicas,
-      shardSeed(runId, round),
+      roundSeed(runId, round),
       peerId.toString(),
     )
     log.debug(
@@ -454,11 +453,7 @@ export class ShardExchange {
       // results of aggregators that evidence excluded, or with a root it refuted, are not used (18.7)
       const results = aggregators.flatMap((peer) => {
         const entry = held.get(peer)
-        return entry === undefined ||
-          shardBook.isExcluded(round, peer) ||
-          !shardBook.usable(round, entry.root, [peer])
-          ? []
-          : [{ peer, entry }]
+        return entry === undefined || !shardBook.usable(round, entry.root, [peer]) ? [] : [{ peer, entry }]
       })
       if (
         results.some((r) => r.entry.equivocated) ||

@@ -6,7 +6,8 @@
 // agree. An MNIST MLP of 2.0 M parameters, so that a delta spans several transfer chunks and a
 // shard's part of it leaves most of them out.
 import { afterEach, describe, expect, it } from 'vitest'
-import { planShards, shardLayout, shardSeed } from '../../src/aggregate/shard-plan.js'
+import { roundSeed } from '../../src/aggregate/rules.js'
+import { planShards, shardLayout } from '../../src/aggregate/shard-plan.js'
 import { encodedDeltaSize } from '../../src/codec/delta.js'
 import type { DtrainNode, RoundReport } from '../../src/node/node.js'
 import type { ShardAttack } from '../../src/round/shard-attacks.js'
@@ -190,7 +191,7 @@ describe('sharded exchange (SPEC.md 18)', () => {
     const layout = shardLayout(genesis, parameterCount(genesis.model))!
     const ids = nodes.map((n) => n.peerId.toString())
     for (let r = 1; r < 5; r++) {
-      const plan = planShards(layout, ids, 2, shardSeed(runIdOf(genesis), r), ids[3])
+      const plan = planShards(layout, ids, 2, roundSeed(runIdOf(genesis), r), ids[3])
       const attacked = plan.mine[0]
       const readers = [0, 1, 2].filter((i) => !plan.aggregators[attacked].includes(ids[i]))
       expect(readers.length, summary).toBe(2)

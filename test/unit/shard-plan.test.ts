@@ -1,13 +1,13 @@
 // A sharded exchange's plan (aggregate/shard-plan.ts, SPEC.md 18): what a genesis may shard, the
 // aggregator draw, the result encoding every node applies, and the span one random check covers.
 import { describe, expect, it } from 'vitest'
+import { roundSeed } from '../../src/aggregate/rules.js'
 import {
   checkSpan,
   planShards,
   SHARD_RESULT_BLOCK,
   shardLayout,
   shardResult,
-  shardSeed,
   shardSetRoot,
 } from '../../src/aggregate/shard-plan.js'
 import { shardRanges } from '../../src/aggregate/shards.js'
@@ -50,7 +50,7 @@ describe('shard plan', () => {
   it('draws every shard distinct aggregators from the sorted contributors, the same whatever their order', () => {
     const shards = shardRanges(100_000, 8, 256)
     const peers = ['peer-c', 'peer-a', 'peer-e', 'peer-b', 'peer-d']
-    const seed = shardSeed(new Uint8Array(32).fill(7), 3)
+    const seed = roundSeed(new Uint8Array(32).fill(7), 3)
     const plan = planShards(shards, peers, 2, seed, 'peer-a')
     expect(planShards(shards, [...peers].reverse(), 2, seed, 'peer-a')).toEqual(plan)
     for (const row of plan.aggregators) expect(new Set(row).size).toBe(2)
@@ -60,7 +60,7 @@ describe('shard plan', () => {
     expect(Math.max(...load)).toBeLessThanOrEqual(4)
     expect(plan.mine).toEqual(plan.aggregators.flatMap((row, s) => (row.includes('peer-a') ? [s] : [])))
     // another round, another draw; fewer contributors than replicas: each aggregates every shard
-    expect(planShards(shards, peers, 2, shardSeed(new Uint8Array(32).fill(7), 4), 'peer-a')).not.toEqual(plan)
+    expect(planShards(shards, peers, 2, roundSeed(new Uint8Array(32).fill(7), 4), 'peer-a')).not.toEqual(plan)
     expect(planShards(shards, ['x'], 2, seed, 'x').mine).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
   })
 
