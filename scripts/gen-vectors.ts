@@ -23,7 +23,13 @@ import {
   shardResult,
   shardSetRoot,
 } from '../src/aggregate/shard-plan.js'
-import { shardRanges } from '../src/aggregate/shards.js'
+import {
+  aggregateByShards,
+  partialDistances,
+  shardRanges,
+  shardSources,
+  sumPartials,
+} from '../src/aggregate/shards.js'
 import {
   type DeltaEncodingName,
   decodeDelta,
@@ -47,6 +53,7 @@ import {
   checkEvidence,
   checkHave,
   checkShardEvidence,
+  checkShardPartials,
   checkShardResult,
   validate,
 } from '../src/gossip/validate.js'
@@ -77,12 +84,15 @@ import {
   encodeEvidence,
   encodeHaveBody,
   encodeShardEvidence,
+  encodeShardPartialsBody,
   encodeShardResultBody,
   type Have,
+  type ShardPartials,
   type ShardResult,
   signAnnouncement,
   signCommit,
   signHave,
+  signShardPartials,
   signShardResult,
 } from '../src/wire/messages.js'
 import { ChunkRequest, ChunkResponse } from '../src/wire/proto/dtrain.js'
@@ -1284,6 +1294,83 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
     })
   }
   const evidenceCtx = { ...ctx, resultBlocks: (shard: number) => context.resultBlocks[shard] }
+  // 18.8: partial distances by shard, their sum, and NNM then trimmed mean with them
+  const stream = new HashStream('dtrain/v1/vectors', new TextEncoder().encode('shard partials'))
+  const partialInputs = [3, 1, 4, 2].map((b) => ({
+    id: sha256(new Uint8Array([b])),
+    values: Float32Array.from({ length: 600 }, () => Math.fround(stream.nextSymmetricUnit() * 0.01 * b)),
+  }))
+  const partialLayout = shardRanges(600, 3, 64)
+  const ordered = [...partialInputs].sort((a, b) => Buffer.compare(a.id, b.id))
+  const perShard = partialLayout.map((shard) =>
+    partialDistances(
+      shardSources(
+        ordered.map((c) => c.values),
+        shard,
+      ),
+    ),
+  )
+  const pairsOf = (m: Float64Array[]) => m.flatMap((row, i) => Array.from(row.subarray(i + 1)))
+  const partialRule: AggregationRule = { rule: 'nnm-trimmed-mean', faultFraction: 0.25 }
+  const partialsMessage: ShardPartials = {
+    version: 1,
+    runId,
+    round: 3,
+    peerId: peerIdBytes(peerIdFromPrivateKey(key)),
+    setRoot: shardSetRoot(ordered.map((c) => c.id)),
+    shard: 1,
+    inputs: 4,
+    distances: Float64Array.from(pairsOf(perShard[1])),
+  }
+  const partialsBody = encodeShardPartialsBody(partialsMessage)
+  const partialsEnvelope = await signShardPartials(key, partialsMessage)
+  const partialsCtx = { runId, currentRound: 3, shards: 3 }
+  const partialsInputs: Array<{ name: string; bytes: Uint8Array }> = [
+    { name: 'valid', bytes: partialsEnvelope },
+    {
+      name: 'one value short',
+      bytes: await signShardPartials(key, {
+        ...partialsMessage,
+        distances: partialsMessage.distances.subarray(1),
+      }),
+    },
+    {
+      name: 'a negative distance',
+      bytes: await signShardPartials(key, {
+        ...partialsMessage,
+        distances: Float64Array.from(partialsMessage.distances, (d, i) => (i === 0 ? -d : d)),
+      }),
+    },
+    {
+      name: 'a shard the run does not have',
+      bytes: await signShardPartials(key, { ...partialsMessage, shard: 3 }),
+    },
+  ]
+  const partialsVerdicts = []
+  for (const input of partialsInputs) {
+    const v = await validate(() => checkShardPartials(input.bytes, peerIdFromPrivateKey(key), partialsCtx))
+    partialsVerdicts.push({
+      name: input.name,
+      bytesHex: toHex(input.bytes),
+      expected: v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`,
+    })
+  }
+  const partials = {
+    inputs: partialInputs.map((c) => ({ idHex: toHex(c.id), values: Array.from(c.values) })),
+    layout: partialLayout.map((r) => [r.start, r.end]),
+    partialsByShard: perShard.map(pairsOf),
+    summed: pairsOf(sumPartials(perShard)),
+    rule: partialRule,
+    aggregate: Array.from(aggregateByShards(partialRule, partialInputs, partialLayout)),
+    message: {
+      setRootHex: toHex(partialsMessage.setRoot),
+      bodyHex: toHex(partialsBody),
+      signingDigestHex: toHex(domainHash(DOMAINS.shardPartials, partialsBody)),
+      envelopeHex: toHex(partialsEnvelope),
+    },
+    shards: partialsCtx.shards,
+    verdicts: partialsVerdicts,
+  }
   const secondResult = await signShardResult(key, {
     ...resultMessage,
     resultRoot: sha256(new Uint8Array([9])),
@@ -1324,7 +1411,7 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
   return {
     specRevision: revision,
     description:
-      'Sharded exchange, SPEC.md 18: layouts (18.1), aggregator draws with the run id of genesis.json case tiny (18.2), the bytes and transfer chunks a node reads of a delta for coordinates [start, end) (18.3), set roots, a shard result and its message, signed by keys.json key 0, the verdicts of its checks (18.4), and of evidence (18.7: "accept: two-results" is acted on at once; "accept: wrong" is checked by the receiver against its own deltas)',
+      'Sharded exchange, SPEC.md 18: layouts (18.1), aggregator draws with the run id of genesis.json case tiny (18.2), the bytes and transfer chunks a node reads of a delta for coordinates [start, end) (18.3), set roots, a shard result and its message, signed by keys.json key 0, the verdicts of its checks (18.4), of evidence (18.7: "accept: two-results" is acted on at once; "accept: wrong" is checked by the receiver against its own deltas), and partial distances (18.8: four inputs of 600 coordinates in three shards, the pairs i < j of each shard in canonical order, their sum in shard order, the aggregate of NNM then trimmed mean with it, a ShardPartials message of shard 1 and its verdicts with current round 3)',
     layouts,
     draws,
     parts,
@@ -1348,6 +1435,7 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
     context,
     verdicts,
     evidence,
+    partials,
   }
 }
 

@@ -31,3 +31,8 @@ export function shardTopic(runIdHex: string): string {
 export function shardEvidenceTopic(runIdHex: string): string {
   return `${constants.topicPrefix}/${runIdHex}/${constants.shardEvidenceTopicSuffix}`
 }
+
+/** Partial distances of a sharded run whose rule needs whole-vector distances (SPEC.md 18.8). */
+export function shardPartialsTopic(runIdHex: string): string {
+  return `${constants.topicPrefix}/${runIdHex}/${constants.shardPartialsTopicSuffix}`
+}

@@ -7,7 +7,7 @@ import { DOMAINS, PROTOCOL } from '../constants.js'
 import { domainHash } from '../crypto/hash.js'
 import { compareBytes } from './order.js'
 import type { AggregationRule } from './rules.js'
-import { assignAggregators, type Shard, shardRanges } from './shards.js'
+import { assignAggregators, needsDistances, type Shard, shardRanges } from './shards.js'
 
 /** A shard result is encoded int8-block with blocks of this many values (SPEC.md 18.4). */
 export const SHARD_RESULT_BLOCK = PROTOCOL.codec.shardResultBlockSize
@@ -44,8 +44,11 @@ export function shardLayout(run: ShardedRun, count: number): Shard[] | undefined
   return shardRanges(count, run.exchange.shards, shardGranule(run.delta))
 }
 
-/** The rules a shard's aggregator can apply to its coordinates alone (SPEC.md 18.3). */
-const COORDINATE_WISE = new Set(['mean', 'median', 'trimmed-mean'])
+/**
+ * The most inputs whose partial distances fit one gossip message (SPEC.md 18.8): n (n - 1) / 2
+ * binary64 values beside the message's other fields, within limits.maxGossipMessageBytes.
+ */
+export const MAX_PARTIAL_INPUTS = 90
 
 /** Why a genesis cannot shard its exchange, by field, with the fix: empty when it can. */
 export function shardedExchangeProblems(
@@ -62,15 +65,22 @@ export function shardedExchangeProblems(
         'a sharded exchange reads deltas by coordinate range, and a top-k delta cannot be read so: use sparse-2bit (top-k by chunk) or remove exchange',
     })
   const rule = run.aggregation
+  const distanceRule = rule.rule === 'nnm-trimmed-mean' || rule.rule === 'krum' || rule.rule === 'multi-krum'
   if (
-    !COORDINATE_WISE.has(rule.rule) ||
+    rule.rule === 'geometric-median' ||
+    rule.rule === 'centered-clipping' ||
     rule.normBound !== undefined ||
-    rule.nnmF !== undefined ||
-    (rule.bucketSize !== undefined && rule.bucketSize > 1)
+    (rule.bucketSize !== undefined && rule.bucketSize > 1) ||
+    (rule.nnmF !== undefined && distanceRule)
   )
     problems.push({
       path: ['aggregation'],
-      message: `a shard's aggregator sees its coordinates only, and ${rule.rule}${rule.normBound !== undefined || rule.nnmF !== undefined || rule.bucketSize !== undefined ? ' with a pre-step' : ''} needs whole vectors: use mean, median or trimmed-mean without pre-steps, or remove exchange (docs/sharded-aggregation.md)`,
+      message: `a shard's aggregator sees its coordinates and the summed distances of the inputs only, and ${rule.rule}${rule.normBound !== undefined || rule.nnmF !== undefined || rule.bucketSize !== undefined ? ' with its pre-step' : ''} needs more: use mean, median, trimmed-mean (each with nnmF if wanted), nnm-trimmed-mean, krum or multi-krum, without a norm bound or bucketing, or remove exchange (SPEC.md 18.6)`,
+    })
+  if (needsDistances(rule) && run.round.expectedPeers > MAX_PARTIAL_INPUTS)
+    problems.push({
+      path: ['round', 'expectedPeers'],
+      message: `${rule.rule}${rule.nnmF !== undefined ? ' with nnmF' : ''} needs the inputs' distances, whose partials one gossip message carries for at most ${MAX_PARTIAL_INPUTS} inputs (SPEC.md 18.8): use at most ${MAX_PARTIAL_INPUTS} expected peers, a coordinate-wise rule, or remove exchange`,
     })
   if (run.contribution.check)
     problems.push({

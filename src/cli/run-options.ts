@@ -39,10 +39,9 @@ export function addRunOptions(command: Command): Command {
     )
     .option('--no-error-feedback', 'send lossy deltas without error feedback (SPEC.md 6.9)')
     .addOption(
-      new Option(
-        '--aggregation <rule>',
-        'aggregation rule (default nnm-trimmed-mean; trimmed-mean with --shards, which takes coordinate-wise rules only)',
-      ).choices(['nnm-trimmed-mean', 'mean', 'median', 'trimmed-mean']),
+      new Option('--aggregation <rule>', 'aggregation rule')
+        .choices(['nnm-trimmed-mean', 'mean', 'median', 'trimmed-mean'])
+        .default('nnm-trimmed-mean'),
     )
     .option(
       '--shards <s>',
@@ -110,8 +109,7 @@ export function genesisOptionsFrom(opts: Record<string, unknown>): GenesisOption
   const shards = opts.shards as number | undefined
   if (opts.replicas !== undefined && shards === undefined)
     throw new ConfigError('--replicas sets the aggregators of each shard: it needs --shards')
-  const rule =
-    (opts.aggregation as string | undefined) ?? (shards === undefined ? 'nnm-trimmed-mean' : 'trimmed-mean')
+  const rule = opts.aggregation as string
   // Own text: the genesis names it by the hash of its tokens, and each node reads its own copy.
   // The tokens are the genesis model's: characters, bytes or GPT-2 BPE (SPEC.md 7.1, 7.8).
   const preset = (opts.preset ?? 'small') as ModelPreset

@@ -13,6 +13,7 @@ import {
   evidenceTopic,
   haveTopic,
   shardEvidenceTopic,
+  shardPartialsTopic,
   shardTopic,
 } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
@@ -35,6 +36,7 @@ import {
   checkEvidence,
   checkHave,
   checkShardEvidence,
+  checkShardPartials,
   checkShardResult,
   type Verdict,
   validate,
@@ -93,6 +95,10 @@ export class GossipHandlers {
             [
               shardTopic(runIdHex),
               ['shard', (_source, message, origin) => this.onShardResult(message, origin)],
+            ] as [string, Parameters<GossipValidatorFn>],
+            [
+              shardPartialsTopic(runIdHex),
+              ['shard-partials', (_source, message, origin) => this.onShardPartials(message, origin)],
             ] as [string, Parameters<GossipValidatorFn>],
             [
               shardEvidenceTopic(runIdHex),
@@ -259,6 +265,30 @@ export class GossipHandlers {
         .shardEvidence(encodeShardEvidence({ result: first, other: message.data }))
         .catch(() => {})
     return { action: 'ignore', reason: 'equivocation', detail: `two results of shard ${shard} for one set` }
+  }
+
+  /** SPEC.md 18.8: an aggregator's partial distances of a shard, for the nodes that sum them. */
+  private async onShardPartials(message: Message, origin: PeerId | undefined): Promise<Verdict<unknown>> {
+    const { runId, shardBook } = this.components
+    const verdict = await validate(() =>
+      checkShardPartials(message.data, origin, {
+        runId,
+        currentRound: this.init.currentRound(),
+        shards: this.init.shardLayout!.length,
+      }),
+    )
+    if (verdict.action !== 'accept') return verdict
+    const { round, setRoot, shard, distances } = verdict.value.message
+    const added = shardBook.addPartials(round, setRoot, shard, verdict.value.signer.toString(), distances)
+    if (added === 'new') return verdict
+    if (added === 'duplicate') return { action: 'ignore', reason: 'duplicate', detail: 'already known' }
+    if (added === 'over-limit')
+      return { action: 'ignore', reason: 'over-limit', detail: 'the round holds its most shard messages' }
+    return {
+      action: 'ignore',
+      reason: 'equivocation',
+      detail: `two sets of partials of shard ${shard} for one set`,
+    }
   }
 
   /**

@@ -12,6 +12,7 @@ import {
   LIMITS,
   PROTOCOL,
   shardEvidenceTopic,
+  shardPartialsTopic,
   shardTopic,
 } from '../constants.js'
 import { fromHex } from '../crypto/hash.js'
@@ -22,7 +23,14 @@ import type { Host } from '../net/host.js'
 import type { CommitRecord } from '../round/commit-book.js'
 import type { VoteJournal } from '../store/vote-journal.js'
 import type { Clock } from '../util/clock.js'
-import { type ShardResult, signCommit, signHave, signShardResult } from '../wire/messages.js'
+import {
+  type ShardPartials,
+  type ShardResult,
+  signCommit,
+  signHave,
+  signShardPartials,
+  signShardResult,
+} from '../wire/messages.js'
 import { HaveBatcher } from './holders.js'
 
 export interface PublisherComponents {
@@ -54,8 +62,8 @@ interface KeptRound {
 export class Publisher {
   private readonly haves: HaveBatcher
   private lastAnnouncement?: { signed: Uint8Array; publishedAt: number }
-  /** this node's signed shard results of its latest round that has some (SPEC.md 18.4) */
-  private shardResults?: { round: number; signed: Uint8Array[] }
+  /** this node's signed shard results and partials of its latest round that has some (SPEC.md 18.4, 18.8) */
+  private shardResults?: { round: number; signed: Array<{ topic: string; signed: Uint8Array }> }
   /**
    * this node's signed announcement and latest commit of its recent rounds: re-published while it
    * holds a round open, and for a peer behind
@@ -114,8 +122,7 @@ export class Publisher {
     if (last === undefined || now - last.publishedAt < LIMITS.reannounceMs) return
     last.publishedAt = now
     await this.publish(deltaTopic(this.components.runIdHex), last.signed)
-    for (const signed of this.shardResults?.signed ?? [])
-      await this.publish(shardTopic(this.components.runIdHex), signed)
+    for (const { topic, signed } of this.shardResults?.signed ?? []) await this.publish(topic, signed)
   }
 
   /** Signs and publishes this node's commit of a round (SPEC.md 5.5, 12.3). */
@@ -173,16 +180,37 @@ export class Publisher {
    * topic's mesh late.
    */
   async shardResult(r: Omit<ShardResult, 'version' | 'runId' | 'peerId'>): Promise<void> {
-    const { privateKey, runId, peerId, runIdHex } = this.components
-    const signed = await signShardResult(privateKey, {
-      ...r,
-      version: PROTOCOL.protocolVersion,
-      runId,
-      peerId: peerIdBytes(peerId),
-    })
-    if (this.shardResults?.round !== r.round) this.shardResults = { round: r.round, signed: [] }
-    this.shardResults.signed.push(signed)
-    await this.publish(shardTopic(runIdHex), signed)
+    await this.shardMessage(r.round, shardTopic(this.components.runIdHex), (header) =>
+      signShardResult(this.components.privateKey, { ...r, ...header }),
+    )
+  }
+
+  /**
+   * Signs and publishes this node's partial distances of a shard (SPEC.md 18.8), re-published with
+   * its latest round's results.
+   */
+  async shardPartials(p: Omit<ShardPartials, 'version' | 'runId' | 'peerId'>): Promise<void> {
+    await this.shardMessage(p.round, shardPartialsTopic(this.components.runIdHex), (header) =>
+      signShardPartials(this.components.privateKey, { ...p, ...header }),
+    )
+  }
+
+  /** Signs a shard message of `round` with this node's header fields, publishes it and keeps it. */
+  private async shardMessage(
+    round: number,
+    topic: string,
+    sign: (header: { version: number; runId: Uint8Array; peerId: Uint8Array }) => Promise<Uint8Array>,
+  ): Promise<void> {
+    const { runId, peerId } = this.components
+    const signed = await sign({ version: PROTOCOL.protocolVersion, runId, peerId: peerIdBytes(peerId) })
+    this.keepForRepublishing(round, topic, signed)
+    await this.publish(topic, signed)
+  }
+
+  /** A signed shard message of `round`, re-published with the announcement (reannounceIfDue). */
+  private keepForRepublishing(round: number, topic: string, signed: Uint8Array): void {
+    if (this.shardResults?.round !== round) this.shardResults = { round, signed: [] }
+    this.shardResults.signed.push({ topic, signed })
   }
 
   /** Tells the network of a wrong shard result (SPEC.md 18.7). */

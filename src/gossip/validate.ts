@@ -14,10 +14,12 @@ import {
   decodeEvidence,
   decodeHave,
   decodeShardEvidence,
+  decodeShardPartials,
   decodeShardResult,
   type Have,
   MalformedMessageError,
   OversizeMessageError,
+  type ShardPartials,
   type ShardResult,
   type SignedEnvelope,
   UnsupportedVersionError,
@@ -236,6 +238,32 @@ export async function checkShardResult(
       'wrong-size',
       `claims a result of ${r.resultSize} bytes, shard ${r.shard}'s is ${size}`,
     )
+  return { ...envelope, signer }
+}
+
+/**
+ * Shard partials checks, SPEC.md 18.8, in order: size, decoding (the distances' length follows
+ * from `inputs`; each finite and >= 0), version, run, peer id, origin, signature, round window (as
+ * a shard result's, 18.4); REJECT `malformed` for a shard index outside the run's shards.
+ */
+export async function checkShardPartials(
+  bytes: Uint8Array,
+  origin: PeerId | undefined,
+  ctx: CommitContext & { shards: number },
+): Promise<Validated<ShardPartials>> {
+  const envelope = decodeShardPartials(bytes)
+  const p = envelope.message
+  const signer = await checkSignerAndSignature(
+    envelope,
+    p.runId,
+    p.peerId,
+    origin,
+    ctx.runId,
+    DOMAINS.shardPartials,
+  )
+  ignoreOutsideWindow('shard partials', p.round, ctx.currentRound)
+  if (p.shard >= ctx.shards)
+    throw new GossipCheckError('reject', 'malformed', `shard ${p.shard} of a run of ${ctx.shards} shards`)
   return { ...envelope, signer }
 }
 

@@ -10,7 +10,14 @@ import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { RejectionLog } from '../metrics/rejection-log.js'
 import type { Verdict } from './validate.js'
 
-export type GossipTopic = 'delta' | 'commit' | 'evidence' | 'have' | 'shard' | 'shard-evidence'
+export type GossipTopic =
+  | 'delta'
+  | 'commit'
+  | 'evidence'
+  | 'have'
+  | 'shard'
+  | 'shard-partials'
+  | 'shard-evidence'
 
 /** A topic's handler: checks the message in SPEC order and acts on it; answers its final verdict. */
 export type GossipHandler = (

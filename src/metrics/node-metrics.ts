@@ -160,6 +160,12 @@ export class NodeMetrics {
     labelNames: ['source'] as const,
     registers: [this.registry],
   })
+  readonly shardPartials = new Counter({
+    name: 'dtrain_shard_partials_total',
+    help: "partial distances of a sharded run's shards by where they came from (own, fetched from the aggregators, computed from the deltas), where the rule needs whole-vector distances (SPEC.md 18.8)",
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  })
   readonly shardMismatches = new Counter({
     name: 'dtrain_shard_mismatches_total',
     help: 'shards whose aggregators published different results (or one signed two): computed from the deltas instead (SPEC.md 18.5)',

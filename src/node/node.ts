@@ -18,6 +18,7 @@ import {
   haveTopic,
   LIMITS,
   shardEvidenceTopic,
+  shardPartialsTopic,
   shardTopic,
 } from '../constants.js'
 import { toHex } from '../crypto/hash.js'
@@ -197,7 +198,9 @@ export class DtrainNode {
           commitTopic(runIdHex),
           evidenceTopic(runIdHex),
           haveTopic(runIdHex),
-          ...(genesis.exchange === undefined ? [] : [shardTopic(runIdHex), shardEvidenceTopic(runIdHex)]),
+          ...(genesis.exchange === undefined
+            ? []
+            : [shardTopic(runIdHex), shardPartialsTopic(runIdHex), shardEvidenceTopic(runIdHex)]),
         ],
         appPenalty: (peer) => guard.penalty(peer),
       },

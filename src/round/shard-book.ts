@@ -17,6 +17,14 @@ export interface ShardResultEntry {
   equivocated?: boolean
 }
 
+/** An aggregator's partial distances of a shard (18.8); marked when it signed two. */
+export interface PartialsEntry {
+  distances: Float64Array
+  equivocated?: boolean
+}
+
+type Recorded = 'new' | 'duplicate' | 'equivocation' | 'over-limit'
+
 export interface ShardBookComponents {
   changes: Changes
 }
@@ -31,6 +39,8 @@ export class ShardBook {
   private readonly excluded = new Map<number, Set<string>>()
   /** by round: result roots shown wrong (hex) */
   private readonly refuted = new Map<number, Set<string>>()
+  /** by round, set root and shard: each aggregator's partial distances (18.8) */
+  private readonly partials = new Map<number, Map<string, Map<string, PartialsEntry>>>()
 
   constructor(private readonly components: ShardBookComponents) {}
 
@@ -38,19 +48,52 @@ export class ShardBook {
    * Records `peer`'s result of a round's shard for the set `setRoot`. Returns 'new', 'duplicate'
    * (the same result again), 'equivocation' (another result: both are marked) or 'over-limit'.
    */
-  add(
+  add(round: number, setRoot: Uint8Array, shard: number, peer: string, entry: ShardResultEntry): Recorded {
+    return this.record(
+      this.rounds,
+      round,
+      keyOf(setRoot, shard),
+      peer,
+      entry,
+      (known) => bytesEqual(known.root, entry.root) && known.size === entry.size,
+    )
+  }
+
+  /**
+   * Records `peer`'s partial distances of a round's shard for a set (18.8), as add() records a
+   * result: another set of partials from the same aggregator marks it, and neither is used.
+   */
+  addPartials(
     round: number,
     setRoot: Uint8Array,
     shard: number,
     peer: string,
-    entry: ShardResultEntry,
-  ): 'new' | 'duplicate' | 'equivocation' | 'over-limit' {
-    const byKey = this.rounds.get(round) ?? new Map<string, Map<string, ShardResultEntry>>()
-    const key = keyOf(setRoot, shard)
-    const byPeer = byKey.get(key) ?? new Map<string, ShardResultEntry>()
+    distances: Float64Array,
+  ): Recorded {
+    return this.record(this.partials, round, keyOf(setRoot, shard), peer, { distances }, (known) =>
+      sameValues(known.distances, distances),
+    )
+  }
+
+  /** The partial distances of a round's shard for a set, by aggregator. */
+  partialsOf(round: number, setRoot: Uint8Array, shard: number): ReadonlyMap<string, PartialsEntry> {
+    return this.partials.get(round)?.get(keyOf(setRoot, shard)) ?? new Map()
+  }
+
+  /** One signed message per (round, key, peer); a second, different one marks the first. */
+  private record<T extends { equivocated?: boolean }>(
+    store: Map<number, Map<string, Map<string, T>>>,
+    round: number,
+    key: string,
+    peer: string,
+    entry: T,
+    same: (known: T) => boolean,
+  ): Recorded {
+    const byKey = store.get(round) ?? new Map<string, Map<string, T>>()
+    const byPeer = byKey.get(key) ?? new Map<string, T>()
     const known = byPeer.get(peer)
     if (known !== undefined) {
-      if (bytesEqual(known.root, entry.root) && known.size === entry.size) return 'duplicate'
+      if (same(known)) return 'duplicate'
       known.equivocated = true
       this.components.changes.notify()
       return 'equivocation'
@@ -58,9 +101,9 @@ export class ShardBook {
     const count = this.counts.get(round) ?? 0
     if (count >= MAX_RESULTS_PER_ROUND) return 'over-limit'
     this.counts.set(round, count + 1)
-    byPeer.set(peer, { root: entry.root, size: entry.size, envelope: entry.envelope })
+    byPeer.set(peer, { ...entry, equivocated: undefined })
     byKey.set(key, byPeer)
-    this.rounds.set(round, byKey)
+    store.set(round, byKey)
     this.components.changes.notify()
     return 'new'
   }
@@ -105,7 +148,10 @@ export class ShardBook {
 
   /** Forgets the rounds more than LIMITS.keptDeltaRounds before `round`. */
   forgetBefore(round: number): void {
-    for (const map of [this.rounds, this.counts, this.excluded, this.refuted] as Map<number, unknown>[])
+    for (const map of [this.rounds, this.counts, this.excluded, this.refuted, this.partials] as Map<
+      number,
+      unknown
+    >[])
       for (const r of [...map.keys()]) if (r + LIMITS.keptDeltaRounds < round) map.delete(r)
   }
 
@@ -118,6 +164,11 @@ export class ShardBook {
     this.components.changes.notify()
     return true
   }
+}
+
+/** Two vectors of distances bit for bit alike. */
+export function sameValues(a: Float64Array, b: Float64Array): boolean {
+  return a.length === b.length && a.every((x, i) => Object.is(x, b[i]))
 }
 
 function keyOf(setRoot: Uint8Array, shard: number): string {

@@ -8,7 +8,8 @@ import { randomInt } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
-import { type AggregationRule, aggregate, type Contribution, roundSeed } from '../aggregate/rules.js'
+import { compareBytes } from '../aggregate/order.js'
+import { type AggregationRule, type Contribution, roundSeed } from '../aggregate/rules.js'
 import {
   checkSpan,
   planShards,
@@ -19,7 +20,14 @@ import {
   shardResultSize,
   shardSetRoot,
 } from '../aggregate/shard-plan.js'
-import { type Shard, shardSources } from '../aggregate/shards.js'
+import {
+  aggregateShard,
+  needsDistances,
+  partialDistances,
+  type Shard,
+  shardSources,
+  sumPartials,
+} from '../aggregate/shards.js'
 import { decodeDelta, type EncodeOptions, openDelta } from '../codec/delta.js'
 import { chunksHolding, encodedRangesOf } from '../codec/delta-ranges.js'
 import { LIMITS } from '../constants.js'
@@ -38,7 +46,7 @@ import { encodeShardEvidence, type ShardResult } from '../wire/messages.js'
 import type { CommitBook } from './commit-book.js'
 import type { DeltaBook } from './delta-book.js'
 import { attackedResults, type ShardAttack } from './shard-attacks.js'
-import type { ShardBook } from './shard-book.js'
+import { type ShardBook, sameValues } from './shard-book.js'
 import type { Sync } from './sync.js'
 
 export interface ShardExchangeComponents {
@@ -105,7 +113,12 @@ export class ShardExchange {
   /** by round: the set this node assembled last, with its contributions (evidence is checked on it) */
   private readonly assembled = new Map<
     number,
-    { setRoot: string; rule: AggregationRule; contributions: readonly Contribution[] }
+    {
+      setRoot: string
+      rule: AggregationRule
+      contributions: readonly Contribution[]
+      distances: readonly Float64Array[] | undefined
+    }
   >()
   /** by round: the results this node took from aggregators in its last assembly */
   private readonly used = new Map<number, Array<{ root: Uint8Array; signers: string[] }>>()
@@ -202,15 +215,21 @@ export class ShardExchange {
   ): Promise<Float32Array> {
     const plan = this.plans.get(round) ?? undefined
     const setRoot = shardSetRoot(contributions.map((c) => c.id))
-    this.assembled.set(round, { setRoot: toHex(setRoot), rule, contributions })
     this.used.set(round, [])
+    // the inputs in canonical order (SPEC.md 8.0), and the whole vectors' distances where the rule
+    // needs them: every shard's partials, summed in shard order (18.8)
+    contributions = [...contributions].sort((a, b) => compareBytes(a.id, b.id))
+    const distances = needsDistances(rule)
+      ? await this.distances(round, setRoot, contributions, plan, log)
+      : undefined
+    this.assembled.set(round, { setRoot: toHex(setRoot), rule, contributions, distances })
     const out = new Float32Array(this.init.dimension)
     const mine = new Set(plan?.mine ?? [])
     let own = 0
     let computed = 0
     for (const shard of this.init.layout) {
       if (!mine.has(shard.index)) continue
-      const result = this.compute(rule, contributions, shard)
+      const result = this.compute(rule, contributions, shard, distances)
       const attack = this.init.attack?.(round)
       const announced =
         attack === undefined ? [result.bytes] : attackedResults(attack, result.bytes, shard.end - shard.start)
@@ -229,7 +248,7 @@ export class ShardExchange {
     const taken: Taken[] = []
     const computeHere = async (shard: Shard) => {
       await this.fetchShard(round, contributions, shard)
-      out.set(this.compute(rule, contributions, shard).values, shard.start)
+      out.set(this.compute(rule, contributions, shard, distances).values, shard.start)
       computed++
     }
     await Promise.all(
@@ -256,7 +275,7 @@ export class ShardExchange {
       ;[order[i], order[j]] = [order[j], order[i]]
     }
     for (const t of order.slice(0, count)) {
-      const wrong = await this.check(round, rule, contributions, t.shard, t.values)
+      const wrong = await this.check(round, rule, contributions, t.shard, t.values, distances)
       if (wrong === undefined) continue
       log.warn(
         { phase: 'aggregate', shard: t.shard.index, block: wrong, aggregators: t.signers },
@@ -283,14 +302,129 @@ export class ShardExchange {
     return out
   }
 
-  /** A shard's result from the deltas' values (canonical order, the rule of the run). */
+  /**
+   * A shard's result from the deltas' values, in canonical order, by the run's rule, with the whole
+   * vectors' distances where the rule needs them (aggregateShard).
+   */
   private compute(
     rule: AggregationRule,
-    contributions: readonly Contribution[],
+    ordered: readonly Contribution[],
     shard: Shard,
+    distances: readonly Float64Array[] | undefined,
   ): { bytes: Uint8Array; values: Float32Array } {
-    const inputs = contributions.map((c) => ({ id: c.id, values: shardSources([c.values], shard)[0] }))
-    return shardResult(aggregate(rule, inputs))
+    return shardResult(
+      aggregateShard(
+        rule,
+        shardSources(
+          ordered.map((c) => c.values),
+          shard,
+        ),
+        distances,
+      ),
+    )
+  }
+
+  /**
+   * The whole vectors' pairwise squared distances (SPEC.md 18.8): every shard's partials, summed
+   * in shard order. This node computes and publishes its own shards' partials; takes every other
+   * shard's from its aggregators (all of them, or `reannounceMs` after the first, when they agree);
+   * and computes a shard's partials from the deltas when it has no plan, or the aggregators'
+   * disagree, sign two, or do not come in `collectTimeoutMs`.
+   */
+  private async distances(
+    round: number,
+    setRoot: Uint8Array,
+    ordered: readonly Contribution[],
+    plan: ShardPlan | undefined,
+    log: Logger,
+  ): Promise<Float64Array[]> {
+    const partialsOf = (shard: Shard) =>
+      partialDistances(
+        shardSources(
+          ordered.map((c) => c.values),
+          shard,
+        ),
+      )
+    const mine = new Set(plan?.mine ?? [])
+    const partials: Float64Array[][] = new Array(this.init.layout.length)
+    for (const shard of this.init.layout) {
+      if (!mine.has(shard.index)) continue
+      partials[shard.index] = partialsOf(shard)
+      this.components.metrics.shardPartials.inc({ source: 'own' })
+      await this.components.publisher.shardPartials({
+        round,
+        setRoot,
+        shard: shard.index,
+        inputs: ordered.length,
+        distances: upperTriangle(partials[shard.index]),
+      })
+    }
+    await Promise.all(
+      this.init.layout
+        .filter((shard) => !mine.has(shard.index))
+        .map(async (shard) => {
+          const taken =
+            plan === undefined
+              ? undefined
+              : await this.partialsFromAggregators(
+                  round,
+                  setRoot,
+                  shard,
+                  plan.aggregators[shard.index],
+                  ordered.length,
+                  log,
+                )
+          if (taken !== undefined) {
+            partials[shard.index] = taken
+            this.components.metrics.shardPartials.inc({ source: 'fetched' })
+            return
+          }
+          await this.fetchShard(round, ordered, shard)
+          partials[shard.index] = partialsOf(shard)
+          this.components.metrics.shardPartials.inc({ source: 'computed' })
+        }),
+    )
+    return sumPartials(partials)
+  }
+
+  /** A shard's partial distances for this set from its aggregators, as `distances` describes; undefined: compute them. */
+  private async partialsFromAggregators(
+    round: number,
+    setRoot: Uint8Array,
+    shard: Shard,
+    aggregators: readonly string[],
+    inputs: number,
+    log: Logger,
+  ): Promise<Float64Array[] | undefined> {
+    const { shardBook, clock, changes, signal, genesis } = this.components
+    const deadline = clock.now() + genesis.round.collectTimeoutMs
+    let firstAt: number | undefined
+    for (;;) {
+      signal.throwIfAborted()
+      const held = shardBook.partialsOf(round, setRoot, shard.index)
+      const got = aggregators.flatMap((peer) => {
+        const p = held.get(peer)
+        return p === undefined ? [] : [p]
+      })
+      const values = got.filter((p) => !p.equivocated).map((p) => p.distances)
+      if (values.length < got.length || values.some((p) => !sameValues(p, values[0]))) {
+        log.warn(
+          { phase: 'aggregate', shard: shard.index, aggregators },
+          "the aggregators of a shard published different partial distances: computing the shard's from the deltas",
+        )
+        this.components.metrics.shardMismatches.inc()
+        return undefined
+      }
+      const now = clock.now()
+      if (values.length > 0) firstAt ??= now
+      if (
+        values.length > 0 &&
+        (values.length === aggregators.length || now - (firstAt ?? now) >= LIMITS.reannounceMs)
+      )
+        return fullMatrix(values[0], inputs)
+      if (now >= deadline) return undefined
+      await changes.changed(Math.min(deadline - now, firstAt === undefined ? 1000 : 250))
+    }
   }
 
   /**
@@ -308,12 +442,13 @@ export class ShardExchange {
     contributions: readonly Contribution[],
     shard: Shard,
     values: Float32Array,
+    distances: readonly Float64Array[] | undefined,
   ): Promise<number | undefined> {
     const blocks = Math.ceil((shard.end - shard.start) / SHARD_RESULT_BLOCK)
     const block = (this.init.draw ?? randomInt)(blocks)
     const span = checkSpan(shard, block, this.init.dimension, this.init.encodeOptions, LIMITS.chunkBytes)
     await this.fetchShard(round, contributions, span)
-    const expected = this.compute(rule, contributions, span).values
+    const expected = this.compute(rule, contributions, span, distances).values
     const got = values.subarray(span.start - shard.start, span.end - shard.start)
     for (let i = 0; i < expected.length; i++)
       if (!Object.is(expected[i], got[i]))
@@ -408,7 +543,7 @@ export class ShardExchange {
       })
       const theirs = openDelta(assembly.source(), length).subarray(rel.start, rel.end)
       await this.fetchShard(round, mine.contributions, span)
-      const expected = this.compute(mine.rule, mine.contributions, span).values
+      const expected = this.compute(mine.rule, mine.contributions, span, mine.distances).values
       if (expected.every((v, i) => Object.is(v, theirs[i]))) return 'right'
     } catch (err) {
       // a result its signer does not serve, or that does not decode, is not shown right either
@@ -525,6 +660,27 @@ export class ShardExchange {
       await changes.changed(Math.min(deadline - now, firstAt === undefined ? 1000 : 250))
     }
   }
+}
+
+/** The pairs i < j of a symmetric matrix with a zero diagonal, row by row (SPEC.md 18.8). */
+function upperTriangle(matrix: readonly Float64Array[]): Float64Array {
+  const n = matrix.length
+  const out = new Float64Array((n * (n - 1)) / 2)
+  let at = 0
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) out[at++] = matrix[i][j]
+  return out
+}
+
+/** The symmetric n x n matrix of the pairs i < j, row by row, with a zero diagonal. */
+function fullMatrix(pairs: Float64Array, n: number): Float64Array[] {
+  const out = Array.from({ length: n }, () => new Float64Array(n))
+  let at = 0
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      out[i][j] = pairs[at]
+      out[j][i] = pairs[at++]
+    }
+  return out
 }
 
 export const createShardExchange =

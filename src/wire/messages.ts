@@ -12,6 +12,7 @@ import {
   EquivocationEvidence,
   ModelCommit,
   ShardEvidence,
+  ShardPartials as ShardPartialsProto,
   ShardResult as ShardResultProto,
   Signed,
 } from './proto/dtrain.js'
@@ -79,6 +80,21 @@ export interface ShardResult {
   shard: number
   resultRoot: Uint8Array
   resultSize: number
+}
+
+/**
+ * "In round `round` I computed the partial squared distances of shard `shard` of the `inputs`
+ * deltas whose set root is `setRoot`" (SPEC.md 18.8): the pairs i < j in canonical order.
+ */
+export interface ShardPartials {
+  version: number
+  runId: Uint8Array
+  round: number
+  peerId: Uint8Array
+  setRoot: Uint8Array
+  shard: number
+  inputs: number
+  distances: Float64Array
 }
 
 export interface SignedEnvelope<T> {
@@ -153,6 +169,24 @@ export function encodeShardResultBody(r: ShardResult): Uint8Array {
     resultRoot: r.resultRoot as Uint8Array<ArrayBuffer>,
     resultSize: BigInt(r.resultSize),
   })
+}
+
+export function encodeShardPartialsBody(p: ShardPartials): Uint8Array {
+  const distances = new Uint8Array(p.distances.length * 8)
+  const view = new DataView(distances.buffer)
+  for (let i = 0; i < p.distances.length; i++) view.setFloat64(8 * i, p.distances[i], true)
+  return ShardPartialsProto.encode({
+    ...headerToWire(p),
+    setRoot: p.setRoot as Uint8Array<ArrayBuffer>,
+    shard: p.shard,
+    inputs: p.inputs,
+    distances,
+  })
+}
+
+export async function signShardPartials(key: PrivateKey, p: ShardPartials): Promise<Uint8Array> {
+  const body = encodeShardPartialsBody(p)
+  return encodeEnvelope(body, await signBody(key, DOMAINS.shardPartials, body))
 }
 
 export function encodeEnvelope(body: Uint8Array, signature: Uint8Array): Uint8Array {
@@ -265,6 +299,33 @@ export function decodeHave(bytes: Uint8Array): SignedEnvelope<Have> {
     message: {
       ...header,
       deltaHashes: raw.deltaHashes.map((h, i) => hashField(h, `deltaHashes[${i}]`)),
+    },
+  }
+}
+
+/** A shard's partial distances (SPEC.md 18.8): their count follows from `inputs`, each finite and >= 0. */
+export function decodeShardPartials(bytes: Uint8Array): SignedEnvelope<ShardPartials> {
+  const { body, signature } = decodeEnvelope(bytes)
+  const raw = parse(() => ShardPartialsProto.decode(body), 'shard partials')
+  const header = headerFields(raw)
+  const pairs = (raw.inputs * (raw.inputs - 1)) / 2
+  if (raw.inputs < 1 || raw.distances.length !== 8 * pairs)
+    throw new MalformedMessageError(
+      `${raw.distances.length} bytes of distances for ${raw.inputs} inputs (8 per pair: ${8 * pairs})`,
+    )
+  const view = new DataView(raw.distances.buffer, raw.distances.byteOffset, raw.distances.byteLength)
+  const distances = Float64Array.from({ length: pairs }, (_, i) => view.getFloat64(8 * i, true))
+  if (distances.some((d) => !(Number.isFinite(d) && d >= 0)))
+    throw new MalformedMessageError('a partial distance is negative or not finite')
+  return {
+    body,
+    signature,
+    message: {
+      ...header,
+      setRoot: hashField(raw.setRoot, 'setRoot'),
+      shard: raw.shard,
+      inputs: raw.inputs,
+      distances,
     },
   }
 }

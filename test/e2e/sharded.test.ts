@@ -19,7 +19,12 @@ const NODES = 4
 const ROUNDS = 3
 
 /** The run: 4 nodes, a 784-2560-10 MLP (2.04 M parameters, an int8-block delta of 8 transfer chunks). */
-function shardedGenesis(salt: string, shards: number, replicas: number): Genesis {
+function shardedGenesis(
+  salt: string,
+  shards: number,
+  replicas: number,
+  aggregation: Genesis['aggregation'] = { rule: 'trimmed-mean', trimFraction: 0.25 },
+): Genesis {
   const base = defaultGenesis({
     preset: 'mlp',
     dataset: 'mnist',
@@ -35,7 +40,7 @@ function shardedGenesis(salt: string, shards: number, replicas: number): Genesis
   return parseGenesis({
     ...base,
     model: { ...base.model, hiddenSizes: [2560] },
-    aggregation: { rule: 'trimmed-mean', trimFraction: 0.25 },
+    aggregation,
     exchange: { shards, replicas },
   })
 }
@@ -48,6 +53,7 @@ const COUNTERS = [
   'checkFailures',
   'evidence',
   'recomputes',
+  'partialsFetched',
 ] as const
 type Counts = Record<(typeof COUNTERS)[number], number>
 
@@ -61,6 +67,7 @@ async function countsOf(node: DtrainNode): Promise<Counts> {
     checkFailures: await m.total(m.shardCheckFailures),
     evidence: await m.total(m.shardEvidence),
     recomputes: await m.total(m.settledRounds),
+    partialsFetched: await m.total(m.shardPartials, { source: 'fetched' }),
   }
 }
 
@@ -113,7 +120,9 @@ describe('sharded exchange (SPEC.md 18)', () => {
   })
 
   it('agrees bit for bit every round, each node fetching its shards of the deltas and the others’ results', async () => {
-    const genesis = shardedGenesis('sharded-exchange', 2, 2)
+    // the default rule, NNM then trimmed mean: it needs the whole vectors' distances, summed from
+    // every shard's partials (SPEC.md 18.8)
+    const genesis = shardedGenesis('sharded-exchange', 2, 2, { rule: 'nnm-trimmed-mean', faultFraction: 0.2 })
     const deltaBytes = encodedDeltaSize(parameterCount(genesis.model), {
       encoding: 'int8-block',
       blockSize: genesis.delta.blockSize,
@@ -148,6 +157,7 @@ describe('sharded exchange (SPEC.md 18)', () => {
             checkFailures: 0,
             evidence: 0,
             recomputes: 0,
+            partialsFetched: 0,
           })
         } else {
           expect(bytesIn[j] / deltaBytes, `node ${j}, round ${i}\n${summary}`).toBeLessThan(2.9)
@@ -159,6 +169,8 @@ describe('sharded exchange (SPEC.md 18)', () => {
             checkFailures: 0,
             evidence: 0,
             recomputes: 0,
+            // the other shard's partial distances, from its aggregators (SPEC.md 18.8)
+            partialsFetched: 1,
           })
         }
       }

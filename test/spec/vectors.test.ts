@@ -23,6 +23,7 @@ import {
   checkEvidence,
   checkHave,
   checkShardEvidence,
+  checkShardPartials,
   checkShardResult,
   validate,
 } from '../../src/gossip/validate.js'
@@ -40,6 +41,7 @@ import {
   decodeCommit,
   decodeEvidence,
   decodeHave,
+  decodeShardPartials,
   decodeShardResult,
 } from '../../src/wire/messages.js'
 import { ChunkRequest, ChunkResponse, ProofHeader, ProofManifest } from '../../src/wire/proto/dtrain.js'
@@ -295,6 +297,45 @@ describe('vectors checked with the standard primitives alone', () => {
     for (const c of v.verdicts) {
       const got = await validate(() =>
         checkShardResult(hexToBytes(c.bytesHex), peerIdFromString(c.origin), ctx),
+      )
+      expect(got.action === 'accept' ? 'accept' : `${got.action}: ${got.reason}`, c.name).toBe(c.expected)
+    }
+    // 18.8: each shard's partial squared distances, a binary64 running sum in index order, summed
+    // in shard order; the message carries one shard's, little-endian
+    const p = v.partials
+    const ids = p.inputs.map((c: { idHex: string }) => hexToBytes(c.idHex))
+    const order = ids
+      .map((_: Uint8Array, i: number) => i)
+      .sort((a: number, b: number) => Buffer.compare(ids[a], ids[b]))
+    const xs = order.map((i: number) => Float32Array.from(p.inputs[i].values))
+    const byShard = p.layout.map(([start, end]: [number, number]) => {
+      const pairs: number[] = []
+      for (let i = 0; i < xs.length; i++)
+        for (let j = i + 1; j < xs.length; j++) {
+          let sum = 0
+          for (let k = start; k < end; k++) sum += (xs[i][k] - xs[j][k]) ** 2
+          pairs.push(sum)
+        }
+      return pairs
+    })
+    expect(byShard).toEqual(p.partialsByShard)
+    expect(
+      byShard[0].map((_: number, q: number) => byShard.reduce((s: number, row: number[]) => s + row[q], 0)),
+    ).toEqual(p.summed)
+    const pBody = hexToBytes(p.message.bodyHex)
+    expect(bytesToHex(domainHash('dtrain/v1/shard-partials', pBody))).toBe(p.message.signingDigestHex)
+    const decodedPartials = decodeShardPartials(hexToBytes(p.message.envelopeHex))
+    expect(Array.from(decodedPartials.message.distances)).toEqual(p.partialsByShard[1])
+    expect(ed25519.verify(decodedPartials.signature, hexToBytes(p.message.signingDigestHex), publicKey)).toBe(
+      true,
+    )
+    for (const c of p.verdicts) {
+      const got = await validate(() =>
+        checkShardPartials(hexToBytes(c.bytesHex), peerIdFromString(load('keys').keys[0].peerId), {
+          runId: ctx.runId,
+          currentRound: ctx.currentRound,
+          shards: p.shards,
+        }),
       )
       expect(got.action === 'accept' ? 'accept' : `${got.action}: ${got.reason}`, c.name).toBe(c.expected)
     }

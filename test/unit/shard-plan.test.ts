@@ -28,10 +28,18 @@ describe('shard plan', () => {
         return (err as Error).message
       }
     }
-    // the default rule needs whole vectors
-    expect(refusal({})).toMatch(/aggregation.*use mean, median or trimmed-mean/s)
+    // the default rule (NNM, trimmed mean) takes the summed partial distances (SPEC.md 18.8)
+    expect(refusal({})).toBe('accepted')
+    expect(
+      refusal({ aggregation: { rule: 'geometric-median', iterations: 5, nu: 1e-6, tolerance: 1e-6 } }),
+    ).toMatch(/aggregation.*or remove exchange/s)
+    expect(refusal({ aggregation: { rule: 'krum', f: 0, nnmF: 1 } })).toMatch(
+      /aggregation.*with its pre-step/s,
+    )
+    expect(refusal({ aggregation: { rule: 'mean', normBound: 1 } })).toMatch(/aggregation/)
     const ok = { aggregation: { rule: 'trimmed-mean', trimFraction: 0.25 } }
     expect(refusal(ok)).toBe('accepted')
+    expect(refusal({ aggregation: { rule: 'median', nnmF: 1 } })).toBe('accepted')
     expect(refusal({ ...ok, delta: { ...base.delta, encoding: 'top-k' } })).toMatch(
       /delta\.encoding.*sparse-2bit/s,
     )

@@ -1549,6 +1549,256 @@ export namespace ShardResult {
   }
 }
 
+export interface ShardPartials {
+  version: number
+  runId: Uint8Array<ArrayBuffer>
+  round: bigint
+  peerId: Uint8Array<ArrayBuffer>
+  setRoot: Uint8Array<ArrayBuffer>
+  shard: number
+  inputs: number
+  distances: Uint8Array<ArrayBuffer>
+}
+
+export namespace ShardPartials {
+  let _codec: Codec<ShardPartials>
+
+  export const codec = (): Codec<ShardPartials> => {
+    if (_codec == null) {
+      _codec = message<ShardPartials>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.runId != null && obj.runId.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.runId)
+        }
+
+        if ((obj.round != null && obj.round !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.round)
+        }
+
+        if ((obj.peerId != null && obj.peerId.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.peerId)
+        }
+
+        if ((obj.setRoot != null && obj.setRoot.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.setRoot)
+        }
+
+        if ((obj.shard != null && obj.shard !== 0)) {
+          w.uint32(48)
+          w.uint32(obj.shard)
+        }
+
+        if ((obj.inputs != null && obj.inputs !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.inputs)
+        }
+
+        if ((obj.distances != null && obj.distances.byteLength > 0)) {
+          w.uint32(66)
+          w.bytes(obj.distances)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          runId: uint8ArrayAlloc(0),
+          round: 0n,
+          peerId: uint8ArrayAlloc(0),
+          setRoot: uint8ArrayAlloc(0),
+          shard: 0,
+          inputs: 0,
+          distances: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.runId = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.round = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.peerId = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.setRoot = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.shard = reader.uint32()
+              break
+            }
+            case 7: {
+              obj.inputs = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.distances = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.runId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.round`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.peerId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.setRoot`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.shard`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.inputs`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.distances`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ShardPartialsVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface ShardPartialsRunIdFieldEvent {
+    field: '$.runId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ShardPartialsRoundFieldEvent {
+    field: '$.round'
+    value: bigint
+  }
+
+  export interface ShardPartialsPeerIdFieldEvent {
+    field: '$.peerId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ShardPartialsSetRootFieldEvent {
+    field: '$.setRoot'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ShardPartialsShardFieldEvent {
+    field: '$.shard'
+    value: number
+  }
+
+  export interface ShardPartialsInputsFieldEvent {
+    field: '$.inputs'
+    value: number
+  }
+
+  export interface ShardPartialsDistancesFieldEvent {
+    field: '$.distances'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<ShardPartials>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ShardPartials.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ShardPartials>): ShardPartials {
+    return decodeMessage(buf, ShardPartials.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ShardPartials>): Generator<ShardPartialsVersionFieldEvent | ShardPartialsRunIdFieldEvent | ShardPartialsRoundFieldEvent | ShardPartialsPeerIdFieldEvent | ShardPartialsSetRootFieldEvent | ShardPartialsShardFieldEvent | ShardPartialsInputsFieldEvent | ShardPartialsDistancesFieldEvent> {
+    return streamMessage(buf, ShardPartials.codec(), opts)
+  }
+}
+
 export interface ShardEvidence {
   result: Uint8Array<ArrayBuffer>
   other: Uint8Array<ArrayBuffer>
