@@ -25,7 +25,7 @@ export interface MessageSizes {
   have: number
   /** a commit with no delta hashes: each listed delta adds its 32-byte hash and 2 bytes */
   commitBase: number
-  /** a shard result's announcement (proposed: round, shard, root, size, signature) */
+  /** a shard result's announcement (ShardResult, SPEC.md 18.4: round, set, shard, root, size, signature) */
   shardResult: number
   /** equivocation or wrong-result evidence: two signed messages, or one and a chunk proof */
   evidence: number
