@@ -8,7 +8,7 @@ import { BACKEND_HELP, BACKEND_NAMES, type BackendName } from '../train/backend-
 import { ConfigError } from './config-files.js'
 import { resolveNodeConfig } from './node-config.js'
 import { collect, collectReplacing, nonNegativeInt, positiveInt } from './parse.js'
-import { addRunOptions, genesisOptionsFrom } from './run-options.js'
+import { addRunOptions, genesisOptionsFrom, runOptionsGiven } from './run-options.js'
 import { addStartOptions } from './start-command.js'
 
 const backendOption = () =>
@@ -81,6 +81,10 @@ addRunOptions(
     .option('--json', 'print a JSON summary as the last line of stdout (progress goes to stderr)', false),
 )
   .option(
+    '--genesis <file>',
+    "run this genesis (dtrain init's, edited) instead of one made from the run options, which it then refuses; --nodes defaults to its round.expectedPeers",
+  )
+  .option(
     '--start-timeout <s>',
     'seconds each node waits for its peers before round 1',
     positiveInt('--start-timeout'),
@@ -106,11 +110,22 @@ addRunOptions(
   )
   .addHelpText(
     'after',
-    '\nExamples:\n  dtrain testnet                          3 nodes, 5 rounds, default model\n  dtrain testnet --nodes 4 --rounds 10 --encoding int8-block --private --state ./tn\n  dtrain testnet --preset tiny --dataset synthetic --rounds 2 --json',
+    '\nExamples:\n  dtrain testnet                          3 nodes, 5 rounds, default model\n  dtrain testnet --nodes 4 --rounds 10 --encoding int8-block --private --state ./tn\n  dtrain testnet --preset tiny --dataset synthetic --rounds 2 --json\n  dtrain testnet --genesis ./myrun/genesis.json --rounds 3',
   )
-  .action(async (opts) => {
+  .action(async (opts, command: Command) => {
+    if (opts.genesis !== undefined) {
+      const given = runOptionsGiven(command)
+      if (given.length > 0)
+        throw new ConfigError(
+          `--genesis ${opts.genesis} fixes the run, so ${given.join(', ')} cannot change it: drop ${given.length === 1 ? 'it' : 'them'}, or edit the genesis file`,
+        )
+    }
     process.exitCode = await (await import('./testnet.js')).runTestnet({
-      nodes: opts.nodes,
+      nodes:
+        opts.genesis !== undefined && command.getOptionValueSource('nodes') === 'default'
+          ? undefined
+          : opts.nodes,
+      genesisFile: opts.genesis === undefined ? undefined : resolve(opts.genesis),
       rounds: opts.rounds,
       state: opts.state,
       json: opts.json,
@@ -119,7 +134,7 @@ addRunOptions(
       trainThreads: opts.trainThreads,
       startTimeout: opts.startTimeout,
       private: opts.private,
-      genesis: genesisOptionsFrom(opts),
+      genesis: opts.genesis === undefined ? genesisOptionsFrom(opts) : {},
       dataPath: opts.data ? resolve(opts.data) : undefined,
       proofRetention: opts.proofRetention,
     })

@@ -1,6 +1,6 @@
 // The options that define a run, shared by `dtrain init` and `dtrain testnet`: they become a
 // genesis through defaultGenesis (SPEC.md 3.3).
-import { type Command, Option } from 'commander'
+import { Command, Option } from 'commander'
 import { DELTA_ENCODINGS } from '../codec/delta.js'
 import { type ConcreteBackend, DEFAULT_ADMITTED_BACKENDS, TRAINING_BACKENDS } from '../train/backend-names.js'
 import { textTokensSha256, userText } from '../train/corpus.js'
@@ -102,6 +102,23 @@ function proofBackendsFrom(value: unknown): ConcreteBackend[] | undefined {
       `--proof-backends must list training backends (${TRAINING_BACKENDS.join(', ')}) or be all (got ${unknown.length > 0 ? unknown.join(', ') : 'nothing'})`,
     )
   return [...new Set(list)] as ConcreteBackend[]
+}
+
+/**
+ * The run options above that the user set (on the command line or by environment), as flags: a
+ * command given a genesis file refuses them, since the file fixes the run. `--data` is not among
+ * them: it is the node's copy of a text run's data, not a field of the genesis.
+ */
+export function runOptionsGiven(command: Command): string[] {
+  const runFlags = new Set(addRunOptions(new Command()).options.map((option) => option.long))
+  runFlags.delete('--data')
+  return command.options
+    .filter((option) => runFlags.has(option.long))
+    .filter((option) => {
+      const source = command.getOptionValueSource(option.attributeName())
+      return source === 'cli' || source === 'env'
+    })
+    .map((option) => option.long as string)
 }
 
 /** The genesis options the run options above stand for. */

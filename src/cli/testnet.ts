@@ -20,10 +20,12 @@ import {
   type GenesisOptions,
   runIdHex,
 } from '../wire/genesis.js'
+import { ConfigError, readGenesisFile } from './config-files.js'
 import type { NodeEvent } from './events.js'
 
 export interface TestnetOptions {
-  nodes: number
+  /** default: the genesis file's round.expectedPeers */
+  nodes?: number
   rounds: number
   state?: string
   json: boolean
@@ -33,6 +35,8 @@ export interface TestnetOptions {
   /** torch's CPU threads per node; default: the cores shared among the nodes */
   trainThreads?: number
   genesis: GenesisOptions
+  /** a genesis the user wrote (`dtrain init`, edited): the testnet runs it as it is, instead of `genesis` */
+  genesisFile?: string
   /** the run's own text (genesis dataset 'text'), given to every node */
   dataPath?: string
   /** rounds of proofs each node keeps (they take 62 MB per round with the default model) */
@@ -97,14 +101,26 @@ const cliPath = resolve(fileURLToPath(import.meta.url), '../main.js')
 export async function runTestnet(options: TestnetOptions): Promise<number> {
   const progress = options.json ? process.stderr : process.stdout
   const say = (line: string) => progress.write(`${line}\n`)
+  const genesis: Genesis =
+    options.genesisFile !== undefined
+      ? await readGenesisFile(options.genesisFile)
+      : defaultGenesis({
+          salt: randomBytes(8).toString('hex'),
+          ...options.genesis,
+          expectedPeers: options.nodes,
+          plannedRounds: options.rounds, // the inner learning rate decays on a cosine over the run
+        })
+  if (
+    options.genesisFile !== undefined &&
+    genesis.dataset.source === 'text' &&
+    options.dataPath === undefined
+  )
+    throw new ConfigError(
+      `genesis file ${options.genesisFile} trains on its own text (dataset.source "text"): give the nodes a copy with --data PATH`,
+    )
+  const nodes = options.nodes ?? genesis.round.expectedPeers
   const stateDir = options.state ? resolve(options.state) : await mkdtemp(join(tmpdir(), 'dtrain-testnet-'))
   await mkdir(stateDir, { recursive: true })
-  const genesis: Genesis = defaultGenesis({
-    salt: randomBytes(8).toString('hex'),
-    ...options.genesis,
-    expectedPeers: options.nodes,
-    plannedRounds: options.rounds, // the inner learning rate decays on a cosine over the run
-  })
   const genesisPath = join(stateDir, 'genesis.json')
   await writeFile(genesisPath, `${JSON.stringify(genesis, null, 2)}\n`)
   const runId = runIdHex(genesis)
@@ -115,8 +131,15 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   const swarmKeyPath = join(stateDir, 'swarm.key')
   if (options.private) await writeSwarmKeyFile(swarmKeyPath)
   say(
-    `dtrain testnet: ${options.nodes} nodes, ${options.rounds} rounds, run ${runId.slice(0, 16)}, state in ${stateDir}`,
+    `dtrain testnet: ${nodes} nodes, ${options.rounds} rounds, run ${runId.slice(0, 16)}, state in ${stateDir}`,
   )
+  if (options.genesisFile !== undefined)
+    say(
+      `genesis: ${options.genesisFile}` +
+        (nodes === genesis.round.expectedPeers
+          ? ''
+          : ` (it expects ${genesis.round.expectedPeers} peers a round, and ${nodes} nodes run)`),
+    )
   say(
     `model: ${describeModel(genesis.model)}, H = ${genesis.inner.steps} inner steps, ` +
       `batch ${genesis.inner.batchSize}, ${genesis.delta.encoding} deltas, ${genesis.aggregation.rule} aggregation` +
@@ -144,7 +167,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
 
   const finished = new Promise<void>((resolveAll) => {
     const check = () => {
-      const allSpawned = children.length === options.nodes || failed || interrupted
+      const allSpawned = children.length === nodes || failed || interrupted
       if (allSpawned && children.every((c) => c.exitCode !== undefined)) resolveAll()
     }
     const spawnNode = async (index: number, bootstrap: string[]): Promise<Child> => {
@@ -168,7 +191,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
         options.backend,
         ...(options.python ? ['--python', options.python] : []),
         '--train-threads',
-        String(options.trainThreads ?? Math.max(1, Math.floor(availableParallelism() / options.nodes))),
+        String(options.trainThreads ?? Math.max(1, Math.floor(availableParallelism() / nodes))),
         '--api',
         '127.0.0.1:0',
         // several nodes share this machine's cores already
@@ -207,7 +230,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
           child.backend = event.backend
           if (child.index === 0) {
             if (event.api) say(`node 0 status page: ${event.api}/ (metrics at ${event.api}/metrics)`)
-            for (let i = 1; i < options.nodes; i++) void spawnNode(i, event.addresses)
+            for (let i = 1; i < nodes; i++) void spawnNode(i, event.addresses)
           }
           break
         case 'ready':
@@ -232,7 +255,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     const printed = new Set<number>()
     const reportRound = (round: number) => {
       // A node that adopted the network's state (behind) skipped rounds: it never reports them.
-      if (children.length < options.nodes || printed.has(round)) return
+      if (children.length < nodes || printed.has(round)) return
       if (!children.every((c) => (c.reports.at(-1)?.round ?? -1) >= round)) return
       printed.add(round)
       const reports = reportsOf(round)
@@ -266,7 +289,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   const agreed = new Set(modelHashes).size === 1 && modelHashes[0] !== ''
   const first = children[0]
   const summary: TestnetSummary = {
-    nodes: options.nodes,
+    nodes,
     rounds: options.rounds,
     roundsCompleted,
     runId,
@@ -314,7 +337,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     !interrupted && roundsCompleted === options.rounds && agreed && children.every((c) => c.exitCode === 0)
   say(
     ok
-      ? `done: ${options.rounds} rounds in ${((Date.now() - started) / 1000).toFixed(1)}s, held-out loss ${summary.evalLoss[0].toFixed(3)} -> ${summary.evalLoss.at(-1)?.toFixed(3)}, all ${options.nodes} nodes hold weights ${modelHashes[0].slice(0, 16)}`
+      ? `done: ${options.rounds} rounds in ${((Date.now() - started) / 1000).toFixed(1)}s, held-out loss ${summary.evalLoss[0].toFixed(3)} -> ${summary.evalLoss.at(-1)?.toFixed(3)}, all ${nodes} nodes hold weights ${modelHashes[0].slice(0, 16)}`
       : `FAILED: ${roundsCompleted}/${options.rounds} rounds completed${agreed ? '' : ', nodes disagree on the global weights'}; logs in ${stateDir}/node-*/node.log`,
   )
   if (options.json) await new Promise((done) => process.stdout.write(`${JSON.stringify(summary)}\n`, done))

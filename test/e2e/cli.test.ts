@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readGenesisFile } from '../../src/cli/config-files.js'
 import { parameterCount } from '../../src/train/parameters.js'
-import { defaultGenesis } from '../../src/wire/genesis.js'
+import { defaultGenesis, runIdHex } from '../../src/wire/genesis.js'
 import { tempDir } from '../fixtures/temp.js'
 import { runCli } from './helpers.js'
 import { drillRun, listeningOf, startCliProcess, startNodeProcess } from './node-process.js'
@@ -242,6 +242,62 @@ describe('dtrain CLI', () => {
     expect(copied.code).toBe(1)
     expect(copied.stdout).toMatch(/INVALID[\s\S]*not by the audited peer/)
     expect(missing.stdout).toMatch(/no proof of round 7/)
+  })
+
+  it("runs a testnet of the user's own genesis as it is, and refuses run options beside it", async () => {
+    const dir = tempDir('testnet-genesis')
+    const init = await run([
+      'init',
+      '--dir',
+      dir,
+      '--nodes',
+      '2',
+      '--preset',
+      'tiny',
+      '--dataset',
+      'synthetic',
+    ])
+    expect(init.code, init.stderr).toBe(0)
+    // A model of no preset: the file is the run.
+    const path = join(dir, 'genesis.json')
+    const file = JSON.parse(readFileSync(path, 'utf8'))
+    file.model.dModel = 40
+    file.model.mlpHidden = 80
+    file.inner.steps = 4
+    writeFileSync(path, JSON.stringify(file))
+    const genesis = await readGenesisFile(path)
+    const refused = await run([
+      'testnet',
+      '--genesis',
+      path,
+      '--encoding',
+      'int8-block',
+      '--inner-steps',
+      '3',
+    ])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toMatch(
+      /--genesis .* fixes the run, so --inner-steps, --encoding cannot change it/,
+    )
+    const { code, stdout, stderr } = await run([
+      'testnet',
+      '--genesis',
+      path,
+      '--rounds',
+      '1',
+      '--json',
+      '--backend',
+      'wasm',
+      '--state',
+      join(dir, 'tn'),
+    ])
+    expect(code, stderr).toBe(0)
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!)
+    expect(summary.nodes).toBe(2) // the genesis's expectedPeers
+    expect(summary.runId).toBe(runIdHex(genesis))
+    expect(summary.agreed).toBe(true)
+    expect(summary.deltaBytes).toBe(4 * parameterCount(genesis.model) + 8) // fp32: its own model's size
+    expect(stderr).toContain(`genesis: ${path}`)
   })
 
   it('stops every node on Ctrl-C (SIGINT) and exits 130', async () => {
