@@ -241,8 +241,7 @@ export class DeltaFetcher {
     announcement: Validated<Announcement>,
     sources: PeerId[],
   ): Promise<void> {
-    const { host, deltaBook, store, publisher, metrics, rejections, penalize, counters, signal } =
-      this.components
+    const { host, deltaBook, store, publisher, metrics, rejections, counters, signal } = this.components
     const { signer, message } = announcement
     let reason: string
     let error: Error
