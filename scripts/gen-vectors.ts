@@ -25,7 +25,7 @@ import {
 } from '../src/aggregate/shard-plan.js'
 import {
   aggregateByShards,
-  partialDistances,
+  partialGeometry,
   shardRanges,
   shardSources,
   sumPartials,
@@ -199,6 +199,22 @@ export async function buildVectors(): Promise<Record<string, unknown>> {
         'round.expectedPeers',
         (g) => {
           g.round.expectedPeers = LIMITS.maxCommitDeltaHashes + 1
+        },
+      ),
+      refusal(
+        'a sharded exchange of centered clipping with a norm bound (18.6, 18.9)',
+        'aggregation',
+        (g) => {
+          Object.assign(g, { exchange: { shards: 2, replicas: 2 } })
+          g.aggregation = { rule: 'centered-clipping', tau: 1, iterations: 2, normBound: 1 }
+        },
+      ),
+      refusal(
+        'a sharded exchange of a rule that needs distances among more than 90 peers (18.8)',
+        'round.expectedPeers',
+        (g) => {
+          Object.assign(g, { exchange: { shards: 2, replicas: 2 } })
+          g.round.expectedPeers = 91
         },
       ),
       refusal('an unknown field (3.3)', 'round', (g) => {
@@ -1303,7 +1319,7 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
   const partialLayout = shardRanges(600, 3, 64)
   const ordered = [...partialInputs].sort((a, b) => Buffer.compare(a.id, b.id))
   const perShard = partialLayout.map((shard) =>
-    partialDistances(
+    partialGeometry(
       shardSources(
         ordered.map((c) => c.values),
         shard,
@@ -1320,7 +1336,8 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
     setRoot: shardSetRoot(ordered.map((c) => c.id)),
     shard: 1,
     inputs: 4,
-    distances: Float64Array.from(pairsOf(perShard[1])),
+    distances: Float64Array.from(pairsOf(perShard[1].distances)),
+    anchor: perShard[1].anchor,
   }
   const partialsBody = encodeShardPartialsBody(partialsMessage)
   const partialsEnvelope = await signShardPartials(key, partialsMessage)
@@ -1332,6 +1349,13 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
       bytes: await signShardPartials(key, {
         ...partialsMessage,
         distances: partialsMessage.distances.subarray(1),
+      }),
+    },
+    {
+      name: 'one distance to the anchor short',
+      bytes: await signShardPartials(key, {
+        ...partialsMessage,
+        anchor: partialsMessage.anchor.subarray(1),
       }),
     },
     {
@@ -1355,13 +1379,58 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
       expected: v.action === 'accept' ? 'accept' : `${v.action}: ${v.reason}`,
     })
   }
+  // 18.9: the rules that read the geometry beyond the distances, on the same inputs; centered
+  // clipping's anchor is its reference
+  const reference = Float32Array.from({ length: 600 }, () => Math.fround(stream.nextSymmetricUnit() * 0.01))
+  const roundSeedOf = roundSeed(runId, 3)
+  const geometryRules: Array<{ name: string; rule: AggregationRule; reference?: Float32Array }> = [
+    {
+      name: 'geometric median',
+      rule: { rule: 'geometric-median', iterations: 8, nu: 1e-6, tolerance: 1e-6 },
+    },
+    {
+      name: 'centered clipping from a reference',
+      rule: { rule: 'centered-clipping', tau: 'auto', iterations: 3 },
+      reference,
+    },
+    { name: 'mean after a norm bound', rule: { rule: 'mean', normBound: 0.1 } },
+    { name: 'krum after NNM', rule: { rule: 'krum', f: 0, nnmF: 1 } },
+    { name: 'median of bucket means (round 3)', rule: { rule: 'median', bucketSize: 2 } },
+  ]
+  const geometryCases = geometryRules.map(({ name, rule, reference: ref }) => ({
+    name,
+    rule,
+    referenceValues: ref === undefined ? undefined : Array.from(ref),
+    anchorByShard:
+      ref === undefined
+        ? undefined
+        : partialLayout.map((shard) =>
+            Array.from(
+              partialGeometry(
+                shardSources(
+                  ordered.map((c) => c.values),
+                  shard,
+                ),
+                ref.subarray(shard.start, shard.end),
+              ).anchor,
+            ),
+          ),
+    aggregate: Array.from(
+      aggregateByShards(rule, partialInputs, partialLayout, { seed: roundSeedOf, reference: ref }),
+    ),
+  }))
+  const summed = sumPartials(perShard)
   const partials = {
     inputs: partialInputs.map((c) => ({ idHex: toHex(c.id), values: Array.from(c.values) })),
     layout: partialLayout.map((r) => [r.start, r.end]),
-    partialsByShard: perShard.map(pairsOf),
-    summed: pairsOf(sumPartials(perShard)),
+    partialsByShard: perShard.map((p) => pairsOf(p.distances)),
+    anchorByShard: perShard.map((p) => Array.from(p.anchor)),
+    summed: pairsOf(summed.distances),
+    anchorSummed: Array.from(summed.anchor),
     rule: partialRule,
     aggregate: Array.from(aggregateByShards(partialRule, partialInputs, partialLayout)),
+    roundSeedHex: toHex(roundSeedOf),
+    geometryRules: geometryCases,
     message: {
       setRootHex: toHex(partialsMessage.setRoot),
       bodyHex: toHex(partialsBody),
@@ -1411,7 +1480,7 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
   return {
     specRevision: revision,
     description:
-      'Sharded exchange, SPEC.md 18: layouts (18.1), aggregator draws with the run id of genesis.json case tiny (18.2), the bytes and transfer chunks a node reads of a delta for coordinates [start, end) (18.3), set roots, a shard result and its message, signed by keys.json key 0, the verdicts of its checks (18.4), of evidence (18.7: "accept: two-results" is acted on at once; "accept: wrong" is checked by the receiver against its own deltas), and partial distances (18.8: four inputs of 600 coordinates in three shards, the pairs i < j of each shard in canonical order, their sum in shard order, the aggregate of NNM then trimmed mean with it, a ShardPartials message of shard 1 and its verdicts with current round 3)',
+      'Sharded exchange, SPEC.md 18: layouts (18.1), aggregator draws with the run id of genesis.json case tiny (18.2), the bytes and transfer chunks a node reads of a delta for coordinates [start, end) (18.3), set roots, a shard result and its message, signed by keys.json key 0, the verdicts of its checks (18.4), of evidence (18.7: "accept: two-results" is acted on at once; "accept: wrong" is checked by the receiver against its own deltas), and partials (18.8: four inputs of 600 coordinates in three shards, the pairs i < j of each shard in canonical order and each input\'s squared norm (the origin anchor), their sums in shard order, the aggregate of NNM then trimmed mean with them, a ShardPartials message of shard 1 and its verdicts with current round 3) and the rules that read the geometry (18.9, geometryRules: each rule\'s aggregate by shards; centered clipping with its reference, whose distances to the inputs are its anchorByShard; bucketing with the seed roundSeedHex of round 3)',
     layouts,
     draws,
     parts,

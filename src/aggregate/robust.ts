@@ -157,11 +157,7 @@ export function centeredClipping(
     addSquaredDistances(distances, set.read(start, end), v.subarray(start, end))
   let next = new Float32Array(set.length)
   for (let l = 0; l < iterations; l++) {
-    const norms = [...distances].map(Math.sqrt)
-    // 'auto': the lower median of the distances to v, so the closer half is never clipped and
-    // inputs far from the rest weigh at most as much as a typical one.
-    const radius = tau === 'auto' ? [...norms].sort((a, b) => a - b)[(n - 1) >> 1] : tau
-    const scales = norms.map((norm) => (norm > radius ? radius / norm : 1))
+    const scales = clippingScales([...distances].map(Math.sqrt), tau)
     const toNext = new Float64Array(n)
     for (const [start, end] of blockRanges(set)) {
       const xs = set.read(start, end)
@@ -183,6 +179,17 @@ export function centeredClipping(
 }
 
 /**
+ * Centered clipping's scale of each input from its distance to v (SPEC.md 8.6): radius / distance
+ * where farther than the radius, else 1. The radius is tau, or with 'auto' the lower median of the
+ * distances, so the closer half is never clipped and inputs far from the rest weigh at most as
+ * much as a typical one.
+ */
+export function clippingScales(norms: readonly number[], tau: number | 'auto'): number[] {
+  const radius = tau === 'auto' ? [...norms].sort((a, b) => a - b)[(norms.length - 1) >> 1] : tau
+  return norms.map((norm) => (norm > radius ? radius / norm : 1))
+}
+
+/**
  * Nearest-neighbour mixing (Allouah et al. 2023): each input is replaced by the binary64 mean of its
  * n - f nearest inputs, itself included; ties to the lower index (SPEC.md 8.7). One distance pass;
  * the mixed vectors are computed block by block as they are read.
@@ -193,14 +200,18 @@ export function nearestNeighbourMixing(
   distances?: readonly Float64Array[],
 ): BlockSet {
   const set = asBlocks(inputs)
-  const n = set.count
-  const groups = (distances ?? pairwiseSquaredDistances(set)).map((row) =>
+  return groupMeans(set, mixingGroups(distances ?? pairwiseSquaredDistances(set), f))
+}
+
+/** NNM's groups (SPEC.md 8.7): each input's n - f nearest by `distances`, ties to the lower index, ascending. */
+export function mixingGroups(distances: readonly Float64Array[], f: number): number[][] {
+  const n = distances.length
+  return distances.map((row) =>
     [...row.keys()]
       .sort((a, b) => row[a] - row[b] || a - b)
       .slice(0, n - f)
       .sort((a, b) => a - b),
   )
-  return groupMeans(set, groups)
 }
 
 /**
@@ -210,25 +221,39 @@ export function nearestNeighbourMixing(
  */
 export function bucketMeans(inputs: Inputs, size: number, seed: Uint8Array): BlockSet {
   const set = asBlocks(inputs)
-  const order = Array.from({ length: set.count }, (_, j) => j)
+  return groupMeans(set, buckets(set.count, size, seed))
+}
+
+/** Bucketing's buckets of `count` inputs (SPEC.md 8.8), in bucket order, each ascending. */
+export function buckets(count: number, size: number, seed: Uint8Array): number[][] {
+  const order = Array.from({ length: count }, (_, j) => j)
   const stream = new HashStream(DOMAINS.bucketing, seed)
   for (let i = order.length - 1; i > 0; i--) {
     const j = stream.nextBelow(i + 1)
     ;[order[i], order[j]] = [order[j], order[i]]
   }
-  const buckets: number[][] = []
+  const out: number[][] = []
   for (let start = 0; start < order.length; start += size)
-    buckets.push(order.slice(start, start + size).sort((a, b) => a - b))
-  return groupMeans(set, buckets)
+    out.push(order.slice(start, start + size).sort((a, b) => a - b))
+  return out
 }
 
 /** Scales every input down to L2 norm `bound` if it is longer (SPEC.md 8.9): one norm pass. */
 export function clipNorm(inputs: Inputs, bound: number): BlockSet {
   const set = asBlocks(inputs)
-  const scales = [...squaredNorms(set)].map((squared) => {
+  return scaleInputs(set, clipScales(squaredNorms(set), bound))
+}
+
+/** The norm bound's scale of each input from its squared norm: bound / norm when longer, else none. */
+export function clipScales(squaredNorms: Float64Array, bound: number): Array<number | undefined> {
+  return [...squaredNorms].map((squared) => {
     const norm = Math.sqrt(squared)
     return norm <= bound ? undefined : bound / norm
   })
+}
+
+/** Each input j multiplied by scales[j] (rounded to binary32), or left as it is where none. */
+export function scaleInputs(set: BlockSet, scales: ReadonlyArray<number | undefined>): BlockSet {
   return {
     ...set,
     read: (start, end) =>

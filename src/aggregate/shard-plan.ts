@@ -7,7 +7,7 @@ import { DOMAINS, PROTOCOL } from '../constants.js'
 import { domainHash } from '../crypto/hash.js'
 import { compareBytes } from './order.js'
 import type { AggregationRule } from './rules.js'
-import { assignAggregators, needsDistances, type Shard, shardRanges } from './shards.js'
+import { assignAggregators, needsGeometry, type Shard, shardRanges, unshardableRule } from './shards.js'
 
 /** A shard result is encoded int8-block with blocks of this many values (SPEC.md 18.4). */
 export const SHARD_RESULT_BLOCK = PROTOCOL.codec.shardResultBlockSize
@@ -65,22 +65,16 @@ export function shardedExchangeProblems(
         'a sharded exchange reads deltas by coordinate range, and a top-k delta cannot be read so: use sparse-2bit (top-k by chunk) or remove exchange',
     })
   const rule = run.aggregation
-  const distanceRule = rule.rule === 'nnm-trimmed-mean' || rule.rule === 'krum' || rule.rule === 'multi-krum'
-  if (
-    rule.rule === 'geometric-median' ||
-    rule.rule === 'centered-clipping' ||
-    rule.normBound !== undefined ||
-    (rule.bucketSize !== undefined && rule.bucketSize > 1) ||
-    (rule.nnmF !== undefined && distanceRule)
-  )
+  const unshardable = unshardableRule(rule)
+  if (unshardable !== undefined)
     problems.push({
       path: ['aggregation'],
-      message: `a shard's aggregator sees its coordinates and the summed distances of the inputs only, and ${rule.rule}${rule.normBound !== undefined || rule.nnmF !== undefined || rule.bucketSize !== undefined ? ' with its pre-step' : ''} needs more: use mean, median, trimmed-mean (each with nnmF if wanted), nnm-trimmed-mean, krum or multi-krum, without a norm bound or bucketing, or remove exchange (SPEC.md 18.6)`,
+      message: `${unshardable}: drop normBound, use another rule, or remove exchange`,
     })
-  if (needsDistances(rule) && run.round.expectedPeers > MAX_PARTIAL_INPUTS)
+  if (needsGeometry(rule) && run.round.expectedPeers > MAX_PARTIAL_INPUTS)
     problems.push({
       path: ['round', 'expectedPeers'],
-      message: `${rule.rule}${rule.nnmF !== undefined ? ' with nnmF' : ''} needs the inputs' distances, whose partials one gossip message carries for at most ${MAX_PARTIAL_INPUTS} inputs (SPEC.md 18.8): use at most ${MAX_PARTIAL_INPUTS} expected peers, a coordinate-wise rule, or remove exchange`,
+      message: `${rule.rule}${rule.nnmF !== undefined ? ' with nnmF' : ''}${rule.normBound !== undefined ? ' with normBound' : ''} needs the inputs' distances, whose partials one gossip message carries for at most ${MAX_PARTIAL_INPUTS} inputs (SPEC.md 18.8): use at most ${MAX_PARTIAL_INPUTS} expected peers, a coordinate-wise rule, or remove exchange`,
     })
   if (run.contribution.check)
     problems.push({

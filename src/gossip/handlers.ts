@@ -278,8 +278,11 @@ export class GossipHandlers {
       }),
     )
     if (verdict.action !== 'accept') return verdict
-    const { round, setRoot, shard, distances } = verdict.value.message
-    const added = shardBook.addPartials(round, setRoot, shard, verdict.value.signer.toString(), distances)
+    const { round, setRoot, shard, distances, anchor } = verdict.value.message
+    const added = shardBook.addPartials(round, setRoot, shard, verdict.value.signer.toString(), {
+      distances,
+      anchor,
+    })
     if (added === 'new') return verdict
     if (added === 'duplicate') return { action: 'ignore', reason: 'duplicate', detail: 'already known' }
     if (added === 'over-limit')

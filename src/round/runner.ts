@@ -708,7 +708,7 @@ export class RoundRunner {
     const { store, globalState, signal, shardExchange } = this.components
     if (shardExchange !== undefined)
       return await this.step('aggregateRule', () =>
-        shardExchange.aggregate(round, rule, contributions, fromHex(this.baseHex), log),
+        shardExchange.aggregate(round, rule, contributions, fromHex(this.baseHex), context, log),
       )
     if (this.large) {
       const paths = await Promise.all(contributions.map((c) => store.fileOf(c.id)))

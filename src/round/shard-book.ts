@@ -17,9 +17,10 @@ export interface ShardResultEntry {
   equivocated?: boolean
 }
 
-/** An aggregator's partial distances of a shard (18.8); marked when it signed two. */
+/** An aggregator's partials of a shard (18.8): the pairs i < j and to the anchor; marked when it signed two. */
 export interface PartialsEntry {
   distances: Float64Array
+  anchor: Float64Array
   equivocated?: boolean
 }
 
@@ -60,18 +61,24 @@ export class ShardBook {
   }
 
   /**
-   * Records `peer`'s partial distances of a round's shard for a set (18.8), as add() records a
-   * result: another set of partials from the same aggregator marks it, and neither is used.
+   * Records `peer`'s partials of a round's shard for a set (18.8), as add() records a result:
+   * other partials from the same aggregator mark it, and neither is used.
    */
   addPartials(
     round: number,
     setRoot: Uint8Array,
     shard: number,
     peer: string,
-    distances: Float64Array,
+    partials: { distances: Float64Array; anchor: Float64Array },
   ): Recorded {
-    return this.record(this.partials, round, keyOf(setRoot, shard), peer, { distances }, (known) =>
-      sameValues(known.distances, distances),
+    const { distances, anchor } = partials
+    return this.record(
+      this.partials,
+      round,
+      keyOf(setRoot, shard),
+      peer,
+      { distances, anchor },
+      (known) => sameValues(known.distances, distances) && sameValues(known.anchor, anchor),
     )
   }
 

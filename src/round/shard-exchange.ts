@@ -8,8 +8,15 @@ import { randomInt } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
+import type { Geometry } from '../aggregate/geometry.js'
 import { compareBytes } from '../aggregate/order.js'
-import { type AggregationRule, type Contribution, roundSeed } from '../aggregate/rules.js'
+import {
+  type AggregationContext,
+  type AggregationRule,
+  type Contribution,
+  readsReference,
+  roundSeed,
+} from '../aggregate/rules.js'
 import {
   checkSpan,
   planShards,
@@ -22,8 +29,8 @@ import {
 } from '../aggregate/shard-plan.js'
 import {
   aggregateShard,
-  needsDistances,
-  partialDistances,
+  needsGeometry,
+  partialGeometry,
   type Shard,
   shardSources,
   sumPartials,
@@ -105,6 +112,9 @@ export class ShardInputsUnavailableError extends Error {
   }
 }
 
+/** What a round's aggregation reads beside the deltas: its seed, and centered clipping's reference. */
+type RoundContext = Pick<AggregationContext, 'seed' | 'reference'>
+
 export class ShardExchange {
   /** by round: its plan, or null when the node reads whole deltas that round */
   private readonly plans = new Map<number, ShardPlan | null>()
@@ -117,7 +127,8 @@ export class ShardExchange {
       setRoot: string
       rule: AggregationRule
       contributions: readonly Contribution[]
-      distances: readonly Float64Array[] | undefined
+      geometry: Geometry | undefined
+      context: RoundContext
     }
   >()
   /** by round: the results this node took from aggregators in its last assembly */
@@ -211,25 +222,26 @@ export class ShardExchange {
     rule: AggregationRule,
     contributions: readonly Contribution[],
     baseHash: Uint8Array,
+    context: RoundContext,
     log: Logger,
   ): Promise<Float32Array> {
     const plan = this.plans.get(round) ?? undefined
     const setRoot = shardSetRoot(contributions.map((c) => c.id))
     this.used.set(round, [])
-    // the inputs in canonical order (SPEC.md 8.0), and the whole vectors' distances where the rule
-    // needs them: every shard's partials, summed in shard order (18.8)
+    // the inputs in canonical order (SPEC.md 8.0), and the whole vectors' geometry where the rule
+    // needs it: every shard's partials, summed in shard order (18.8)
     contributions = [...contributions].sort((a, b) => compareBytes(a.id, b.id))
-    const distances = needsDistances(rule)
-      ? await this.distances(round, setRoot, contributions, plan, log)
+    const geometry = needsGeometry(rule)
+      ? await this.geometry(round, setRoot, rule, contributions, context, plan, log)
       : undefined
-    this.assembled.set(round, { setRoot: toHex(setRoot), rule, contributions, distances })
+    this.assembled.set(round, { setRoot: toHex(setRoot), rule, contributions, geometry, context })
     const out = new Float32Array(this.init.dimension)
     const mine = new Set(plan?.mine ?? [])
     let own = 0
     let computed = 0
     for (const shard of this.init.layout) {
       if (!mine.has(shard.index)) continue
-      const result = this.compute(rule, contributions, shard, distances)
+      const result = this.compute(rule, contributions, shard, geometry, context)
       const attack = this.init.attack?.(round)
       const announced =
         attack === undefined ? [result.bytes] : attackedResults(attack, result.bytes, shard.end - shard.start)
@@ -248,7 +260,7 @@ export class ShardExchange {
     const taken: Taken[] = []
     const computeHere = async (shard: Shard) => {
       await this.fetchShard(round, contributions, shard)
-      out.set(this.compute(rule, contributions, shard, distances).values, shard.start)
+      out.set(this.compute(rule, contributions, shard, geometry, context).values, shard.start)
       computed++
     }
     await Promise.all(
@@ -275,7 +287,7 @@ export class ShardExchange {
       ;[order[i], order[j]] = [order[j], order[i]]
     }
     for (const t of order.slice(0, count)) {
-      const wrong = await this.check(round, rule, contributions, t.shard, t.values, distances)
+      const wrong = await this.check(round, rule, contributions, t.shard, t.values, geometry, context)
       if (wrong === undefined) continue
       log.warn(
         { phase: 'aggregate', shard: t.shard.index, block: wrong, aggregators: t.signers },
@@ -304,13 +316,14 @@ export class ShardExchange {
 
   /**
    * A shard's result from the deltas' values, in canonical order, by the run's rule, with the whole
-   * vectors' distances where the rule needs them (aggregateShard).
+   * vectors' geometry where the rule needs it (aggregateShard, SPEC.md 18.9).
    */
   private compute(
     rule: AggregationRule,
     ordered: readonly Contribution[],
     shard: Shard,
-    distances: readonly Float64Array[] | undefined,
+    geometry: Geometry | undefined,
+    context: RoundContext,
   ): { bytes: Uint8Array; values: Float32Array } {
     return shardResult(
       aggregateShard(
@@ -319,34 +332,42 @@ export class ShardExchange {
           ordered.map((c) => c.values),
           shard,
         ),
-        distances,
+        geometry,
+        { seed: context.seed, reference: context.reference?.subarray(shard.start, shard.end) },
       ),
     )
   }
 
   /**
-   * The whole vectors' pairwise squared distances (SPEC.md 18.8): every shard's partials, summed
-   * in shard order. This node computes and publishes its own shards' partials; takes every other
-   * shard's from its aggregators (all of them, or `reannounceMs` after the first, when they agree);
-   * and computes a shard's partials from the deltas when it has no plan, or the aggregators'
-   * disagree, sign two, or do not come in `collectTimeoutMs`.
+   * The whole vectors' geometry (SPEC.md 18.8): every shard's partials, summed in shard order. This
+   * node computes and publishes its own shards' partials; takes every other shard's from its
+   * aggregators (all of them, or `reannounceMs` after the first, when they agree); and computes a
+   * shard's partials from the deltas when it has no plan, or the aggregators' disagree, sign two,
+   * or do not come in `collectTimeoutMs`. The anchor is centered clipping's reference, or the
+   * origin.
    */
-  private async distances(
+  private async geometry(
     round: number,
     setRoot: Uint8Array,
+    rule: AggregationRule,
     ordered: readonly Contribution[],
+    context: RoundContext,
     plan: ShardPlan | undefined,
     log: Logger,
-  ): Promise<Float64Array[]> {
+  ): Promise<Geometry> {
+    const reference = readsReference(rule)
+      ? (context.reference ?? new Float32Array(this.init.dimension))
+      : undefined
     const partialsOf = (shard: Shard) =>
-      partialDistances(
+      partialGeometry(
         shardSources(
           ordered.map((c) => c.values),
           shard,
         ),
+        reference?.subarray(shard.start, shard.end),
       )
     const mine = new Set(plan?.mine ?? [])
-    const partials: Float64Array[][] = new Array(this.init.layout.length)
+    const partials: Geometry[] = new Array(this.init.layout.length)
     for (const shard of this.init.layout) {
       if (!mine.has(shard.index)) continue
       partials[shard.index] = partialsOf(shard)
@@ -356,7 +377,8 @@ export class ShardExchange {
         setRoot,
         shard: shard.index,
         inputs: ordered.length,
-        distances: upperTriangle(partials[shard.index]),
+        distances: upperTriangle(partials[shard.index].distances),
+        anchor: partials[shard.index].anchor,
       })
     }
     await Promise.all(
@@ -387,7 +409,7 @@ export class ShardExchange {
     return sumPartials(partials)
   }
 
-  /** A shard's partial distances for this set from its aggregators, as `distances` describes; undefined: compute them. */
+  /** A shard's partials for this set from its aggregators, as `geometry` describes; undefined: compute them. */
   private async partialsFromAggregators(
     round: number,
     setRoot: Uint8Array,
@@ -395,7 +417,7 @@ export class ShardExchange {
     aggregators: readonly string[],
     inputs: number,
     log: Logger,
-  ): Promise<Float64Array[] | undefined> {
+  ): Promise<Geometry | undefined> {
     const { shardBook, clock, changes, signal, genesis } = this.components
     const deadline = clock.now() + genesis.round.collectTimeoutMs
     let firstAt: number | undefined
@@ -406,8 +428,13 @@ export class ShardExchange {
         const p = held.get(peer)
         return p === undefined ? [] : [p]
       })
-      const values = got.filter((p) => !p.equivocated).map((p) => p.distances)
-      if (values.length < got.length || values.some((p) => !sameValues(p, values[0]))) {
+      const values = got.filter((p) => !p.equivocated)
+      if (
+        values.length < got.length ||
+        values.some(
+          (p) => !sameValues(p.distances, values[0].distances) || !sameValues(p.anchor, values[0].anchor),
+        )
+      ) {
         log.warn(
           { phase: 'aggregate', shard: shard.index, aggregators },
           "the aggregators of a shard published different partial distances: computing the shard's from the deltas",
@@ -421,7 +448,7 @@ export class ShardExchange {
         values.length > 0 &&
         (values.length === aggregators.length || now - (firstAt ?? now) >= LIMITS.reannounceMs)
       )
-        return fullMatrix(values[0], inputs)
+        return { distances: fullMatrix(values[0].distances, inputs), anchor: values[0].anchor }
       if (now >= deadline) return undefined
       await changes.changed(Math.min(deadline - now, firstAt === undefined ? 1000 : 250))
     }
@@ -442,13 +469,14 @@ export class ShardExchange {
     contributions: readonly Contribution[],
     shard: Shard,
     values: Float32Array,
-    distances: readonly Float64Array[] | undefined,
+    geometry: Geometry | undefined,
+    context: RoundContext,
   ): Promise<number | undefined> {
     const blocks = Math.ceil((shard.end - shard.start) / SHARD_RESULT_BLOCK)
     const block = (this.init.draw ?? randomInt)(blocks)
     const span = checkSpan(shard, block, this.init.dimension, this.init.encodeOptions, LIMITS.chunkBytes)
     await this.fetchShard(round, contributions, span)
-    const expected = this.compute(rule, contributions, span, distances).values
+    const expected = this.compute(rule, contributions, span, geometry, context).values
     const got = values.subarray(span.start - shard.start, span.end - shard.start)
     for (let i = 0; i < expected.length; i++)
       if (!Object.is(expected[i], got[i]))
@@ -543,7 +571,7 @@ export class ShardExchange {
       })
       const theirs = openDelta(assembly.source(), length).subarray(rel.start, rel.end)
       await this.fetchShard(round, mine.contributions, span)
-      const expected = this.compute(mine.rule, mine.contributions, span, mine.distances).values
+      const expected = this.compute(mine.rule, mine.contributions, span, mine.geometry, mine.context).values
       if (expected.every((v, i) => Object.is(v, theirs[i]))) return 'right'
     } catch (err) {
       // a result its signer does not serve, or that does not decode, is not shown right either

@@ -135,7 +135,7 @@ export function simulateRound(config: RoundSimConfig): RoundSimResult {
     return Math.min(config.deltaBytes, chunks * config.chunkBytes)
   }
   const resultBytes = (s: number) => Math.max(1, Math.ceil(shardFraction(s) * config.aggregateBytes))
-  const partialBytes = ((n * (n - 1)) / 2) * 8
+  const partialBytes = ((n * (n - 1)) / 2 + n) * 8 // the pairs and the distances to the anchor (SPEC.md 18.8)
   const resultChunks = (s: number) => Math.max(1, Math.ceil(resultBytes(s) / config.chunkBytes))
   const corruptChunks = (s: number) =>
     config.attack === 'wrong-chunk'

@@ -95,6 +95,8 @@ export interface ShardPartials {
   shard: number
   inputs: number
   distances: Float64Array
+  /** each input's squared distance to the anchor (centered clipping's reference, else the origin) */
+  anchor: Float64Array
 }
 
 export interface SignedEnvelope<T> {
@@ -172,16 +174,34 @@ export function encodeShardResultBody(r: ShardResult): Uint8Array {
 }
 
 export function encodeShardPartialsBody(p: ShardPartials): Uint8Array {
-  const distances = new Uint8Array(p.distances.length * 8)
-  const view = new DataView(distances.buffer)
-  for (let i = 0; i < p.distances.length; i++) view.setFloat64(8 * i, p.distances[i], true)
   return ShardPartialsProto.encode({
-    ...headerToWire(p),
+    version: p.version,
+    runId: p.runId as Uint8Array<ArrayBuffer>,
+    round: BigInt(p.round),
+    peerId: p.peerId as Uint8Array<ArrayBuffer>,
     setRoot: p.setRoot as Uint8Array<ArrayBuffer>,
     shard: p.shard,
     inputs: p.inputs,
-    distances,
+    distances: float64le(p.distances),
+    anchor: float64le(p.anchor),
   })
+}
+
+/** Binary64 values, little-endian, 8 bytes each. */
+function float64le(values: Float64Array): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(values.length * 8)
+  const view = new DataView(bytes.buffer)
+  for (let i = 0; i < values.length; i++) view.setFloat64(8 * i, values[i], true)
+  return bytes
+}
+
+/** `count` little-endian binary64 values, each finite and >= 0 (MalformedMessageError naming `what`). */
+function nonNegativeFloat64s(bytes: Uint8Array, count: number, what: string): Float64Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const values = Float64Array.from({ length: count }, (_, i) => view.getFloat64(8 * i, true))
+  if (values.some((d) => !(Number.isFinite(d) && d >= 0)))
+    throw new MalformedMessageError(`a partial ${what} is negative or not finite`)
+  return values
 }
 
 export async function signShardPartials(key: PrivateKey, p: ShardPartials): Promise<Uint8Array> {
@@ -313,10 +333,12 @@ export function decodeShardPartials(bytes: Uint8Array): SignedEnvelope<ShardPart
     throw new MalformedMessageError(
       `${raw.distances.length} bytes of distances for ${raw.inputs} inputs (8 per pair: ${8 * pairs})`,
     )
-  const view = new DataView(raw.distances.buffer, raw.distances.byteOffset, raw.distances.byteLength)
-  const distances = Float64Array.from({ length: pairs }, (_, i) => view.getFloat64(8 * i, true))
-  if (distances.some((d) => !(Number.isFinite(d) && d >= 0)))
-    throw new MalformedMessageError('a partial distance is negative or not finite')
+  if (raw.anchor.length !== 8 * raw.inputs)
+    throw new MalformedMessageError(
+      `${raw.anchor.length} bytes of distances to the anchor for ${raw.inputs} inputs (8 each: ${8 * raw.inputs})`,
+    )
+  const distances = nonNegativeFloat64s(raw.distances, pairs, 'distance')
+  const anchor = nonNegativeFloat64s(raw.anchor, raw.inputs, 'distance to the anchor')
   return {
     body,
     signature,
@@ -326,6 +348,7 @@ export function decodeShardPartials(bytes: Uint8Array): SignedEnvelope<ShardPart
       shard: raw.shard,
       inputs: raw.inputs,
       distances,
+      anchor,
     },
   }
 }

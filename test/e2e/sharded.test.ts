@@ -119,64 +119,76 @@ describe('sharded exchange (SPEC.md 18)', () => {
     nodes = []
   })
 
-  it('agrees bit for bit every round, each node fetching its shards of the deltas and the others’ results', async () => {
-    // the default rule, NNM then trimmed mean: it needs the whole vectors' distances, summed from
-    // every shard's partials (SPEC.md 18.8)
-    const genesis = shardedGenesis('sharded-exchange', 2, 2, { rule: 'nnm-trimmed-mean', faultFraction: 0.2 })
-    const deltaBytes = encodedDeltaSize(parameterCount(genesis.model), {
-      encoding: 'int8-block',
-      blockSize: genesis.delta.blockSize,
-    })
-    nodes = await startNodes(genesis, NODES, ['wasm'])
-    await expectPeers(nodes, NODES)
-    const rounds = await playRounds(nodes, ROUNDS)
-    const summary = describeRounds(rounds, deltaBytes)
-    expectAgreement(rounds, summary)
-    const bytes = nodes.map((n) =>
-      Buffer.from(n.globalWeights.buffer, n.globalWeights.byteOffset, n.globalWeights.byteLength),
-    )
-    for (const b of bytes) expect(b.equals(bytes[0])).toBe(true)
-    // Round 0 has no previous contributors to draw aggregators from: every node reads whole deltas
-    // (3 of them) and computes both shards. From round 1, a node reads its shard (1 of 2) of every
-    // other delta: 5 of the delta's 8 transfer chunks (its 4 and the header's, or one it shares
-    // with the other shard); the other shard's result, half a delta; and for its check of one
-    // random block of that result, the chunk that holds the block in every other delta, unless it
-    // holds it already: about 2.4 deltas' bytes, 2.8 with the check's chunks (all-to-all: 3).
-    for (const [i, { counts }] of rounds.entries()) {
-      const bytesIn = rounds[i].reports.map(
-        (x, j) => x.bytesReceived - (i === 0 ? 0 : rounds[i - 1].reports[j].bytesReceived),
+  // The default rule, NNM then trimmed mean, needs the whole vectors' distances, summed from every
+  // shard's partials (SPEC.md 18.8); geometric median and centered clipping iterate on
+  // coefficients over them and the distances to the anchor: the origin, or the reference (the
+  // previous round's aggregate, which every node must hold alike) (18.9).
+  it.each([
+    ['NNM then trimmed mean', { rule: 'nnm-trimmed-mean', faultFraction: 0.2 }],
+    ['geometric median', { rule: 'geometric-median', iterations: 8, nu: 1e-6, tolerance: 1e-6 }],
+    ['centered clipping', { rule: 'centered-clipping', tau: 'auto', iterations: 3 }],
+  ] as Array<[string, Genesis['aggregation']]>)(
+    'with %s, agrees bit for bit every round, each node fetching its shards of the deltas and the others’ results',
+    async (name, aggregation) => {
+      const genesis = shardedGenesis(`sharded-exchange-${name}`, 2, 2, aggregation)
+      const deltaBytes = encodedDeltaSize(parameterCount(genesis.model), {
+        encoding: 'int8-block',
+        blockSize: genesis.delta.blockSize,
+      })
+      nodes = await startNodes(genesis, NODES, ['wasm'])
+      await expectPeers(nodes, NODES)
+      const rounds = await playRounds(nodes, ROUNDS)
+      const summary = describeRounds(rounds, deltaBytes)
+      expectAgreement(rounds, summary)
+      const bytes = nodes.map((n) =>
+        Buffer.from(n.globalWeights.buffer, n.globalWeights.byteOffset, n.globalWeights.byteLength),
       )
-      for (const [j, c] of counts.entries()) {
-        if (i === 0) {
-          expect(bytesIn[j] / deltaBytes, `node ${j}, round 0\n${summary}`).toBeGreaterThanOrEqual(NODES - 1)
-          expect(c, summary).toEqual({
-            own: 0,
-            fetched: 0,
-            computed: 2,
-            mismatches: 0,
-            checkFailures: 0,
-            evidence: 0,
-            recomputes: 0,
-            partialsFetched: 0,
-          })
-        } else {
-          expect(bytesIn[j] / deltaBytes, `node ${j}, round ${i}\n${summary}`).toBeLessThan(2.9)
-          expect(c, summary).toEqual({
-            own: 1,
-            fetched: 1,
-            computed: 0,
-            mismatches: 0,
-            checkFailures: 0,
-            evidence: 0,
-            recomputes: 0,
-            // the other shard's partial distances, from its aggregators (SPEC.md 18.8)
-            partialsFetched: 1,
-          })
+      for (const b of bytes) expect(b.equals(bytes[0])).toBe(true)
+      // Round 0 has no previous contributors to draw aggregators from: every node reads whole deltas
+      // (3 of them) and computes both shards. From round 1, a node reads its shard (1 of 2) of every
+      // other delta: 5 of the delta's 8 transfer chunks (its 4 and the header's, or one it shares
+      // with the other shard); the other shard's result, half a delta; and for its check of one
+      // random block of that result, the chunk that holds the block in every other delta, unless it
+      // holds it already: about 2.4 deltas' bytes, 2.8 with the check's chunks (all-to-all: 3).
+      for (const [i, { counts }] of rounds.entries()) {
+        const bytesIn = rounds[i].reports.map(
+          (x, j) => x.bytesReceived - (i === 0 ? 0 : rounds[i - 1].reports[j].bytesReceived),
+        )
+        for (const [j, c] of counts.entries()) {
+          if (i === 0) {
+            expect(bytesIn[j] / deltaBytes, `node ${j}, round 0\n${summary}`).toBeGreaterThanOrEqual(
+              NODES - 1,
+            )
+            expect(c, summary).toEqual({
+              own: 0,
+              fetched: 0,
+              computed: 2,
+              mismatches: 0,
+              checkFailures: 0,
+              evidence: 0,
+              recomputes: 0,
+              partialsFetched: 0,
+            })
+          } else {
+            expect(bytesIn[j] / deltaBytes, `node ${j}, round ${i}\n${summary}`).toBeLessThan(2.9)
+            expect(c, summary).toEqual({
+              own: 1,
+              fetched: 1,
+              computed: 0,
+              mismatches: 0,
+              checkFailures: 0,
+              evidence: 0,
+              recomputes: 0,
+              // the other shard's partial distances, from its aggregators (SPEC.md 18.8)
+              partialsFetched: 1,
+            })
+          }
         }
       }
-    }
-    process.stderr.write(`sharded exchange:\n${summary}\n`)
-  }, 240_000)
+      process.stderr.write(`sharded exchange, ${name}:\n${summary}\n`)
+    },
+    240_000,
+  )
 
   it('catches a Byzantine aggregator by its co-replica: a wrong value, a wrong shard, two signed results; survives a withheld one', async () => {
     const genesis = shardedGenesis('sharded-byzantine', 2, 2)

@@ -326,6 +326,104 @@ describe('vectors checked with the standard primitives alone', () => {
     expect(bytesToHex(domainHash('dtrain/v1/shard-partials', pBody))).toBe(p.message.signingDigestHex)
     const decodedPartials = decodeShardPartials(hexToBytes(p.message.envelopeHex))
     expect(Array.from(decodedPartials.message.distances)).toEqual(p.partialsByShard[1])
+    // the anchor of the default rule is the origin: each input's squared norm, by shard and summed
+    const anchorOf = (anchor: Float32Array | undefined) =>
+      p.layout.map(([start, end]: [number, number]) =>
+        xs.map((x: Float32Array) => {
+          let sum = 0
+          for (let k = start; k < end; k++) sum += (x[k] - (anchor?.[k] ?? 0)) ** 2
+          return sum
+        }),
+      )
+    const norms = anchorOf(undefined)
+    expect(norms).toEqual(p.anchorByShard)
+    expect(
+      xs.map((_: unknown, i: number) => norms.reduce((s: number, row: number[]) => s + row[i], 0)),
+    ).toEqual(p.anchorSummed)
+    expect(Array.from(decodedPartials.message.anchor)).toEqual(p.anchorByShard[1])
+    // 18.9, written here from the text: geometric median, centered clipping and the norm bound on
+    // coefficients over the Gram matrix of the summed geometry; Krum after NNM and the median of
+    // bucket means equal the whole-vector rule's bits on these inputs
+    const n = xs.length
+    const pairs = p.summed as number[]
+    const D = Array.from({ length: n }, () => new Array(n).fill(0))
+    for (let i = 0, q = 0; i < n; i++)
+      for (let j = i + 1; j < n; j++, q++) {
+        D[i][j] = pairs[q]
+        D[j][i] = pairs[q]
+      }
+    const gram = (A: number[]) => D.map((row, i) => row.map((d, j) => (A[i] + A[j] - d) / 2))
+    const mul = (G: number[][], u: number[]) => G.map((row) => row.reduce((sum, g, j) => sum + g * u[j], 0))
+    const dot = (u: number[], w: number[]) => u.reduce((sum, x, i) => sum + x * w[i], 0)
+    const len2 = (G: number[][], u: number[]) => Math.max(0, dot(u, mul(G, u)))
+    const combine = (c: number[], anchor?: Float32Array) =>
+      Float32Array.from({ length: xs[0].length }, (_, k) => {
+        const a = anchor?.[k] ?? 0
+        let sum = 0
+        for (let j = 0; j < n; j++) sum += c[j] * (xs[j][k] - a)
+        return a + sum
+      })
+    for (const c of p.geometryRules) {
+      const rule = c.rule
+      let expected: Float32Array
+      if (rule.rule === 'geometric-median') {
+        const G = gram(p.anchorSummed)
+        let a = new Array(n).fill(1 / n)
+        for (let t = 0; t < rule.iterations; t++) {
+          const Ga = mul(G, a)
+          const q = dot(a, Ga)
+          const w = Ga.map((g, j) => 1 / Math.max(rule.nu, Math.sqrt(Math.max(0, q - 2 * g + G[j][j]))))
+          const W = w.reduce((sum, x) => sum + x, 0)
+          const next = w.map((x) => x / W)
+          const step = len2(
+            G,
+            next.map((x, j) => x - a[j]),
+          )
+          const norm = len2(G, next)
+          a = next
+          if (Math.sqrt(step) <= rule.tolerance * Math.sqrt(norm)) break
+        }
+        expected = combine(a)
+      } else if (rule.rule === 'centered-clipping') {
+        const reference = Float32Array.from(c.referenceValues)
+        const toReference = anchorOf(reference)
+        expect(toReference).toEqual(c.anchorByShard)
+        const G = gram(
+          xs.map((_: unknown, i: number) => toReference.reduce((s: number, row: number[]) => s + row[i], 0)),
+        )
+        let coefficients = new Array(n).fill(0)
+        for (let l = 0; l < rule.iterations; l++) {
+          const Gc = mul(G, coefficients)
+          const q = dot(coefficients, Gc)
+          const d = Gc.map((g, j) => Math.sqrt(Math.max(0, G[j][j] - 2 * g + q)))
+          const radius = [...d].sort((x, y) => x - y)[(n - 1) >> 1]
+          const scales = d.map((x) => (x > radius ? radius / x : 1))
+          const S = scales.reduce((sum, x) => sum + x, 0)
+          coefficients = coefficients.map((cj, j) => cj + (scales[j] - S * cj) / n)
+        }
+        expected = combine(coefficients, reference)
+      } else if (rule.normBound !== undefined) {
+        // the mean (8.1: binary32 sums in canonical order) of the clipped inputs
+        const scaled = xs.map((x: Float32Array, j: number) => {
+          const norm = Math.sqrt(p.anchorSummed[j])
+          return norm > rule.normBound ? x.map((v) => v * (rule.normBound / norm)) : x
+        })
+        expected = aggregate(
+          { rule: 'mean' },
+          scaled.map((values: Float32Array, j: number) => ({ id: new Uint8Array([j]), values })),
+        )
+      } else {
+        expected = aggregate(
+          rule,
+          p.inputs.map((input: { idHex: string; values: number[] }) => ({
+            id: hexToBytes(input.idHex),
+            values: Float32Array.from(input.values),
+          })),
+          { seed: hexToBytes(p.roundSeedHex) },
+        )
+      }
+      expect(Array.from(expected), c.name).toEqual(c.aggregate)
+    }
     expect(ed25519.verify(decodedPartials.signature, hexToBytes(p.message.signingDigestHex), publicKey)).toBe(
       true,
     )

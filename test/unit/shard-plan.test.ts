@@ -28,15 +28,30 @@ describe('shard plan', () => {
         return (err as Error).message
       }
     }
-    // the default rule (NNM, trimmed mean) takes the summed partial distances (SPEC.md 18.8)
+    // the default rule (NNM, trimmed mean) takes the summed partial distances (SPEC.md 18.8); the
+    // rules and pre-steps that read more of the geometry take it too (18.9)
     expect(refusal({})).toBe('accepted')
+    for (const aggregation of [
+      { rule: 'geometric-median', iterations: 5, nu: 1e-6, tolerance: 1e-6 },
+      { rule: 'centered-clipping', tau: 'auto', iterations: 2, bucketSize: 2 },
+      { rule: 'krum', f: 0, nnmF: 1 },
+      { rule: 'mean', normBound: 1 },
+    ])
+      expect(refusal({ aggregation }), aggregation.rule).toBe('accepted')
+    // but one anchor cannot serve both the reference and the norms
     expect(
-      refusal({ aggregation: { rule: 'geometric-median', iterations: 5, nu: 1e-6, tolerance: 1e-6 } }),
-    ).toMatch(/aggregation.*or remove exchange/s)
-    expect(refusal({ aggregation: { rule: 'krum', f: 0, nnmF: 1 } })).toMatch(
-      /aggregation.*with its pre-step/s,
+      refusal({ aggregation: { rule: 'centered-clipping', tau: 1, iterations: 2, normBound: 1 } }),
+    ).toMatch(/aggregation.*centered clipping with a norm bound.*drop normBound/s)
+    // nor does one message hold the partials of more than 90 inputs
+    expect(refusal({ round: { ...base.round, expectedPeers: 91 } })).toMatch(
+      /round\.expectedPeers.*at most 90 inputs/s,
     )
-    expect(refusal({ aggregation: { rule: 'mean', normBound: 1 } })).toMatch(/aggregation/)
+    expect(
+      refusal({
+        aggregation: { rule: 'median', bucketSize: 2 },
+        round: { ...base.round, expectedPeers: 91 },
+      }),
+    ).toBe('accepted')
     const ok = { aggregation: { rule: 'trimmed-mean', trimFraction: 0.25 } }
     expect(refusal(ok)).toBe('accepted')
     expect(refusal({ aggregation: { rule: 'median', nnmF: 1 } })).toBe('accepted')

@@ -1558,6 +1558,7 @@ export interface ShardPartials {
   shard: number
   inputs: number
   distances: Uint8Array<ArrayBuffer>
+  anchor: Uint8Array<ArrayBuffer>
 }
 
 export namespace ShardPartials {
@@ -1610,6 +1611,11 @@ export namespace ShardPartials {
           w.bytes(obj.distances)
         }
 
+        if ((obj.anchor != null && obj.anchor.byteLength > 0)) {
+          w.uint32(74)
+          w.bytes(obj.anchor)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1622,7 +1628,8 @@ export namespace ShardPartials {
           setRoot: uint8ArrayAlloc(0),
           shard: 0,
           inputs: 0,
-          distances: uint8ArrayAlloc(0)
+          distances: uint8ArrayAlloc(0),
+          anchor: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1661,6 +1668,10 @@ export namespace ShardPartials {
             }
             case 8: {
               obj.distances = reader.bytes()
+              break
+            }
+            case 9: {
+              obj.anchor = reader.bytes()
               break
             }
             default: {
@@ -1734,6 +1745,13 @@ export namespace ShardPartials {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.anchor`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1786,6 +1804,11 @@ export namespace ShardPartials {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface ShardPartialsAnchorFieldEvent {
+    field: '$.anchor'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<ShardPartials>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ShardPartials.codec())
   }
@@ -1794,7 +1817,7 @@ export namespace ShardPartials {
     return decodeMessage(buf, ShardPartials.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ShardPartials>): Generator<ShardPartialsVersionFieldEvent | ShardPartialsRunIdFieldEvent | ShardPartialsRoundFieldEvent | ShardPartialsPeerIdFieldEvent | ShardPartialsSetRootFieldEvent | ShardPartialsShardFieldEvent | ShardPartialsInputsFieldEvent | ShardPartialsDistancesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ShardPartials>): Generator<ShardPartialsVersionFieldEvent | ShardPartialsRunIdFieldEvent | ShardPartialsRoundFieldEvent | ShardPartialsPeerIdFieldEvent | ShardPartialsSetRootFieldEvent | ShardPartialsShardFieldEvent | ShardPartialsInputsFieldEvent | ShardPartialsDistancesFieldEvent | ShardPartialsAnchorFieldEvent> {
     return streamMessage(buf, ShardPartials.codec(), opts)
   }
 }
