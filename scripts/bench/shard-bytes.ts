@@ -25,9 +25,12 @@ const at = args.indexOf('--checks')
 const checks = at >= 0 ? Number(args[at + 1]) : DEFAULT_SHARD_CHECKS
 const DRAWS = 8 // aggregator draws averaged (rounds)
 
-const rows: Array<[ModelPreset, number, number]> = [
+/** gpt-10m's shape at width 640 and 8 layers: the 39.7 M-parameter model of the measured 8-node run */
+const WIDER = { dModel: 640, layers: 8, heads: 8, mlpHidden: 2560 }
+const rows: Array<[ModelPreset, number, number, typeof WIDER?]> = [
   ['gpt-10m', 8, 4],
   ['gpt-10m', 8, 8],
+  ['gpt-10m', 8, 4, WIDER],
   ['gpt-124m', 8, 8],
   ['gpt-124m', 8, 16],
   ['gpt-124m', 16, 16],
@@ -38,10 +41,11 @@ console.log(
   `| model | n | shards | replicas | delta chunks | deltas read a round (${checks} checks) | all-to-all |`,
 )
 console.log('|---|---|---|---|---|---|---|')
-for (const [preset, n, shards] of rows) {
+for (const [preset, n, shards, wider] of rows) {
   const base = defaultGenesis({ preset, dataset: 'synthetic', expectedPeers: n, encoding: 'int8-block' })
   const genesis = parseGenesis({
     ...base,
+    model: { ...base.model, ...wider },
     aggregation: { rule: 'trimmed-mean', trimFraction: 0.2 },
     exchange: { shards, replicas: 2 },
   })
@@ -71,6 +75,6 @@ for (const [preset, n, shards] of rows) {
     total += ((n - 1) * chunks * LIMITS.chunkBytes + results) / size
   }
   console.log(
-    `| ${preset} (${(count / 1e6).toFixed(1)} M) | ${n} | ${shards} | 2 | ${Math.ceil(size / LIMITS.chunkBytes)} | ${(total / DRAWS).toFixed(2)} | ${n - 1} |`,
+    `| ${preset}${wider === undefined ? '' : ' at width 640, 8 layers'} (${(count / 1e6).toFixed(1)} M) | ${n} | ${shards} | 2 | ${Math.ceil(size / LIMITS.chunkBytes)} | ${(total / DRAWS).toFixed(2)} | ${n - 1} |`,
   )
 }
