@@ -19,7 +19,9 @@ import {
 import {
   planShards,
   RESULT_ENCODING,
+  shardedReadBytes,
   shardGranule,
+  shardingSaves,
   shardResult,
   shardSetRoot,
 } from '../src/aggregate/shard-plan.js'
@@ -1224,6 +1226,28 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
       aggregators: plan.aggregators,
     }
   })
+  // 18.2: whether a table saves bytes over whole deltas (int8-block, blocks of 256, transfer
+  // chunks of limits.chunkBytes)
+  const savingCases = [
+    { count: 3_000_000, shards: 4, replicas: 2, peers: drawPeers },
+    { count: 3_000_000, shards: 4, replicas: 2, peers: drawPeers.slice(0, 2) },
+    { count: 3_000_000, shards: 6, replicas: 1, peers: drawPeers.slice(0, 3) },
+    { count: 200_000, shards: 4, replicas: 1, peers: drawPeers },
+  ].map(({ count, shards, replicas, peers }) => {
+    const options: EncodeOptions = { encoding: 'int8-block', blockSize: 256 }
+    const plan = planShards(shardRanges(count, shards, 256), peers, replicas, roundSeed(runId, 1), peers[0])
+    return {
+      count,
+      round: 1,
+      shards,
+      replicas,
+      peers,
+      aggregators: plan.aggregators,
+      readBytes: shardedReadBytes(plan, peers, count, options, LIMITS.chunkBytes),
+      wholeBytes: peers.length * (peers.length - 1) * encodedDeltaSize(count, options),
+      sharded: shardingSaves(plan, peers, count, options, LIMITS.chunkBytes),
+    }
+  })
   const partCases: Array<{ options: EncodeOptions; start: number; end: number }> = [
     { options: { encoding: 'int8-block', blockSize: 256 }, start: 333_000, end: 666_000 },
     { options: { encoding: 'int4-block', blockSize: 256 }, start: 0, end: 100 },
@@ -1480,9 +1504,10 @@ async function shardVectors(revision: string, key: PrivateKey, other: PrivateKey
   return {
     specRevision: revision,
     description:
-      'Sharded exchange, SPEC.md 18: layouts (18.1), aggregator draws with the run id of genesis.json case tiny (18.2), the bytes and transfer chunks a node reads of a delta for coordinates [start, end) (18.3), set roots, a shard result and its message, signed by keys.json key 0, the verdicts of its checks (18.4), of evidence (18.7: "accept: two-results" is acted on at once; "accept: wrong" is checked by the receiver against its own deltas), and partials (18.8: four inputs of 600 coordinates in three shards, the pairs i < j of each shard in canonical order and each input\'s squared norm (the origin anchor), their sums in shard order, the aggregate of NNM then trimmed mean with them, a ShardPartials message of shard 1 and its verdicts with current round 3) and the rules that read the geometry (18.9, geometryRules: each rule\'s aggregate by shards; centered clipping with its reference, whose distances to the inputs are its anchorByShard; bucketing with the seed roundSeedHex of round 3)',
+      'Sharded exchange, SPEC.md 18: layouts (18.1), aggregator draws with the run id of genesis.json case tiny (18.2) and whether a draw saves bytes over whole deltas (savingCases: readBytes, the sum of 18.2, against wholeBytes), the bytes and transfer chunks a node reads of a delta for coordinates [start, end) (18.3), set roots, a shard result and its message, signed by keys.json key 0, the verdicts of its checks (18.4), of evidence (18.7: "accept: two-results" is acted on at once; "accept: wrong" is checked by the receiver against its own deltas), and partials (18.8: four inputs of 600 coordinates in three shards, the pairs i < j of each shard in canonical order and each input\'s squared norm (the origin anchor), their sums in shard order, the aggregate of NNM then trimmed mean with them, a ShardPartials message of shard 1 and its verdicts with current round 3) and the rules that read the geometry (18.9, geometryRules: each rule\'s aggregate by shards; centered clipping with its reference, whose distances to the inputs are its anchorByShard; bucketing with the seed roundSeedHex of round 3)',
     layouts,
     draws,
+    savingCases,
     parts,
     setRoots,
     result: {

@@ -15,7 +15,7 @@ import {
   shardResultSize,
 } from '../../src/aggregate/shard-plan.js'
 import { encodedDeltaSize } from '../../src/codec/delta.js'
-import { chunksHolding, encodedRangesOf } from '../../src/codec/delta-ranges.js'
+import { chunksOfRanges } from '../../src/codec/delta-ranges.js'
 import { LIMITS } from '../../src/constants.js'
 import { parameterCount } from '../../src/train/parameters.js'
 import { defaultGenesis, encodeOptionsFor, type ModelPreset, parseGenesis } from '../../src/wire/genesis.js'
@@ -54,11 +54,7 @@ for (const [preset, n, shards, wider] of rows) {
   const size = encodedDeltaSize(count, options)
   const layout = shardLayout(genesis, count)!
   const chunksOf = (ranges: Array<{ start: number; end: number }>) =>
-    chunksHolding(
-      ranges.flatMap((r) => encodedRangesOf(count, options, r.start, r.end)),
-      size,
-      LIMITS.chunkBytes,
-    )
+    chunksOfRanges(ranges, count, options, LIMITS.chunkBytes)
   const peers = Array.from({ length: n }, (_, i) => `peer-${i}`)
   let total = 0
   for (let round = 1; round <= DRAWS; round++) {

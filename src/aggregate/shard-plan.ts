@@ -2,7 +2,7 @@
 // each shard in a round, the root that names a round's set of deltas, and the encoding of a shard
 // result, whose decoding is what every node applies. Pure functions.
 import { decodeDelta, type EncodeOptions, encodeDelta, encodedDeltaSize } from '../codec/delta.js'
-import { chunksHolding, encodedRangesOf } from '../codec/delta-ranges.js'
+import { chunksHolding, chunksOfRanges, encodedRangesOf } from '../codec/delta-ranges.js'
 import { DOMAINS, PROTOCOL } from '../constants.js'
 import { domainHash } from '../crypto/hash.js'
 import { compareBytes } from './order.js'
@@ -127,6 +127,62 @@ export function planShards(
   const aggregators = table.map((row) => row.map((j) => sorted[j]))
   const mine = aggregators.flatMap((row, s) => (row.includes(self) ? [s] : []))
   return { shards, aggregators, mine }
+}
+
+/**
+ * Whether a round's plan reads fewer bytes than whole deltas (SPEC.md 18.2): each of the `m`
+ * contributors reads, of each of the other `m - 1` deltas, the transfer chunks of its shards
+ * (18.3: the header's alone when it aggregates none), and the result of every shard it does not
+ * aggregate (18.4); the round is sharded when that, summed over the contributors, is below
+ * `m (m - 1)` deltas. Checks are left out (each node's own budget, 18.5). Below a size where
+ * all-to-all is cheaper (few contributors, or a delta of few chunks a shard), it is not.
+ */
+export function shardingSaves(
+  plan: Pick<ShardPlan, 'shards' | 'aggregators'>,
+  contributors: readonly string[],
+  count: number,
+  options: EncodeOptions,
+  chunkBytes: number,
+): boolean {
+  const m = new Set(contributors).size
+  return (
+    shardedReadBytes(plan, contributors, count, options, chunkBytes) <
+    m * (m - 1) * encodedDeltaSize(count, options)
+  )
+}
+
+/** The bytes shardingSaves compares: sum over the contributors p of (m - 1) P_p + Q_p (SPEC.md 18.2). */
+export function shardedReadBytes(
+  plan: Pick<ShardPlan, 'shards' | 'aggregators'>,
+  contributors: readonly string[],
+  count: number,
+  options: EncodeOptions,
+  chunkBytes: number,
+): number {
+  const size = encodedDeltaSize(count, options)
+  const peers = new Set(contributors)
+  const byMine = new Map<string, number>()
+  let total = 0
+  for (const peer of peers) {
+    const mine = plan.aggregators.flatMap((row, s) => (row.includes(peer) ? [s] : []))
+    const key = mine.join(',')
+    let bytes = byMine.get(key)
+    if (bytes === undefined) {
+      const part = chunksOfRanges(
+        mine.map((s) => plan.shards[s]),
+        count,
+        options,
+        chunkBytes,
+      ).reduce((sum, c) => sum + Math.min(chunkBytes, size - c * chunkBytes), 0)
+      const results = plan.shards
+        .filter((shard) => !mine.includes(shard.index))
+        .reduce((sum, shard) => sum + shardResultSize(shard), 0)
+      bytes = (peers.size - 1) * part + results
+      byMine.set(key, bytes)
+    }
+    total += bytes
+  }
+  return total
 }
 
 /** The encoded size of a shard's result (SPEC.md 18.4). */

@@ -93,6 +93,22 @@ export function chunksHolding(ranges: readonly ByteRange[], size: number, chunkB
   return [...chunks].sort((a, b) => a - b)
 }
 
+/**
+ * The transfer chunks of a delta of `count` coordinates, encoded with `options`, that a node reads
+ * for coordinate `ranges` (SPEC.md 18.3): those holding the ranges' bytes and the header; the
+ * header's alone for no range.
+ */
+export function chunksOfRanges(
+  ranges: readonly { start: number; end: number }[],
+  count: number,
+  options: EncodeOptions,
+  chunkBytes: number,
+): number[] {
+  const bytes = ranges.flatMap((r) => encodedRangesOf(count, options, r.start, r.end))
+  if (bytes.length === 0) bytes.push(...encodedRangesOf(count, options, 0, 0))
+  return chunksHolding(bytes, encodedDeltaSize(count, options), chunkBytes)
+}
+
 export class MissingChunkError extends RangeError {
   override name = 'MissingChunkError'
 }

@@ -11,7 +11,7 @@ import { Queue } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import type { Shard } from '../aggregate/shards.js'
 import { type EncodeOptions, openDelta, validateDelta } from '../codec/delta.js'
-import { chunksHolding, encodedRangesOf } from '../codec/delta-ranges.js'
+import { chunksOfRanges } from '../codec/delta-ranges.js'
 import { piecesSource } from '../codec/pieces.js'
 import { deltaTopic, LIMITS } from '../constants.js'
 import { peerIdFromBytes } from '../crypto/sign.js'
@@ -145,12 +145,7 @@ export class DeltaFetcher {
     // once (the checks of several shards) would fetch the same chunks twice.
     const fetched = partial.fetching.then(async () => {
       partial.assembly.want(
-        chunksOf(
-          [{ index: 0, start, end }],
-          this.init.dimension,
-          this.init.encodeOptions,
-          partial.assembly.size,
-        ),
+        chunksOfRanges([{ start, end }], this.init.dimension, this.init.encodeOptions, LIMITS.chunkBytes),
       )
       await fetchWanted(this.components.host, partial.assembly, partial.sources, this.components.counters, {
         signal: this.components.signal,
@@ -175,7 +170,7 @@ export class DeltaFetcher {
   ): Promise<void> {
     const { host, deltaBook, counters, signal } = this.components
     const { message } = announcement
-    assembly.want(chunksOf(ranges, this.init.dimension, this.init.encodeOptions, assembly.size))
+    assembly.want(chunksOfRanges(ranges, this.init.dimension, this.init.encodeOptions, LIMITS.chunkBytes))
     await fetchWanted(host, assembly, sources, counters, {
       signal,
       maxPasses: LIMITS.fetchPasses,
@@ -289,13 +284,6 @@ export class DeltaFetcher {
     )
     deltaBook.markFailed(entry, reason)
   }
-}
-
-/** Chunks of a delta that hold coordinate ranges, the header's among them (codec/delta-ranges.ts). */
-function chunksOf(ranges: readonly Shard[], count: number, options: EncodeOptions, size: number): number[] {
-  const bytes = ranges.flatMap((r) => encodedRangesOf(count, options, r.start, r.end))
-  if (bytes.length === 0) bytes.push(...encodedRangesOf(count, options, 0, 0))
-  return chunksHolding(bytes, size, LIMITS.chunkBytes)
 }
 
 export const createDeltaFetcher =

@@ -23,6 +23,7 @@ import {
   RESULT_ENCODING,
   SHARD_RESULT_BLOCK,
   type ShardPlan,
+  shardingSaves,
   shardResult,
   shardResultSize,
   shardSetRoot,
@@ -120,6 +121,8 @@ export class ShardExchange {
   private readonly plans = new Map<number, ShardPlan | null>()
   /** the latest round begun */
   private begun = -1
+  /** whether the last plan drawn saved bytes over whole deltas (logged when it changes) */
+  private sharding: boolean | undefined
   /** by round: the set this node assembled last, with its contributions (evidence is checked on it) */
   private readonly assembled = new Map<
     number,
@@ -204,6 +207,24 @@ export class ShardExchange {
       roundSeed(runId, round),
       peerId.toString(),
     )
+    // below a size where all-to-all is cheaper, the round reads whole deltas (SPEC.md 18.2)
+    const saves = shardingSaves(
+      plan,
+      peers as string[],
+      this.init.dimension,
+      this.init.encodeOptions,
+      LIMITS.chunkBytes,
+    )
+    if (saves !== this.sharding) {
+      log.info(
+        { phase: 'train', contributors: new Set(peers).size },
+        saves
+          ? 'sharded exchange: shards save bytes over whole deltas this round: aggregating by shards'
+          : 'sharded exchange: whole deltas cost no more than shards with this many contributors: reading whole deltas (SPEC.md 18.2)',
+      )
+      this.sharding = saves
+    }
+    if (!saves) return undefined
     log.debug(
       { phase: 'train', aggregators: new Set(plan.aggregators.flat()).size, mine: plan.mine },
       'shards drawn',

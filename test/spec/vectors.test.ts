@@ -261,6 +261,43 @@ describe('vectors checked with the standard primitives alone', () => {
       )
       expect(expected, `round ${c.round}`).toEqual(c.aggregators)
     }
+    // 18.2: a table is used when the contributors' reads, sum_p ((m - 1) P_p + Q_p), are below
+    // m (m - 1) deltas; int8-block: header [0, 12), the shard's scales and values (18.3)
+    const chunkBytes = PROTOCOL.limits.chunkBytes
+    for (const c of v.savingCases) {
+      const blocks = Math.ceil(c.count / 256)
+      const size = 12 + 4 * blocks + c.count
+      const granules = blocks
+      const shards = Array.from({ length: c.shards }, (_, s) => [
+        Math.min(c.count, Math.floor((s * granules) / c.shards) * 256),
+        Math.min(c.count, Math.floor(((s + 1) * granules) / c.shards) * 256),
+      ])
+      const m = c.peers.length
+      let read = 0
+      for (const peer of c.peers) {
+        const mine = c.aggregators.flatMap((row: string[], s: number) => (row.includes(peer) ? [s] : []))
+        const chunks = new Set<number>([0])
+        const add = (from: number, to: number) => {
+          for (let k = Math.floor(from / chunkBytes); k <= Math.floor((to - 1) / chunkBytes); k++)
+            chunks.add(k)
+        }
+        for (const s of mine) {
+          const [start, end] = shards[s]
+          add(12 + 4 * Math.floor(start / 256), 12 + 4 * (Math.floor((end - 1) / 256) + 1))
+          add(12 + 4 * blocks + start, 12 + 4 * blocks + end)
+        }
+        const part = [...chunks].reduce((sum, k) => sum + Math.min(chunkBytes, size - k * chunkBytes), 0)
+        const results = shards
+          .filter((_, s) => !mine.includes(s))
+          .reduce((sum, [start, end]) => sum + 12 + 4 * Math.ceil((end - start) / 256) + (end - start), 0)
+        read += (m - 1) * part + results
+      }
+      expect([read, m * (m - 1) * size, read < m * (m - 1) * size]).toEqual([
+        c.readBytes,
+        c.wholeBytes,
+        c.sharded,
+      ])
+    }
     // 18.4: the set root is H(dtrain/v1/shard-set, the roots sorted bytewise and concatenated)
     for (const c of v.setRoots) {
       const sorted = c.deltaHashes

@@ -6,6 +6,7 @@ import {
   checkSpan,
   planShards,
   SHARD_RESULT_BLOCK,
+  shardingSaves,
   shardLayout,
   shardResult,
   shardSetRoot,
@@ -68,6 +69,51 @@ describe('shard plan', () => {
     expect(refusal({ ...ok, exchange: { shards: 63, replicas: 2 } })).toMatch(
       /exchange\.shards.*use at most 62/s,
     )
+  })
+
+  it('shards a round only where it reads fewer bytes than whole deltas: not with few contributors or a delta of few chunks', () => {
+    const options: EncodeOptions = { encoding: 'int8-block', blockSize: 256 }
+    const seed = roundSeed(new Uint8Array(32).fill(3), 1)
+    const peers = (m: number) => Array.from({ length: m }, (_, i) => `peer-${i}`)
+    const saves = (count: number, shards: number, m: number, replicas = 2) => {
+      const plan = planShards(shardRanges(count, shards, 256), peers(m), replicas, seed, 'peer-0')
+      return shardingSaves(plan, peers(m), count, options, LIMITS.chunkBytes)
+    }
+    // 2 contributors of 2 replicas each aggregate every shard: their parts are whole deltas, and
+    // nothing is saved; one contributor reads nothing either way
+    expect(saves(2_000_000, 2, 2)).toBe(false)
+    expect(saves(2_000_000, 2, 1)).toBe(false)
+    // a delta of one transfer chunk: every part is the whole delta
+    expect(saves(200_000, 4, 8)).toBe(false)
+    // the sharded drill's MLP (2.04 M, 8 chunks), 4 nodes, 2 shards: 5 chunks of each delta and
+    // half a result against 8 chunks
+    expect(saves(2_035_210, 2, 4)).toBe(true)
+    expect(saves(124_000_000, 16, 16)).toBe(true)
+    // the sum it compares, by hand: 4 contributors of 3 shards of a 10-chunk delta, one replica
+    const count = 10 * LIMITS.chunkBytes - 2_000
+    const size = encodedDeltaSize(count, options)
+    const plan = planShards(shardRanges(count, 3, 256), peers(4), 1, seed, 'peer-0')
+    let total = 0
+    for (const peer of peers(4)) {
+      const mine = plan.aggregators.flatMap((row, s) => (row.includes(peer) ? [s] : []))
+      const ranges = mine.flatMap((s) =>
+        encodedRangesOf(count, options, plan.shards[s].start, plan.shards[s].end),
+      )
+      const chunks = chunksHolding(
+        ranges.length > 0 ? ranges : encodedRangesOf(count, options, 0, 0),
+        size,
+        LIMITS.chunkBytes,
+      )
+      const part = chunks.reduce(
+        (sum, c) => sum + Math.min(LIMITS.chunkBytes, size - c * LIMITS.chunkBytes),
+        0,
+      )
+      const results = plan.shards
+        .filter((shard) => !mine.includes(shard.index))
+        .reduce((sum, shard) => sum + encodedDeltaSize(shard.end - shard.start, options), 0)
+      total += 3 * part + results
+    }
+    expect(shardingSaves(plan, peers(4), count, options, LIMITS.chunkBytes)).toBe(total < 12 * size)
   })
 
   it('draws every shard distinct aggregators from the sorted contributors, the same whatever their order', () => {
