@@ -171,6 +171,12 @@ export class NodeMetrics {
     help: 'shards whose aggregators published different results (or one signed two): computed from the deltas instead (SPEC.md 18.5)',
     registers: [this.registry],
   })
+  readonly shardWithheld = new Counter({
+    name: 'dtrain_shard_withheld_total',
+    help: "shards none of whose aggregators published (what: result or partials) while the other shards' did: computed from the deltas once as long again had passed, not at collectTimeoutMs (SPEC.md 18.5)",
+    labelNames: ['what'] as const,
+    registers: [this.registry],
+  })
   readonly shardCheckFailures = new Counter({
     name: 'dtrain_shard_check_failures_total',
     help: 'shard results whose randomly drawn block did not recompute from the deltas (SPEC.md 18.5): their aggregators are penalised and the shard computed from the deltas',

@@ -55,6 +55,7 @@ import type { CommitBook } from './commit-book.js'
 import type { DeltaBook } from './delta-book.js'
 import { attackedResults, type ShardAttack } from './shard-attacks.js'
 import { type ShardBook, sameValues } from './shard-book.js'
+import { ShardWaits } from './shard-waits.js'
 import type { Sync } from './sync.js'
 
 export interface ShardExchangeComponents {
@@ -279,6 +280,7 @@ export class ShardExchange {
       own++
     }
     const taken: Taken[] = []
+    const waits = new ShardWaits(this.components.clock.now(), this.init.layout.length - mine.size)
     const computeHere = async (shard: Shard) => {
       await this.fetchShard(round, contributions, shard)
       out.set(this.compute(rule, contributions, shard, geometry, context).values, shard.start)
@@ -291,7 +293,12 @@ export class ShardExchange {
           const result =
             plan === undefined
               ? undefined
-              : await this.fromResults(round, setRoot, shard, plan.aggregators[shard.index], log)
+              : await this.fromResults(round, setRoot, shard, plan.aggregators[shard.index], waits, log)
+          // a shard whose aggregators published, for this set or another, shows how long they take
+          const published = this.components.shardBook.publishersOf(round, shard.index)
+          const heard =
+            result !== undefined || (plan?.aggregators[shard.index] ?? []).some((a) => published.has(a))
+          waits.settle(shard.index, heard, this.components.clock.now())
           if (result === undefined) return await computeHere(shard)
           taken.push(result)
           out.set(result.values, shard.start)
@@ -402,6 +409,7 @@ export class ShardExchange {
         anchor: partials[shard.index].anchor,
       })
     }
+    const waits = new ShardWaits(this.components.clock.now(), this.init.layout.length - mine.size)
     await Promise.all(
       this.init.layout
         .filter((shard) => !mine.has(shard.index))
@@ -415,8 +423,10 @@ export class ShardExchange {
                   shard,
                   plan.aggregators[shard.index],
                   ordered.length,
+                  waits,
                   log,
                 )
+          waits.settle(shard.index, taken !== undefined, this.components.clock.now())
           if (taken !== undefined) {
             partials[shard.index] = taken
             this.components.metrics.shardPartials.inc({ source: 'fetched' })
@@ -437,6 +447,7 @@ export class ShardExchange {
     shard: Shard,
     aggregators: readonly string[],
     inputs: number,
+    waits: ShardWaits,
     log: Logger,
   ): Promise<Geometry | undefined> {
     const { shardBook, clock, changes, signal, genesis } = this.components
@@ -464,6 +475,15 @@ export class ShardExchange {
         return undefined
       }
       const now = clock.now()
+      waits.hears(shard.index, values.length === 0)
+      if (values.length === 0 && waits.givesUp(now)) {
+        log.warn(
+          { phase: 'aggregate', shard: shard.index, aggregators },
+          "no aggregator of a shard published its partials while the other shards' did: computing the shard's from the deltas",
+        )
+        this.components.metrics.shardWithheld.inc({ what: 'partials' })
+        return undefined
+      }
       if (values.length > 0) firstAt ??= now
       if (
         values.length > 0 &&
@@ -625,6 +645,7 @@ export class ShardExchange {
     setRoot: Uint8Array,
     shard: Shard,
     aggregators: readonly string[],
+    waits: ShardWaits,
     log: Logger,
   ): Promise<Taken | undefined> {
     const { shardBook, clock, changes, signal, genesis } = this.components
@@ -669,6 +690,15 @@ export class ShardExchange {
           { phase: 'aggregate', shard: shard.index, aggregators },
           "the shard's aggregators aggregated another set of deltas: computing the shard from the deltas",
         )
+        return undefined
+      }
+      waits.hears(shard.index, results.length === 0)
+      if (results.length === 0 && waits.givesUp(now)) {
+        log.warn(
+          { phase: 'aggregate', shard: shard.index, aggregators },
+          "no aggregator of a shard published its result while the other shards' did: computing the shard from the deltas",
+        )
+        this.components.metrics.shardWithheld.inc({ what: 'result' })
         return undefined
       }
       if (results.length > 0) firstAt ??= now

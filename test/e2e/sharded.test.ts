@@ -55,6 +55,7 @@ const COUNTERS = [
   'evidence',
   'recomputes',
   'partialsFetched',
+  'withheld',
 ] as const
 type Counts = Record<(typeof COUNTERS)[number], number>
 
@@ -69,6 +70,7 @@ async function countsOf(node: DtrainNode): Promise<Counts> {
     evidence: await m.total(m.shardEvidence),
     recomputes: await m.total(m.settledRounds),
     partialsFetched: await m.total(m.shardPartials, { source: 'fetched' }),
+    withheld: await m.total(m.shardWithheld),
   }
 }
 
@@ -169,6 +171,7 @@ describe('sharded exchange (SPEC.md 18)', () => {
               evidence: 0,
               recomputes: 0,
               partialsFetched: 0,
+              withheld: 0,
             })
           } else {
             expect(bytesIn[j] / deltaBytes, `node ${j}, round ${i}\n${summary}`).toBeLessThan(2.9)
@@ -182,6 +185,7 @@ describe('sharded exchange (SPEC.md 18)', () => {
               recomputes: 0,
               // the other shard's partial distances, from its aggregators (SPEC.md 18.8)
               partialsFetched: 1,
+              withheld: 0,
             })
           }
         }
@@ -277,17 +281,24 @@ describe('sharded exchange (SPEC.md 18)', () => {
     // (node 3) too. Round 1: it negates every value of its shard; round 2: it moves one value of
     // its shard's first block. The others check all three results they take: node 0 in the first
     // block of each, nodes 1 and 2 in the last, whose span (the chunks of the deltas it lies in)
-    // is another.
-    const attacks: Record<number, ShardAttack> = { 1: 'wrong-all', 2: 'wrong-block' }
+    // is another. Round 3: it withholds its result, and no one else has it.
+    const attacks: Record<number, ShardAttack> = { 1: 'wrong-all', 2: 'wrong-block', 3: 'withhold' }
     nodes = await startNodes(genesis, NODES, ['wasm'], (i) =>
       i === 3
         ? { shardAttack: (round) => attacks[round] }
         : { shardChecks: 3, shardCheckDraw: (n: number) => (i === 0 ? 0 : n - 1) },
     )
     await expectPeers(nodes, NODES)
-    const rounds = await playRounds(nodes, ROUNDS)
+    const rounds = await playRounds(nodes, ROUNDS + 1)
     const summary = describeRounds(rounds, deltaBytes)
-    expectAgreement(rounds, summary)
+    expectAgreement(rounds.slice(0, ROUNDS), summary)
+    // Round 3 among the honest nodes: by then they have penalised the attacker for two wrong
+    // results, may have cut it off, and it may have missed their messages; they agree, with or
+    // without its delta
+    const honest = rounds[3].reports.slice(0, 3)
+    expect(new Set(honest.map((x) => x.weightsHash)).size, summary).toBe(1)
+    expect(new Set(honest.map((x) => x.contributors)).size, summary).toBe(1)
+    expect(honest[0].contributors, summary).toBeGreaterThanOrEqual(NODES - 1)
     // every value wrong: every reader's check fails, and each computes the shard
     for (const i of [0, 1, 2])
       expect(rounds[1].counts[i], `round 1, node ${i}\n${summary}`).toMatchObject({
@@ -307,6 +318,15 @@ describe('sharded exchange (SPEC.md 18)', () => {
       expect(rounds[2].counts[i], `round 2, node ${i}\n${summary}`).toMatchObject({
         checkFailures: 0,
         evidence: 1,
+      })
+    // a withheld result: once the other two shards' results are taken and as long again has
+    // passed, every reader computes the shard from the deltas (not at the 30 s collect timeout)
+    for (const i of [0, 1, 2])
+      expect(rounds[3].counts[i], `round 3, node ${i}\n${summary}`).toMatchObject({
+        own: 1,
+        fetched: 2,
+        computed: 1,
+        withheld: 1,
       })
     process.stderr.write(`sharded exchange, Byzantine aggregator (r = 1):\n${summary}\n`)
   }, 240_000)
