@@ -475,15 +475,8 @@ export class ShardExchange {
         return undefined
       }
       const now = clock.now()
-      waits.hears(shard.index, values.length === 0)
-      if (values.length === 0 && waits.givesUp(now)) {
-        log.warn(
-          { phase: 'aggregate', shard: shard.index, aggregators },
-          "no aggregator of a shard published its partials while the other shards' did: computing the shard's from the deltas",
-        )
-        this.components.metrics.shardWithheld.inc({ what: 'partials' })
+      if (this.withheld('partials', waits, shard, aggregators, values.length === 0, now, log))
         return undefined
-      }
       if (values.length > 0) firstAt ??= now
       if (
         values.length > 0 &&
@@ -493,6 +486,29 @@ export class ShardExchange {
       if (now >= deadline) return undefined
       await changes.changed(Math.min(deadline - now, firstAt === undefined ? 1000 : 250))
     }
+  }
+
+  /**
+   * Whether a shard that has heard nothing from its aggregators (`silent`) stops waiting for its
+   * result or partials now (ShardWaits, SPEC.md 18.5): said and counted when it does.
+   */
+  private withheld(
+    what: 'result' | 'partials',
+    waits: ShardWaits,
+    shard: Shard,
+    aggregators: readonly string[],
+    silent: boolean,
+    now: number,
+    log: Logger,
+  ): boolean {
+    waits.hears(shard.index, silent)
+    if (!silent || !waits.givesUp(now)) return false
+    log.warn(
+      { phase: 'aggregate', shard: shard.index, aggregators, what },
+      `no aggregator of a shard published its ${what} while the other shards' did: computing it from the deltas`,
+    )
+    this.components.metrics.shardWithheld.inc({ what })
+    return true
   }
 
   /**
@@ -692,15 +708,7 @@ export class ShardExchange {
         )
         return undefined
       }
-      waits.hears(shard.index, results.length === 0)
-      if (results.length === 0 && waits.givesUp(now)) {
-        log.warn(
-          { phase: 'aggregate', shard: shard.index, aggregators },
-          "no aggregator of a shard published its result while the other shards' did: computing the shard from the deltas",
-        )
-        this.components.metrics.shardWithheld.inc({ what: 'result' })
-        return undefined
-      }
+      if (this.withheld('result', waits, shard, aggregators, results.length === 0, now, log)) return undefined
       if (results.length > 0) firstAt ??= now
       const all = results.length === aggregators.length
       if (results.length > 0 && (all || now - (firstAt ?? now) >= LIMITS.reannounceMs)) {

@@ -278,11 +278,11 @@ describe('sharded exchange (SPEC.md 18)', () => {
       blockSize: 256,
     })
     // 4 shards of one aggregator each among 4 nodes: every node aggregates one shard, the attacker
-    // (node 3) too. Round 1: it negates every value of its shard; round 2: it moves one value of
-    // its shard's first block. The others check all three results they take: node 0 in the first
-    // block of each, nodes 1 and 2 in the last, whose span (the chunks of the deltas it lies in)
-    // is another. Round 3: it withholds its result, and no one else has it.
-    const attacks: Record<number, ShardAttack> = { 1: 'wrong-all', 2: 'wrong-block', 3: 'withhold' }
+    // (node 3) too. Round 1: it withholds its result, and no one else has it. Round 2: it negates
+    // every value of its shard; round 3: it moves one value of its shard's first block. The others
+    // check all three results they take: node 0 in the first block of each, nodes 1 and 2 in the
+    // last, whose span (the chunks of the deltas it lies in) is another.
+    const attacks: Record<number, ShardAttack> = { 1: 'withhold', 2: 'wrong-all', 3: 'wrong-block' }
     nodes = await startNodes(genesis, NODES, ['wasm'], (i) =>
       i === 3
         ? { shardAttack: (round) => attacks[round] }
@@ -291,17 +291,19 @@ describe('sharded exchange (SPEC.md 18)', () => {
     await expectPeers(nodes, NODES)
     const rounds = await playRounds(nodes, ROUNDS + 1)
     const summary = describeRounds(rounds, deltaBytes)
-    expectAgreement(rounds.slice(0, ROUNDS), summary)
-    // Round 3 among the honest nodes: by then they have penalised the attacker for two wrong
-    // results, may have cut it off, and it may have missed their messages; they agree, with or
-    // without its delta
-    const honest = rounds[3].reports.slice(0, 3)
-    expect(new Set(honest.map((x) => x.weightsHash)).size, summary).toBe(1)
-    expect(new Set(honest.map((x) => x.contributors)).size, summary).toBe(1)
-    expect(honest[0].contributors, summary).toBeGreaterThanOrEqual(NODES - 1)
-    // every value wrong: every reader's check fails, and each computes the shard
+    expectAgreement(rounds, summary)
+    // a withheld result: once the other two shards' results are taken and as long again has
+    // passed, every reader computes the shard from the deltas (not at the 30 s collect timeout)
     for (const i of [0, 1, 2])
       expect(rounds[1].counts[i], `round 1, node ${i}\n${summary}`).toMatchObject({
+        own: 1,
+        fetched: 2,
+        computed: 1,
+        withheld: 1,
+      })
+    // every value wrong: every reader's check fails, and each computes the shard
+    for (const i of [0, 1, 2])
+      expect(rounds[2].counts[i], `round 2, node ${i}\n${summary}`).toMatchObject({
         own: 1,
         fetched: 2,
         computed: 1,
@@ -310,24 +312,16 @@ describe('sharded exchange (SPEC.md 18)', () => {
     // one value wrong: node 0's check catches it; nodes 1 and 2 miss it, find the evidence true
     // against their own deltas, and recompute their round without the result (or, when the
     // evidence came first, compute the shard instead of taking it)
-    expect(rounds[2].counts[0], `round 2, node 0\n${summary}`).toMatchObject({
+    expect(rounds[3].counts[0], `round 3, node 0\n${summary}`).toMatchObject({
       checkFailures: 1,
       computed: 1,
     })
-    for (const i of [1, 2])
-      expect(rounds[2].counts[i], `round 2, node ${i}\n${summary}`).toMatchObject({
-        checkFailures: 0,
-        evidence: 1,
-      })
-    // a withheld result: once the other two shards' results are taken and as long again has
-    // passed, every reader computes the shard from the deltas (not at the 30 s collect timeout)
-    for (const i of [0, 1, 2])
-      expect(rounds[3].counts[i], `round 3, node ${i}\n${summary}`).toMatchObject({
-        own: 1,
-        fetched: 2,
-        computed: 1,
-        withheld: 1,
-      })
+    // (the evidence count of a round's window can hold the previous round's evidence too, when it
+    // reaches a node after that round ended: a flake of 1 run in 14 here asserted exactly one)
+    for (const i of [1, 2]) {
+      expect(rounds[3].counts[i].checkFailures, `round 3, node ${i}\n${summary}`).toBe(0)
+      expect(rounds[3].counts[i].evidence, `round 3, node ${i}\n${summary}`).toBeGreaterThanOrEqual(1)
+    }
     process.stderr.write(`sharded exchange, Byzantine aggregator (r = 1):\n${summary}\n`)
   }, 240_000)
 })
