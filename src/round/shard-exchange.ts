@@ -14,7 +14,6 @@ import {
   type AggregationContext,
   type AggregationRule,
   type Contribution,
-  readsReference,
   roundSeed,
 } from '../aggregate/rules.js'
 import {
@@ -28,14 +27,7 @@ import {
   shardResultSize,
   shardSetRoot,
 } from '../aggregate/shard-plan.js'
-import {
-  aggregateShard,
-  needsGeometry,
-  partialGeometry,
-  type Shard,
-  shardSources,
-  sumPartials,
-} from '../aggregate/shards.js'
+import { aggregateShard, needsGeometry, type Shard, shardSources } from '../aggregate/shards.js'
 import { decodeDelta, type EncodeOptions, openDelta } from '../codec/delta.js'
 import { chunksHolding, encodedRangesOf } from '../codec/delta-ranges.js'
 import { LIMITS } from '../constants.js'
@@ -54,8 +46,9 @@ import { encodeShardEvidence, type ShardResult } from '../wire/messages.js'
 import type { CommitBook } from './commit-book.js'
 import type { DeltaBook } from './delta-book.js'
 import { attackedResults, type ShardAttack } from './shard-attacks.js'
-import { type ShardBook, sameValues } from './shard-book.js'
-import { ShardWaits } from './shard-waits.js'
+import type { ShardBook } from './shard-book.js'
+import { ShardGeometry } from './shard-geometry.js'
+import { ShardWaits, withheld } from './shard-waits.js'
 import type { Sync } from './sync.js'
 
 export interface ShardExchangeComponents {
@@ -140,10 +133,19 @@ export class ShardExchange {
   /** by round: result roots whose evidence this node has checked (each once) */
   private readonly examined = new Map<number, Set<string>>()
 
+  /** the inputs' geometry, from the partials (SPEC.md 18.8) */
+  private readonly geometryOf: ShardGeometry
+
   constructor(
     private readonly components: ShardExchangeComponents,
     private readonly init: ShardExchangeInit,
-  ) {}
+  ) {
+    this.geometryOf = new ShardGeometry(components, {
+      layout: init.layout,
+      dimension: init.dimension,
+      fetchShard: (round, ordered, shard) => this.fetchShard(round, ordered, shard),
+    })
+  }
 
   /**
    * Draws who aggregates each shard of `round` (SPEC.md 18.2), from the contributors of the
@@ -254,7 +256,7 @@ export class ShardExchange {
     // needs it: every shard's partials, summed in shard order (18.8)
     contributions = [...contributions].sort((a, b) => compareBytes(a.id, b.id))
     const geometry = needsGeometry(rule)
-      ? await this.geometry(round, setRoot, rule, contributions, context, plan, log)
+      ? await this.geometryOf.sum(round, setRoot, rule, contributions, context, plan, log)
       : undefined
     this.assembled.set(round, { setRoot: toHex(setRoot), rule, contributions, geometry, context })
     const out = new Float32Array(this.init.dimension)
@@ -364,151 +366,6 @@ export class ShardExchange {
         { seed: context.seed, reference: context.reference?.subarray(shard.start, shard.end) },
       ),
     )
-  }
-
-  /**
-   * The whole vectors' geometry (SPEC.md 18.8): every shard's partials, summed in shard order. This
-   * node computes and publishes its own shards' partials; takes every other shard's from its
-   * aggregators (all of them, or `reannounceMs` after the first, when they agree); and computes a
-   * shard's partials from the deltas when it has no plan, or the aggregators' disagree, sign two,
-   * or do not come in `collectTimeoutMs`. The anchor is centered clipping's reference, or the
-   * origin.
-   */
-  private async geometry(
-    round: number,
-    setRoot: Uint8Array,
-    rule: AggregationRule,
-    ordered: readonly Contribution[],
-    context: RoundContext,
-    plan: ShardPlan | undefined,
-    log: Logger,
-  ): Promise<Geometry> {
-    const reference = readsReference(rule)
-      ? (context.reference ?? new Float32Array(this.init.dimension))
-      : undefined
-    const partialsOf = (shard: Shard) =>
-      partialGeometry(
-        shardSources(
-          ordered.map((c) => c.values),
-          shard,
-        ),
-        reference?.subarray(shard.start, shard.end),
-      )
-    const mine = new Set(plan?.mine ?? [])
-    const partials: Geometry[] = new Array(this.init.layout.length)
-    for (const shard of this.init.layout) {
-      if (!mine.has(shard.index)) continue
-      partials[shard.index] = partialsOf(shard)
-      this.components.metrics.shardPartials.inc({ source: 'own' })
-      await this.components.publisher.shardPartials({
-        round,
-        setRoot,
-        shard: shard.index,
-        inputs: ordered.length,
-        distances: upperTriangle(partials[shard.index].distances),
-        anchor: partials[shard.index].anchor,
-      })
-    }
-    const waits = new ShardWaits(this.components.clock.now(), this.init.layout.length - mine.size)
-    await Promise.all(
-      this.init.layout
-        .filter((shard) => !mine.has(shard.index))
-        .map(async (shard) => {
-          const taken =
-            plan === undefined
-              ? undefined
-              : await this.partialsFromAggregators(
-                  round,
-                  setRoot,
-                  shard,
-                  plan.aggregators[shard.index],
-                  ordered.length,
-                  waits,
-                  log,
-                )
-          waits.settle(shard.index, taken !== undefined, this.components.clock.now())
-          if (taken !== undefined) {
-            partials[shard.index] = taken
-            this.components.metrics.shardPartials.inc({ source: 'fetched' })
-            return
-          }
-          await this.fetchShard(round, ordered, shard)
-          partials[shard.index] = partialsOf(shard)
-          this.components.metrics.shardPartials.inc({ source: 'computed' })
-        }),
-    )
-    return sumPartials(partials)
-  }
-
-  /** A shard's partials for this set from its aggregators, as `geometry` describes; undefined: compute them. */
-  private async partialsFromAggregators(
-    round: number,
-    setRoot: Uint8Array,
-    shard: Shard,
-    aggregators: readonly string[],
-    inputs: number,
-    waits: ShardWaits,
-    log: Logger,
-  ): Promise<Geometry | undefined> {
-    const { shardBook, clock, changes, signal, genesis } = this.components
-    const deadline = clock.now() + genesis.round.collectTimeoutMs
-    let firstAt: number | undefined
-    for (;;) {
-      signal.throwIfAborted()
-      const held = shardBook.partialsOf(round, setRoot, shard.index)
-      const got = aggregators.flatMap((peer) => {
-        const p = held.get(peer)
-        return p === undefined ? [] : [p]
-      })
-      const values = got.filter((p) => !p.equivocated)
-      if (
-        values.length < got.length ||
-        values.some(
-          (p) => !sameValues(p.distances, values[0].distances) || !sameValues(p.anchor, values[0].anchor),
-        )
-      ) {
-        log.warn(
-          { phase: 'aggregate', shard: shard.index, aggregators },
-          "the aggregators of a shard published different partial distances: computing the shard's from the deltas",
-        )
-        this.components.metrics.shardMismatches.inc()
-        return undefined
-      }
-      const now = clock.now()
-      if (this.withheld('partials', waits, shard, aggregators, values.length === 0, now, log))
-        return undefined
-      if (values.length > 0) firstAt ??= now
-      if (
-        values.length > 0 &&
-        (values.length === aggregators.length || now - (firstAt ?? now) >= LIMITS.reannounceMs)
-      )
-        return { distances: fullMatrix(values[0].distances, inputs), anchor: values[0].anchor }
-      if (now >= deadline) return undefined
-      await changes.changed(Math.min(deadline - now, firstAt === undefined ? 1000 : 250))
-    }
-  }
-
-  /**
-   * Whether a shard that has heard nothing from its aggregators (`silent`) stops waiting for its
-   * result or partials now (ShardWaits, SPEC.md 18.5): said and counted when it does.
-   */
-  private withheld(
-    what: 'result' | 'partials',
-    waits: ShardWaits,
-    shard: Shard,
-    aggregators: readonly string[],
-    silent: boolean,
-    now: number,
-    log: Logger,
-  ): boolean {
-    waits.hears(shard.index, silent)
-    if (!silent || !waits.givesUp(now)) return false
-    log.warn(
-      { phase: 'aggregate', shard: shard.index, aggregators, what },
-      `no aggregator of a shard published its ${what} while the other shards' did: computing it from the deltas`,
-    )
-    this.components.metrics.shardWithheld.inc({ what })
-    return true
   }
 
   /**
@@ -708,7 +565,10 @@ export class ShardExchange {
         )
         return undefined
       }
-      if (this.withheld('result', waits, shard, aggregators, results.length === 0, now, log)) return undefined
+      if (
+        withheld('result', waits, shard, aggregators, results.length === 0, now, this.components.metrics, log)
+      )
+        return undefined
       if (results.length > 0) firstAt ??= now
       const all = results.length === aggregators.length
       if (results.length > 0 && (all || now - (firstAt ?? now) >= LIMITS.reannounceMs)) {
@@ -747,27 +607,6 @@ export class ShardExchange {
       await changes.changed(Math.min(deadline - now, firstAt === undefined ? 1000 : 250))
     }
   }
-}
-
-/** The pairs i < j of a symmetric matrix with a zero diagonal, row by row (SPEC.md 18.8). */
-function upperTriangle(matrix: readonly Float64Array[]): Float64Array {
-  const n = matrix.length
-  const out = new Float64Array((n * (n - 1)) / 2)
-  let at = 0
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) out[at++] = matrix[i][j]
-  return out
-}
-
-/** The symmetric n x n matrix of the pairs i < j, row by row, with a zero diagonal. */
-function fullMatrix(pairs: Float64Array, n: number): Float64Array[] {
-  const out = Array.from({ length: n }, () => new Float64Array(n))
-  let at = 0
-  for (let i = 0; i < n; i++)
-    for (let j = i + 1; j < n; j++) {
-      out[i][j] = pairs[at]
-      out[j][i] = pairs[at++]
-    }
-  return out
 }
 
 export const createShardExchange =

@@ -5,7 +5,10 @@
 // deltas or another), and as long again has passed since the last such one as that one took (at
 // least limits.reannounceMs): its aggregators are withholding, or far slower than the others.
 // Without it a withheld shard of one replica cost collectTimeoutMs.
+import type { Logger } from 'pino'
+import type { Shard } from '../aggregate/shards.js'
 import { LIMITS } from '../constants.js'
+import type { NodeMetrics } from '../metrics/node-metrics.js'
 
 export class ShardWaits {
   private pending: number
@@ -38,4 +41,28 @@ export class ShardWaits {
     if (this.lastHeardAt === undefined || this.silent.size < this.pending) return false
     return now - this.lastHeardAt >= Math.max(LIMITS.reannounceMs, this.lastHeardAt - this.startedAt)
   }
+}
+
+/**
+ * Whether a shard that has heard nothing from its aggregators (`silent`) stops waiting for its
+ * result or partials at `now` (SPEC.md 18.5): said and counted when it does.
+ */
+export function withheld(
+  what: 'result' | 'partials',
+  waits: ShardWaits,
+  shard: Shard,
+  aggregators: readonly string[],
+  silent: boolean,
+  now: number,
+  metrics: NodeMetrics,
+  log: Logger,
+): boolean {
+  waits.hears(shard.index, silent)
+  if (!silent || !waits.givesUp(now)) return false
+  log.warn(
+    { phase: 'aggregate', shard: shard.index, aggregators, what },
+    `no aggregator of a shard published its ${what} while the other shards' did: computing it from the deltas`,
+  )
+  metrics.shardWithheld.inc({ what })
+  return true
 }
