@@ -117,25 +117,35 @@ export function squaredNorms(set: BlockSet): Float64Array {
  * accumulated in one pass over the blocks (SPEC.md 8.4, 8.7).
  */
 export function pairwiseSquaredDistances(set: BlockSet): Float64Array[] {
-  const n = set.count
-  const out = Array.from({ length: n }, () => new Float64Array(n))
-  for (const [start, end] of blockRanges(set)) {
-    const xs = set.read(start, end)
-    for (let i = 0; i < n; i++) {
-      const a = xs[i]
-      const row = out[i]
-      for (let j = i + 1; j < n; j++) {
-        const b = xs[j]
-        let sum = row[j]
-        for (let k = 0; k < a.length; k++) {
-          const d = a[k] - b[k]
-          sum += d * d
-        }
-        row[j] = sum
+  const out = Array.from({ length: set.count }, () => new Float64Array(set.count))
+  for (const [start, end] of blockRanges(set)) addPairwiseSquaredDistances(out, set.read(start, end))
+  return mirrored(out)
+}
+
+/**
+ * Adds one block's squared distances of every pair i < j to the running binary64 sums `out[i][j]`,
+ * in index order (the upper triangle: `mirrored` fills the rest once every block is added).
+ */
+export function addPairwiseSquaredDistances(out: Float64Array[], xs: readonly Float32Array[]): void {
+  const n = xs.length
+  for (let i = 0; i < n; i++) {
+    const a = xs[i]
+    const row = out[i]
+    for (let j = i + 1; j < n; j++) {
+      const b = xs[j]
+      let sum = row[j]
+      for (let k = 0; k < a.length; k++) {
+        const d = a[k] - b[k]
+        sum += d * d
       }
+      row[j] = sum
     }
   }
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) out[j][i] = out[i][j]
+}
+
+/** The square matrix with its upper triangle copied below the diagonal. */
+export function mirrored(out: Float64Array[]): Float64Array[] {
+  for (let i = 0; i < out.length; i++) for (let j = i + 1; j < out.length; j++) out[j][i] = out[i][j]
   return out
 }
 

@@ -16,11 +16,12 @@ import { DOMAINS } from '../constants.js'
 import { HashStream } from '../crypto/prng.js'
 import {
   AggregationInputError,
+  addPairwiseSquaredDistances,
   addSquaredDistances,
   type BlockSet,
   blockRanges,
   groupMeans,
-  pairwiseSquaredDistances,
+  mirrored,
   sourceSet,
   type VectorSource,
 } from './blocks.js'
@@ -136,10 +137,15 @@ export function unshardableRule(rule: AggregationRule): string | undefined {
  */
 export function partialGeometry(shardInputs: readonly VectorSource[], anchor?: Float32Array): Geometry {
   const set = sourceSet(shardInputs)
+  const distances = Array.from({ length: set.count }, () => new Float64Array(set.count))
   const toAnchor = new Float64Array(set.count)
-  for (const [start, end] of blockRanges(set))
-    addSquaredDistances(toAnchor, set.read(start, end), anchor?.subarray(start, end))
-  return { distances: pairwiseSquaredDistances(set), anchor: toAnchor }
+  // one pass over the shard's blocks for both
+  for (const [start, end] of blockRanges(set)) {
+    const xs = set.read(start, end)
+    addPairwiseSquaredDistances(distances, xs)
+    addSquaredDistances(toAnchor, xs, anchor?.subarray(start, end))
+  }
+  return { distances: mirrored(distances), anchor: toAnchor }
 }
 
 /** The whole vectors' geometry: the partials of every shard added in shard order (binary64). */

@@ -10,12 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import type { Geometry } from '../aggregate/geometry.js'
 import { compareBytes } from '../aggregate/order.js'
-import {
-  type AggregationContext,
-  type AggregationRule,
-  type Contribution,
-  roundSeed,
-} from '../aggregate/rules.js'
+import { type AggregationRule, type Contribution, roundSeed } from '../aggregate/rules.js'
 import {
   checkSpan,
   planShards,
@@ -47,7 +42,7 @@ import type { CommitBook } from './commit-book.js'
 import type { DeltaBook } from './delta-book.js'
 import { attackedResults, type ShardAttack } from './shard-attacks.js'
 import type { ShardBook } from './shard-book.js'
-import { ShardGeometry } from './shard-geometry.js'
+import { type RoundContext, ShardGeometry } from './shard-geometry.js'
 import { ShardWaits, withheld } from './shard-waits.js'
 import type { Sync } from './sync.js'
 
@@ -106,9 +101,6 @@ export class ShardInputsUnavailableError extends Error {
     super(message)
   }
 }
-
-/** What a round's aggregation reads beside the deltas: its seed, and centered clipping's reference. */
-type RoundContext = Pick<AggregationContext, 'seed' | 'reference'>
 
 export class ShardExchange {
   /** by round: its plan, or null when the node reads whole deltas that round */

@@ -21,6 +21,9 @@ import type { Genesis } from '../wire/genesis.js'
 import { type ShardBook, sameValues } from './shard-book.js'
 import { ShardWaits, withheld } from './shard-waits.js'
 
+/** What a round's aggregation reads beside the deltas: its seed, and centered clipping's reference. */
+export type RoundContext = Pick<AggregationContext, 'seed' | 'reference'>
+
 export interface ShardGeometryComponents {
   genesis: Genesis
   shardBook: ShardBook
@@ -57,7 +60,7 @@ export class ShardGeometry {
     setRoot: Uint8Array,
     rule: AggregationRule,
     ordered: readonly Contribution[],
-    context: Pick<AggregationContext, 'seed' | 'reference'>,
+    context: RoundContext,
     plan: ShardPlan | undefined,
     log: Logger,
   ): Promise<Geometry> {
