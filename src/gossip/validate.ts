@@ -242,9 +242,10 @@ export async function checkShardResult(
 }
 
 /**
- * Shard partials checks, SPEC.md 18.8, in order: size, decoding (the distances' length follows
- * from `inputs`; each finite and >= 0), version, run, peer id, origin, signature, round window (as
- * a shard result's, 18.4); REJECT `malformed` for a shard index outside the run's shards.
+ * Shard partials checks, SPEC.md 18.8, in order: size, decoding (the lengths of the distances and
+ * of the distances to the anchor follow from `inputs`; each value finite and >= 0), version, run,
+ * peer id, origin, signature, round window (as a shard result's, 18.4); REJECT `malformed` for a
+ * shard index outside the run's shards.
  */
 export async function checkShardPartials(
   bytes: Uint8Array,
