@@ -72,13 +72,8 @@ export class ShardBook {
     partials: { distances: Float64Array; anchor: Float64Array },
   ): Recorded {
     const { distances, anchor } = partials
-    return this.record(
-      this.partials,
-      round,
-      keyOf(setRoot, shard),
-      peer,
-      { distances, anchor },
-      (known) => sameValues(known.distances, distances) && sameValues(known.anchor, anchor),
+    return this.record(this.partials, round, keyOf(setRoot, shard), peer, { distances, anchor }, (known) =>
+      samePartials(known, partials),
     )
   }
 
@@ -174,8 +169,16 @@ export class ShardBook {
 }
 
 /** Two vectors of distances bit for bit alike. */
-export function sameValues(a: Float64Array, b: Float64Array): boolean {
+function sameValues(a: Float64Array, b: Float64Array): boolean {
   return a.length === b.length && a.every((x, i) => Object.is(x, b[i]))
+}
+
+/** Two sets of a shard's partials alike (SPEC.md 18.8): every value of both fields, bit for bit. */
+export function samePartials(
+  a: { distances: Float64Array; anchor: Float64Array },
+  b: { distances: Float64Array; anchor: Float64Array },
+): boolean {
+  return sameValues(a.distances, b.distances) && sameValues(a.anchor, b.anchor)
 }
 
 function keyOf(setRoot: Uint8Array, shard: number): string {

@@ -18,7 +18,7 @@ import type { Publisher } from '../gossip/publisher.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { Changes, Clock } from '../util/clock.js'
 import type { Genesis } from '../wire/genesis.js'
-import { type ShardBook, sameValues } from './shard-book.js'
+import { type ShardBook, samePartials } from './shard-book.js'
 import { ShardWaits, withheld } from './shard-waits.js'
 
 /** What a round's aggregation reads beside the deltas: its seed, and centered clipping's reference. */
@@ -142,12 +142,7 @@ export class ShardGeometry {
         return p === undefined ? [] : [p]
       })
       const values = got.filter((p) => !p.equivocated)
-      if (
-        values.length < got.length ||
-        values.some(
-          (p) => !sameValues(p.distances, values[0].distances) || !sameValues(p.anchor, values[0].anchor),
-        )
-      ) {
+      if (values.length < got.length || values.some((p) => !samePartials(p, values[0]))) {
         log.warn(
           { phase: 'aggregate', shard: shard.index, aggregators },
           "the aggregators of a shard published different partial distances: computing the shard's from the deltas",
